@@ -1,0 +1,50 @@
+/* ingot/autograd.h - reverse-mode automatic differentiation.
+ *
+ * ingot_vjp and ingot_value_and_grad call a C function on the primals while a
+ * per-thread tape records every differentiable op that depends on them, then
+ * walk the tape backwards to form gradients. Ops on arrays that do not depend
+ * on the primals are not recorded. Recording happens only during these calls;
+ * at other times ops cost nothing extra. One tape per thread: calling either
+ * function from inside the callback is an AUTOGRAD error. Gradients are not
+ * themselves recorded (no higher-order derivatives yet). */
+#ifndef INGOT_AUTOGRAD_H
+#define INGOT_AUTOGRAD_H
+
+#include <stddef.h>
+
+#include "ingot/array.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The function to differentiate: computes n_outputs arrays from n_inputs
+ * arrays and stores them (each with one reference the caller of ingot_vjp will
+ * own) into outputs. It must use only ingot ops on inputs for gradients to
+ * flow. Returning a non-OK status aborts the differentiation with that status. */
+typedef ingot_status (*ingot_fn)(ingot_array **outputs, size_t n_outputs,
+                                 ingot_array *const *inputs, size_t n_inputs, void *user);
+
+/* Vector-Jacobian product. Calls fn(outputs, n_outputs, primals, n_primals,
+ * user), then computes grads[i] = sum_j cotangents[j] . d outputs[j] / d
+ * primals[i]. cotangents[j] must have the shape of outputs[j] (a dtype
+ * mismatch is converted). grads[i] has primals[i]'s shape and dtype; it is
+ * zeros when outputs do not depend on primals[i], and for non-float primals.
+ * outputs may be NULL when the values are not wanted.
+ * Errors: INVALID_ARGUMENT, SHAPE (cotangent shapes), AUTOGRAD (nested call,
+ * fn produced NULL), anything fn or an op returns. On error every output and
+ * grad is NULL. */
+ingot_status ingot_vjp(ingot_array **outputs, ingot_array **grads, ingot_fn fn, void *user,
+                       ingot_array *const *primals, size_t n_primals,
+                       ingot_array *const *cotangents, size_t n_outputs);
+
+/* Value and gradient of a function with one output of size 1 (a loss):
+ * *value receives that output, grads[i] d value / d primals[i]. value may be
+ * NULL. Errors: as ingot_vjp, and SHAPE if the output's size is not 1. */
+ingot_status ingot_value_and_grad(ingot_array **value, ingot_array **grads, ingot_fn fn,
+                                  void *user, ingot_array *const *primals, size_t n_primals);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,67 @@
+/* ingot/device.h - devices, CPU threads and memory statistics.
+ *
+ * Arrays live on a device. The CPU device always exists. CUDA devices exist
+ * when the CUDA backend plugin (libingot_cuda.so) is installed beside the
+ * library and a GPU is present; without either, every CUDA query reports zero
+ * devices and the CPU serves. */
+#ifndef INGOT_DEVICE_H
+#define INGOT_DEVICE_H
+
+#include <stddef.h>
+
+#include "ingot/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ingot_device_type {
+    INGOT_DEVICE_CPU = 0,
+    INGOT_DEVICE_CUDA = 1,
+} ingot_device_type;
+
+typedef struct ingot_device {
+    ingot_device_type type;
+    int index; /* 0 for the CPU; the CUDA ordinal otherwise */
+} ingot_device;
+
+/* The CPU device, {INGOT_DEVICE_CPU, 0}. */
+ingot_device ingot_cpu(void);
+
+/* The number of usable devices of a type: 1 for the CPU; for CUDA, the number
+ * of GPUs the plugin sees, 0 when the plugin or a GPU is missing. */
+int ingot_device_count(ingot_device_type type);
+
+/* Parses "cpu", "cuda" (= "cuda:0") or "cuda:N" into *out.
+ * Errors: INGOT_ERR_INVALID_ARGUMENT for NULL or unparsable text,
+ * INGOT_ERR_DEVICE for a CUDA device that does not exist. */
+ingot_status ingot_device_parse(ingot_device *out, const char *text);
+
+/* Sets the number of CPU threads used by matmul, attention and large
+ * elementwise ops (including OpenBLAS). n <= 0 selects the number of online
+ * processors (the default). Results are identical for every thread count.
+ * Call it while no other thread is running ingot ops. */
+void ingot_set_num_threads(int n);
+
+/* The number of CPU threads currently used; always >= 1. */
+int ingot_get_num_threads(void);
+
+typedef struct ingot_memory_stats {
+    size_t active; /* bytes held by live array buffers now */
+    size_t peak;   /* the largest value of active since start or reset */
+    size_t cached; /* bytes held by the allocator for reuse (0 on the CPU) */
+} ingot_memory_stats;
+
+/* Fills *out with the memory statistics of a device. Buffers that wrap
+ * caller memory or a mapped file are not counted.
+ * Errors: INGOT_ERR_INVALID_ARGUMENT if out is NULL, INGOT_ERR_DEVICE for a
+ * device that does not exist. */
+ingot_status ingot_memory_stats_get(ingot_memory_stats *out, ingot_device device);
+
+/* Sets the peak of a device's statistics to its current active bytes. */
+void ingot_memory_reset_peak(ingot_device device);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,74 @@
+/* ingot/fast.h - fused transformer ops: normalisation, rotary embeddings,
+ * attention.
+ *
+ * Each is one kernel per backend with a matching backward kernel, recorded for
+ * autograd like any op (see ops.h for the common conventions). f16 and bf16
+ * inputs are computed in f32 and rounded once to the input dtype.
+ *
+ * Attention layout is [batch, heads, tokens, head_dim] throughout. */
+#ifndef INGOT_FAST_H
+#define INGOT_FAST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ingot/array.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y = x / sqrt(mean(x^2 over the last axis) + eps) * weight.
+ * x: [..., D] float; weight: [D] or NULL (no scaling). Gemma's (1 + w) form is
+ * the caller's: pass 1 + w. Differentiable in x and weight. */
+ingot_status ingot_rms_norm(ingot_array **out, const ingot_array *x, const ingot_array *weight,
+                            float eps);
+
+/* y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis
+ * (biased variance). weight and bias: [D] or NULL. Differentiable in all. */
+ingot_status ingot_layer_norm(ingot_array **out, const ingot_array *x, const ingot_array *weight,
+                              const ingot_array *bias, float eps);
+
+typedef struct ingot_rope_options {
+    int dims;           /* rotate the first `dims` features of head_dim (even,
+                           <= head_dim); 0 means all of head_dim */
+    bool interleaved;   /* true: pairs (x[2i], x[2i+1]) (GPT-J, MLX "traditional");
+                           false: halves (x[i], x[i + dims/2]) (Llama, Qwen, Gemma) */
+    float base;         /* theta; frequencies are base^(-2i/dims); 0 means 10000 */
+    float scale;        /* positions are multiplied by scale; 0 means 1 */
+    int64_t offset;     /* position of token 0 when positions is NULL */
+    const ingot_array *freqs;     /* optional [dims/2] f32 inverse frequencies
+                                     replacing base (llama3 or yarn scaling) */
+    const ingot_array *positions; /* optional integer positions, [T] or [B, T],
+                                     replacing offset + t (batched prompts) */
+} ingot_rope_options;
+
+/* Rotary position embedding of x: [B, H, T, head_dim] float. With angle
+ * a = scale * pos * freq_i, the pair (x1, x2) becomes
+ * (x1 cos a - x2 sin a, x1 sin a + x2 cos a); features past dims pass through.
+ * opts may be NULL (all defaults). Differentiable in x. */
+ingot_status ingot_rope(ingot_array **out, const ingot_array *x, const ingot_rope_options *opts);
+
+typedef struct ingot_sdpa_options {
+    float scale;   /* multiplies q.k; 0 means 1/sqrt(head_dim) */
+    bool causal;   /* query i (at absolute position Tk - Tq + i) sees keys
+                      j <= its position */
+    int64_t window; /* > 0: a query at position p sees keys j with p - j < window
+                       (sliding window; implies nothing about causal) */
+    const ingot_array *mask; /* optional additive float mask broadcastable to
+                                [B, Hq, Tq, Tk] (-inf hides a key); bool masks:
+                                true = visible */
+} ingot_sdpa_options;
+
+/* softmax(scale * q k^T + masks) v with grouped-query heads:
+ * q: [B, Hq, Tq, D], k: [B, Hkv, Tk, D], v: [B, Hkv, Tk, Dv] -> [B, Hq, Tq, Dv].
+ * Hq must be a multiple of Hkv; query head h reads kv head h / (Hq / Hkv),
+ * without copying K or V. A query that sees no key gives zeros.
+ * opts may be NULL. Differentiable in q, k and v (not in mask). */
+ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_array *k,
+                        const ingot_array *v, const ingot_sdpa_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,121 @@
+/* The backend seam: one table of kernels per device type.
+ *
+ * The op layer (src/core) validates arguments, resolves shapes and dtypes,
+ * allocates outputs and records autograd; it then calls a kernel from the
+ * table of the inputs' device. Kernels trust their arguments:
+ *  - outputs are freshly allocated, contiguous, on the backend's device;
+ *  - inputs are arbitrary strided views on the same device, already broadcast
+ *    to the shape the kernel documents (0 strides) and, where stated, already
+ *    converted to the required dtype;
+ *  - a kernel returns INGOT_OK, or an error status with the message set.
+ * The CPU table is always present; the CUDA table comes from the plugin. */
+#ifndef INGOT_BACKEND_H
+#define INGOT_BACKEND_H
+
+#include "core/internal.h"
+#include "ingot/fast.h"
+#include "ingot/random.h"
+
+typedef enum ingot__unary_op {
+    INGOT__NEG, INGOT__ABS, INGOT__SQUARE, INGOT__EXP, INGOT__LOG, INGOT__SQRT, INGOT__RSQRT,
+    INGOT__RECIPROCAL, INGOT__TANH, INGOT__SIGMOID, INGOT__SILU, INGOT__GELU, INGOT__GELU_TANH,
+    INGOT__SIN, INGOT__COS,
+    INGOT__SIGN,           /* -1, 0, 1 (used by the abs gradient) */
+    INGOT__GELU_GRAD,      /* d gelu / dx */
+    INGOT__GELU_TANH_GRAD, /* d gelu_tanh / dx */
+    INGOT__UNARY_COUNT
+} ingot__unary_op;
+
+typedef enum ingot__binary_op {
+    INGOT__ADD, INGOT__SUB, INGOT__MUL, INGOT__DIV, INGOT__POW, INGOT__MAXIMUM, INGOT__MINIMUM,
+    INGOT__EQ, INGOT__NE, INGOT__LT, INGOT__LE, INGOT__GT, INGOT__GE,
+    INGOT__BINARY_COUNT
+} ingot__binary_op;
+
+typedef enum ingot__reduce_op {
+    INGOT__RED_SUM, INGOT__RED_MAX, INGOT__RED_MIN, INGOT__RED_LOGSUMEXP,
+    INGOT__RED_ARGMAX, INGOT__RED_ARGMIN,
+    INGOT__REDUCE_COUNT
+} ingot__reduce_op;
+
+typedef struct ingot__backend {
+    const char *name;
+
+    /* dst = src converted to dst's dtype; src has dst's shape. */
+    ingot_status (*copy)(ingot_array *dst, const ingot_array *src);
+    /* dst[i] = start + i * step (converted to dst's dtype), dst 1-D. */
+    ingot_status (*arange)(ingot_array *dst, double start, double step);
+    /* dst[...] = value. */
+    ingot_status (*fill)(ingot_array *dst, double value);
+
+    /* out = op(a); a has out's shape and dtype. */
+    ingot_status (*unary)(ingot__unary_op op, ingot_array *out, const ingot_array *a);
+    /* out = a op b; a and b have out's shape and one common dtype (out's, or
+     * bool out for comparisons). */
+    ingot_status (*binary)(ingot__binary_op op, ingot_array *out, const ingot_array *a,
+                           const ingot_array *b);
+    /* out = cond ? a : b; all have out's shape; a, b have out's dtype. */
+    ingot_status (*where)(ingot_array *out, const ingot_array *cond, const ingot_array *a,
+                          const ingot_array *b);
+
+    /* out has a's shape with reduced axes set to 1 (keepdims); axes flagged in
+     * `reduce`. Sum of integers: out i64. Arg ops: out i64. */
+    ingot_status (*reduce)(ingot__reduce_op op, ingot_array *out, const ingot_array *a,
+                           const bool reduce[INGOT_MAX_DIMS]);
+    /* Softmax (log_softmax when log) along axis; out has a's shape, float. */
+    ingot_status (*softmax)(ingot_array *out, const ingot_array *a, int axis, bool log);
+    ingot_status (*cumsum)(ingot_array *out, const ingot_array *a, int axis, bool reverse,
+                           bool exclusive);
+
+    /* out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch dims of a and b are
+     * already broadcast to out's; one float dtype for all three. */
+    ingot_status (*matmul)(ingot_array *out, const ingot_array *a, const ingot_array *b);
+
+    /* out = a with the `axis` entries picked by idx (take_along_axis): a and
+     * idx have out's shape except a's dim at axis; idx values are in range. */
+    ingot_status (*gather)(ingot_array *out, const ingot_array *a, const ingot_array *idx, int axis);
+    /* out (already a copy of the base) gets out[..idx..] = values along axis
+     * (accumulate: +=); idx and values have one shape; values out's dtype. */
+    ingot_status (*scatter)(ingot_array *out, const ingot_array *idx, const ingot_array *values,
+                            int axis, bool accumulate);
+
+    /* Stable ascending sort along axis: values and/or indices (either NULL). */
+    ingot_status (*sort)(ingot_array *values, ingot_array *indices, const ingot_array *a, int axis);
+    /* Indices of a partition around kth along axis. */
+    ingot_status (*argpartition)(ingot_array *indices, const ingot_array *a, int kth, int axis);
+
+    /* out = the Philox bits for counters rng.counter + i (u32 out). */
+    ingot_status (*random_bits)(ingot_array *out, ingot_rng rng);
+
+    /* fast ops, forward and backward side by side; see ingot/fast.h. */
+    ingot_status (*rms_norm)(ingot_array *out, const ingot_array *x, const ingot_array *w,
+                             float eps);
+    ingot_status (*rms_norm_vjp)(ingot_array *dx, ingot_array *dw, const ingot_array *x,
+                                 const ingot_array *w, const ingot_array *g, float eps);
+    ingot_status (*layer_norm)(ingot_array *out, const ingot_array *x, const ingot_array *w,
+                               const ingot_array *b, float eps);
+    ingot_status (*layer_norm_vjp)(ingot_array *dx, ingot_array *dw, ingot_array *db,
+                                   const ingot_array *x, const ingot_array *w,
+                                   const ingot_array *b, const ingot_array *g, float eps);
+    /* inverse rotates by -angle (the VJP of rope). */
+    ingot_status (*rope)(ingot_array *out, const ingot_array *x, const ingot_rope_options *opts,
+                         bool inverse);
+    /* lse (optional, f32 [B, Hq, Tq]) receives the row log-sum-exp for the
+     * backward pass. */
+    ingot_status (*sdpa)(ingot_array *out, ingot_array *lse, const ingot_array *q,
+                         const ingot_array *k, const ingot_array *v,
+                         const ingot_sdpa_options *opts);
+    ingot_status (*sdpa_vjp)(ingot_array *dq, ingot_array *dk, ingot_array *dv,
+                             const ingot_array *q, const ingot_array *k, const ingot_array *v,
+                             const ingot_array *out, const ingot_array *lse,
+                             const ingot_array *g, const ingot_sdpa_options *opts);
+} ingot__backend;
+
+/* The table serving arrays on `device`; NULL if none (the op then fails with
+ * INGOT_ERR_DEVICE). */
+const ingot__backend *ingot__backend_for(ingot_device device);
+
+/* The CPU table (src/backend/cpu). */
+extern const ingot__backend ingot__cpu_backend;
+
+#endif

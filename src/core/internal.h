@@ -1,0 +1,148 @@
+/* Library-internal core: the array struct, error helpers, dtype conversion,
+ * strided iteration and the autograd recording hook. Not installed. */
+#ifndef INGOT_CORE_INTERNAL_H
+#define INGOT_CORE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ingot/array.h"
+#include "ingot/status.h"
+
+/* ---- errors ---- */
+
+/* Sets the thread's error message (printf format) and returns status. */
+ingot_status ingot__error(ingot_status status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Formats a shape as "(4,8)" into buf (at least 8 + 21 * INGOT_MAX_DIMS bytes). */
+#define INGOT__SHAPE_STR_MAX (8 + 21 * INGOT_MAX_DIMS)
+const char *ingot__shape_str(char *buf, const int64_t *shape, int ndim);
+
+/* Shorthand for the common NULL checks at API entry. */
+#define INGOT__CHECK_NOT_NULL(ptr, op)                                                        \
+    do {                                                                                      \
+        if (!(ptr)) return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: %s is NULL", (op),   \
+                                        #ptr);                                                \
+    } while (0)
+
+/* ---- buffers and arrays ---- */
+
+typedef struct ingot__buffer {
+    atomic_long refs;
+    void *data;
+    size_t nbytes;
+    ingot_device device;
+    ingot_release_fn release; /* NULL: data was allocated by ingot */
+    void *release_ctx;
+} ingot__buffer;
+
+struct ingot_array {
+    atomic_long refs;
+    ingot_dtype dtype;
+    int ndim;
+    int64_t shape[INGOT_MAX_DIMS];
+    int64_t strides[INGOT_MAX_DIMS]; /* in elements; 0 for broadcast dims */
+    int64_t offset;                  /* in elements from buf->data */
+    int64_t size;                    /* product of shape */
+    ingot__buffer *buf;
+    /* autograd: node index on the tape of generation tape_gen, or -1 */
+    uint64_t tape_gen;
+    int64_t tape_node;
+};
+
+/* A new contiguous, uninitialised array on the CPU. Validates dtype and shape
+ * (ndim in [0, 8], dims >= 0, byte size without overflow); `op` names the
+ * caller in error messages. */
+ingot_status ingot__array_new(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
+                              const char *op);
+
+/* A new contiguous, uninitialised array like a (its dtype and shape). */
+ingot_status ingot__array_new_like(ingot_array **out, const ingot_array *a, ingot_dtype dtype);
+
+/* A view sharing base's buffer with the given shape, strides and offset
+ * (elements). Not recorded for autograd. */
+ingot_status ingot__array_view(ingot_array **out, const ingot_array *base, const int64_t *shape,
+                               const int64_t *strides, int ndim, int64_t offset);
+
+/* Pointer to element 0 of a (buffer data + offset). */
+static inline void *ingot__data(const ingot_array *a) {
+    return (char *)a->buf->data + a->offset * (int64_t)ingot_dtype_size(a->dtype);
+}
+
+/* Row-major strides for shape. */
+void ingot__contiguous_strides(int64_t *strides, const int64_t *shape, int ndim);
+
+/* Product of dims, or -1 on overflow past INT64_MAX / 2. */
+int64_t ingot__shape_size(const int64_t *shape, int ndim);
+
+/* Normalises a possibly negative axis for ndim dims into *axis.
+ * Errors: INVALID_ARGUMENT naming op. */
+ingot_status ingot__norm_axis(int *axis, int ndim, const char *op);
+
+/* Turns (axes, naxes) as documented in ops.h into a flag per axis.
+ * Errors: INVALID_ARGUMENT for out-of-range or duplicate axes. */
+ingot_status ingot__axes_mask(bool mask[INGOT_MAX_DIMS], const int *axes, int naxes, int ndim,
+                              const char *op);
+
+/* Same dims? */
+bool ingot__same_shape(const ingot_array *a, const ingot_array *b);
+
+/* ---- dtype conversion ---- */
+
+float ingot__bf16_to_f32(uint16_t h);
+uint16_t ingot__f32_to_bf16(float f); /* round to nearest even, NaN stays NaN */
+float ingot__f16_to_f32(uint16_t h);
+uint16_t ingot__f32_to_f16(float f); /* round to nearest even, overflow to inf */
+
+/* Load/store one element of any dtype as double (exact for every dtype
+ * except i64 beyond 2^53). Stores convert as ingot_astype does. */
+double ingot__load_f64(const void *p, ingot_dtype dtype);
+void ingot__store_f64(void *p, ingot_dtype dtype, double v);
+/* Load/store as int64 (floats truncate and saturate, NaN -> 0). */
+int64_t ingot__load_i64(const void *p, ingot_dtype dtype);
+void ingot__store_i64(void *p, ingot_dtype dtype, int64_t v);
+
+/* ---- strided iteration ----
+ * Walks a shape in row-major order while tracking an element offset for up
+ * to INGOT__ITER_MAX_OPS operands with their own strides (0 = broadcast). */
+#define INGOT__ITER_MAX_OPS 4
+typedef struct ingot__iter {
+    int ndim;
+    int nops;
+    int64_t shape[INGOT_MAX_DIMS];
+    int64_t idx[INGOT_MAX_DIMS];
+    int64_t strides[INGOT__ITER_MAX_OPS][INGOT_MAX_DIMS];
+    int64_t off[INGOT__ITER_MAX_OPS]; /* current offsets, in elements */
+} ingot__iter;
+
+/* Starts at row-major linear index `start` of shape. strides[i] are operand
+ * i's strides (ndim each); base[i] its starting element offset. */
+void ingot__iter_init(ingot__iter *it, const int64_t *shape, int ndim, int nops,
+                      const int64_t *const *strides, const int64_t *base, int64_t start);
+/* Advances to the next element. */
+static inline void ingot__iter_next(ingot__iter *it) {
+    for (int d = it->ndim - 1; d >= 0; d--) {
+        for (int o = 0; o < it->nops; o++) it->off[o] += it->strides[o][d];
+        if (++it->idx[d] < it->shape[d]) return;
+        for (int o = 0; o < it->nops; o++) it->off[o] -= it->strides[o][d] * it->shape[d];
+        it->idx[d] = 0;
+    }
+}
+
+/* ---- CPU parallelism ----
+ * Runs fn(ctx, begin, end) over [0, n) split into contiguous chunks of at least
+ * `grain` items on the thread pool, and waits. Chunks never overlap, so a
+ * kernel whose items are independent gives identical results for any thread
+ * count. Nested calls run inline. */
+typedef void (*ingot__range_fn)(void *ctx, int64_t begin, int64_t end);
+void ingot__parallel_for(int64_t n, int64_t grain, ingot__range_fn fn, void *ctx);
+
+/* ---- memory accounting (CPU) ---- */
+void *ingot__host_alloc(size_t nbytes); /* 64-byte aligned, counted; NULL on failure */
+void ingot__host_free(void *p, size_t nbytes);
+
+#endif
