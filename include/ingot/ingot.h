@@ -1,0 +1,15 @@
+/* ingot/ingot.h - the whole public API. */
+#ifndef INGOT_H
+#define INGOT_H
+
+#include "ingot/status.h"
+#include "ingot/version.h"
+#include "ingot/device.h"
+#include "ingot/array.h"
+#include "ingot/ops.h"
+#include "ingot/random.h"
+#include "ingot/fast.h"
+#include "ingot/autograd.h"
+#include "ingot/safetensors.h"
+
+#endif

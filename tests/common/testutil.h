@@ -1,0 +1,71 @@
+/* Shared test helpers (cmocka). Every helper fails the running test through
+ * cmocka on error, so test code can stay linear. Reference values in tests
+ * are computed independently of ingot's kernels: with plain loops in double
+ * precision over host copies (tu_values), never with the op under test. */
+#ifndef INGOT_TESTUTIL_H
+#define INGOT_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ingot/ingot.h"
+
+/* Fails the test with the status name and ingot_last_error() unless OK. */
+#define TU_OK(expr) tu_check_ok((expr), #expr, __FILE__, __LINE__)
+void tu_check_ok(ingot_status st, const char *expr, const char *file, int line);
+
+/* Asserts `expr` returns `status` and that ingot_last_error() contains
+ * `needle` (NULL: any message, but non-empty). */
+#define TU_FAILS(expr, status, needle) \
+    tu_check_fails((expr), (status), (needle), #expr, __FILE__, __LINE__)
+void tu_check_fails(ingot_status st, ingot_status want, const char *needle, const char *expr,
+                    const char *file, int line);
+
+/* Arrays from host values (converted to dtype). */
+ingot_array *tu_from_f64(const double *values, ingot_dtype dtype, const int64_t *shape, int ndim);
+ingot_array *tu_from_f32(const float *values, const int64_t *shape, int ndim);
+
+/* Deterministic pseudo-random values uniform in [lo, hi) (a private
+ * generator, independent of ingot_random), rounded to dtype; integer dtypes
+ * get integers in [lo, hi). */
+ingot_array *tu_random(ingot_dtype dtype, const int64_t *shape, int ndim, uint64_t seed, double lo,
+                       double hi);
+/* The same values as tu_random as host doubles, n of them; caller frees. */
+double *tu_random_values(int64_t n, uint64_t seed, double lo, double hi);
+
+/* A non-contiguous array with the same values as a: a is copied into a
+ * buffer with its last two axes swapped (or, for ndim < 2, with a stride of 2)
+ * and a strided view of it is returned. */
+ingot_array *tu_noncontiguous(const ingot_array *a);
+
+/* a's elements as row-major doubles (malloc'd; caller frees). */
+double *tu_values(const ingot_array *a);
+
+/* Asserts a has the given dtype and shape. */
+void tu_assert_shape(const ingot_array *a, ingot_dtype dtype, const int64_t *shape, int ndim);
+
+/* Asserts |actual - expected| <= atol + rtol * |expected| for each of the n
+ * elements (NaN matches NaN, inf matches equal inf) and a's size is n; reports
+ * the first mismatch with its index and `what`. */
+void tu_assert_close(const ingot_array *actual, const double *expected, int64_t n, double rtol,
+                     double atol, const char *what);
+
+/* Checks the gradients of fn (one output) at the float arrays inputs[0..n-1]
+ * against central finite differences: with a random cotangent u, the VJP from
+ * ingot_vjp must match (L(x + eps e_j) - L(x - eps e_j)) / (2 eps) where
+ * L = sum(u * fn(x)), computed in double, for every element j of every input
+ * whose mask entry is true (mask NULL: all inputs), sampling at most 64
+ * elements per input. Tolerance: |num - ana| <= atol + rtol * |num|.
+ * Suggested for f32: eps 1e-3, rtol 1e-2, atol 1e-3 (see docs/testing.md). */
+void tu_gradcheck(ingot_fn fn, void *user, ingot_array *const *inputs, size_t n, const bool *mask,
+                  double eps, double rtol, double atol, const char *what);
+
+/* Convenience for a one-input op: fn calls op(out, in[0]). */
+typedef ingot_status (*tu_unary_op)(ingot_array **out, const ingot_array *a);
+void tu_gradcheck_unary(tu_unary_op op, const ingot_array *x, double eps, double rtol, double atol,
+                        const char *what);
+
+#endif
