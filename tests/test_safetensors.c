@@ -473,8 +473,8 @@ static void test_get_errors(void **state) {
 static void test_scalar_and_lifetime(void **state) {
     (void)state;
     static const unsigned char data[4] = {0x00, 0x00, 0xc0, 0x3f}; /* 1.5f */
-    write_st("scalar.safetensors", "{\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}",
-             0, data, sizeof data);
+    const char *header = "{\"s\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}";
+    write_st("scalar.safetensors", header, (8 - strlen(header) % 8) % 8, data, sizeof data);
     ingot_safetensors *st = open_ok("scalar.safetensors");
     assert_int_equal(ingot_safetensors_count(st), 1);
     assert_string_equal(ingot_safetensors_name(st, 0), "s");

@@ -290,7 +290,7 @@ struct ingot_safetensors {
     char *label; /* the path opened */
     st_file *files;
     size_t nfiles;
-    st_tensor *tensors; /* sorted by name once open */
+    st_tensor *tensors; /* sorted by name once open; never NULL */
     size_t ntensors, cap;
     st_kv meta; /* an index's metadata (single files use files[0].meta) */
     bool sharded;
@@ -319,7 +319,9 @@ static ingot_safetensors *handle_new(const char *label, size_t nfiles) {
     if (!st) return NULL;
     st->label = dup_str(label);
     st->files = calloc(nfiles ? nfiles : 1, sizeof *st->files);
-    if (!st->label || !st->files) {
+    st->cap = 16;
+    st->tensors = malloc(st->cap * sizeof *st->tensors);
+    if (!st->label || !st->files || !st->tensors) {
         ingot_safetensors_close(st);
         return NULL;
     }
@@ -329,7 +331,7 @@ static ingot_safetensors *handle_new(const char *label, size_t nfiles) {
 /* Appends a zeroed tensor to st (which owns its fields from then on). */
 static st_tensor *tensor_append(ingot_safetensors *st) {
     if (st->ntensors == st->cap) {
-        size_t cap = st->cap ? 2 * st->cap : 16;
+        size_t cap = 2 * st->cap;
         st_tensor *t = realloc(st->tensors, cap * sizeof *t);
         if (!t) return NULL;
         st->tensors = t;
@@ -353,8 +355,7 @@ static int tensor_offset_cmp(const void *a, const void *b) {
 
 static const st_tensor *tensor_find(const ingot_safetensors *st, const char *name) {
     st_tensor probe = {.name = (char *)name};
-    return st->ntensors ? bsearch(&probe, st->tensors, st->ntensors, sizeof probe, tensor_name_cmp)
-                        : NULL;
+    return bsearch(&probe, st->tensors, st->ntensors, sizeof probe, tensor_name_cmp);
 }
 
 /* ---- header parsing ---- */
@@ -814,11 +815,11 @@ static ingot_status open_dir(ingot_safetensors **out, const char *dir) {
         if (!p) return oom(dir);
         snprintf(p, size, "%s%s%s", dir, sep, names[i]);
         struct stat sb;
-        ingot_status s = INGOT_ERR_NOT_FOUND;
-        if (stat(p, &sb) == 0) s = i == 0 ? open_single(out, p) : open_index(out, p);
-        else if (errno != ENOENT) s = os_error(errno, p, "cannot stat");
+        bool missing = stat(p, &sb) != 0 && errno == ENOENT;
+        ingot_status s = INGOT_OK;
+        if (!missing) s = i == 0 ? open_single(out, p) : open_index(out, p);
         free(p);
-        if (s != INGOT_ERR_NOT_FOUND) return s;
+        if (!missing) return s;
     }
     return ingot__error(INGOT_ERR_NOT_FOUND,
                         "%s: directory holds neither model.safetensors nor "
