@@ -271,7 +271,8 @@ static void test_promotion(void **state) {
     promo(ingot_add, big, INGOT_U32, m1, INGOT_I32, INGOT_I64, bm, 1, "u32+i32");
     const double bo[2] = {1, 0}, f[2] = {0.5, 0.5}, bof[2] = {1.5, 0.5};
     promo(ingot_add, bo, INGOT_BOOL, f, INGOT_F32, INGOT_F32, bof, 2, "bool+f32");
-    promo(ingot_add, h, INGOT_F16, h, INGOT_BF16, INGOT_F32, i, 2, "f16+bf16");
+    const double hh[2] = {1, 0.5};
+    promo(ingot_add, h, INGOT_F16, h, INGOT_BF16, INGOT_F32, hh, 2, "f16+bf16");
     const double n7[2] = {7, -7}, d2[2] = {2, 2}, q[2] = {3.5, -3.5}, p[2] = {49, 49};
     promo(ingot_div, n7, INGOT_I32, d2, INGOT_I32, INGOT_F32, q, 2, "div i32");
     promo(ingot_pow, n7, INGOT_I8, d2, INGOT_I8, INGOT_F32, p, 2, "pow i8");
