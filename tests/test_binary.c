@@ -66,9 +66,10 @@ static int64_t bidx(int64_t i, const int64_t *oshape, int ond, const int64_t *is
 
 /* v wrapped to dtype's range, as two's-complement integer math would. */
 static double wrap(double v, ingot_dtype dt) {
+    if (dt == INGOT_BOOL) return v != 0;
+    if (!ingot_dtype_is_integer(dt) || dt == INGOT_I64) return v;
     int64_t x = (int64_t)v;
     switch (dt) {
-    case INGOT_BOOL: return v != 0;
     case INGOT_U8: return (uint8_t)(uint64_t)x;
     case INGOT_I8: return (int8_t)(uint8_t)(uint64_t)x;
     case INGOT_I32: return (int32_t)(uint32_t)(uint64_t)x;
