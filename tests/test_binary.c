@@ -154,6 +154,33 @@ static void test_large(void **state) {
     }
 }
 
+/* Results are bitwise identical for any thread count. */
+static void test_thread_counts(void **state) {
+    (void)state;
+    const int64_t sa[2] = {200, 301}, sb[2] = {200, 1};
+    ingot_array *a = tu_random(INGOT_BF16, sa, 2, 41, -3, 3);
+    ingot_array *b = tu_random(INGOT_F32, sb, 2, 42, 0.5, 2);
+    const int threads[2] = {1, 3};
+    uint16_t *got[2];
+    size_t nbytes = 200 * 301 * sizeof(uint16_t);
+    for (int t = 0; t < 2; t++) {
+        ingot_set_num_threads(threads[t]);
+        ingot_array *q = NULL, *h = NULL;
+        TU_OK(ingot_div(&q, a, b)); /* f32 */
+        TU_OK(ingot_astype(&h, q, INGOT_BF16));
+        got[t] = malloc(nbytes);
+        TU_OK(ingot_array_to_host(got[t], nbytes, INGOT_BF16, h));
+        ingot_array_free(h);
+        ingot_array_free(q);
+    }
+    ingot_set_num_threads(0);
+    assert_memory_equal(got[0], got[1], nbytes);
+    free(got[1]);
+    free(got[0]);
+    ingot_array_free(b);
+    ingot_array_free(a);
+}
+
 /* Integer arithmetic and comparisons stay in the integer dtype (wrapping);
  * div and pow of integers give f32. */
 static void test_integer_values(void **state) {
@@ -548,6 +575,7 @@ static void test_gradient_conventions(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float_values),   cmocka_unit_test(test_large),
+        cmocka_unit_test(test_thread_counts),
         cmocka_unit_test(test_integer_values), cmocka_unit_test(test_integer_wraparound),
         cmocka_unit_test(test_promotion),      cmocka_unit_test(test_nan),
         cmocka_unit_test(test_where),          cmocka_unit_test(test_shapes),
