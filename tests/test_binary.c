@@ -334,7 +334,8 @@ static void test_nan(void **state) {
         tu_assert_close(out, t[k].want, 5, 0, 0, "nan rules");
         ingot_array_free(out);
     }
-    ingot_array *hx = tu_from_f64(a, INGOT_BF16, shape, 1), *hy = tu_from_f64(b, INGOT_F16, shape, 1);
+    ingot_array *hx = tu_from_f64(a, INGOT_BF16, shape, 1);
+    ingot_array *hy = tu_from_f64(b, INGOT_F16, shape, 1);
     ingot_array *out = NULL;
     TU_OK(ingot_maximum(&out, hx, hy));
     tu_assert_close(out, mx, 5, 0, 0, "nan maximum bf16/f16");

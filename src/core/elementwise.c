@@ -70,11 +70,12 @@ static ingot_status broadcast_shape(int64_t *shape, int *ndim, const ingot_array
             if (shape[d] != 1) {
                 char buf[3][INGOT__SHAPE_STR_MAX];
                 for (int k = 0; k < n; k++) ingot__shape_str(buf[k], in[k]->shape, in[k]->ndim);
-                return n == 2 ? ingot__error(INGOT_ERR_SHAPE, "%s: shapes %s and %s do not broadcast",
-                                             op, buf[0], buf[1])
-                              : ingot__error(INGOT_ERR_SHAPE,
-                                             "%s: shapes %s, %s and %s do not broadcast", op,
-                                             buf[0], buf[1], buf[2]);
+                if (n == 2) {
+                    return ingot__error(INGOT_ERR_SHAPE, "%s: shapes %s and %s do not broadcast",
+                                        op, buf[0], buf[1]);
+                }
+                return ingot__error(INGOT_ERR_SHAPE, "%s: shapes %s, %s and %s do not broadcast",
+                                    op, buf[0], buf[1], buf[2]);
             }
             shape[d] = s;
         }
@@ -407,7 +408,8 @@ static ingot_status unary_backward(ingot_array **grads, const ingot_array *g,
         t = bin(&s, INGOT__DIV, y, bin(&s, INGOT__MUL, x, cst(&s, -2, dt)));
         gx = bin(&s, INGOT__MUL, g, t);
         break;
-    case INGOT__RECIPROCAL: gx = bin(&s, INGOT__MUL, un(&s, INGOT__NEG, g), un(&s, INGOT__SQUARE, y));
+    case INGOT__RECIPROCAL: /* -y^2 */
+        gx = bin(&s, INGOT__MUL, un(&s, INGOT__NEG, g), un(&s, INGOT__SQUARE, y));
         break;
     case INGOT__TANH: /* 1 - y^2 */
         gx = bin(&s, INGOT__MUL, g, bin(&s, INGOT__SUB, cst(&s, 1, dt), un(&s, INGOT__SQUARE, y)));
