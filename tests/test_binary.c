@@ -573,6 +573,34 @@ static void test_gradient_conventions(void **state) {
     vjp2(ingot_pow, pa, pb, 3, pda, pdb, "pow conventions");
 }
 
+/* A promoted and broadcast input gets its gradient back in its own dtype and
+ * shape: the gradients of sum(u * (a * b)) for a f16 (4) and b f32 (3,4). */
+static void test_gradient_promoted(void **state) {
+    (void)state;
+    const int64_t sa[1] = {4}, sb[2] = {3, 4};
+    ingot_array *in[2] = {tu_random(INGOT_F16, sa, 1, 61, -1, 1),
+                          tu_random(INGOT_F32, sb, 2, 62, -1, 1)};
+    ingot_array *u = tu_random(INGOT_F32, sb, 2, 63, -1, 1);
+    binary_case c = {"mul", ingot_mul, NULL, 0, 0, 0, 0, false, false};
+    ingot_array *grads[2] = {NULL, NULL};
+    TU_OK(ingot_vjp(NULL, grads, binary_apply, &c, in, 2, &u, 1));
+    tu_assert_shape(grads[0], INGOT_F16, sa, 1);
+    tu_assert_shape(grads[1], INGOT_F32, sb, 2);
+    double *av = tu_values(in[0]), *bv = tu_values(in[1]), *uv = tu_values(u);
+    double ga[4] = {0, 0, 0, 0}, gb[12];
+    for (int i = 0; i < 12; i++) {
+        ga[i % 4] += uv[i] * bv[i];
+        gb[i] = uv[i] * av[i % 4];
+    }
+    tu_assert_close(grads[0], ga, 4, 4e-3, 2e-3, "mul grad f16 broadcast");
+    tu_assert_close(grads[1], gb, 12, 1e-6, 1e-7, "mul grad f32");
+    free(uv);
+    free(bv);
+    free(av);
+    ingot_array *arr[5] = {grads[0], grads[1], u, in[0], in[1]};
+    for (int i = 0; i < 5; i++) ingot_array_free(arr[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float_values),   cmocka_unit_test(test_large),
@@ -582,6 +610,7 @@ int main(void) {
         cmocka_unit_test(test_where),          cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_errors),         cmocka_unit_test(test_gradients),
         cmocka_unit_test(test_where_gradient), cmocka_unit_test(test_gradient_conventions),
+        cmocka_unit_test(test_gradient_promoted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
