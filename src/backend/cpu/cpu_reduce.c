@@ -81,6 +81,7 @@ typedef struct red_state {
     bool found;   /* an extreme has been taken (argmin skips NaN) */
     bool nan;     /* a NaN was met: max/min/argmax are final */
     double shift; /* logsumexp: the maximum subtracted before exp */
+    bool fixed;   /* logsumexp: the maximum is the result (NaN, +inf, all -inf) */
 } red_state;
 
 /* Which fold a pass applies: logsumexp runs a max pass and then an exp-sum pass. */
@@ -155,89 +156,129 @@ typedef struct red_ctx {
     int64_t rshape[INGOT_MAX_DIMS], rstride[INGOT_MAX_DIMS];
 } red_ctx;
 
-/* Folds every reduced element of the output element whose input offset is
- * `base` into s, in row-major order of the reduced dims. */
-static void red_walk(const red_ctx *c, int64_t base, red_state *s, red_pass pass) {
-    int nouter_dims = c->nr > 0 ? c->nr - 1 : 0;
-    int64_t inner_n = c->nr > 0 ? c->rshape[c->nr - 1] : 1;
-    int64_t inner_s = c->nr > 0 ? c->rstride[c->nr - 1] : 0;
-    int64_t nouter = 1;
-    for (int d = 0; d < nouter_dims; d++) nouter *= c->rshape[d];
-    if (nouter == 0 || inner_n == 0) return;
+/* Folds one value per lane: v[t] into s[t], t < m. */
+static void fold_lanes(red_state *s, red_pass pass, bool ints, bool f32_acc, const double *fv,
+                       const int64_t *iv, int64_t m) {
+    if (ints) {
+        for (int64_t t = 0; t < m; t++) fold_i64(&s[t], pass, &iv[t], 1);
+    } else if (pass == PASS_SUM && !f32_acc) {
+        for (int64_t t = 0; t < m; t++) s[t].f += fv[t];
+    } else {
+        for (int64_t t = 0; t < m; t++) fold_f64(&s[t], pass, f32_acc, &fv[t], 1);
+    }
+}
+
+/* Folds every reduced element of m output elements into s[0..m), each in
+ * row-major order of the reduced dims. Output t reads from input offset
+ * base + t * lstride. One output (m = 1) is read in blocks along the innermost
+ * reduced dim; several outputs are read a lane block at a time (one element
+ * of each), which keeps strided reductions (e.g. over axis 0) cache friendly
+ * while every output still sees its elements in the same order. */
+static void red_walk(const red_ctx *c, int64_t base, int64_t m, int64_t lstride, red_state *s,
+                     red_pass pass) {
+    bool blocks = m == 1 && c->nr > 0;
+    int ndims = blocks ? c->nr - 1 : c->nr; /* dims walked by the iterator */
+    int64_t inner_n = blocks ? c->rshape[c->nr - 1] : 1;
+    int64_t inner_s = blocks ? c->rstride[c->nr - 1] : 0;
+    int64_t count = 1;
+    for (int d = 0; d < ndims; d++) count *= c->rshape[d];
+    if (count == 0 || inner_n == 0) return;
     size_t esz = ingot_dtype_size(c->dt);
     bool ints = is_int_like(c->dt);
     bool f32_acc = c->dt != INGOT_F32;
     const int64_t *strides[1] = {c->rstride};
     int64_t start[1] = {base};
     ingot__iter it;
-    ingot__iter_init(&it, c->rshape, nouter_dims, 1, strides, start, 0);
+    ingot__iter_init(&it, c->rshape, ndims, 1, strides, start, 0);
     double fbuf[BLOCK];
     int64_t ibuf[BLOCK];
-    for (int64_t o = 0; o < nouter; o++, ingot__iter_next(&it)) {
+    for (int64_t o = 0; o < count; o++, ingot__iter_next(&it)) {
+        if (!blocks) {
+            const char *p = c->src + it.off[0] * (int64_t)esz;
+            if (ints) load_i64_block(ibuf, p, lstride, m, c->dt);
+            else load_f64_block(fbuf, p, lstride, m, c->dt);
+            fold_lanes(s, pass, ints, f32_acc, fbuf, ibuf, m);
+            continue;
+        }
         for (int64_t j = 0; j < inner_n; j += BLOCK) {
-            int64_t m = inner_n - j < BLOCK ? inner_n - j : BLOCK;
+            int64_t n = inner_n - j < BLOCK ? inner_n - j : BLOCK;
             const char *p = c->src + (it.off[0] + j * inner_s) * (int64_t)esz;
             if (ints) {
-                load_i64_block(ibuf, p, inner_s, m, c->dt);
-                fold_i64(s, pass, ibuf, m);
+                load_i64_block(ibuf, p, inner_s, n, c->dt);
+                fold_i64(s, pass, ibuf, n);
             } else {
-                load_f64_block(fbuf, p, inner_s, m, c->dt);
-                fold_f64(s, pass, f32_acc, fbuf, m);
+                load_f64_block(fbuf, p, inner_s, n, c->dt);
+                fold_f64(s, pass, f32_acc, fbuf, n);
             }
         }
     }
 }
 
-/* Reduces one output element (input offset base) and stores it at dst. */
-static void red_one(const red_ctx *c, int64_t base, char *dst) {
-    red_state s = {.f = 0, .i = 0, .arg = 0, .pos = 0, .found = false, .nan = false, .shift = 0};
+/* Reduces m output elements (see red_walk) and stores them at dst[0..m). */
+static void red_run(const red_ctx *c, int64_t base, int64_t m, int64_t lstride, char *dst) {
+    red_state s[BLOCK];
+    size_t oesz = ingot_dtype_size(c->odt);
     bool ints = is_int_like(c->dt);
+    double init = c->op == INGOT__RED_MIN ? INFINITY : c->op == INGOT__RED_SUM ? 0 : -INFINITY;
+    for (int64_t t = 0; t < m; t++)
+        s[t] = (red_state){.f = init, .i = 0, .arg = 0, .pos = 0, .found = false, .nan = false,
+                           .shift = 0, .fixed = false};
     switch (c->op) {
-    case INGOT__RED_SUM:
-        red_walk(c, base, &s, PASS_SUM);
-        if (ints) ingot__store_i64(dst, c->odt, s.i);
-        else ingot__store_f64(dst, c->odt, s.f);
-        return;
-    case INGOT__RED_MAX:
-    case INGOT__RED_MIN:
-        s.f = c->op == INGOT__RED_MAX ? -INFINITY : INFINITY;
-        red_walk(c, base, &s, c->op == INGOT__RED_MAX ? PASS_MAX : PASS_MIN);
-        if (ints) ingot__store_i64(dst, c->odt, s.i);
-        else ingot__store_f64(dst, c->odt, s.f);
-        return;
-    case INGOT__RED_ARGMAX:
-    case INGOT__RED_ARGMIN:
-        s.f = -INFINITY;
-        red_walk(c, base, &s, c->op == INGOT__RED_ARGMAX ? PASS_ARGMAX : PASS_ARGMIN);
-        ingot__store_i64(dst, c->odt, s.arg);
-        return;
-    case INGOT__RED_LOGSUMEXP: {
-        s.f = -INFINITY;
-        red_walk(c, base, &s, PASS_MAX);
-        double m = s.f;
-        if (isnan(m) || isinf(m)) { /* NaN, all -inf (or nothing), or a +inf term */
-            ingot__store_f64(dst, c->odt, m);
-            return;
+    case INGOT__RED_SUM: red_walk(c, base, m, lstride, s, PASS_SUM); break;
+    case INGOT__RED_MAX: red_walk(c, base, m, lstride, s, PASS_MAX); break;
+    case INGOT__RED_MIN: red_walk(c, base, m, lstride, s, PASS_MIN); break;
+    case INGOT__RED_ARGMAX: red_walk(c, base, m, lstride, s, PASS_ARGMAX); break;
+    case INGOT__RED_ARGMIN: red_walk(c, base, m, lstride, s, PASS_ARGMIN); break;
+    case INGOT__RED_LOGSUMEXP:
+        red_walk(c, base, m, lstride, s, PASS_MAX);
+        for (int64_t t = 0; t < m; t++) {
+            s[t].fixed = !isfinite(s[t].f); /* NaN, all -inf (or nothing), or a +inf term */
+            if (s[t].fixed) continue;
+            s[t].shift = s[t].f;
+            s[t].f = 0;
         }
-        s.f = 0;
-        s.shift = m;
-        red_walk(c, base, &s, PASS_EXPSUM);
-        ingot__store_f64(dst, c->odt, m + log(s.f));
-        return;
-    }
+        red_walk(c, base, m, lstride, s, PASS_EXPSUM);
+        break;
     case INGOT__REDUCE_COUNT: break;
+    }
+    for (int64_t t = 0; t < m; t++) {
+        char *q = dst + t * (int64_t)oesz;
+        switch (c->op) {
+        case INGOT__RED_ARGMAX:
+        case INGOT__RED_ARGMIN: ingot__store_i64(q, c->odt, s[t].arg); break;
+        case INGOT__RED_LOGSUMEXP:
+            ingot__store_f64(q, c->odt, s[t].fixed ? s[t].f : s[t].shift + log(s[t].f));
+            break;
+        default:
+            if (ints) ingot__store_i64(q, c->odt, s[t].i);
+            else ingot__store_f64(q, c->odt, s[t].f);
+            break;
+        }
     }
 }
 
+/* Outputs [begin, end), in runs of up to BLOCK along the last kept dim when
+ * the reduction is strided (see red_walk). */
 static void red_range(void *ctx, int64_t begin, int64_t end) {
     const red_ctx *c = ctx;
     size_t oesz = ingot_dtype_size(c->odt);
+    int last = c->nk - 1;
+    bool lanes = c->nk > 0 && !(c->nr > 0 && c->rstride[c->nr - 1] == 1);
     const int64_t *strides[1] = {c->kstride};
     int64_t start[1] = {0};
     ingot__iter it;
     ingot__iter_init(&it, c->kshape, c->nk, 1, strides, start, begin);
-    for (int64_t o = begin; o < end; o++, ingot__iter_next(&it))
-        red_one(c, it.off[0], c->dst + o * (int64_t)oesz);
+    for (int64_t o = begin; o < end;) {
+        int64_t m = 1;
+        if (lanes) {
+            m = c->kshape[last] - it.idx[last];
+            if (m > end - o) m = end - o;
+            if (m > BLOCK) m = BLOCK;
+        }
+        red_run(c, it.off[0], m, lanes ? c->kstride[last] : 0, c->dst + o * (int64_t)oesz);
+        for (int64_t t = 0; t < m; t++) ingot__iter_next(&it);
+        o += m;
+    }
 }
 
 ingot_status ingot__cpu_reduce(ingot__reduce_op op, ingot_array *out, const ingot_array *a,
@@ -312,10 +353,14 @@ static int64_t row_grain(int64_t n) {
 
 /* ---- softmax ---- */
 
+/* Three passes over the row: the maximum, the sum of exp(x - max) (in double
+ * over f32 exponentials), the results. For an f32 softmax the exponentials of
+ * the second pass are kept in out and scaled in place by the third. */
 static void softmax_row(const row_ctx *c, int64_t aoff, int64_t ooff) {
     size_t esz = ingot_dtype_size(c->dt), oesz = ingot_dtype_size(c->odt);
     const char *src = c->src + aoff * (int64_t)esz;
     char *dst = c->dst + ooff * (int64_t)oesz;
+    bool keep_exp = !c->log && c->odt == INGOT_F32;
     double buf[BLOCK];
     float mx = -INFINITY;
     bool nan = false;
@@ -332,18 +377,27 @@ static void softmax_row(const row_ctx *c, int64_t aoff, int64_t ooff) {
     for (int64_t j = 0; j < c->n; j += BLOCK) {
         int64_t m = c->n - j < BLOCK ? c->n - j : BLOCK;
         load_f64_block(buf, src + j * c->as * (int64_t)esz, c->as, m, c->dt);
-        for (int64_t k = 0; k < m; k++) sum += expf((float)buf[k] - mx);
+        for (int64_t k = 0; k < m; k++) {
+            buf[k] = expf((float)buf[k] - mx);
+            sum += buf[k];
+        }
+        if (keep_exp) store_f64_block(dst + j * c->os * (int64_t)oesz, c->os, buf, m, c->odt);
     }
-    float lsum = logf((float)sum);
-    float inv = (float)(1.0 / sum);
+    double lsum = log(sum), inv = 1.0 / sum;
     for (int64_t j = 0; j < c->n; j += BLOCK) {
         int64_t m = c->n - j < BLOCK ? c->n - j : BLOCK;
-        load_f64_block(buf, src + j * c->as * (int64_t)esz, c->as, m, c->dt);
-        for (int64_t k = 0; k < m; k++) {
-            float z = (float)buf[k] - mx;
-            buf[k] = c->log ? z - lsum : expf(z) * inv;
+        char *q = dst + j * c->os * (int64_t)oesz;
+        if (keep_exp) {
+            load_f64_block(buf, q, c->os, m, c->odt);
+            for (int64_t k = 0; k < m; k++) buf[k] *= inv;
+        } else {
+            load_f64_block(buf, src + j * c->as * (int64_t)esz, c->as, m, c->dt);
+            for (int64_t k = 0; k < m; k++) {
+                float z = (float)buf[k] - mx;
+                buf[k] = c->log ? z - lsum : expf(z) * inv;
+            }
         }
-        store_f64_block(dst + j * c->os * (int64_t)oesz, c->os, buf, m, c->odt);
+        store_f64_block(q, c->os, buf, m, c->odt);
     }
 }
 
@@ -362,45 +416,77 @@ ingot_status ingot__cpu_softmax(ingot_array *out, const ingot_array *a, int axis
 
 /* ---- cumsum ---- */
 
-static void cumsum_row(const row_ctx *c, int64_t aoff, int64_t ooff) {
+/* One scan step: adds x to *acc and returns the output (the sum before the
+ * step when exclusive, after it otherwise). */
+static inline double scan_f64(double *acc, double x, bool f32_acc, bool exclusive) {
+    double prev = *acc;
+    *acc = f32_acc ? (float)(prev + x) : prev + x;
+    return exclusive ? prev : *acc;
+}
+
+static inline int64_t scan_i64(int64_t *acc, int64_t x, bool exclusive) {
+    int64_t prev = *acc;
+    *acc = (int64_t)((uint64_t)prev + (uint64_t)x);
+    return exclusive ? prev : *acc;
+}
+
+/* Scans m rows starting at offsets aoff/ooff; row t is offset by t * las in a
+ * and t * los in out. One row is processed in blocks along it; several rows a
+ * lane block (one element of each) per step, for rows along strided axes. */
+static void cumsum_run(const row_ctx *c, int64_t aoff, int64_t ooff, int64_t m, int64_t las,
+                       int64_t los) {
     size_t esz = ingot_dtype_size(c->dt), oesz = ingot_dtype_size(c->odt);
     int64_t as = c->reverse ? -c->as : c->as, os = c->reverse ? -c->os : c->os;
     if (c->reverse) { /* walk from the last element with negated strides */
         aoff += (c->n - 1) * c->as;
         ooff += (c->n - 1) * c->os;
     }
-    const char *src = c->src + aoff * (int64_t)esz;
-    char *dst = c->dst + ooff * (int64_t)oesz;
     bool ints = is_int_like(c->dt), f32_acc = c->dt != INGOT_F32;
-    double fbuf[BLOCK];
-    int64_t ibuf[BLOCK];
-    double facc = 0;
-    int64_t iacc = 0;
-    for (int64_t j = 0; j < c->n; j += BLOCK) {
-        int64_t m = c->n - j < BLOCK ? c->n - j : BLOCK;
-        const char *p = src + j * as * (int64_t)esz;
-        char *q = dst + j * os * (int64_t)oesz;
+    double fbuf[BLOCK], facc[BLOCK] = {0};
+    int64_t ibuf[BLOCK], iacc[BLOCK] = {0};
+    /* (step along the row, elements per step, their stride in a and out) */
+    bool blocks = m == 1;
+    int64_t step = blocks ? BLOCK : 1, per = blocks ? BLOCK : m;
+    int64_t sa = blocks ? as : las, so = blocks ? os : los;
+    for (int64_t j = 0; j < c->n; j += step) {
+        int64_t k = blocks && c->n - j < per ? c->n - j : per;
+        const char *p = c->src + (aoff + j * as) * (int64_t)esz;
+        char *q = c->dst + (ooff + j * os) * (int64_t)oesz;
         if (ints) {
-            load_i64_block(ibuf, p, as, m, c->dt);
-            for (int64_t k = 0; k < m; k++) {
-                int64_t next = (int64_t)((uint64_t)iacc + (uint64_t)ibuf[k]);
-                ingot__store_i64(q + k * os * (int64_t)oesz, c->odt, c->exclusive ? iacc : next);
-                iacc = next;
-            }
+            load_i64_block(ibuf, p, sa, k, c->dt);
+            for (int64_t t = 0; t < k; t++)
+                ingot__store_i64(q + t * so * (int64_t)oesz, c->odt,
+                                 scan_i64(&iacc[blocks ? 0 : t], ibuf[t], c->exclusive));
         } else {
-            load_f64_block(fbuf, p, as, m, c->dt);
-            for (int64_t k = 0; k < m; k++) {
-                double next = f32_acc ? (float)(facc + fbuf[k]) : facc + fbuf[k];
-                fbuf[k] = c->exclusive ? facc : next;
-                facc = next;
-            }
-            store_f64_block(q, os, fbuf, m, c->odt);
+            load_f64_block(fbuf, p, sa, k, c->dt);
+            for (int64_t t = 0; t < k; t++)
+                fbuf[t] = scan_f64(&facc[blocks ? 0 : t], fbuf[t], f32_acc, c->exclusive);
+            store_f64_block(q, so, fbuf, k, c->odt);
         }
     }
 }
 
+/* Rows [begin, end); runs of adjacent rows go together when the axis is strided. */
 static void cumsum_range(void *ctx, int64_t begin, int64_t end) {
-    row_walk(ctx, begin, end, cumsum_row);
+    const row_ctx *c = ctx;
+    int last = c->nd - 1;
+    bool lanes = c->nd > 0 && c->as != 1;
+    const int64_t *strides[2] = {c->astride, c->ostride};
+    int64_t start[2] = {0, 0};
+    ingot__iter it;
+    ingot__iter_init(&it, c->shape, c->nd, 2, strides, start, begin);
+    for (int64_t r = begin; r < end;) {
+        int64_t m = 1;
+        if (lanes) {
+            m = c->shape[last] - it.idx[last];
+            if (m > end - r) m = end - r;
+            if (m > BLOCK) m = BLOCK;
+        }
+        cumsum_run(c, it.off[0], it.off[1], m, lanes ? c->astride[last] : 0,
+                   lanes ? c->ostride[last] : 0);
+        for (int64_t t = 0; t < m; t++) ingot__iter_next(&it);
+        r += m;
+    }
 }
 
 ingot_status ingot__cpu_cumsum(ingot_array *out, const ingot_array *a, int axis, bool reverse,
