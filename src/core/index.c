@@ -68,10 +68,11 @@ static ingot_status normalize_indices(ingot_array **out, const ingot_array *indi
     for (int64_t i = 0; i < idx->size; i++) {
         int64_t j = v[i] < 0 ? v[i] + dim : v[i];
         if (j < 0 || j >= dim) {
+            long long bad = (long long)v[i];
             ingot_array_free(idx);
             return ingot__error(INGOT_ERR_INDEX,
                                 "%s: index %lld is out of bounds for axis %d with size %lld", op,
-                                (long long)v[i], axis, (long long)dim);
+                                bad, axis, (long long)dim);
         }
         v[i] = j;
     }
