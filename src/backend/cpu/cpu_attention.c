@@ -136,7 +136,8 @@ static int64_t lse_offset(const ingot_array *lse, int64_t b, int64_t h, int64_t 
 static void sdpa_forward_tasks(void *ctx, int64_t begin, int64_t end) {
     sdpa_args *a = ctx;
     int64_t D = a->D, Dv = a->Dv;
-    float *buf = malloc((size_t)(QB * D + KB * D + KB * Dv + QB * Dv + KB + 2 * QB) * sizeof(float));
+    size_t nbuf = (size_t)(QB * D + KB * D + KB * Dv + QB * Dv + KB + 2 * QB);
+    float *buf = malloc(nbuf * sizeof(float));
     if (!buf) {
         atomic_store(&a->failed, true);
         return;

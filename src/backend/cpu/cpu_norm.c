@@ -79,7 +79,8 @@ static void store_row(ingot_array *a, int64_t off, const float *src, int64_t n) 
         break;
     default: {
         size_t es = ingot_dtype_size(a->dtype);
-        for (int64_t i = 0; i < n; i++) ingot__store_f64(p + (size_t)(off + i) * es, a->dtype, src[i]);
+        for (int64_t i = 0; i < n; i++)
+            ingot__store_f64(p + (size_t)(off + i) * es, a->dtype, src[i]);
     }
     }
 }
