@@ -170,7 +170,9 @@ ingot_status ingot_swapaxes(ingot_array **out, const ingot_array *a, int axis1, 
 
 /* Basic slicing a[start[i]:stop[i]:step[i]] along every axis, with NumPy's
  * rules: negative start/stop count from the end, out-of-range bounds clamp,
- * step may be negative but not 0. Each array has ndim entries. A view.
+ * step may be negative but not 0. Each array has ndim entries. For an open
+ * end pass INT64_MAX (or INT64_MIN), which clamps: a[::-1] is start
+ * INT64_MAX, stop INT64_MIN, step -1. A view.
  * Errors: INVALID_ARGUMENT for NULL arrays or a 0 step. */
 ingot_status ingot_slice(ingot_array **out, const ingot_array *a, const int64_t *start,
                          const int64_t *stop, const int64_t *step);

@@ -85,8 +85,9 @@ ingot_status ingot_where(ingot_array **out, const ingot_array *cond, const ingot
                          const ingot_array *b);
 
 /* Converts to dtype. Float to integer truncates toward zero and saturates at
- * the integer's range (NaN gives 0); anything to bool gives value != 0; floats
- * to f16/bf16 round to nearest even. A new reference to a when the dtype is
+ * the integer's range (NaN gives 0); integer to integer keeps the low bits
+ * (wraps, as C and NumPy do); anything to bool gives value != 0; floats to
+ * f16/bf16 round to nearest even. A new reference to a when the dtype is
  * already dtype. Differentiable between float dtypes. */
 ingot_status ingot_astype(ingot_array **out, const ingot_array *a, ingot_dtype dtype);
 

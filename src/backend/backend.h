@@ -41,7 +41,9 @@ typedef enum ingot__reduce_op {
 typedef struct ingot__backend {
     const char *name;
 
-    /* dst = src converted to dst's dtype; src has dst's shape. */
+    /* dst = src converted to dst's dtype; src has dst's shape. Unlike other
+     * outputs, dst may be any strided view without self-overlap (the
+     * backward of slicing writes into a slice of zeros). */
     ingot_status (*copy)(ingot_array *dst, const ingot_array *src);
     /* dst[i] = start + i * step (converted to dst's dtype), dst 1-D. */
     ingot_status (*arange)(ingot_array *dst, double start, double step);

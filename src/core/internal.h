@@ -36,7 +36,8 @@ typedef struct ingot__buffer {
     void *data;
     size_t nbytes;
     ingot_device device;
-    ingot_release_fn release; /* NULL: data was allocated by ingot */
+    bool owned;               /* data was allocated by ingot (host_alloc) */
+    ingot_release_fn release; /* for wrapped memory: called once at the end; may be NULL */
     void *release_ctx;
 } ingot__buffer;
 

@@ -1,0 +1,109 @@
+/* Backend selection: the CPU table is built in; the CUDA table comes from the
+ * plugin libingot_cuda.so, loaded once on first use (as redis's ae.c picks its
+ * event backend, but at run time: a machine without the plugin or without a
+ * GPU simply has no CUDA devices). */
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend/backend.h"
+#include "backend/plugin.h"
+
+static pthread_once_t plugin_once = PTHREAD_ONCE_INIT;
+static const ingot__plugin *cuda_plugin;
+static char plugin_error[512];
+
+/* Tries dir/rel; keeps the handle open for the life of the process. */
+static const ingot__plugin *try_load(const char *path) {
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(plugin_error, sizeof plugin_error, "%s", dlerror());
+        return NULL;
+    }
+    ingot__plugin_entry entry = (ingot__plugin_entry)dlsym(h, INGOT__PLUGIN_SYMBOL);
+    const ingot__plugin *p = entry ? entry() : NULL;
+    if (!p || p->abi != INGOT__PLUGIN_ABI) {
+        snprintf(plugin_error, sizeof plugin_error, "%s: not an ingot plugin of ABI %d", path,
+                 INGOT__PLUGIN_ABI);
+        dlclose(h);
+        return NULL;
+    }
+    return p;
+}
+
+static void load_plugin(void) {
+    const char *env = getenv("INGOT_CUDA_PLUGIN");
+    if (env && *env) {
+        cuda_plugin = try_load(env);
+        return;
+    }
+    /* Beside the object that holds this code (libingot.so or an executable
+     * linked statically), or in lib/ or ../lib/ from there. */
+    Dl_info info;
+    if (dladdr((void *)&load_plugin, &info) && info.dli_fname) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", info.dli_fname);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+            static const char *const rel[] = {"", "lib/", "../lib/"};
+            for (size_t i = 0; i < sizeof rel / sizeof *rel && !cuda_plugin; i++) {
+                char path[PATH_MAX + 32];
+                snprintf(path, sizeof path, "%s/%s%s", dir, rel[i], INGOT__PLUGIN_FILE);
+                cuda_plugin = try_load(path);
+            }
+        }
+    }
+    if (!cuda_plugin) cuda_plugin = try_load(INGOT__PLUGIN_FILE);
+}
+
+static const ingot__plugin *cuda(void) {
+    pthread_once(&plugin_once, load_plugin);
+    return cuda_plugin;
+}
+
+const ingot__backend *ingot__backend_for(ingot_device device) {
+    if (device.type == INGOT_DEVICE_CPU) return &ingot__cpu_backend;
+    const ingot__plugin *p = device.type == INGOT_DEVICE_CUDA ? cuda() : NULL;
+    return p ? (const ingot__backend *)p->backend : NULL;
+}
+
+ingot_device ingot_cpu(void) { return (ingot_device){INGOT_DEVICE_CPU, 0}; }
+
+int ingot_device_count(ingot_device_type type) {
+    if (type == INGOT_DEVICE_CPU) return 1;
+    const ingot__plugin *p = type == INGOT_DEVICE_CUDA ? cuda() : NULL;
+    return p ? p->device_count() : 0;
+}
+
+ingot_status ingot_device_parse(ingot_device *out, const char *text) {
+    INGOT__CHECK_NOT_NULL(out, "device_parse");
+    INGOT__CHECK_NOT_NULL(text, "device_parse");
+    if (strcmp(text, "cpu") == 0) {
+        *out = ingot_cpu();
+        return INGOT_OK;
+    }
+    int index = 0;
+    if (strcmp(text, "cuda") != 0) {
+        char *end;
+        if (strncmp(text, "cuda:", 5) != 0 || text[5] < '0' || text[5] > '9')
+            return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                                "device '%s': expected cpu, cuda or cuda:N", text);
+        long v = strtol(text + 5, &end, 10);
+        if (*end || v > INT_MAX)
+            return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                                "device '%s': expected cpu, cuda or cuda:N", text);
+        index = (int)v;
+    }
+    int n = ingot_device_count(INGOT_DEVICE_CUDA);
+    if (index >= n) {
+        if (n == 0)
+            return ingot__error(INGOT_ERR_DEVICE, "device '%s': no CUDA device (%s)", text,
+                                cuda() ? "no GPU found" : "CUDA plugin not loaded");
+        return ingot__error(INGOT_ERR_DEVICE, "device '%s': only %d CUDA device(s)", text, n);
+    }
+    *out = (ingot_device){INGOT_DEVICE_CUDA, index};
+    return INGOT_OK;
+}
