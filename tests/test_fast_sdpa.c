@@ -26,9 +26,13 @@ static double mask_at(const double *mv, const int64_t *ms, int nd, const int64_t
     return mv[off];
 }
 
-/* Naive attention of q [B, Hq, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv]. */
-static double *ref_sdpa(const ingot_array *q, const ingot_array *k, const ingot_array *v,
-                        const ref_attn *r) {
+/* Naive attention of q [B, Hq, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv].
+ * With a cotangent u ([B, Hq, Tq, Dv] values) it also accumulates the
+ * gradients of sum(u * out) into grads[0..2] (zeroed, shaped like q, k, v):
+ * dv_j += p_j u, ds_j = p_j (u . v_j - sum_l p_l u . v_l),
+ * dq += scale ds_j k_j, dk_j += scale ds_j q. */
+static double *ref_sdpa_grad(const ingot_array *q, const ingot_array *k, const ingot_array *v,
+                             const ref_attn *r, const double *u, double *const grads[3]) {
     const int64_t *qs = ingot_array_shape(q), *ks = ingot_array_shape(k);
     int64_t B = qs[0], Hq = qs[1], Tq = qs[2], D = qs[3], Hkv = ks[1], Tk = ks[2];
     int64_t Dv = ingot_array_dim(v, 3);
@@ -66,11 +70,32 @@ static double *ref_sdpa(const ingot_array *q, const ingot_array *k, const ingot_
                 double l = 0;
                 for (int64_t j = 0; j < Tk; j++) l += vis[j] ? exp(s[j] - mx) : 0;
                 double *o = out + ((b * Hq + h) * Tq + i) * Dv;
+                const double *ui = u ? u + ((b * Hq + h) * Tq + i) * Dv : NULL;
+                double delta = 0;
                 for (int64_t j = 0; l > 0 && j < Tk; j++) {
                     if (!vis[j]) continue;
-                    double pj = exp(s[j] - mx) / l;
-                    for (int64_t d = 0; d < Dv; d++)
-                        o[d] += pj * vv[((b * Hkv + hk) * Tk + j) * Dv + d];
+                    s[j] = exp(s[j] - mx) / l; /* now p_j */
+                    const double *vj = vv + ((b * Hkv + hk) * Tk + j) * Dv;
+                    for (int64_t d = 0; d < Dv; d++) {
+                        o[d] += s[j] * vj[d];
+                        if (ui) delta += s[j] * ui[d] * vj[d];
+                    }
+                }
+                for (int64_t j = 0; ui && l > 0 && j < Tk; j++) {
+                    if (!vis[j]) continue;
+                    const double *vj = vv + ((b * Hkv + hk) * Tk + j) * Dv;
+                    const double *kj = kv + ((b * Hkv + hk) * Tk + j) * D;
+                    const double *qi = qv + ((b * Hq + h) * Tq + i) * D;
+                    double dp = 0;
+                    for (int64_t d = 0; d < Dv; d++) {
+                        dp += ui[d] * vj[d];
+                        grads[2][((b * Hkv + hk) * Tk + j) * Dv + d] += s[j] * ui[d];
+                    }
+                    double ds = s[j] * (dp - delta) * scale;
+                    for (int64_t d = 0; d < D; d++) {
+                        grads[0][((b * Hq + h) * Tq + i) * D + d] += ds * kj[d];
+                        grads[1][((b * Hkv + hk) * Tk + j) * D + d] += ds * qi[d];
+                    }
                 }
             }
     free(qv);
@@ -80,6 +105,11 @@ static double *ref_sdpa(const ingot_array *q, const ingot_array *k, const ingot_
     free(s);
     free(vis);
     return out;
+}
+
+static double *ref_sdpa(const ingot_array *q, const ingot_array *k, const ingot_array *v,
+                        const ref_attn *r) {
+    return ref_sdpa_grad(q, k, v, r, NULL, NULL);
 }
 
 /* Runs sdpa with the reference's options and compares. */
@@ -373,12 +403,51 @@ static void test_gradients(void **state) {
     free_qkv(t);
 }
 
+/* Every element of dq, dk and dv against the naive reference, over several
+ * query and key blocks with GQA, causal, window and mask (f32, tolerance
+ * 1e-4 absolute and relative). */
+static void test_gradients_reference(void **state) {
+    (void)state;
+    int64_t ms[2] = {80, 80};
+    ingot_array *m = tu_random(INGOT_F32, ms, 2, 70, -1, 1);
+    const ref_attn cases[4] = {{.causal = 1, .window = 10},
+                               {.window = 7, .scale = 0.6},
+                               {.causal = 1, .mask = m},
+                               {0}};
+    qkv t = make_qkv(INGOT_F32, 2, 4, 2, 80, 80, 3, 2, 71);
+    int64_t os[4] = {2, 4, 80, 2};
+    ingot_array *ua = tu_random(INGOT_F32, os, 4, 72, -1, 1);
+    double *u = tu_values(ua);
+    ingot_array *prim[3] = {t.q, t.k, t.v};
+    const int64_t n[3] = {2 * 4 * 80 * 3, 2 * 2 * 80 * 3, 2 * 2 * 80 * 2};
+    for (int c = 0; c < 4; c++) {
+        double *want[3];
+        for (int i = 0; i < 3; i++) want[i] = calloc((size_t)n[i], sizeof(double));
+        free(ref_sdpa_grad(t.q, t.k, t.v, &cases[c], u, want));
+        ingot_sdpa_options o = {.scale = (float)cases[c].scale, .causal = cases[c].causal,
+                                .window = cases[c].window, .mask = cases[c].mask};
+        ingot_array *grads[3] = {NULL, NULL, NULL};
+        TU_OK(ingot_vjp(NULL, grads, sdpa_mask_fn, &o, prim, 3, &ua, 1));
+        const char *names[3] = {"dq", "dk", "dv"};
+        for (int i = 0; i < 3; i++) {
+            tu_assert_close(grads[i], want[i], n[i], 1e-4, 1e-4, names[i]);
+            ingot_array_free(grads[i]);
+            free(want[i]);
+        }
+    }
+    free(u);
+    ingot_array_free(ua);
+    ingot_array_free(m);
+    free_qkv(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic_and_gqa),      cmocka_unit_test(test_decode_and_windows),
         cmocka_unit_test(test_masks),              cmocka_unit_test(test_fully_masked),
         cmocka_unit_test(test_dtypes_views_sizes), cmocka_unit_test(test_thread_count),
         cmocka_unit_test(test_errors),             cmocka_unit_test(test_gradients),
+        cmocka_unit_test(test_gradients_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
