@@ -42,7 +42,8 @@ static unsigned char *image(size_t *len, const char *header, size_t pad, const v
     size_t h = strlen(header) + pad;
     unsigned char *buf = calloc(1, 8 + h + dlen + 1);
     assert_non_null(buf);
-    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)h >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)((uint64_t)h >> (8 * i));
     memcpy(buf + 8, header, strlen(header));
     memset(buf + 8 + strlen(header), ' ', pad);
     if (data) memcpy(buf + 8 + h, data, dlen);
@@ -133,9 +134,10 @@ typedef struct bad_case {
 
 #define F32_2 "{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}"
 #define HDR(body) "{" body "}"
-#define BAD(name, header, dlen, status, needle) {name, header, dlen, NULL, 0, status, needle}
-#define BAD_RAW(name, bytes, status, needle) \
-    {name, NULL, 0, bytes, sizeof bytes, status, needle}
+#define BAD(name, header, dlen, status, needle)                                                    \
+    { name, header, dlen, NULL, 0, status, needle }
+#define BAD_RAW(name, bytes, status, needle)                                                       \
+    { name, NULL, 0, bytes, sizeof bytes, status, needle }
 
 static const unsigned char raw_empty[1] = {0};
 static const unsigned char raw_seven[7] = {2, 0, 0, 0, 0, 0, 0};
@@ -144,8 +146,8 @@ static const unsigned char raw_len_over_limit[] = {0x01, 0xe1, 0xf5, 0x05, 0, 0,
 static const unsigned char raw_len_max[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const unsigned char raw_len_zero[] = {0, 0, 0, 0, 0, 0, 0, 0};
 static const unsigned char raw_nul_pad[] = {4, 0, 0, 0, 0, 0, 0, 0, '{', '}', 0, 0};
-static const unsigned char raw_nul_in_name[] = {
-    10, 0, 0, 0, 0, 0, 0, 0, '{', '"', 'a', 0, '"', ':', '{', '}', '}', ' '};
+static const unsigned char raw_nul_in_name[] = {10,  0,   0, 0,   0,   0,   0,   0,   '{',
+                                                '"', 'a', 0, '"', ':', '{', '}', '}', ' '};
 
 static const bad_case bad_cases[] = {
     /* framing */
@@ -160,10 +162,10 @@ static const bad_case bad_cases[] = {
     BAD_RAW("header_nul_padding", raw_nul_pad, INGOT_ERR_FORMAT, "not valid JSON"),
     BAD_RAW("raw_nul_in_name", raw_nul_in_name, INGOT_ERR_FORMAT, "not valid JSON"),
     /* text */
-    BAD("not_utf8", "{\"a\xff\":" F32_2 "}", 8, INGOT_ERR_FORMAT, "not valid UTF-8 (header byte 3)"),
+    BAD("not_utf8", "{\"a\xff\":" F32_2 "}", 8, INGOT_ERR_FORMAT,
+        "not valid UTF-8 (header byte 3)"),
     BAD("overlong_utf8", "{\"\xc0\xaf\":" F32_2 "}", 8, INGOT_ERR_FORMAT, "not valid UTF-8"),
-    BAD("surrogate_utf8", "{\"\xed\xa0\x80\":" F32_2 "}", 8, INGOT_ERR_FORMAT,
-        "not valid UTF-8"),
+    BAD("surrogate_utf8", "{\"\xed\xa0\x80\":" F32_2 "}", 8, INGOT_ERR_FORMAT, "not valid UTF-8"),
     BAD("truncated_utf8", "{\"a\":" F32_2 "}\xe2\x82", 8, INGOT_ERR_FORMAT, "not valid UTF-8"),
     BAD("not_json", "{dtype: F32}", 0, INGOT_ERR_FORMAT, "not valid JSON"),
     BAD("truncated_json", "{\"a\":{\"dtype\":\"F32\"", 0, INGOT_ERR_FORMAT, "not valid JSON"),
@@ -173,11 +175,9 @@ static const bad_case bad_cases[] = {
     BAD("trailing_garbage", "{} x", 0, INGOT_ERR_FORMAT, "not valid JSON"),
     BAD("two_objects", "{}{}", 0, INGOT_ERR_FORMAT, "not valid JSON"),
     BAD("escaped_nul_name", "{\"a\\u0000b\":" F32_2 "}", 8, INGOT_ERR_FORMAT, "not valid JSON"),
-    BAD("lone_surrogate_escape", "{\"\\ud800\":" F32_2 "}", 8, INGOT_ERR_FORMAT,
-        "not valid JSON"),
+    BAD("lone_surrogate_escape", "{\"\\ud800\":" F32_2 "}", 8, INGOT_ERR_FORMAT, "not valid JSON"),
     /* entries */
-    BAD("duplicate_tensor", "{\"a\":" F32_2 ",\"a\":" F32_2 "}", 8, INGOT_ERR_FORMAT,
-        "duplicate"),
+    BAD("duplicate_tensor", "{\"a\":" F32_2 ",\"a\":" F32_2 "}", 8, INGOT_ERR_FORMAT, "duplicate"),
     BAD("duplicate_field",
         "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
         INGOT_ERR_FORMAT, "duplicate"),
@@ -185,8 +185,8 @@ static const bad_case bad_cases[] = {
         "duplicate"),
     BAD("missing_dtype", "{\"w\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8, INGOT_ERR_FORMAT,
         "tensor 'w': missing field 'dtype'"),
-    BAD("missing_shape", "{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8,
-        INGOT_ERR_FORMAT, "tensor 'w': missing field 'shape'"),
+    BAD("missing_shape", "{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8, INGOT_ERR_FORMAT,
+        "tensor 'w': missing field 'shape'"),
     BAD("missing_offsets", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, INGOT_ERR_FORMAT,
         "tensor 'w': missing field 'data_offsets'"),
     BAD("extra_field",
@@ -204,14 +204,14 @@ static const bad_case bad_cases[] = {
     BAD("shape_negative", "{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8,
         INGOT_ERR_FORMAT, "shape entry 0 is not a non-negative integer"),
     BAD("shape_negative_zero",
-        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,-0],\"data_offsets\":[0,0]}}", 0,
-        INGOT_ERR_FORMAT, "-0"),
+        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,-0],\"data_offsets\":[0,0]}}", 0, INGOT_ERR_FORMAT,
+        "-0"),
     BAD("shape_float", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2.0],\"data_offsets\":[0,8]}}", 8,
         INGOT_ERR_FORMAT, "shape entry 0 is not a non-negative integer"),
-    BAD("shape_exponent", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1,2e0],\"data_offsets\":[0,8]}}",
-        8, INGOT_ERR_FORMAT, "shape entry 1 is not a non-negative integer"),
-    BAD("shape_string", "{\"w\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}}",
-        8, INGOT_ERR_FORMAT, "shape entry 0"),
+    BAD("shape_exponent", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1,2e0],\"data_offsets\":[0,8]}}", 8,
+        INGOT_ERR_FORMAT, "shape entry 1 is not a non-negative integer"),
+    BAD("shape_string", "{\"w\":{\"dtype\":\"F32\",\"shape\":[\"2\"],\"data_offsets\":[0,8]}}", 8,
+        INGOT_ERR_FORMAT, "shape entry 0"),
     BAD("shape_null", "{\"w\":{\"dtype\":\"F32\",\"shape\":null,\"data_offsets\":[0,8]}}", 8,
         INGOT_ERR_FORMAT, "shape is not a JSON array"),
     BAD("shape_beyond_int64",
@@ -224,8 +224,8 @@ static const bad_case bad_cases[] = {
         "{\"w\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],\"data_offsets\":[0,8]}}", 8,
         INGOT_ERR_FORMAT, "overflows"),
     BAD("overflow_before_zero_dim",
-        "{\"w\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296,0],\"data_offsets\":[0,0]}}",
-        0, INGOT_ERR_FORMAT, "overflows"),
+        "{\"w\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296,0],\"data_offsets\":[0,0]}}", 0,
+        INGOT_ERR_FORMAT, "overflows"),
     BAD("fractional_bytes", "{\"w\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,2]}}", 2,
         INGOT_ERR_FORMAT, "shape (3) of F4 is not a whole number of bytes"),
     /* offsets */
@@ -241,20 +241,19 @@ static const bad_case bad_cases[] = {
         INGOT_ERR_FORMAT, "data_offsets is not an array"),
     BAD("offsets_reversed", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8,
         INGOT_ERR_FORMAT, "tensor 'w': data_offsets [8,0] end before they begin"),
-    BAD("size_mismatch", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}",
-        12, INGOT_ERR_FORMAT,
+    BAD("size_mismatch", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", 12,
+        INGOT_ERR_FORMAT,
         "tensor 'w': data_offsets [0,12] hold 12 bytes but shape (2,2) of F32 needs 16"),
     BAD("overlap",
         "{\"a\":" F32_2 ",\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12,
         INGOT_ERR_FORMAT, "tensor 'b': data_offsets [4,12] overlap tensor 'a', which ends at 8"),
-    BAD("same_offsets_twice",
-        "{\"a\":" F32_2 ",\"b\":" F32_2 "}", 8, INGOT_ERR_FORMAT, "overlap tensor"),
+    BAD("same_offsets_twice", "{\"a\":" F32_2 ",\"b\":" F32_2 "}", 8, INGOT_ERR_FORMAT,
+        "overlap tensor"),
     BAD("hole",
         "{\"a\":" F32_2 ",\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}", 20,
         INGOT_ERR_FORMAT, "data bytes [8,12) belong to no tensor (tensor 'b' starts at 12)"),
-    BAD("not_starting_at_zero",
-        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, INGOT_ERR_FORMAT,
-        "data bytes [0,4) belong to no tensor"),
+    BAD("not_starting_at_zero", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+        12, INGOT_ERR_FORMAT, "data bytes [0,4) belong to no tensor"),
     BAD("data_short_of_file_end", "{\"w\":" F32_2 "}", 9, INGOT_ERR_FORMAT,
         "the tensors end at data byte 8 but the data section holds 9 bytes (1 trailing"),
     BAD("data_past_file_end", "{\"w\":" F32_2 "}", 7, INGOT_ERR_FORMAT,
@@ -317,57 +316,115 @@ typedef struct index_case {
 } index_case;
 
 #define IDX(map) "{\"metadata\":{\"total_size\":16},\"weight_map\":" map "}"
-#define SHARD_A {"a.safetensors", "{\"a\":" F32_2 "}", 8}
-#define SHARD_B {"b.safetensors", "{\"b\":" F32_2 "}", 8}
-#define SHARD_AB                                                                        \
-    {"b.safetensors",                                                                   \
-     "{\"a\":" F32_2 ",\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", \
-     16}
+#define SHARD_A                                                                                    \
+    { "a.safetensors", "{\"a\":" F32_2 "}", 8 }
+#define SHARD_B                                                                                    \
+    { "b.safetensors", "{\"b\":" F32_2 "}", 8 }
+#define SHARD_AB                                                                                   \
+    {                                                                                              \
+        "b.safetensors",                                                                           \
+            "{\"a\":" F32_2 ",\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",   \
+            16                                                                                     \
+    }
 
 static const index_case index_cases[] = {
-    {"idx_dotdot", IDX("{\"a\":\"../a.safetensors\"}"), {SHARD_A}, INGOT_ERR_FORMAT,
+    {"idx_dotdot",
+     IDX("{\"a\":\"../a.safetensors\"}"),
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
      "weight_map entry 'a': shard path '../a.safetensors' has a '..' component"},
-    {"idx_dotdot_inner", IDX("{\"a\":\"x/../../a.safetensors\"}"), {SHARD_A}, INGOT_ERR_FORMAT,
+    {"idx_dotdot_inner",
+     IDX("{\"a\":\"x/../../a.safetensors\"}"),
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
      "has a '..' component"},
-    {"idx_dotdot_last", IDX("{\"a\":\"x/..\"}"), {SHARD_A}, INGOT_ERR_FORMAT,
+    {"idx_dotdot_last",
+     IDX("{\"a\":\"x/..\"}"),
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
      "has a '..' component"},
-    {"idx_absolute", IDX("{\"a\":\"/etc/passwd\"}"), {SHARD_A}, INGOT_ERR_FORMAT,
+    {"idx_absolute",
+     IDX("{\"a\":\"/etc/passwd\"}"),
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
      "shard path '/etc/passwd' is absolute"},
     {"idx_empty_path", IDX("{\"a\":\"\"}"), {SHARD_A}, INGOT_ERR_FORMAT, "shard path '' is empty"},
-    {"idx_nul_path", IDX("{\"a\":\"a.safetensors\\u0000x\"}"), {SHARD_A}, INGOT_ERR_FORMAT,
+    {"idx_nul_path",
+     IDX("{\"a\":\"a.safetensors\\u0000x\"}"),
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
      "not valid JSON"},
-    {"idx_missing_shard", IDX("{\"a\":\"a.safetensors\",\"b\":\"missing.safetensors\"}"),
-     {SHARD_A}, INGOT_ERR_NOT_FOUND, "missing.safetensors: cannot open"},
-    {"idx_tensor_in_two_shards", IDX("{\"a\":\"a.safetensors\",\"b\":\"b.safetensors\"}"),
-     {SHARD_A, SHARD_AB}, INGOT_ERR_FORMAT, "tensor 'a' is in two shards"},
+    {"idx_missing_shard",
+     IDX("{\"a\":\"a.safetensors\",\"b\":\"missing.safetensors\"}"),
+     {SHARD_A},
+     INGOT_ERR_NOT_FOUND,
+     "missing.safetensors: cannot open"},
+    {"idx_tensor_in_two_shards",
+     IDX("{\"a\":\"a.safetensors\",\"b\":\"b.safetensors\"}"),
+     {SHARD_A, SHARD_AB},
+     INGOT_ERR_FORMAT,
+     "tensor 'a' is in two shards"},
     {"idx_tensor_missing_from_shard",
      IDX("{\"a\":\"a.safetensors\",\"b\":\"b.safetensors\",\"c\":\"b.safetensors\"}"),
-     {SHARD_A, SHARD_B}, INGOT_ERR_FORMAT,
+     {SHARD_A, SHARD_B},
+     INGOT_ERR_FORMAT,
      "weight_map places tensor 'c' in 'b.safetensors', which does not hold it"},
-    {"idx_tensor_not_in_map", IDX("{\"a\":\"b.safetensors\"}"), {SHARD_AB}, INGOT_ERR_FORMAT,
+    {"idx_tensor_not_in_map",
+     IDX("{\"a\":\"b.safetensors\"}"),
+     {SHARD_AB},
+     INGOT_ERR_FORMAT,
      "tensor 'b' in "},
-    {"idx_tensor_in_wrong_shard", IDX("{\"a\":\"b.safetensors\",\"b\":\"a.safetensors\"}"),
-     {SHARD_A, SHARD_B}, INGOT_ERR_FORMAT, "but the weight_map places it in 'b.safetensors'"},
-    {"idx_weight_map_array", "{\"weight_map\":[\"a.safetensors\"]}", {SHARD_A}, INGOT_ERR_FORMAT,
+    {"idx_tensor_in_wrong_shard",
+     IDX("{\"a\":\"b.safetensors\",\"b\":\"a.safetensors\"}"),
+     {SHARD_A, SHARD_B},
+     INGOT_ERR_FORMAT,
+     "but the weight_map places it in 'b.safetensors'"},
+    {"idx_weight_map_array",
+     "{\"weight_map\":[\"a.safetensors\"]}",
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
      "weight_map is not a JSON object"},
-    {"idx_no_weight_map", "{\"metadata\":{}}", {SHARD_A}, INGOT_ERR_FORMAT,
+    {"idx_no_weight_map",
+     "{\"metadata\":{}}",
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
      "index has no weight_map"},
-    {"idx_unknown_key", "{\"weight_map\":{},\"shards\":[]}", {SHARD_A}, INGOT_ERR_FORMAT,
+    {"idx_unknown_key",
+     "{\"weight_map\":{},\"shards\":[]}",
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
      "index has unknown key 'shards'"},
-    {"idx_map_value_number", IDX("{\"a\":1}"), {SHARD_A}, INGOT_ERR_FORMAT,
+    {"idx_map_value_number",
+     IDX("{\"a\":1}"),
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
      "weight_map entry 'a' is not a string"},
-    {"idx_empty_tensor_name", IDX("{\"\":\"a.safetensors\"}"), {SHARD_A}, INGOT_ERR_FORMAT,
+    {"idx_empty_tensor_name",
+     IDX("{\"\":\"a.safetensors\"}"),
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
      "weight_map has an empty tensor name"},
     {"idx_not_json", "{\"weight_map\":", {SHARD_A}, INGOT_ERR_FORMAT, "index is not valid JSON"},
     {"idx_root_array", "[]", {SHARD_A}, INGOT_ERR_FORMAT, "index is not a JSON object"},
-    {"idx_duplicate_key", "{\"weight_map\":{\"a\":\"a.safetensors\",\"a\":\"a.safetensors\"}}",
-     {SHARD_A}, INGOT_ERR_FORMAT, "duplicate"},
-    {"idx_metadata_nested", "{\"metadata\":{\"x\":[1]},\"weight_map\":{}}", {SHARD_A},
-     INGOT_ERR_FORMAT, "metadata entry 'x' is not a string, number or boolean"},
-    {"idx_metadata_not_object", "{\"metadata\":\"x\",\"weight_map\":{}}", {SHARD_A},
-     INGOT_ERR_FORMAT, "metadata is not a JSON object"},
-    {"idx_bad_shard", IDX("{\"a\":\"a.safetensors\",\"b\":\"b.safetensors\"}"),
-     {SHARD_A, {"b.safetensors", "{\"b\":" F32_2 "}", 4}}, INGOT_ERR_FORMAT,
+    {"idx_duplicate_key",
+     "{\"weight_map\":{\"a\":\"a.safetensors\",\"a\":\"a.safetensors\"}}",
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
+     "duplicate"},
+    {"idx_metadata_nested",
+     "{\"metadata\":{\"x\":[1]},\"weight_map\":{}}",
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
+     "metadata entry 'x' is not a string, number or boolean"},
+    {"idx_metadata_not_object",
+     "{\"metadata\":\"x\",\"weight_map\":{}}",
+     {SHARD_A},
+     INGOT_ERR_FORMAT,
+     "metadata is not a JSON object"},
+    {"idx_bad_shard",
+     IDX("{\"a\":\"a.safetensors\",\"b\":\"b.safetensors\"}"),
+     {SHARD_A, {"b.safetensors", "{\"b\":" F32_2 "}", 4}},
+     INGOT_ERR_FORMAT,
      "b.safetensors: tensor 'b' ends at data byte 8, past the end of the file"},
 };
 #define N_INDEX (sizeof index_cases / sizeof index_cases[0])
@@ -520,8 +577,9 @@ static void test_zero_size_tensors(void **state) {
 static void test_padded_header(void **state) {
     (void)state;
     static const unsigned char data[3] = {1, 2, 3};
-    write_st("padded.safetensors", "{\"a\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[0,3]}}",
-             5, data, sizeof data);
+    write_st("padded.safetensors",
+             "{\"a\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[0,3]}}", 5, data,
+             sizeof data);
     write_st("padded_ws.safetensors",
              "{\"a\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[0,3]}}\n\t\r ", 0, data,
              sizeof data);
@@ -534,9 +592,10 @@ static void test_padded_header(void **state) {
 
 static void test_metadata_only_and_empty(void **state) {
     (void)state;
-    write_st("meta_only.safetensors",
-             "{\"__metadata__\":{\"format\":\"pt\",\"b\":\"x\\\"y\",\"a\":\"\",\"\\u00e9\":\"\\n\"}}",
-             3, NULL, 0);
+    write_st(
+        "meta_only.safetensors",
+        "{\"__metadata__\":{\"format\":\"pt\",\"b\":\"x\\\"y\",\"a\":\"\",\"\\u00e9\":\"\\n\"}}", 3,
+        NULL, 0);
     ingot_safetensors *st = open_ok("meta_only.safetensors");
     assert_int_equal(ingot_safetensors_count(st), 0);
     assert_int_equal(ingot_safetensors_metadata_count(st), 4);
@@ -564,23 +623,23 @@ static void test_metadata_only_and_empty(void **state) {
 static void test_every_dtype(void **state) {
     (void)state;
     static const unsigned char data[71] = {
-        /* i64 [0,8] */ 0, 0, 0, 0, 0, 0, 0, 0x80,
-        /* u64 [8,16] */ 1, 2, 3, 4, 5, 6, 7, 8,
-        /* f64 [16,24] */ 0, 0, 0, 0, 0, 0, 0xf0, 0x3f,
-        /* c64 [24,32] */ 0, 0, 0x80, 0x3f, 0, 0, 0, 0x40,
-        /* i32 [32,36] */ 0xfe, 0xff, 0xff, 0xff,
-        /* u32 [36,40] */ 0xff, 0xff, 0xff, 0xff,
-        /* f32 [40,44] */ 0x00, 0x00, 0x80, 0xbf,
-        /* f16 [44,46] */ 0x00, 0x3c,
+        /* i64 [0,8] */ 0,       0,    0,    0,    0, 0, 0,    0x80,
+        /* u64 [8,16] */ 1,      2,    3,    4,    5, 6, 7,    8,
+        /* f64 [16,24] */ 0,     0,    0,    0,    0, 0, 0xf0, 0x3f,
+        /* c64 [24,32] */ 0,     0,    0x80, 0x3f, 0, 0, 0,    0x40,
+        /* i32 [32,36] */ 0xfe,  0xff, 0xff, 0xff,
+        /* u32 [36,40] */ 0xff,  0xff, 0xff, 0xff,
+        /* f32 [40,44] */ 0x00,  0x00, 0x80, 0xbf,
+        /* f16 [44,46] */ 0x00,  0x3c,
         /* bf16 [46,48] */ 0x80, 0x3f,
-        /* i16 [48,50] */ 0xff, 0x7f,
-        /* u16 [50,52] */ 0x34, 0x12,
-        /* bool [52,55] */ 1, 0, 1,
-        /* u8 [55,57] */ 0, 255,
-        /* i8 [57,59] */ 0x80, 0x7f,
-        /* f8 x5 [59,64] */ 1, 2, 3, 4, 5,
+        /* i16 [48,50] */ 0xff,  0x7f,
+        /* u16 [50,52] */ 0x34,  0x12,
+        /* bool [52,55] */ 1,    0,    1,
+        /* u8 [55,57] */ 0,      255,
+        /* i8 [57,59] */ 0x80,   0x7f,
+        /* f8 x5 [59,64] */ 1,   2,    3,    4,    5,
         /* f4 [64,65] */ 0x21,
-        /* f6 x2 [65,71] */ 1, 2, 3, 4, 5, 6};
+        /* f6 x2 [65,71] */ 1,   2,    3,    4,    5, 6};
     const char *header =
         "{\"i64\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]},"
         "\"u64\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[8,16]},"
@@ -621,8 +680,8 @@ static void test_every_dtype(void **state) {
     static const struct {
         const char *name;
         double value;
-    } values[] = {{"i32", -2},  {"u32", 4294967295.0}, {"f32", -1}, {"f16", 1},
-                  {"bf16", 1}, {"i64", -9223372036854775808.0}};
+    } values[] = {{"i32", -2}, {"u32", 4294967295.0}, {"f32", -1},
+                  {"f16", 1},  {"bf16", 1},           {"i64", -9223372036854775808.0}};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         ingot_array *a = NULL;
         double v = 0;
@@ -634,12 +693,18 @@ static void test_every_dtype(void **state) {
     static const struct {
         const char *name, *dtype;
         uint64_t nbytes;
-    } unsupported[] = {{"u64", "U64", 8},         {"f64", "F64", 8},
-                       {"c64", "C64", 8},         {"i16", "I16", 2},
-                       {"u16", "U16", 2},         {"e4m3", "F8_E4M3", 1},
-                       {"e5m2", "F8_E5M2", 1},    {"e8m0", "F8_E8M0", 1},
-                       {"e4fnuz", "F8_E4M3FNUZ", 1}, {"e5fnuz", "F8_E5M2FNUZ", 1},
-                       {"f4", "F4", 1},           {"f6a", "F6_E2M3", 3},
+    } unsupported[] = {{"u64", "U64", 8},
+                       {"f64", "F64", 8},
+                       {"c64", "C64", 8},
+                       {"i16", "I16", 2},
+                       {"u16", "U16", 2},
+                       {"e4m3", "F8_E4M3", 1},
+                       {"e5m2", "F8_E5M2", 1},
+                       {"e8m0", "F8_E8M0", 1},
+                       {"e4fnuz", "F8_E4M3FNUZ", 1},
+                       {"e5fnuz", "F8_E5M2FNUZ", 1},
+                       {"f4", "F4", 1},
+                       {"f6a", "F6_E2M3", 3},
                        {"f6b", "F6_E3M2", 3}};
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
         ingot_tensor_info info;
@@ -767,9 +832,10 @@ static void test_sharded(void **state) {
         assert_string_equal(ingot_safetensors_name(st, 0), "layers.0.w");
         assert_string_equal(ingot_safetensors_name(st, 3), "mask");
         assert_int_equal(ingot_safetensors_file_count(st), 3);
-        assert_non_null(strstr(ingot_safetensors_file_path(st, 0),
-                               "sharded/model-00001-of-00003.safetensors"));
-        assert_non_null(strstr(ingot_safetensors_file_path(st, 2), "sharded/sub/part3.safetensors"));
+        assert_non_null(
+            strstr(ingot_safetensors_file_path(st, 0), "sharded/model-00001-of-00003.safetensors"));
+        assert_non_null(
+            strstr(ingot_safetensors_file_path(st, 2), "sharded/sub/part3.safetensors"));
         assert_string_equal(ingot_safetensors_file_metadata(st, 0, "format"), "pt");
         assert_null(ingot_safetensors_file_metadata(st, 1, "format"));
         assert_int_equal(ingot_safetensors_metadata_count(st), 4);
@@ -807,8 +873,8 @@ static void test_save_reference_bytes(void **state) {
     char p[512];
     const char *name = "attn.0";
     const ingot_array *arr = a;
-    TU_OK(ingot_safetensors_save(tpath(p, sizeof p, "ref.safetensors"), &name, &arr, 1, NULL,
-                                 NULL, 0));
+    TU_OK(ingot_safetensors_save(tpath(p, sizeof p, "ref.safetensors"), &name, &arr, 1, NULL, NULL,
+                                 0));
     size_t want_len, got_len;
     unsigned char *want = image(
         &want_len, "{\"attn.0\":{\"dtype\":\"F32\",\"shape\":[1,2,3],\"data_offsets\":[0,24]}}", 0,
@@ -835,8 +901,8 @@ static void test_save_layout_and_round_trip(void **state) {
     (void)state;
     /* One array of each dtype, named so that name order differs from the
      * layout order (larger elements first, then names). */
-    static const ingot_dtype dtypes[INGOT_DTYPE_COUNT] = {INGOT_BOOL, INGOT_U8,  INGOT_I8,
-                                                          INGOT_I32,  INGOT_U32, INGOT_I64,
+    static const ingot_dtype dtypes[INGOT_DTYPE_COUNT] = {INGOT_BOOL, INGOT_U8,   INGOT_I8,
+                                                          INGOT_I32,  INGOT_U32,  INGOT_I64,
                                                           INGOT_F16,  INGOT_BF16, INGOT_F32};
     static const char *const names[INGOT_DTYPE_COUNT] = {"a", "b", "c", "d", "e",
                                                          "f", "g", "h", "i"};
@@ -849,25 +915,26 @@ static void test_save_layout_and_round_trip(void **state) {
     TU_OK(ingot_safetensors_save(tpath(p, sizeof p, "all.safetensors"), names,
                                  (const ingot_array *const *)arrays, INGOT_DTYPE_COUNT, keys,
                                  values, 2));
-    const char *header =
-        "{\"__metadata__\":{\"a\":\"caf\xc3\xa9\",\"z\":\"1\"},"
-        "\"f\":{\"dtype\":\"I64\",\"shape\":[2,3],\"data_offsets\":[0,48]},"
-        "\"d\":{\"dtype\":\"I32\",\"shape\":[2,3],\"data_offsets\":[48,72]},"
-        "\"e\":{\"dtype\":\"U32\",\"shape\":[2,3],\"data_offsets\":[72,96]},"
-        "\"i\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[96,120]},"
-        "\"g\":{\"dtype\":\"F16\",\"shape\":[2,3],\"data_offsets\":[120,132]},"
-        "\"h\":{\"dtype\":\"BF16\",\"shape\":[2,3],\"data_offsets\":[132,144]},"
-        "\"a\":{\"dtype\":\"BOOL\",\"shape\":[2,3],\"data_offsets\":[144,150]},"
-        "\"b\":{\"dtype\":\"U8\",\"shape\":[2,3],\"data_offsets\":[150,156]},"
-        "\"c\":{\"dtype\":\"I8\",\"shape\":[2,3],\"data_offsets\":[156,162]}}";
+    const char *header = "{\"__metadata__\":{\"a\":\"caf\xc3\xa9\",\"z\":\"1\"},"
+                         "\"f\":{\"dtype\":\"I64\",\"shape\":[2,3],\"data_offsets\":[0,48]},"
+                         "\"d\":{\"dtype\":\"I32\",\"shape\":[2,3],\"data_offsets\":[48,72]},"
+                         "\"e\":{\"dtype\":\"U32\",\"shape\":[2,3],\"data_offsets\":[72,96]},"
+                         "\"i\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[96,120]},"
+                         "\"g\":{\"dtype\":\"F16\",\"shape\":[2,3],\"data_offsets\":[120,132]},"
+                         "\"h\":{\"dtype\":\"BF16\",\"shape\":[2,3],\"data_offsets\":[132,144]},"
+                         "\"a\":{\"dtype\":\"BOOL\",\"shape\":[2,3],\"data_offsets\":[144,150]},"
+                         "\"b\":{\"dtype\":\"U8\",\"shape\":[2,3],\"data_offsets\":[150,156]},"
+                         "\"c\":{\"dtype\":\"I8\",\"shape\":[2,3],\"data_offsets\":[156,162]}}";
     size_t hlen = strlen(header), padded = (hlen + 7) / 8 * 8, len;
     unsigned char *file = read_all("all.safetensors", &len);
     assert_int_equal(len, 8 + padded + 162);
     uint64_t n_header = 0;
-    for (int i = 7; i >= 0; i--) n_header = n_header << 8 | file[i];
+    for (int i = 7; i >= 0; i--)
+        n_header = n_header << 8 | file[i];
     assert_int_equal(n_header, padded);
     assert_memory_equal(file + 8, header, hlen);
-    for (size_t i = hlen; i < padded; i++) assert_int_equal(file[8 + i], ' ');
+    for (size_t i = hlen; i < padded; i++)
+        assert_int_equal(file[8 + i], ' ');
     free(file);
 
     ingot_safetensors *st = open_ok("all.safetensors");
@@ -905,7 +972,8 @@ static void test_save_noncontiguous(void **state) {
         int64_t n = ingot_array_size(views[i]);
         float *wantf = malloc((size_t)n * sizeof *wantf + 1);
         assert_non_null(wantf);
-        for (int64_t k = 0; k < n; k++) wantf[k] = (float)want[k];
+        for (int64_t k = 0; k < n; k++)
+            wantf[k] = (float)want[k];
         get_bytes(st, names[i], INGOT_F32, ingot_array_shape(views[i]), ingot_array_ndim(views[i]),
                   wantf, (size_t)n * sizeof(float));
         free(want);
@@ -916,11 +984,35 @@ static void test_save_noncontiguous(void **state) {
     ingot_safetensors_close(st);
 }
 
+/* Arrays loaded from a file can be saved over that very file. */
+static void test_save_over_open_file(void **state) {
+    (void)state;
+    static const unsigned char data[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    write_st("resave.safetensors",
+             "{\"a\":{\"dtype\":\"U8\",\"shape\":[2,4],\"data_offsets\":[0,8]}}", 0, data,
+             sizeof data);
+    ingot_safetensors *st = open_ok("resave.safetensors");
+    ingot_array *a = NULL;
+    TU_OK(ingot_safetensors_get(&a, st, "a"));
+    const char *name = "a", *key = "note", *value = "resaved";
+    const ingot_array *arr = a;
+    char p[512];
+    TU_OK(ingot_safetensors_save(tpath(p, sizeof p, "resave.safetensors"), &name, &arr, 1, &key,
+                                 &value, 1));
+    ingot_safetensors_close(st);
+    ingot_array_free(a);
+    st = open_ok("resave.safetensors");
+    assert_string_equal(ingot_safetensors_metadata(st, "note"), "resaved");
+    get_bytes(st, "a", INGOT_U8, (int64_t[]){2, 4}, 2, data, sizeof data);
+    ingot_safetensors_close(st);
+}
+
 static void assert_no_temp_files(const char *rel) {
     char p[512];
     DIR *d = opendir(tpath(p, sizeof p, rel));
     assert_non_null(d);
-    for (struct dirent *e; (e = readdir(d));) assert_null(strstr(e->d_name, ".tmp"));
+    for (struct dirent *e; (e = readdir(d));)
+        assert_null(strstr(e->d_name, ".tmp"));
     closedir(d);
 }
 
@@ -939,25 +1031,25 @@ static void test_save_errors(void **state) {
              "path is NULL");
     TU_FAILS(ingot_safetensors_save("", ok2, two, 2, NULL, NULL, 0), INGOT_ERR_INVALID_ARGUMENT,
              "path is empty");
-    TU_FAILS(ingot_safetensors_save(path, NULL, two, 2, NULL, NULL, 0),
-             INGOT_ERR_INVALID_ARGUMENT, "names or arrays is NULL");
+    TU_FAILS(ingot_safetensors_save(path, NULL, two, 2, NULL, NULL, 0), INGOT_ERR_INVALID_ARGUMENT,
+             "names or arrays is NULL");
     TU_FAILS(ingot_safetensors_save(path, dup, two, 2, NULL, NULL, 0), INGOT_ERR_INVALID_ARGUMENT,
              "tensor name 'w' is repeated");
     TU_FAILS(ingot_safetensors_save(path, ok2, with_null, 2, NULL, NULL, 0),
              INGOT_ERR_INVALID_ARGUMENT, "arrays[1] is NULL");
     TU_FAILS(ingot_safetensors_save(path, null_name, two, 2, NULL, NULL, 0),
              INGOT_ERR_INVALID_ARGUMENT, "names[1] is NULL");
-    TU_FAILS(ingot_safetensors_save(path, empty, two, 1, NULL, NULL, 0),
-             INGOT_ERR_INVALID_ARGUMENT, "not a valid tensor name");
-    TU_FAILS(ingot_safetensors_save(path, meta, two, 1, NULL, NULL, 0),
-             INGOT_ERR_INVALID_ARGUMENT, "not a valid tensor name");
+    TU_FAILS(ingot_safetensors_save(path, empty, two, 1, NULL, NULL, 0), INGOT_ERR_INVALID_ARGUMENT,
+             "not a valid tensor name");
+    TU_FAILS(ingot_safetensors_save(path, meta, two, 1, NULL, NULL, 0), INGOT_ERR_INVALID_ARGUMENT,
+             "not a valid tensor name");
     TU_FAILS(ingot_safetensors_save(path, bad_utf8, two, 1, NULL, NULL, 0),
              INGOT_ERR_INVALID_ARGUMENT, "not a valid tensor name");
     const char *keys[2] = {"k", "k"}, *values[2] = {"1", "2"}, *bad_values[1] = {"\xc3"};
-    TU_FAILS(ingot_safetensors_save(path, ok2, two, 2, keys, values, 2),
-             INGOT_ERR_INVALID_ARGUMENT, "metadata key 'k' is repeated");
-    TU_FAILS(ingot_safetensors_save(path, ok2, two, 2, keys, NULL, 1),
-             INGOT_ERR_INVALID_ARGUMENT, "meta_keys or meta_values is NULL");
+    TU_FAILS(ingot_safetensors_save(path, ok2, two, 2, keys, values, 2), INGOT_ERR_INVALID_ARGUMENT,
+             "metadata key 'k' is repeated");
+    TU_FAILS(ingot_safetensors_save(path, ok2, two, 2, keys, NULL, 1), INGOT_ERR_INVALID_ARGUMENT,
+             "meta_keys or meta_values is NULL");
     TU_FAILS(ingot_safetensors_save(path, ok2, two, 2, keys, bad_values, 1),
              INGOT_ERR_INVALID_ARGUMENT, "metadata entry 0 is not valid UTF-8");
     TU_FAILS(ingot_safetensors_save(tpath(p, sizeof p, "no/such/dir/x.safetensors"), ok2, two, 2,
@@ -966,9 +1058,9 @@ static void test_save_errors(void **state) {
     /* rename onto a non-empty directory fails; nothing is left behind */
     make_dir("save_err/target");
     write_raw("save_err/target/keep", "k", 1);
-    TU_FAILS(ingot_safetensors_save(tpath(p, sizeof p, "save_err/target"), ok2, two, 2, NULL, NULL,
-                                    0),
-             INGOT_ERR_IO, "cannot rename");
+    TU_FAILS(
+        ingot_safetensors_save(tpath(p, sizeof p, "save_err/target"), ok2, two, 2, NULL, NULL, 0),
+        INGOT_ERR_IO, "cannot rename");
     assert_no_temp_files("save_err");
     size_t len;
     unsigned char *kept = read_all("save_err/target/keep", &len);
@@ -976,8 +1068,8 @@ static void test_save_errors(void **state) {
     free(kept);
     /* a failed save leaves an existing destination untouched */
     write_raw("save_err/x.safetensors", "old", 3);
-    TU_FAILS(ingot_safetensors_save(tpath(p, sizeof p, "save_err/x.safetensors"), dup, two, 2,
-                                    NULL, NULL, 0),
+    TU_FAILS(ingot_safetensors_save(tpath(p, sizeof p, "save_err/x.safetensors"), dup, two, 2, NULL,
+                                    NULL, 0),
              INGOT_ERR_INVALID_ARGUMENT, "repeated");
     kept = read_all("save_err/x.safetensors", &len);
     assert_int_equal(len, 3);
@@ -1004,12 +1096,14 @@ int main(void) {
         cmocka_unit_test(test_save_reference_bytes),
         cmocka_unit_test(test_save_layout_and_round_trip),
         cmocka_unit_test(test_save_noncontiguous),
+        cmocka_unit_test(test_save_over_open_file),
         cmocka_unit_test(test_save_errors),
     };
     enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
     static struct CMUnitTest tests[N_FIXED + N_BAD + N_INDEX];
     size_t n = 0;
-    for (size_t i = 0; i < N_FIXED; i++) tests[n++] = fixed[i];
+    for (size_t i = 0; i < N_FIXED; i++)
+        tests[n++] = fixed[i];
     for (size_t i = 0; i < N_BAD; i++)
         tests[n++] = (struct CMUnitTest){bad_cases[i].name, test_bad_file, NULL, NULL,
                                          (void *)&bad_cases[i]};

@@ -90,8 +90,8 @@ ingot_status ingot_safetensors_open(ingot_safetensors **out, const char *path);
  * ingot_tensor_info.file (NULL: "<memory>"). data may be NULL only when
  * nbytes is 0 (which fails as too small). Errors: as ingot_safetensors_open,
  * less IO and NOT_FOUND. */
-ingot_status ingot_safetensors_open_memory(ingot_safetensors **out, const void *data,
-                                           size_t nbytes, const char *name);
+ingot_status ingot_safetensors_open_memory(ingot_safetensors **out, const void *data, size_t nbytes,
+                                           const char *name);
 
 /* Releases the handle. Arrays obtained from it stay valid: each file's
  * mapping is released when the last of them is freed. NULL is ignored. */
@@ -172,8 +172,7 @@ const char *ingot_safetensors_file_path(const ingot_safetensors *st, size_t i);
 
 /* The value of key in the "__metadata__" object of file i; NULL when absent,
  * i is out of range or an argument is NULL. */
-const char *ingot_safetensors_file_metadata(const ingot_safetensors *st, size_t i,
-                                            const char *key);
+const char *ingot_safetensors_file_metadata(const ingot_safetensors *st, size_t i, const char *key);
 
 /* ---- saving ---- */
 
@@ -203,8 +202,8 @@ const char *ingot_safetensors_file_metadata(const ingot_safetensors *st, size_t 
  * directory or a full disk), OUT_OF_MEMORY. */
 ingot_status ingot_safetensors_save(const char *path, const char *const *names,
                                     const ingot_array *const *arrays, size_t n,
-                                    const char *const *meta_keys,
-                                    const char *const *meta_values, size_t n_meta);
+                                    const char *const *meta_keys, const char *const *meta_values,
+                                    size_t n_meta);
 
 #ifdef __cplusplus
 }

@@ -113,8 +113,10 @@ static size_t negative_zero_at(const char *s, size_t len) {
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (in_string) {
-            if (c == '\\') i++;
-            else if (c == '"') in_string = false;
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
         } else if (c == '"') {
             in_string = true;
         } else if (c == '-' && i + 1 < len && s[i + 1] == '0') {
@@ -128,7 +130,8 @@ static size_t negative_zero_at(const char *s, size_t len) {
 
 static uint64_t read_le64(const unsigned char *p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -183,8 +186,10 @@ static st_region *region_new(unsigned char *base, size_t len, bool mapped) {
 
 static void region_unref(st_region *r) {
     if (!r || atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1) return;
-    if (r->mapped) munmap(r->base, r->len);
-    else free(r->base);
+    if (r->mapped)
+        munmap(r->base, r->len);
+    else
+        free(r->base);
     free(r);
 }
 
@@ -255,11 +260,13 @@ static ingot_status kv_from_json(st_kv *kv, const json_t *obj, bool scalars, con
     json_object_foreach((json_t *)obj, key, value) {
         bool bad_type = !json_is_string(value);
         st_pair *p = &kv->items[kv->n];
-        if (bad_type && scalars) p->value = scalar_text(value, &bad_type);
-        else if (!bad_type) p->value = dup_str(json_string_value(value));
+        if (bad_type && scalars)
+            p->value = scalar_text(value, &bad_type);
+        else if (!bad_type)
+            p->value = dup_str(json_string_value(value));
         if (bad_type)
-            return ingot__error(INGOT_ERR_FORMAT, "%s: %s entry '%s' is not a %s", label, what,
-                                key, scalars ? "string, number or boolean" : "string");
+            return ingot__error(INGOT_ERR_FORMAT, "%s: %s entry '%s' is not a %s", label, what, key,
+                                scalars ? "string, number or boolean" : "string");
         kv->n++;
         p->key = dup_str(key);
         if (!p->key || !p->value) return oom(label);
@@ -427,8 +434,8 @@ static ingot_status parse_tensor(st_tensor *t, const char *name, const json_t *v
     uint64_t bits = elements * t->dt->bits;
     if (bits % 8)
         return ingot__error(INGOT_ERR_FORMAT,
-                            "%s: tensor '%s': shape %s of %s is not a whole number of bytes",
-                            label, name, sbuf, t->dt->name);
+                            "%s: tensor '%s': shape %s of %s is not a whole number of bytes", label,
+                            name, sbuf, t->dt->name);
 
     const json_t *offsets = json_object_get(v, "data_offsets");
     if (!json_is_array(offsets) || json_array_size(offsets) != 2 ||
@@ -472,8 +479,7 @@ static ingot_status check_layout(const st_tensor *t, size_t n, uint64_t data_len
     if (pos > data_len)
         return ingot__error(INGOT_ERR_FORMAT,
                             "%s: tensor '%s' ends at data byte %" PRIu64
-                            ", past the end of the file (the data section holds %" PRIu64
-                            " bytes)",
+                            ", past the end of the file (the data section holds %" PRIu64 " bytes)",
                             label, t[n - 1].name, pos, data_len);
     if (pos < data_len)
         return ingot__error(INGOT_ERR_FORMAT,
@@ -493,13 +499,12 @@ static ingot_status parse_file(ingot_safetensors *st, size_t fi) {
     size_t len = f->region->len;
     if (len < 8)
         return ingot__error(INGOT_ERR_FORMAT,
-                            "%s: file is %zu bytes, too small for the 8-byte header length",
-                            label, len);
+                            "%s: file is %zu bytes, too small for the 8-byte header length", label,
+                            len);
     uint64_t n = read_le64(buf);
     if (n > ST_MAX)
         return ingot__error(INGOT_ERR_LIMIT,
-                            "%s: header length %" PRIu64 " exceeds the limit of %" PRIu64
-                            " bytes",
+                            "%s: header length %" PRIu64 " exceeds the limit of %" PRIu64 " bytes",
                             label, n, ST_MAX);
     if (n > len - 8)
         return ingot__error(INGOT_ERR_FORMAT,
@@ -636,8 +641,10 @@ static ingot_status read_small_file(char **out, size_t *len, const char *path) {
         buf[got] = '\0';
     }
     close(fd);
-    if (s != INGOT_OK) free(buf);
-    else *out = buf;
+    if (s != INGOT_OK)
+        free(buf);
+    else
+        *out = buf;
     return s;
 }
 
@@ -646,8 +653,10 @@ static ingot_status read_small_file(char **out, size_t *len, const char *path) {
 static ingot_status check_shard_name(const char *label, const char *tensor, const json_t *v) {
     const char *shard = json_string_value(v);
     const char *why = NULL;
-    if (!shard[0]) why = "is empty";
-    else if (shard[0] == '/') why = "is absolute";
+    if (!shard[0])
+        why = "is empty";
+    else if (shard[0] == '/')
+        why = "is absolute";
     for (const char *p = shard; !why && p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL) {
         if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
             why = "has a '..' component";
@@ -720,10 +729,9 @@ static ingot_status check_weight_map(const ingot_safetensors *st, const json_t *
             return ingot__error(INGOT_ERR_FORMAT, "%s: tensor '%s' in %s is not in the weight_map",
                                 st->label, t->name, st->files[t->file].path);
         if (strcmp(json_string_value(where), shards[t->file]))
-            return ingot__error(INGOT_ERR_FORMAT,
-                                "%s: tensor '%s' is in %s but the weight_map places it in '%s'",
-                                st->label, t->name, st->files[t->file].path,
-                                json_string_value(where));
+            return ingot__error(
+                INGOT_ERR_FORMAT, "%s: tensor '%s' is in %s but the weight_map places it in '%s'",
+                st->label, t->name, st->files[t->file].path, json_string_value(where));
     }
     const char *key;
     json_t *value;
@@ -783,8 +791,9 @@ static ingot_status open_index(ingot_safetensors **out, const char *path) {
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
     if (!root)
-        return ingot__error(INGOT_ERR_FORMAT, "%s: index is not valid JSON: %s (line %d, column %d)",
-                            path, jerr.text, jerr.line, jerr.column);
+        return ingot__error(INGOT_ERR_FORMAT,
+                            "%s: index is not valid JSON: %s (line %d, column %d)", path, jerr.text,
+                            jerr.line, jerr.column);
     ingot_safetensors *st = handle_new(path, 1);
     s = st ? open_shards(st, root, path) : oom(path);
     json_decref(root);
@@ -838,8 +847,8 @@ ingot_status ingot_safetensors_open(ingot_safetensors **out, const char *path) {
     return open_single(out, path);
 }
 
-ingot_status ingot_safetensors_open_memory(ingot_safetensors **out, const void *data,
-                                           size_t nbytes, const char *name) {
+ingot_status ingot_safetensors_open_memory(ingot_safetensors **out, const void *data, size_t nbytes,
+                                           const char *name) {
     INGOT__CHECK_NOT_NULL(out, "safetensors_open_memory");
     *out = NULL;
     if (!data && nbytes)
@@ -884,8 +893,7 @@ ingot_status ingot_safetensors_info(ingot_tensor_info *out, const ingot_safetens
     INGOT__CHECK_NOT_NULL(st, "safetensors_info");
     INGOT__CHECK_NOT_NULL(name, "safetensors_info");
     const st_tensor *t = tensor_find(st, name);
-    if (!t)
-        return ingot__error(INGOT_ERR_NOT_FOUND, "%s: no tensor named '%s'", st->label, name);
+    if (!t) return ingot__error(INGOT_ERR_NOT_FOUND, "%s: no tensor named '%s'", st->label, name);
     out->name = t->name;
     out->dtype_name = t->dt->name;
     out->dtype = t->dt->dtype;
@@ -904,8 +912,7 @@ ingot_status ingot_safetensors_get(ingot_array **out, const ingot_safetensors *s
     INGOT__CHECK_NOT_NULL(st, "safetensors_get");
     INGOT__CHECK_NOT_NULL(name, "safetensors_get");
     const st_tensor *t = tensor_find(st, name);
-    if (!t)
-        return ingot__error(INGOT_ERR_NOT_FOUND, "%s: no tensor named '%s'", st->label, name);
+    if (!t) return ingot__error(INGOT_ERR_NOT_FOUND, "%s: no tensor named '%s'", st->label, name);
     const st_file *f = &st->files[t->file];
     ingot_dtype dtype = t->dt->dtype;
     if (dtype == INGOT_DTYPE_COUNT)
@@ -923,14 +930,14 @@ ingot_status ingot_safetensors_get(ingot_array **out, const ingot_safetensors *s
         for (size_t i = 0; i < nbytes; i++)
             if (p[i] > 1)
                 return ingot__error(INGOT_ERR_FORMAT,
-                                    "%s: tensor '%s': BOOL element %zu is %u, not 0 or 1",
-                                    f->path, name, i, p[i]);
+                                    "%s: tensor '%s': BOOL element %zu is %u, not 0 or 1", f->path,
+                                    name, i, p[i]);
     }
     if (nbytes == 0 || (uintptr_t)p % ingot_dtype_size(dtype) != 0)
         return ingot_array_from_data(out, p, dtype, t->shape, t->ndim);
     atomic_fetch_add_explicit(&f->region->refs, 1, memory_order_relaxed);
-    ingot_status s = ingot_array_wrap(out, (void *)p, dtype, t->shape, t->ndim, region_release,
-                                      f->region);
+    ingot_status s =
+        ingot_array_wrap(out, (void *)p, dtype, t->shape, t->ndim, region_release, f->region);
     if (s != INGOT_OK) region_unref(f->region);
     return s;
 }
@@ -987,8 +994,8 @@ static int item_layout_cmp(const void *a, const void *b) {
 }
 
 static ingot_status save_args(save_item *items, st_pair *meta, const char *const *names,
-                              const ingot_array *const *arrays, size_t n,
-                              const char *const *keys, const char *const *values, size_t n_meta) {
+                              const ingot_array *const *arrays, size_t n, const char *const *keys,
+                              const char *const *values, size_t n_meta) {
     static const char *op = "safetensors_save";
     for (size_t i = 0; i < n; i++) {
         if (!names[i] || !arrays[i])
@@ -1018,8 +1025,8 @@ static ingot_status save_args(save_item *items, st_pair *meta, const char *const
     qsort(meta, n_meta, sizeof *meta, pair_cmp);
     for (size_t i = 1; i < n_meta; i++)
         if (!strcmp(meta[i - 1].key, meta[i].key))
-            return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: metadata key '%s' is repeated",
-                                op, meta[i].key);
+            return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: metadata key '%s' is repeated", op,
+                                meta[i].key);
     qsort(items, n, sizeof *items, item_layout_cmp);
     return INGOT_OK;
 }
@@ -1045,8 +1052,8 @@ static ingot_status save_header(char **out, size_t *len, const save_item *items,
         uint64_t end = offset + ingot_array_nbytes(a);
         ok &= json_array_append_new(offs, json_integer((json_int_t)offset)) == 0;
         ok &= json_array_append_new(offs, json_integer((json_int_t)end)) == 0;
-        ok &= json_object_set_new(e, "dtype",
-                                  json_string(dtype_file_name(ingot_array_dtype(a)))) == 0;
+        ok &= json_object_set_new(e, "dtype", json_string(dtype_file_name(ingot_array_dtype(a)))) ==
+              0;
         ok &= json_object_set_new(e, "shape", shape) == 0;
         ok &= json_object_set_new(e, "data_offsets", offs) == 0;
         ok &= json_object_set_new(root, items[i].name, e) == 0;
@@ -1107,10 +1114,12 @@ static ingot_status write_array(int fd, const char *path, const ingot_array *a) 
 static ingot_status write_contents(int fd, const char *path, const char *header, size_t hlen,
                                    const save_item *items, size_t n) {
     unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
     ingot_status s = write_bytes(fd, path, len8, 8);
     if (s == INGOT_OK) s = write_bytes(fd, path, header, hlen);
-    for (size_t i = 0; s == INGOT_OK && i < n; i++) s = write_array(fd, path, items[i].a);
+    for (size_t i = 0; s == INGOT_OK && i < n; i++)
+        s = write_array(fd, path, items[i].a);
     if (s == INGOT_OK && fsync(fd) != 0)
         s = ingot__error(INGOT_ERR_IO, "safetensors_save: %s: cannot fsync: %s", path,
                          strerror(errno));
@@ -1126,14 +1135,13 @@ static ingot_status write_file(const char *path, const char *header, size_t hlen
     if (!tmp) return oom("safetensors_save");
     int fd = -1;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, size, "%s.%ld.%u.tmp", path, (long)getpid(),
-                 atomic_fetch_add(&counter, 1u));
+        snprintf(tmp, size, "%s.%ld.%u.tmp", path, (long)getpid(), atomic_fetch_add(&counter, 1u));
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
-        ingot_status s = ingot__error(INGOT_ERR_IO, "safetensors_save: %s: cannot create: %s",
-                                      tmp, strerror(errno));
+        ingot_status s = ingot__error(INGOT_ERR_IO, "safetensors_save: %s: cannot create: %s", tmp,
+                                      strerror(errno));
         free(tmp);
         return s;
     }
@@ -1151,8 +1159,8 @@ static ingot_status write_file(const char *path, const char *header, size_t hlen
 
 ingot_status ingot_safetensors_save(const char *path, const char *const *names,
                                     const ingot_array *const *arrays, size_t n,
-                                    const char *const *meta_keys,
-                                    const char *const *meta_values, size_t n_meta) {
+                                    const char *const *meta_keys, const char *const *meta_values,
+                                    size_t n_meta) {
     static const char *op = "safetensors_save";
     INGOT__CHECK_NOT_NULL(path, op);
     if (!path[0]) return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: path is empty", op);
