@@ -103,6 +103,19 @@ static void get_bytes(const ingot_safetensors *st, const char *name, ingot_dtype
     ingot_array_free(a);
 }
 
+/* Whether the file rel is mapped into this process (per /proc/self/maps). */
+static bool is_mapped(const char *rel) {
+    char p[512], line[1024];
+    tpath(p, sizeof p, rel);
+    FILE *f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, p) != NULL;
+    fclose(f);
+    return found;
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb, (void)flag, (void)ftw;
     return remove(path);
@@ -292,6 +305,7 @@ static void test_bad_file(void **state) {
     TU_FAILS(ingot_safetensors_open(&st, tpath(p, sizeof p, rel)), c->status, c->needle);
     assert_null(st);
     assert_non_null(strstr(ingot_last_error(), rel)); /* the message names the file */
+    assert_false(is_mapped(rel));                     /* and nothing stays mapped */
     st = (ingot_safetensors *)&st;
     TU_FAILS(ingot_safetensors_open_memory(&st, buf, len, c->name), c->status, c->needle);
     assert_null(st);
@@ -548,12 +562,19 @@ static void test_scalar_and_lifetime(void **state) {
     /* zero-copy: both arrays wrap the same mapped bytes */
     assert_ptr_equal(ingot__data(a), ingot__data(b));
     ingot_safetensors_close(st); /* the arrays keep the mapping alive */
+    assert_true(is_mapped("scalar.safetensors"));
     double v = 0;
     TU_OK(ingot_array_item(&v, a));
     assert_true(v == 1.5);
-    assert_bytes(b, INGOT_F32, NULL, 0, data, 4);
     ingot_array_free(a);
-    ingot_array_free(b);
+    assert_true(is_mapped("scalar.safetensors"));
+    assert_bytes(b, INGOT_F32, NULL, 0, data, 4);
+    ingot_array_free(b); /* the last reference unmaps the file */
+    assert_false(is_mapped("scalar.safetensors"));
+    st = open_ok("scalar.safetensors");
+    assert_true(is_mapped("scalar.safetensors"));
+    ingot_safetensors_close(st);
+    assert_false(is_mapped("scalar.safetensors"));
 }
 
 static void test_zero_size_tensors(void **state) {

@@ -409,9 +409,7 @@ static ingot_status parse_tensor(st_tensor *t, const char *name, const json_t *v
     if (!json_is_array(shape))
         return ingot__error(INGOT_ERR_FORMAT, "%s: tensor '%s': shape is not a JSON array", label,
                             name);
-    size_t ndim = json_array_size(shape);
-    if (ndim > INT32_MAX)
-        return ingot__error(INGOT_ERR_FORMAT, "%s: tensor '%s': too many dims", label, name);
+    size_t ndim = json_array_size(shape); /* < 5e7: the header is at most 1e8 bytes */
     t->ndim = (int)ndim;
     if (!(t->shape = malloc((ndim ? ndim : 1) * sizeof *t->shape))) return oom(label);
     uint64_t elements = 1; /* overflow-checked in dim order, as the reference does */
@@ -745,30 +743,18 @@ static ingot_status check_weight_map(const ingot_safetensors *st, const json_t *
     return INGOT_OK;
 }
 
-/* Opens every shard named by the parsed index root. */
-static ingot_status open_shards(ingot_safetensors *st, const json_t *root, const char *path) {
-    const json_t *map = NULL;
-    const char **shards = NULL;
-    size_t nshards = 0;
-    ingot_status s = check_index(root, path, &map, &shards, &nshards);
-    if (s != INGOT_OK) return s;
+/* Opens the nshards shards (sorted names) of the index at path into st,
+ * whose files array has room for them. */
+static ingot_status open_shards(ingot_safetensors *st, const char *path, const json_t *root,
+                                const json_t *map, const char *const *shards, size_t nshards) {
     const json_t *meta = json_object_get(root, "metadata");
-    if (meta) s = kv_from_json(&st->meta, meta, true, path, "metadata");
-    st_file *files = s == INGOT_OK ? calloc(nshards ? nshards : 1, sizeof *files) : NULL;
-    if (s == INGOT_OK && !files) s = oom(path);
-    if (s == INGOT_OK) {
-        free(st->files);
-        st->files = files;
-    }
+    ingot_status s = meta ? kv_from_json(&st->meta, meta, true, path, "metadata") : INGOT_OK;
     const char *slash = strrchr(path, '/');
     size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
     for (size_t i = 0; s == INGOT_OK && i < nshards; i++) {
         size_t n = strlen(shards[i]);
         char *p = malloc(dir_len + n + 1);
-        if (!p) {
-            s = oom(path);
-            break;
-        }
+        if (!p) return oom(path);
         memcpy(p, path, dir_len);
         memcpy(p + dir_len, shards[i], n + 1);
         st->files[i].path = p;
@@ -778,7 +764,6 @@ static ingot_status open_shards(ingot_safetensors *st, const json_t *root, const
     }
     if (s == INGOT_OK) s = finish(st);
     if (s == INGOT_OK) s = check_weight_map(st, map, shards);
-    free(shards);
     return s;
 }
 
@@ -794,8 +779,14 @@ static ingot_status open_index(ingot_safetensors **out, const char *path) {
         return ingot__error(INGOT_ERR_FORMAT,
                             "%s: index is not valid JSON: %s (line %d, column %d)", path, jerr.text,
                             jerr.line, jerr.column);
-    ingot_safetensors *st = handle_new(path, 1);
-    s = st ? open_shards(st, root, path) : oom(path);
+    const json_t *map = NULL;
+    const char **shards = NULL;
+    size_t nshards = 0;
+    ingot_safetensors *st = NULL;
+    s = check_index(root, path, &map, &shards, &nshards);
+    if (s == INGOT_OK) s = (st = handle_new(path, nshards)) ? INGOT_OK : oom(path);
+    if (s == INGOT_OK) s = open_shards(st, path, root, map, shards, nshards);
+    free(shards);
     json_decref(root);
     if (s != INGOT_OK) {
         ingot_safetensors_close(st);
