@@ -480,6 +480,10 @@ static void test_open_errors(void **state) {
     make_dir("dir.safetensors.d/model.safetensors");
     TU_FAILS(ingot_safetensors_open(&st, tpath(p, sizeof p, "dir.safetensors.d")), INGOT_ERR_IO,
              "not a regular file");
+    assert_int_equal(mkfifo(tpath(p, sizeof p, "fifo.safetensors"), 0600), 0);
+    TU_FAILS(ingot_safetensors_open(&st, p), INGOT_ERR_IO, "fifo.safetensors: not a regular file");
+    assert_int_equal(mkfifo(tpath(p, sizeof p, "fifo.json"), 0600), 0);
+    TU_FAILS(ingot_safetensors_open(&st, p), INGOT_ERR_IO, "fifo.json: not a regular file");
     assert_null(st);
     TU_FAILS(ingot_safetensors_open_memory(NULL, "", 0, NULL), INGOT_ERR_INVALID_ARGUMENT,
              "out is NULL");
