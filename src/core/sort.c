@@ -27,6 +27,8 @@ static ingot_status scatter_backward(ingot_array **grads, const ingot_array *g,
                                      const ingot__node *node) {
     const ingot_array *x = node->inputs[0];
     if (!ingot_dtype_is_float(x->dtype)) return INGOT_OK;
+    if (!node->saved[0])
+        return ingot__error(INGOT_ERR_INTERNAL, "%s: source indices were not saved", node->name);
     const ingot__backend *be;
     ingot_status st = backend_of(&be, x, node->name);
     if (st) return st;
