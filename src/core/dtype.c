@@ -116,7 +116,7 @@ double ingot__load_f64(const void *p, ingot_dtype dtype) {
 static int64_t f64_to_int(double v, double lo, double hi) {
     if (isnan(v)) return 0;
     if (v <= lo) return (int64_t)lo;
-    if (v >= hi) return v >= 0x1p63 ? INT64_MAX : (int64_t)hi;
+    if (v >= hi) return hi >= 0x1p63 ? INT64_MAX : (int64_t)hi;
     return (int64_t)v;
 }
 
