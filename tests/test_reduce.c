@@ -341,23 +341,36 @@ static void test_errors(void **state) {
     ingot_array_free(a);
 }
 
-/* The same bits for 1 and 4 threads on a reduction big enough to split. */
+/* Op k of the thread determinism test along axis. */
+static ingot_status threaded_op(ingot_array **out, const ingot_array *a, int k, int axis) {
+    switch (k) {
+    case 0: return ingot_sum(out, a, &axis, 1, false);
+    case 1: return ingot_logsumexp(out, a, &axis, 1, true);
+    case 2: return ingot_argmax(out, a, axis, false);
+    case 3: return ingot_softmax(out, a, axis);
+    default: return ingot_cumsum(out, a, axis, true, false);
+    }
+}
+
+/* The same bits for 1 and 4 threads on arrays big enough to split. */
 static void test_thread_determinism(void **state) {
     (void)state;
     const int64_t shape[2] = {64, 4099};
     ingot_array *a = tu_random(INGOT_F32, shape, 2, 11, -1, 1), *r1, *r4;
     int prev = ingot_get_num_threads();
-    for (int ax = 0; ax < 2; ax++) {
-        ingot_set_num_threads(1);
-        TU_OK(ingot_sum(&r1, a, &ax, 1, false));
-        ingot_set_num_threads(4);
-        TU_OK(ingot_sum(&r4, a, &ax, 1, false));
-        double *v1 = tu_values(r1), *v4 = tu_values(r4);
-        assert_memory_equal(v1, v4, (size_t)ingot_array_size(r1) * sizeof *v1);
-        free(v1);
-        free(v4);
-        ingot_array_free(r1);
-        ingot_array_free(r4);
+    for (int k = 0; k < 5; k++) {
+        for (int ax = 0; ax < 2; ax++) {
+            ingot_set_num_threads(1);
+            TU_OK(threaded_op(&r1, a, k, ax));
+            ingot_set_num_threads(4);
+            TU_OK(threaded_op(&r4, a, k, ax));
+            double *v1 = tu_values(r1), *v4 = tu_values(r4);
+            assert_memory_equal(v1, v4, (size_t)ingot_array_size(r1) * sizeof *v1);
+            free(v1);
+            free(v4);
+            ingot_array_free(r1);
+            ingot_array_free(r4);
+        }
     }
     ingot_set_num_threads(prev);
     ingot_array_free(a);
