@@ -254,6 +254,11 @@ static void test_argmax_argmin(void **state) {
     ingot_array_free(a);
 }
 
+static void check_softmax_on(const ingot_array *a, int axis, bool log_, double tol,
+                             const char *what);
+static void check_cumsum_on(const ingot_array *a, int axis, bool reverse, bool exclusive,
+                            const char *what);
+
 /* NaN propagates through max/min and sum; arg ops on transposed views. */
 static void test_nan_and_views(void **state) {
     (void)state;
@@ -274,6 +279,19 @@ static void test_nan_and_views(void **state) {
     }
     ingot_array_free(t);
     ingot_array_free(a);
+    /* negative strides: [::-1, ::-2] of a [4, 7] array */
+    const int64_t bshape[2] = {4, 7};
+    ingot_array *b = tu_random(INGOT_F32, bshape, 2, 9, -2, 2), *r;
+    TU_OK(ingot_slice(&r, b, (const int64_t[]){-1, -1}, (const int64_t[]){-5, -8},
+                      (const int64_t[]){-1, -2}));
+    for (int op = R_SUM; op <= R_ARGMIN; op++) {
+        for (int axis = 0; axis < 2; axis++)
+            check_reduce_on(r, &axis, 1, true, (red_case){(ref_op)op, 0}, "reversed view");
+    }
+    check_softmax_on(r, 1, false, 1e-5, "softmax reversed view");
+    check_cumsum_on(r, 0, true, true, "cumsum reversed view");
+    ingot_array_free(r);
+    ingot_array_free(b);
 }
 
 /* Size-0 and size-1 dims. */

@@ -154,6 +154,18 @@ static void test_sort_random(void **state) {
     check_sort_on(lf, -1, "long f32 rows");
     check_topk_on(lf, 1000, -1, "topk all of long f32 rows");
     ingot_array_free(lf);
+    /* negative strides */
+    ingot_array *r;
+    const int64_t rshape[2] = {5, 6};
+    ingot_array *b = tu_random(INGOT_F32, rshape, 2, 23, -2, 2);
+    TU_OK(ingot_slice(&r, b, (const int64_t[]){-1, -1}, (const int64_t[]){-6, -7},
+                      (const int64_t[]){-1, -2}));
+    for (int axis = 0; axis < 2; axis++) {
+        check_sort_on(r, axis, "sort reversed view");
+        check_topk_on(r, 2, axis, "topk reversed view");
+    }
+    ingot_array_free(r);
+    ingot_array_free(b);
 }
 
 /* NaN sorts last, -0 equals +0 (order kept), infinities in place. */
