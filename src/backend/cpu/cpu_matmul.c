@@ -102,6 +102,27 @@ static blas_matrix blas_prepare(const float *src, int64_t s_row, int64_t s_col, 
     return m;
 }
 
+/* Depth of one sgemm call. OpenBLAS splits K into blocks of GEMM_Q (384 on
+ * current x86 targets) and, past one block, splits differently when it runs
+ * threaded, which changes the rounding. Calls of at most SGEMM_K_CHUNK keep
+ * each call to one block, and the chunks are added into C in order (beta 1),
+ * so the result does not depend on the thread count. */
+enum { SGEMM_K_CHUNK = 256 };
+
+/* c [m, n] = a [m, k] @ b [k, n] through sgemm calls of depth <= SGEMM_K_CHUNK. */
+static void sgemm_chunked(const blas_matrix *a, const blas_matrix *b, float *c, int64_t m,
+                          int64_t n, int64_t k) {
+    for (int64_t k0 = 0; k0 < k; k0 += SGEMM_K_CHUNK) {
+        int64_t kc = k - k0 < SGEMM_K_CHUNK ? k - k0 : SGEMM_K_CHUNK;
+        /* column k0 of a and row k0 of b in their stored layouts */
+        const float *ak = a->ptr + (a->trans ? k0 * a->ld : k0);
+        const float *bk = b->ptr + (b->trans ? k0 : k0 * b->ld);
+        cblas_sgemm(CblasRowMajor, a->trans ? CblasTrans : CblasNoTrans,
+                    b->trans ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)kc, 1.0f, ak,
+                    (int)a->ld, bk, (int)b->ld, k0 ? 1.0f : 0.0f, c, (int)n);
+    }
+}
+
 /* True when every batch dim of b is broadcast (stride 0) and a's batch dims
  * continue its row stride, so the batch folds into M: a is then one
  * [nbatch * M, K] matrix with row stride a.strides[rows]. */
@@ -150,9 +171,7 @@ static ingot_status matmul_f32(const mm_problem *p) {
         blas_matrix b = blas_prepare((const float *)p->b.data + off_b, sb_r, sb_c, p->k, p->n,
                                      scratch_b_ptr);
         float *c = (float *)p->out + batch * m * p->n;
-        cblas_sgemm(CblasRowMajor, a.trans ? CblasTrans : CblasNoTrans,
-                    b.trans ? CblasTrans : CblasNoTrans, (int)m, (int)p->n, (int)p->k, 1.0f, a.ptr,
-                    (int)a.ld, b.ptr, (int)b.ld, 0.0f, c, (int)p->n);
+        sgemm_chunked(&a, &b, c, m, p->n, p->k);
     }
     ingot__host_free(scratch, scratch_a + scratch_b);
     return INGOT_OK;
