@@ -231,6 +231,7 @@ void tu_gradcheck(ingot_fn fn, void *user, ingot_array *const *inputs, size_t n,
     TU_OK(fn(probe, 1, inputs, n, user));
     int64_t nu = ingot_array_size(probe[0]);
     double *u = tu_random_values(nu, 12345, -1.0, 1.0);
+    for (int64_t i = 0; i < nu; i++) u[i] = (float)u[i]; /* as the f32 cotangent holds it */
     ingot_array *cot = tu_from_f64(u, INGOT_F32, ingot_array_shape(probe[0]), ingot_array_ndim(probe[0]));
     ingot_array_free(probe[0]);
 

@@ -1,0 +1,212 @@
+/* Sorting and selection along one axis: sort, argsort, topk, argpartition.
+ *
+ * sort and topk record one node whose backward scatters the cotangent back to
+ * the source positions (node->saved[0]: the i64 source index of every output
+ * element; node->i[0]: the axis). topk sorts the input reversed along the axis
+ * with the stable ascending kernel and reads the sorted result from its end,
+ * which gives descending order with ties broken by lower index first; it costs
+ * one full sort of each row (O(n log n)). */
+#include "backend/backend.h"
+#include "core/autograd_internal.h"
+#include "ingot/ops.h"
+
+static ingot_status backend_of(const ingot__backend **be, const ingot_array *a, const char *op) {
+    *be = ingot__backend_for(ingot_array_device(a));
+    if (!*be) return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for the array's device", op);
+    return INGOT_OK;
+}
+
+/* Entry checks shared by every op here: a non-NULL, axis valid (normalised). */
+static ingot_status axis_args(const ingot_array *a, int *axis, const char *op) {
+    INGOT__CHECK_NOT_NULL(a, op);
+    return ingot__norm_axis(axis, a->ndim, op);
+}
+
+/* grad = zeros like x with the cotangent added at saved[0] along the axis. */
+static ingot_status scatter_backward(ingot_array **grads, const ingot_array *g,
+                                     const ingot__node *node) {
+    const ingot_array *x = node->inputs[0];
+    if (!ingot_dtype_is_float(x->dtype)) return INGOT_OK;
+    const ingot__backend *be;
+    ingot_status st = backend_of(&be, x, node->name);
+    if (st) return st;
+    ingot_array *gx = NULL, *gc = NULL; /* x's shape; g's shape in x's dtype */
+    st = ingot_zeros(&gx, x->dtype, x->shape, x->ndim);
+    if (!st) st = ingot_astype(&gc, g, x->dtype);
+    if (!st) st = be->scatter(gx, node->saved[0], gc, (int)node->i[0], true);
+    ingot_array_free(gc);
+    if (st) {
+        ingot_array_free(gx);
+        return st;
+    }
+    grads[0] = gx;
+    return INGOT_OK;
+}
+
+/* Records out = name(a) with the scatter backward; takes over idx (the source
+ * positions) in every case, and frees *out on failure. */
+static ingot_status record_selection(ingot_array **out, const ingot_array *a, ingot_array *idx,
+                                     int axis, const char *name) {
+    ingot__node *node;
+    const ingot_array *inputs[1] = {a};
+    ingot_status st = ingot__record(&node, *out, inputs, 1, scatter_backward, name);
+    if (st) {
+        ingot_array_free(*out);
+        *out = NULL;
+    }
+    if (st || !node) {
+        ingot_array_free(idx);
+        return st;
+    }
+    node->saved[0] = idx;
+    node->i[0] = axis;
+    return INGOT_OK;
+}
+
+ingot_status ingot_sort(ingot_array **out, const ingot_array *a, int axis) {
+    INGOT__CHECK_NOT_NULL(out, "sort");
+    *out = NULL;
+    ingot_status st = axis_args(a, &axis, "sort");
+    if (st) return st;
+    const ingot__backend *be;
+    st = backend_of(&be, a, "sort");
+    if (st) return st;
+    const ingot_array *inputs[1] = {a};
+    ingot_array *idx = NULL; /* a's shape, i64: only for the backward */
+    st = ingot__array_new_like(out, a, a->dtype);
+    if (!st && ingot__grad_needed(inputs, 1)) st = ingot__array_new_like(&idx, a, INGOT_I64);
+    if (!st) st = be->sort(*out, idx, a, axis);
+    if (st) {
+        ingot_array_free(*out);
+        ingot_array_free(idx);
+        *out = NULL;
+        return st;
+    }
+    return record_selection(out, a, idx, axis, "sort");
+}
+
+ingot_status ingot_argsort(ingot_array **out, const ingot_array *a, int axis) {
+    INGOT__CHECK_NOT_NULL(out, "argsort");
+    *out = NULL;
+    ingot_status st = axis_args(a, &axis, "argsort");
+    if (st) return st;
+    const ingot__backend *be;
+    st = backend_of(&be, a, "argsort");
+    if (st) return st;
+    st = ingot__array_new_like(out, a, INGOT_I64);
+    if (!st) st = be->sort(NULL, *out, a, axis);
+    if (st) {
+        ingot_array_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* A view of x reversed along axis, or of its last k entries along axis in
+ * reverse order (k = dim: the whole axis reversed). Not recorded. */
+static ingot_status reversed_tail(ingot_array **out, const ingot_array *x, int axis, int64_t k) {
+    int64_t shape[INGOT_MAX_DIMS], strides[INGOT_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    memcpy(strides, x->strides, sizeof strides);
+    int64_t n = x->shape[axis];
+    shape[axis] = k;
+    strides[axis] = -x->strides[axis];
+    int64_t offset = x->offset + (n > 0 ? (n - 1) * x->strides[axis] : 0);
+    return ingot__array_view(out, x, shape, strides, x->ndim, offset);
+}
+
+/* *out = a contiguous copy of the view v (through the backend's copy). */
+static ingot_status copy_view(ingot_array **out, const ingot_array *v, const ingot__backend *be,
+                              const char *op) {
+    ingot_status st = ingot__array_new(out, v->dtype, v->shape, v->ndim, op);
+    if (!st) st = be->copy(*out, v);
+    if (st) {
+        ingot_array_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* The values and source indices (both [.., k, ..]) of the k largest entries of
+ * a along axis, descending, ties by lower index first. Not recorded. */
+static ingot_status topk_compute(ingot_array **values, ingot_array **indices, const ingot_array *a,
+                                 int k, int axis, const ingot__backend *be) {
+    int64_t n = a->shape[axis];
+    /* r, vs, is: a's shape; the tails and copies: k along axis */
+    ingot_array *r = NULL, *vs = NULL, *is = NULL, *vt = NULL, *it = NULL, *ic = NULL, *last = NULL;
+    ingot_status st = reversed_tail(&r, a, axis, n);
+    if (!st) st = ingot__array_new_like(&vs, a, a->dtype);
+    if (!st) st = ingot__array_new_like(&is, a, INGOT_I64);
+    if (!st) st = be->sort(vs, is, r, axis);
+    if (!st) st = reversed_tail(&vt, vs, axis, k);
+    if (!st) st = reversed_tail(&it, is, axis, k);
+    if (!st) st = copy_view(values, vt, be, "topk");
+    if (!st) st = copy_view(&ic, it, be, "topk");
+    /* positions in the reversed row count from the end: source = n - 1 - p */
+    if (!st) st = ingot_scalar(&last, INGOT_I64, (double)(n - 1));
+    if (!st) st = ingot_sub(indices, last, ic);
+    ingot_array_free(r);
+    ingot_array_free(vs);
+    ingot_array_free(is);
+    ingot_array_free(vt);
+    ingot_array_free(it);
+    ingot_array_free(ic);
+    ingot_array_free(last);
+    if (st) {
+        ingot_array_free(*values);
+        *values = NULL;
+    }
+    return st;
+}
+
+ingot_status ingot_topk(ingot_array **values, ingot_array **indices, const ingot_array *a, int k,
+                        int axis) {
+    if (values) *values = NULL;
+    if (indices) *indices = NULL;
+    if (!values && !indices)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "topk: values and indices are both NULL");
+    ingot_status st = axis_args(a, &axis, "topk");
+    if (st) return st;
+    if (k < 0 || k > a->shape[axis])
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "topk: k %d outside [0, %lld]", k,
+                            (long long)a->shape[axis]);
+    const ingot__backend *be;
+    st = backend_of(&be, a, "topk");
+    if (st) return st;
+    ingot_array *v = NULL, *idx = NULL; /* [.., k, ..] */
+    st = topk_compute(&v, &idx, a, k, axis, be);
+    if (st) return st;
+    if (indices) *indices = ingot_array_retain(idx);
+    if (!values) {
+        ingot_array_free(v);
+        ingot_array_free(idx);
+        return INGOT_OK;
+    }
+    *values = v;
+    st = record_selection(values, a, idx, axis, "topk");
+    if (st && indices) {
+        ingot_array_free(*indices);
+        *indices = NULL;
+    }
+    return st;
+}
+
+ingot_status ingot_argpartition(ingot_array **out, const ingot_array *a, int kth, int axis) {
+    INGOT__CHECK_NOT_NULL(out, "argpartition");
+    *out = NULL;
+    ingot_status st = axis_args(a, &axis, "argpartition");
+    if (st) return st;
+    if (kth < 0 || kth >= a->shape[axis])
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "argpartition: kth %d outside [0, %lld)",
+                            kth, (long long)a->shape[axis]);
+    const ingot__backend *be;
+    st = backend_of(&be, a, "argpartition");
+    if (st) return st;
+    st = ingot__array_new_like(out, a, INGOT_I64);
+    if (!st) st = be->argpartition(*out, a, kth, axis);
+    if (st) {
+        ingot_array_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
