@@ -125,7 +125,13 @@ static int group_setup(void **state) {
     (void)state;
     const char *tmp = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%s/ingot_st_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    return mkdtemp(g_dir) ? 0 : -1;
+    if (!mkdtemp(g_dir)) return -1;
+    /* resolved, so that paths match /proc/self/maps (see is_mapped) */
+    char *real = realpath(g_dir, NULL);
+    if (!real || strlen(real) >= sizeof g_dir) return -1;
+    strcpy(g_dir, real);
+    free(real);
+    return 0;
 }
 
 static int group_teardown(void **state) {
