@@ -47,54 +47,6 @@ ingot_dtype ingot_promote_types(ingot_dtype a, ingot_dtype b) {
     return u == INGOT_U8 ? INGOT_I32 : INGOT_I64;
 }
 
-/* ---- f16 / bf16 ---- */
-
-static uint32_t f32_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static float bits_f32(uint32_t u) {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-float ingot__bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
-
-uint16_t ingot__f32_to_bf16(float f) {
-    uint32_t x = f32_bits(f);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); /* quiet NaN */
-    x += 0x7fffu + ((x >> 16) & 1u);                                          /* nearest even */
-    return (uint16_t)(x >> 16);
-}
-
-float ingot__f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-    if (exp == 0) { /* zero or subnormal: mant * 2^-24 */
-        float v = (float)mant * 0x1p-24f;
-        return sign ? -v : v;
-    }
-    if (exp == 31) return bits_f32(sign | 0x7f800000u | (mant << 13));
-    return bits_f32(sign | ((exp + 112u) << 23) | (mant << 13));
-}
-
-uint16_t ingot__f32_to_f16(float f) {
-    uint32_t x = f32_bits(f);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-    uint32_t ax = x & 0x7fffffffu;
-    if (ax >= 0x7f800000u) return sign | (ax > 0x7f800000u ? 0x7e00 : 0x7c00);
-    if (ax >= 0x477ff000u) return sign | 0x7c00; /* >= 65520 rounds to inf */
-    if (ax < 0x38800000u) {                      /* below 2^-14: subnormal or zero */
-        /* fabsf(f) * 2^24 is exact; lrintf rounds to nearest even. */
-        return sign | (uint16_t)lrintf(fabsf(f) * 0x1p24f);
-    }
-    ax += 0xfffu + ((ax >> 13) & 1u);
-    return sign | (uint16_t)((ax - 0x38000000u) >> 13);
-}
-
 /* ---- element load/store ---- */
 
 double ingot__load_f64(const void *p, ingot_dtype dtype) {

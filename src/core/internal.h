@@ -94,10 +94,64 @@ bool ingot__same_shape(const ingot_array *a, const ingot_array *b);
 
 /* ---- dtype conversion ---- */
 
-float ingot__bf16_to_f32(uint16_t h);
-uint16_t ingot__f32_to_bf16(float f); /* round to nearest even, NaN stays NaN */
-float ingot__f16_to_f32(uint16_t h);
-uint16_t ingot__f32_to_f16(float f); /* round to nearest even, overflow to inf */
+/* Inline so that kernels converting whole rows stay fast. */
+
+static inline uint32_t ingot__f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float ingot__bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline float ingot__bf16_to_f32(uint16_t h) { return ingot__bits_f32((uint32_t)h << 16); }
+
+/* Round to nearest even; NaN stays (quiet) NaN. */
+static inline uint16_t ingot__f32_to_bf16(float f) {
+    uint32_t x = ingot__f32_bits(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40);
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
+static inline float ingot__f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    if (exp == 0) { /* zero or subnormal: mant * 2^-24 */
+        float v = (float)mant * 0x1p-24f;
+        return sign ? -v : v;
+    }
+    if (exp == 31) return ingot__bits_f32(sign | 0x7f800000u | (mant << 13));
+    return ingot__bits_f32(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+/* Round to nearest even; overflow gives inf. */
+static inline uint16_t ingot__f32_to_f16(float f) {
+    uint32_t x = ingot__f32_bits(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) return sign | (ax > 0x7f800000u ? 0x7e00 : 0x7c00);
+    if (ax >= 0x477ff000u) return sign | 0x7c00; /* >= 65520 rounds to inf */
+    if (ax < 0x38800000u) {                      /* below 2^-14: subnormal or zero */
+        /* |f| * 2^24 is exact and below 2^10; adding 1.5 * 2^23 rounds it to
+         * an integer, nearest even, in the low mantissa bits. */
+        float scaled = ingot__bits_f32(ax) * 0x1p24f + 0x1.8p23f;
+        return sign | (uint16_t)(ingot__f32_bits(scaled) & 0x7ffu);
+    }
+    ax += 0xfffu + ((ax >> 13) & 1u);
+    return sign | (uint16_t)((ax - 0x38000000u) >> 13);
+}
+
+/* v rounded to dtype (f16, bf16; other dtypes unchanged), as f32. */
+static inline float ingot__round_f32(ingot_dtype dtype, float v) {
+    if (dtype == INGOT_BF16) return ingot__bf16_to_f32(ingot__f32_to_bf16(v));
+    if (dtype == INGOT_F16) return ingot__f16_to_f32(ingot__f32_to_f16(v));
+    return v;
+}
 
 /* Load/store one element of any dtype as double (exact for every dtype
  * except i64 beyond 2^53). Stores convert as ingot_astype does. */

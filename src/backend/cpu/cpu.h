@@ -9,11 +9,31 @@
  *   cpu_random.c      random_bits
  *   cpu_norm.c        rms_norm, layer_norm (+ vjp)
  *   cpu_rope.c        rope
- *   cpu_attention.c   sdpa (+ vjp) */
+ *   cpu_attention.c   sdpa (+ vjp)
+ *   cpu_rows.c        f32 row load/store shared by the fused kernels */
 #ifndef INGOT_BACKEND_CPU_H
 #define INGOT_BACKEND_CPU_H
 
 #include "backend/backend.h"
+
+/* Shared by the fused kernels (cpu_rows.c): dst[i] = element off + i * stride
+ * of the float array a as f32, for i < n; and the reverse, rounding src[i] to
+ * a's dtype. Offsets and strides are in elements from ingot__data(a). */
+void ingot__cpu_load_row_f32(float *dst, const ingot_array *a, int64_t off, int64_t stride,
+                             int64_t n);
+void ingot__cpu_store_row_f32(ingot_array *a, int64_t off, int64_t stride, const float *src,
+                              int64_t n);
+
+/* One element of a float array as f32, and its store. */
+static inline float ingot__cpu_load_f32(const ingot_array *a, int64_t off) {
+    float v;
+    ingot__cpu_load_row_f32(&v, a, off, 1, 1);
+    return v;
+}
+
+static inline void ingot__cpu_store_f32(ingot_array *a, int64_t off, float v) {
+    ingot__cpu_store_row_f32(a, off, 1, &v, 1);
+}
 
 ingot_status ingot__cpu_copy(ingot_array *dst, const ingot_array *src);
 ingot_status ingot__cpu_arange(ingot_array *dst, double start, double step);

@@ -45,31 +45,6 @@ typedef struct sdpa_args {
     atomic_bool failed;
 } sdpa_args;
 
-/* One element of a float array at element offset off, as f32. */
-static float load_f32(const ingot_array *a, int64_t off) {
-    const void *p = ingot__data(a);
-    switch (a->dtype) {
-    case INGOT_F32: return ((const float *)p)[off];
-    case INGOT_BF16: return ingot__bf16_to_f32(((const uint16_t *)p)[off]);
-    case INGOT_F16: return ingot__f16_to_f32(((const uint16_t *)p)[off]);
-    default:
-        return (float)ingot__load_f64((const char *)p + (size_t)off * ingot_dtype_size(a->dtype),
-                                      a->dtype);
-    }
-}
-
-/* Stores v rounded to a's dtype at element offset off. */
-static void store_f32(ingot_array *a, int64_t off, float v) {
-    void *p = ingot__data(a);
-    switch (a->dtype) {
-    case INGOT_F32: ((float *)p)[off] = v; break;
-    case INGOT_BF16: ((uint16_t *)p)[off] = ingot__f32_to_bf16(v); break;
-    case INGOT_F16: ((uint16_t *)p)[off] = ingot__f32_to_f16(v); break;
-    default:
-        ingot__store_f64((char *)p + (size_t)off * ingot_dtype_size(a->dtype), a->dtype, v);
-    }
-}
-
 /* Rows r0 .. r0 + n - 1 of a[b, h] (a: [., ., T, C]) as f32 rows *ld apart:
  * a pointer into a when it is f32 with unit column stride, else a copy in
  * scratch ([n, C]). */
@@ -98,16 +73,11 @@ static const float *load_rows(const ingot_array *a, int64_t b, int64_t h, int64_
                 dst[c] = ingot__f16_to_f32(((const uint16_t *)p)[off + c * cs]);
             break;
         default:
-            for (int64_t c = 0; c < C; c++) dst[c] = load_f32(a, off + c * cs);
+            ingot__cpu_load_row_f32(dst, a, off, cs, C);
         }
     }
     *ld = C;
     return scratch;
-}
-
-/* dst[0..n) = src rounded to a's dtype, at a's contiguous element offset off. */
-static void store_rows(ingot_array *a, int64_t off, const float *src, int64_t n) {
-    for (int64_t i = 0; i < n; i++) store_f32(a, off + i, src[i]);
 }
 
 static float dot(const float *x, const float *y, int64_t n) {
@@ -142,7 +112,7 @@ static float score(const sdpa_args *a, const float *qr, const float *kr, int64_t
     if (!m) return s;
     int64_t off = b * m->strides[0] + h * m->strides[1] + i * m->strides[2] + j * m->strides[3];
     if (m->dtype == INGOT_BOOL) return ((const uint8_t *)ingot__data(m))[off] ? s : -INFINITY;
-    return s + load_f32(m, off);
+    return s + ingot__cpu_load_f32(m, off);
 }
 
 static int64_t lse_offset(const ingot_array *lse, int64_t b, int64_t h, int64_t i) {
@@ -209,9 +179,10 @@ static void sdpa_forward_tasks(void *ctx, int64_t begin, int64_t end) {
         for (int64_t r = 0; r < n; r++) {
             float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
             for (int64_t d = 0; d < Dv; d++) acc[r * Dv + d] *= inv;
-            store_rows(a->out, ((b * a->Hq + h) * a->Tq + i0 + r) * Dv, acc + r * Dv, Dv);
+            ingot__cpu_store_row_f32(a->out, ((b * a->Hq + h) * a->Tq + i0 + r) * Dv, 1,
+                                     acc + r * Dv, Dv);
             if (a->lse_out)
-                store_f32(a->lse_out, lse_offset(a->lse_out, b, h, i0 + r),
+                ingot__cpu_store_f32(a->lse_out, lse_offset(a->lse_out, b, h, i0 + r),
                           l[r] > 0 ? m[r] + logf(l[r]) : -INFINITY);
         }
     }
@@ -251,7 +222,7 @@ static void sdpa_dq_tasks(void *ctx, int64_t begin, int64_t end) {
             const float *vp = load_rows(a->v, b, hk, j0, nk, vs, &ldv);
             for (int64_t r = 0; r < n; r++) {
                 int64_t i = i0 + r, lo, hi;
-                float lse = load_f32(a->lse, lse_offset(a->lse, b, h, i));
+                float lse = ingot__cpu_load_f32(a->lse, lse_offset(a->lse, b, h, i));
                 if (lse == -INFINITY) continue;
                 key_range(a, i, &lo, &hi);
                 if (lo < j0) lo = j0;
@@ -265,7 +236,8 @@ static void sdpa_dq_tasks(void *ctx, int64_t begin, int64_t end) {
                 }
             }
         }
-        if (a->dq) store_rows(a->dq, ((b * a->Hq + h) * a->Tq + i0) * D, dqs, n * D);
+        if (a->dq)
+            ingot__cpu_store_row_f32(a->dq, ((b * a->Hq + h) * a->Tq + i0) * D, 1, dqs, n * D);
     }
     free(buf);
 }
@@ -309,7 +281,7 @@ static void sdpa_dkv_tasks(void *ctx, int64_t begin, int64_t end) {
                 const float *gp = load_rows(a->g, b, h, i0, n, gs, &ldg);
                 for (int64_t r = 0; r < n; r++) {
                     int64_t i = i0 + r, lo, hi;
-                    float lse = load_f32(a->lse, lse_offset(a->lse, b, h, i));
+                    float lse = ingot__cpu_load_f32(a->lse, lse_offset(a->lse, b, h, i));
                     if (lse == -INFINITY) continue;
                     float delta = a->delta[(b * a->Hq + h) * a->Tq + i];
                     key_range(a, i, &lo, &hi);
@@ -326,8 +298,11 @@ static void sdpa_dkv_tasks(void *ctx, int64_t begin, int64_t end) {
                 }
             }
         }
-        if (a->dk) store_rows(a->dk, ((b * a->Hkv + hk) * a->Tk + j0) * D, dks, nk * D);
-        if (a->dv) store_rows(a->dv, ((b * a->Hkv + hk) * a->Tk + j0) * Dv, dvs, nk * Dv);
+        if (a->dk)
+            ingot__cpu_store_row_f32(a->dk, ((b * a->Hkv + hk) * a->Tk + j0) * D, 1, dks, nk * D);
+        if (a->dv)
+            ingot__cpu_store_row_f32(a->dv, ((b * a->Hkv + hk) * a->Tk + j0) * Dv, 1, dvs,
+                                     nk * Dv);
     }
     free(buf);
 }

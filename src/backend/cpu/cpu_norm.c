@@ -36,56 +36,6 @@ typedef struct norm_args {
     atomic_bool failed;
 } norm_args;
 
-/* v rounded to dtype (f16/bf16), as f32. */
-static float round_to(ingot_dtype dtype, float v) {
-    if (dtype == INGOT_BF16) return ingot__bf16_to_f32(ingot__f32_to_bf16(v));
-    if (dtype == INGOT_F16) return ingot__f16_to_f32(ingot__f32_to_f16(v));
-    return v;
-}
-
-/* dst[i] = a's element at off + i * stride as f32, i < n. */
-static void load_row(float *dst, const ingot_array *a, int64_t off, int64_t stride, int64_t n) {
-    const void *p = ingot__data(a);
-    switch (a->dtype) {
-    case INGOT_F32:
-        for (int64_t i = 0; i < n; i++) dst[i] = ((const float *)p)[off + i * stride];
-        break;
-    case INGOT_BF16:
-        for (int64_t i = 0; i < n; i++)
-            dst[i] = ingot__bf16_to_f32(((const uint16_t *)p)[off + i * stride]);
-        break;
-    case INGOT_F16:
-        for (int64_t i = 0; i < n; i++)
-            dst[i] = ingot__f16_to_f32(((const uint16_t *)p)[off + i * stride]);
-        break;
-    default: {
-        size_t es = ingot_dtype_size(a->dtype);
-        for (int64_t i = 0; i < n; i++)
-            dst[i] = (float)ingot__load_f64((const char *)p + (size_t)(off + i * stride) * es,
-                                            a->dtype);
-    }
-    }
-}
-
-/* a's elements off .. off + n - 1 (contiguous) = src, rounded to a's dtype. */
-static void store_row(ingot_array *a, int64_t off, const float *src, int64_t n) {
-    void *p = ingot__data(a);
-    switch (a->dtype) {
-    case INGOT_F32: memcpy((float *)p + off, src, (size_t)n * sizeof(float)); break;
-    case INGOT_BF16:
-        for (int64_t i = 0; i < n; i++) ((uint16_t *)p)[off + i] = ingot__f32_to_bf16(src[i]);
-        break;
-    case INGOT_F16:
-        for (int64_t i = 0; i < n; i++) ((uint16_t *)p)[off + i] = ingot__f32_to_f16(src[i]);
-        break;
-    default: {
-        size_t es = ingot_dtype_size(a->dtype);
-        for (int64_t i = 0; i < n; i++)
-            ingot__store_f64((char *)p + (size_t)(off + i) * es, a->dtype, src[i]);
-    }
-    }
-}
-
 /* Element offset of row `row` (row-major over all axes but the last) of a. */
 static int64_t row_offset(const ingot_array *a, int64_t row) {
     int64_t off = 0;
@@ -98,7 +48,7 @@ static int64_t row_offset(const ingot_array *a, int64_t row) {
 
 /* Loads row `row` of a ([..., D]) into dst. */
 static void load_x_row(float *dst, const ingot_array *a, int64_t row, int64_t D) {
-    load_row(dst, a, row_offset(a, row), a->strides[a->ndim - 1], D);
+    ingot__cpu_load_row_f32(dst, a, row_offset(a, row), a->strides[a->ndim - 1], D);
 }
 
 /* The mean (0 unless center) and rstd of one row of D values. */
@@ -126,8 +76,8 @@ static void norm_forward_rows(void *ctx, int64_t begin, int64_t end) {
         return;
     }
     float *xr = buf, *wr = buf + D, *br = buf + 2 * D; /* [D] each */
-    if (a->w) load_row(wr, a->w, 0, a->w->strides[0], D);
-    if (a->b) load_row(br, a->b, 0, a->b->strides[0], D);
+    if (a->w) ingot__cpu_load_row_f32(wr, a->w, 0, a->w->strides[0], D);
+    if (a->b) ingot__cpu_load_row_f32(br, a->b, 0, a->b->strides[0], D);
     ingot_dtype dt = a->x->dtype;
     for (int64_t r = begin; r < end; r++) {
         float mean, rstd;
@@ -135,12 +85,12 @@ static void norm_forward_rows(void *ctx, int64_t begin, int64_t end) {
         row_stats(xr, D, a->center, a->eps, &mean, &rstd);
         for (int64_t j = 0; j < D; j++) {
             float v = (xr[j] - mean) * rstd;
-            if (a->round_xhat) v = round_to(dt, v);
+            if (a->round_xhat) v = ingot__round_f32(dt, v);
             if (a->w) v *= wr[j];
             if (a->b) v += br[j];
             xr[j] = v;
         }
-        store_row(a->out, r * D, xr, D);
+        ingot__cpu_store_row_f32(a->out, r * D, 1, xr, D);
     }
     free(buf);
 }
@@ -156,7 +106,7 @@ static void norm_vjp_rows(void *ctx, int64_t begin, int64_t end) {
         return;
     }
     float *xr = buf, *gr = buf + D, *wr = buf + 2 * D; /* [D] each */
-    if (a->w) load_row(wr, a->w, 0, a->w->strides[0], D);
+    if (a->w) ingot__cpu_load_row_f32(wr, a->w, 0, a->w->strides[0], D);
     for (int64_t r = begin; r < end; r++) {
         float mean, rstd;
         load_x_row(xr, a->x, r, D);
@@ -175,7 +125,7 @@ static void norm_vjp_rows(void *ctx, int64_t begin, int64_t end) {
         float m_gw = a->center ? (float)(s_gw / (double)D) : 0.0f;
         float m_gwx = (float)(s_gwx / (double)D);
         for (int64_t j = 0; j < D; j++) xr[j] = rstd * (gr[j] - m_gw - xr[j] * m_gwx);
-        store_row(a->dx, r * D, xr, D);
+        ingot__cpu_store_row_f32(a->dx, r * D, 1, xr, D);
     }
     free(buf);
 }
@@ -194,8 +144,8 @@ static void norm_vjp_cols(void *ctx, int64_t begin, int64_t end) {
         for (int64_t j = 0; j < n; j++) sw[j] = sb[j] = 0;
         for (int64_t r = 0; r < a->rows; r++) {
             float mean = a->stats[2 * r], rstd = a->stats[2 * r + 1];
-            load_row(xs, a->x, row_offset(a->x, r) + j0 * xst, xst, n);
-            load_row(gs, a->g, row_offset(a->g, r) + j0 * gst, gst, n);
+            ingot__cpu_load_row_f32(xs, a->x, row_offset(a->x, r) + j0 * xst, xst, n);
+            ingot__cpu_load_row_f32(gs, a->g, row_offset(a->g, r) + j0 * gst, gst, n);
             for (int64_t j = 0; j < n; j++) {
                 sw[j] += (double)gs[j] * ((xs[j] - mean) * rstd);
                 sb[j] += gs[j];
@@ -203,11 +153,11 @@ static void norm_vjp_cols(void *ctx, int64_t begin, int64_t end) {
         }
         if (a->dw) {
             for (int64_t j = 0; j < n; j++) res[j] = (float)sw[j];
-            store_row(a->dw, j0, res, n);
+            ingot__cpu_store_row_f32(a->dw, j0, 1, res, n);
         }
         if (a->db) {
             for (int64_t j = 0; j < n; j++) res[j] = (float)sb[j];
-            store_row(a->db, j0, res, n);
+            ingot__cpu_store_row_f32(a->db, j0, 1, res, n);
         }
     }
 }
@@ -236,8 +186,8 @@ static ingot_status norm_vjp(norm_args *a) {
         float zero[NORM_COL_BLOCK] = {0};
         for (int64_t j0 = 0; j0 < a->D; j0 += NORM_COL_BLOCK) {
             int64_t n = a->D - j0 < NORM_COL_BLOCK ? a->D - j0 : NORM_COL_BLOCK;
-            if (a->dw) store_row(a->dw, j0, zero, n);
-            if (a->db) store_row(a->db, j0, zero, n);
+            if (a->dw) ingot__cpu_store_row_f32(a->dw, j0, 1, zero, n);
+            if (a->db) ingot__cpu_store_row_f32(a->db, j0, 1, zero, n);
         }
         return INGOT_OK;
     }

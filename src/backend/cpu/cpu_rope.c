@@ -28,38 +28,6 @@ typedef struct rope_args {
     atomic_bool failed;
 } rope_args;
 
-/* v rounded to dtype (f16/bf16), as f32. */
-static float round_to(ingot_dtype dtype, float v) {
-    if (dtype == INGOT_BF16) return ingot__bf16_to_f32(ingot__f32_to_bf16(v));
-    if (dtype == INGOT_F16) return ingot__f16_to_f32(ingot__f32_to_f16(v));
-    return v;
-}
-
-/* One element of a float array at element offset off, as f32. */
-static float load_f32(const ingot_array *a, int64_t off) {
-    const void *p = ingot__data(a);
-    switch (a->dtype) {
-    case INGOT_F32: return ((const float *)p)[off];
-    case INGOT_BF16: return ingot__bf16_to_f32(((const uint16_t *)p)[off]);
-    case INGOT_F16: return ingot__f16_to_f32(((const uint16_t *)p)[off]);
-    default:
-        return (float)ingot__load_f64((const char *)p + (size_t)off * ingot_dtype_size(a->dtype),
-                                      a->dtype);
-    }
-}
-
-/* Stores v rounded to a's dtype at element offset off. */
-static void store_f32(ingot_array *a, int64_t off, float v) {
-    void *p = ingot__data(a);
-    switch (a->dtype) {
-    case INGOT_F32: ((float *)p)[off] = v; break;
-    case INGOT_BF16: ((uint16_t *)p)[off] = ingot__f32_to_bf16(v); break;
-    case INGOT_F16: ((uint16_t *)p)[off] = ingot__f32_to_f16(v); break;
-    default:
-        ingot__store_f64((char *)p + (size_t)off * ingot_dtype_size(a->dtype), a->dtype, v);
-    }
-}
-
 /* Fills the cos/sin table for position rows [begin, end) of P * T. */
 static void rope_table(void *ctx, int64_t begin, int64_t end) {
     rope_args *a = ctx;
@@ -80,8 +48,8 @@ static void rope_table(void *ctx, int64_t begin, int64_t end) {
         float *cs = a->cs + r * a->half * 2;
         for (int64_t i = 0; i < a->half; i++) {
             float angle = scaled * a->inv_freq[i];
-            cs[2 * i] = round_to(dt, cosf(angle));
-            cs[2 * i + 1] = round_to(dt, sinf(angle));
+            cs[2 * i] = ingot__round_f32(dt, cosf(angle));
+            cs[2 * i + 1] = ingot__round_f32(dt, sinf(angle));
         }
     }
 }
@@ -101,19 +69,19 @@ static void rope_rows(void *ctx, int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; r++) {
         int64_t t = r % a->T, h = (r / a->T) % a->H, b = r / (a->T * a->H);
         int64_t xoff = b * x->strides[0] + h * x->strides[1] + t * x->strides[2];
-        for (int64_t d = 0; d < Dh; d++) row[d] = load_f32(x, xoff + d * x->strides[3]);
+        ingot__cpu_load_row_f32(row, x, xoff, x->strides[3], Dh);
         const float *cs = a->cs + ((a->P == 1 ? 0 : b) * a->T + t) * half * 2;
         for (int64_t i = 0; i < half; i++) {
             int64_t i1 = a->opts->interleaved ? 2 * i : i;
             int64_t i2 = a->opts->interleaved ? 2 * i + 1 : i + half;
             float c = cs[2 * i], s = sign * cs[2 * i + 1];
             float x1 = row[i1], x2 = row[i2];
-            float x1c = round_to(dt, x1 * c), x2s = round_to(dt, x2 * s);
-            float x2c = round_to(dt, x2 * c), x1s = round_to(dt, x1 * s);
+            float x1c = ingot__round_f32(dt, x1 * c), x2s = ingot__round_f32(dt, x2 * s);
+            float x2c = ingot__round_f32(dt, x2 * c), x1s = ingot__round_f32(dt, x1 * s);
             row[i1] = x1c - x2s;
             row[i2] = x2c + x1s;
         }
-        for (int64_t d = 0; d < Dh; d++) store_f32(a->out, r * Dh + d, row[d]);
+        ingot__cpu_store_row_f32(a->out, r * Dh, 1, row, Dh);
     }
     free(row);
 }
@@ -137,7 +105,7 @@ ingot_status ingot__cpu_rope(ingot_array *out, const ingot_array *x, const ingot
         return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "rope: out of memory for the angle table");
     }
     for (int64_t i = 0; i < a.half; i++) {
-        a.inv_freq[i] = opts->freqs ? load_f32(opts->freqs, i * opts->freqs->strides[0])
+        a.inv_freq[i] = opts->freqs ? ingot__cpu_load_f32(opts->freqs, i * opts->freqs->strides[0])
                                     : 1.0f / powf(opts->base, (float)(2 * i) / (float)opts->dims);
     }
     atomic_init(&a.failed, false);
