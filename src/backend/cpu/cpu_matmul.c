@@ -47,6 +47,7 @@ static void mm_batch_offsets(const mm_problem *p, int64_t batch, int64_t *off_a,
  * [cols, rows] matrix (trans true). False when it needs a copy. */
 static bool blas_layout(int64_t s_row, int64_t s_col, int64_t rows, int64_t cols, bool *trans,
                         int64_t *ld) {
+    if (s_row > INT32_MAX || s_col > INT32_MAX) return false; /* BLAS takes int */
     int64_t min_ld_plain = cols > 1 ? cols : 1;
     int64_t min_ld_trans = rows > 1 ? rows : 1;
     if (cols == 1 || s_col == 1) {
@@ -74,6 +75,15 @@ static bool blas_layout(int64_t s_row, int64_t s_col, int64_t rows, int64_t cols
         }
     }
     return false;
+}
+
+/* Bytes of the copy a strided [rows, cols] matrix needs before sgemm (0 when
+ * blas_layout accepts it as it is). */
+static size_t copy_bytes(int64_t s_row, int64_t s_col, int64_t rows, int64_t cols) {
+    bool trans;
+    int64_t ld;
+    if (blas_layout(s_row, s_col, rows, cols, &trans, &ld)) return 0;
+    return (size_t)(rows * cols) * sizeof(float);
 }
 
 /* dst (row-major [rows, cols]) = the strided f32 matrix at src. */
@@ -149,12 +159,8 @@ static ingot_status matmul_f32(const mm_problem *p) {
     if (m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX)
         return ingot__error(INGOT_ERR_LIMIT, "matmul: matrix dims (%lld,%lld,%lld) exceed BLAS's",
                             (long long)m, (long long)p->n, (long long)p->k);
-    bool dummy_t;
-    int64_t dummy_ld;
-    size_t scratch_a = blas_layout(sa_r, sa_c, m, p->k, &dummy_t, &dummy_ld)
-                           ? 0 : (size_t)(m * p->k) * sizeof(float);
-    size_t scratch_b = blas_layout(sb_r, sb_c, p->k, p->n, &dummy_t, &dummy_ld)
-                           ? 0 : (size_t)(p->k * p->n) * sizeof(float);
+    size_t scratch_a = copy_bytes(sa_r, sa_c, m, p->k);
+    size_t scratch_b = copy_bytes(sb_r, sb_c, p->k, p->n);
     float *scratch = NULL;
     if (scratch_a + scratch_b > 0) {
         scratch = ingot__host_alloc(scratch_a + scratch_b);
