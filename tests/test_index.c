@@ -705,6 +705,32 @@ static void test_gradients_index(void **state) {
     ingot_array_free(a);
 }
 
+/* Rows longer than the kernels' column blocks (whole-row copies and adds). */
+static void test_wide_rows(void **state) {
+    (void)state;
+    ingot_array *a = tu_random(INGOT_F32, S(4, 700), 2, 130, -1, 1);
+    ingot_array *ab = make(INGOT_BF16, S(4, 700), 2, 131);
+    ingot_array *ti = indices_of((double[]){3, -1, 0, 3}, INGOT_I32, S(4), 1);
+    ingot_array *ai = indices_of((double[]){1, -4}, INGOT_I64, S(2, 1), 2);
+    ingot_array *v = tu_random(INGOT_F32, S(2, 700), 2, 132, -1, 1);
+    check_take(a, ti, 0, "take rows");
+    check_take(ab, ti, 0, "take bf16 rows");
+    check_take_along(a, ai, 0, "take_along_axis rows");
+    check_put_along(a, ai, v, 0, "put_along_axis rows");
+    index_args take_args = {ti, 0}, along = {ai, 0};
+    tu_gradcheck(take_fn, &take_args, &a, 1, NULL, GC_EPS, GC_RTOL, GC_ATOL, "take rows");
+    tu_gradcheck(take_along_fn, &along, &a, 1, NULL, GC_EPS, GC_RTOL, GC_ATOL,
+                 "take_along_axis rows");
+    ingot_array *pin[2] = {a, v};
+    tu_gradcheck(put_along_fn, &along, pin, 2, NULL, GC_EPS, GC_RTOL, GC_ATOL,
+                 "put_along_axis rows");
+    ingot_array_free(v);
+    ingot_array_free(ai);
+    ingot_array_free(ti);
+    ingot_array_free(ab);
+    ingot_array_free(a);
+}
+
 /* put_along_axis: exact gradients for a tiny case with a repeated index. */
 static void test_put_along_grad_values(void **state) {
     (void)state;
@@ -744,6 +770,7 @@ int main(void) {
         cmocka_unit_test(test_gradients_join),
         cmocka_unit_test(test_gradients_index),
         cmocka_unit_test(test_put_along_grad_values),
+        cmocka_unit_test(test_wide_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
