@@ -254,6 +254,11 @@ static void test_argmax_argmin(void **state) {
     ingot_array_free(a);
 }
 
+static void check_softmax_on(const ingot_array *a, int axis, bool log_, double tol,
+                             const char *what);
+static void check_cumsum_on(const ingot_array *a, int axis, bool reverse, bool exclusive,
+                            const char *what);
+
 /* NaN propagates through max/min and sum; arg ops on transposed views. */
 static void test_nan_and_views(void **state) {
     (void)state;
@@ -274,6 +279,19 @@ static void test_nan_and_views(void **state) {
     }
     ingot_array_free(t);
     ingot_array_free(a);
+    /* negative strides: [::-1, ::-2] of a [4, 7] array */
+    const int64_t bshape[2] = {4, 7};
+    ingot_array *b = tu_random(INGOT_F32, bshape, 2, 9, -2, 2), *r;
+    TU_OK(ingot_slice(&r, b, (const int64_t[]){-1, -1}, (const int64_t[]){-5, -8},
+                      (const int64_t[]){-1, -2}));
+    for (int op = R_SUM; op <= R_ARGMIN; op++) {
+        for (int axis = 0; axis < 2; axis++)
+            check_reduce_on(r, &axis, 1, true, (red_case){(ref_op)op, 0}, "reversed view");
+    }
+    check_softmax_on(r, 1, false, 1e-5, "softmax reversed view");
+    check_cumsum_on(r, 0, true, true, "cumsum reversed view");
+    ingot_array_free(r);
+    ingot_array_free(b);
 }
 
 /* Size-0 and size-1 dims. */
@@ -341,23 +359,36 @@ static void test_errors(void **state) {
     ingot_array_free(a);
 }
 
-/* The same bits for 1 and 4 threads on a reduction big enough to split. */
+/* Op k of the thread determinism test along axis. */
+static ingot_status threaded_op(ingot_array **out, const ingot_array *a, int k, int axis) {
+    switch (k) {
+    case 0: return ingot_sum(out, a, &axis, 1, false);
+    case 1: return ingot_logsumexp(out, a, &axis, 1, true);
+    case 2: return ingot_argmax(out, a, axis, false);
+    case 3: return ingot_softmax(out, a, axis);
+    default: return ingot_cumsum(out, a, axis, true, false);
+    }
+}
+
+/* The same bits for 1 and 4 threads on arrays big enough to split. */
 static void test_thread_determinism(void **state) {
     (void)state;
     const int64_t shape[2] = {64, 4099};
     ingot_array *a = tu_random(INGOT_F32, shape, 2, 11, -1, 1), *r1, *r4;
     int prev = ingot_get_num_threads();
-    for (int ax = 0; ax < 2; ax++) {
-        ingot_set_num_threads(1);
-        TU_OK(ingot_sum(&r1, a, &ax, 1, false));
-        ingot_set_num_threads(4);
-        TU_OK(ingot_sum(&r4, a, &ax, 1, false));
-        double *v1 = tu_values(r1), *v4 = tu_values(r4);
-        assert_memory_equal(v1, v4, (size_t)ingot_array_size(r1) * sizeof *v1);
-        free(v1);
-        free(v4);
-        ingot_array_free(r1);
-        ingot_array_free(r4);
+    for (int k = 0; k < 5; k++) {
+        for (int ax = 0; ax < 2; ax++) {
+            ingot_set_num_threads(1);
+            TU_OK(threaded_op(&r1, a, k, ax));
+            ingot_set_num_threads(4);
+            TU_OK(threaded_op(&r4, a, k, ax));
+            double *v1 = tu_values(r1), *v4 = tu_values(r4);
+            assert_memory_equal(v1, v4, (size_t)ingot_array_size(r1) * sizeof *v1);
+            free(v1);
+            free(v4);
+            ingot_array_free(r1);
+            ingot_array_free(r4);
+        }
     }
     ingot_set_num_threads(prev);
     ingot_array_free(a);

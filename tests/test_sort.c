@@ -31,6 +31,9 @@ static int cmp_descending(const void *pa, const void *pb) {
     return c ? c : (a->i > b->i) - (a->i < b->i);
 }
 
+/* Room for n doubles (at least one). */
+static double *doubles(int64_t n) { return malloc((size_t)(n + 1) * sizeof(double)); }
+
 /* Row geometry of a row-major shape along axis. */
 typedef struct rows {
     int64_t outer, inner, n;
@@ -69,7 +72,7 @@ static void check_sort_on(const ingot_array *a, int axis, const char *what) {
     int64_t size = ingot_array_size(a);
     int ax = (axis + ndim) % ndim;
     double *x = tu_values(a);
-    double *wv = malloc((size_t)(size + 1) * sizeof *wv), *wi = malloc((size_t)(size + 1) * sizeof *wi);
+    double *wv = doubles(size), *wi = doubles(size);
     ref_select(wv, wi, x, shape, ndim, ax, shape[ax], false);
     ingot_array *v, *i;
     TU_OK(ingot_sort(&v, a, axis));
@@ -95,7 +98,7 @@ static void check_topk_on(const ingot_array *a, int k, int axis, const char *wha
     shape[ax] = k;
     int64_t size = 1;
     for (int d = 0; d < ndim; d++) size *= shape[d];
-    double *wv = malloc((size_t)(size + 1) * sizeof *wv), *wi = malloc((size_t)(size + 1) * sizeof *wi);
+    double *wv = doubles(size), *wi = doubles(size);
     ref_select(wv, wi, x, ingot_array_shape(a), ndim, ax, k, true);
     ingot_array *v, *i;
     TU_OK(ingot_topk(&v, &i, a, k, axis));
@@ -151,6 +154,18 @@ static void test_sort_random(void **state) {
     check_sort_on(lf, -1, "long f32 rows");
     check_topk_on(lf, 1000, -1, "topk all of long f32 rows");
     ingot_array_free(lf);
+    /* negative strides */
+    ingot_array *r;
+    const int64_t rshape[2] = {5, 6};
+    ingot_array *b = tu_random(INGOT_F32, rshape, 2, 23, -2, 2);
+    TU_OK(ingot_slice(&r, b, (const int64_t[]){-1, -1}, (const int64_t[]){-6, -7},
+                      (const int64_t[]){-1, -2}));
+    for (int axis = 0; axis < 2; axis++) {
+        check_sort_on(r, axis, "sort reversed view");
+        check_topk_on(r, 2, axis, "topk reversed view");
+    }
+    ingot_array_free(r);
+    ingot_array_free(b);
 }
 
 /* NaN sorts last, -0 equals +0 (order kept), infinities in place. */
@@ -205,7 +220,7 @@ static void check_argpartition_on(const ingot_array *a, int kth, int axis) {
     int ax = (axis + ndim) % ndim;
     int64_t size = ingot_array_size(a);
     double *x = tu_values(a);
-    double *wv = malloc((size_t)(size + 1) * sizeof *wv), *wi = malloc((size_t)(size + 1) * sizeof *wi);
+    double *wv = doubles(size), *wi = doubles(size);
     ref_select(wv, wi, x, shape, ndim, ax, shape[ax], false);
     ingot_array *p;
     TU_OK(ingot_argpartition(&p, a, kth, axis));
@@ -251,6 +266,23 @@ static void test_argpartition(void **state) {
         ingot_array_free(nc);
         ingot_array_free(a);
     }
+    /* long rows (quickselect) with ties, plus sorted, reversed and constant rows */
+    const int64_t lshape[2] = {2, 1000};
+    ingot_array *l = tu_random(INGOT_I32, lshape, 2, 19, -20, 20);
+    const int kths[6] = {0, 1, 137, 499, 500, 999};
+    for (int i = 0; i < 6; i++) check_argpartition_on(l, kths[i], 1);
+    ingot_array_free(l);
+    double *ramp = doubles(3000);
+    for (int j = 0; j < 1000; j++) {
+        ramp[j] = j;
+        ramp[1000 + j] = 1000 - j;
+        ramp[2000 + j] = 7;
+    }
+    const int64_t rshape[2] = {3, 1000};
+    ingot_array *r = tu_from_f64(ramp, INGOT_F32, rshape, 2);
+    for (int i = 0; i < 6; i++) check_argpartition_on(r, kths[i], -1);
+    ingot_array_free(r);
+    free(ramp);
     const double v[5] = {NAN, 2, -1, NAN, 2};
     const int64_t vshape[1] = {5};
     ingot_array *b = tu_from_f64(v, INGOT_F32, vshape, 1);

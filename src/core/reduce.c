@@ -453,7 +453,7 @@ static ingot_status softmax_op(ingot_array **out, const ingot_array *a, int axis
     ingot_array *af; /* a's shape, float */
     st = ingot_astype(&af, a, float_result(a->dtype));
     if (st) return st;
-    st = ingot__array_new_like(out, af, af->dtype);
+    st = ingot__array_new(out, af->dtype, a->shape, a->ndim, name);
     if (!st) st = be->softmax(*out, af, axis, log);
     ingot_array_free(af);
     if (st) {
@@ -507,7 +507,8 @@ ingot_status ingot_cumsum(ingot_array **out, const ingot_array *a, int axis, boo
     const ingot__backend *be;
     st = backend_of(&be, a, "cumsum");
     if (st) return st;
-    st = ingot__array_new_like(out, a, ingot_dtype_is_float(a->dtype) ? a->dtype : INGOT_I64);
+    st = ingot__array_new(out, ingot_dtype_is_float(a->dtype) ? a->dtype : INGOT_I64, a->shape,
+                          a->ndim, "cumsum");
     if (!st) st = be->cumsum(*out, a, axis, reverse, exclusive);
     ingot__node *node = NULL;
     const ingot_array *inputs[1] = {a};

@@ -27,6 +27,8 @@ static ingot_status scatter_backward(ingot_array **grads, const ingot_array *g,
                                      const ingot__node *node) {
     const ingot_array *x = node->inputs[0];
     if (!ingot_dtype_is_float(x->dtype)) return INGOT_OK;
+    if (!node->saved[0])
+        return ingot__error(INGOT_ERR_INTERNAL, "%s: source indices were not saved", node->name);
     const ingot__backend *be;
     ingot_status st = backend_of(&be, x, node->name);
     if (st) return st;
@@ -73,8 +75,9 @@ ingot_status ingot_sort(ingot_array **out, const ingot_array *a, int axis) {
     if (st) return st;
     const ingot_array *inputs[1] = {a};
     ingot_array *idx = NULL; /* a's shape, i64: only for the backward */
-    st = ingot__array_new_like(out, a, a->dtype);
-    if (!st && ingot__grad_needed(inputs, 1)) st = ingot__array_new_like(&idx, a, INGOT_I64);
+    st = ingot__array_new(out, a->dtype, a->shape, a->ndim, "sort");
+    if (!st && ingot__grad_needed(inputs, 1))
+        st = ingot__array_new(&idx, INGOT_I64, a->shape, a->ndim, "sort");
     if (!st) st = be->sort(*out, idx, a, axis);
     if (st) {
         ingot_array_free(*out);
@@ -93,7 +96,7 @@ ingot_status ingot_argsort(ingot_array **out, const ingot_array *a, int axis) {
     const ingot__backend *be;
     st = backend_of(&be, a, "argsort");
     if (st) return st;
-    st = ingot__array_new_like(out, a, INGOT_I64);
+    st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, "argsort");
     if (!st) st = be->sort(NULL, *out, a, axis);
     if (st) {
         ingot_array_free(*out);
@@ -135,8 +138,8 @@ static ingot_status topk_compute(ingot_array **values, ingot_array **indices, co
     /* r, vs, is: a's shape; the tails and copies: k along axis */
     ingot_array *r = NULL, *vs = NULL, *is = NULL, *vt = NULL, *it = NULL, *ic = NULL, *last = NULL;
     ingot_status st = reversed_tail(&r, a, axis, n);
-    if (!st) st = ingot__array_new_like(&vs, a, a->dtype);
-    if (!st) st = ingot__array_new_like(&is, a, INGOT_I64);
+    if (!st) st = ingot__array_new(&vs, a->dtype, a->shape, a->ndim, "topk");
+    if (!st) st = ingot__array_new(&is, INGOT_I64, a->shape, a->ndim, "topk");
     if (!st) st = be->sort(vs, is, r, axis);
     if (!st) st = reversed_tail(&vt, vs, axis, k);
     if (!st) st = reversed_tail(&it, is, axis, k);
@@ -202,7 +205,7 @@ ingot_status ingot_argpartition(ingot_array **out, const ingot_array *a, int kth
     const ingot__backend *be;
     st = backend_of(&be, a, "argpartition");
     if (st) return st;
-    st = ingot__array_new_like(out, a, INGOT_I64);
+    st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, "argpartition");
     if (!st) st = be->argpartition(*out, a, kth, axis);
     if (st) {
         ingot_array_free(*out);

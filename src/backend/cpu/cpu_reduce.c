@@ -85,7 +85,9 @@ typedef struct red_state {
 } red_state;
 
 /* Which fold a pass applies: logsumexp runs a max pass and then an exp-sum pass. */
-typedef enum red_pass { PASS_SUM, PASS_MAX, PASS_MIN, PASS_ARGMAX, PASS_ARGMIN, PASS_EXPSUM } red_pass;
+typedef enum red_pass {
+    PASS_SUM, PASS_MAX, PASS_MIN, PASS_ARGMAX, PASS_ARGMIN, PASS_EXPSUM
+} red_pass;
 
 static void fold_f64(red_state *s, red_pass pass, bool f32_acc, const double *v, int64_t n) {
     switch (pass) {
