@@ -209,6 +209,28 @@ static void test_half_tiles(void **state) {
                "bf16 both transposed");
 }
 
+/* A few rows times a transposed weight (x @ W^T, the decoding shape): the
+ * f16/bf16 dot-product path, with K below, at and past its 16 lanes. */
+static void test_transposed_weight(void **state) {
+    (void)state;
+    ingot_dtype dts[2] = {INGOT_BF16, INGOT_F16};
+    const int64_t ks[4] = {5, 16, 37, 300};
+    for (int i = 0; i < 2; i++) {
+        ingot_dtype dt = dts[i];
+        for (int t = 0; t < 4; t++) {
+            int64_t k = ks[t];
+            check_case(dt, S(1, k), 2, dt, S(k, 40), 2, false, true, S(1, 40), 2, "1 row");
+            check_case(dt, S(4, k), 2, dt, S(k, 9), 2, true, true, S(4, 9), 2, "4 rows");
+            check_case(dt, S(5, k), 2, dt, S(k, 9), 2, false, true, S(5, 9), 2, "5 rows");
+        }
+        check_case(dt, S(1, 1, 37), 3, dt, S(37, 20), 2, false, true, S(1, 1, 20), 3,
+                   "size-1 batch");
+        check_case(dt, S(2, 1, 37), 3, dt, S(37, 20), 2, false, true, S(2, 1, 20), 3,
+                   "batch folded into 2 rows");
+        check_case(dt, S(37), 1, dt, S(37, 20), 2, false, true, S(20), 1, "vector");
+    }
+}
+
 static void test_mixed_dtypes(void **state) {
     (void)state;
     check_case(INGOT_F16, S(3, 4), 2, INGOT_BF16, S(4, 5), 2, false, false, S(3, 5), 2,
@@ -269,9 +291,15 @@ static void test_errors(void **state) {
 }
 
 /* The same product with 1 and 2 threads must agree bit for bit. */
-static void check_thread_independence(ingot_dtype dt, int64_t m, int64_t k, int64_t n) {
+static void check_thread_independence(ingot_dtype dt, int64_t m, int64_t k, int64_t n,
+                                      bool b_transposed) {
     ingot_array *a = tu_random(dt, S(m, k), 2, 21, -1, 1);
     ingot_array *b = tu_random(dt, S(k, n), 2, 22, -1, 1);
+    if (b_transposed) {
+        ingot_array *t = tu_noncontiguous(b);
+        ingot_array_free(b);
+        b = t;
+    }
     ingot_array *c1, *c2;
     size_t bytes = (size_t)(m * n) * sizeof(float);
     float *h1 = malloc(bytes), *h2 = malloc(bytes);
@@ -293,11 +321,12 @@ static void check_thread_independence(ingot_dtype dt, int64_t m, int64_t k, int6
 
 static void test_thread_independence(void **state) {
     (void)state;
-    check_thread_independence(INGOT_F32, 200, 300, 250); /* OpenBLAS sgemm */
+    check_thread_independence(INGOT_F32, 200, 300, 250, false); /* OpenBLAS sgemm */
     /* K past OpenBLAS's K block (384 on x86), which threaded sgemm splits
      * differently */
-    check_thread_independence(INGOT_F32, 128, 700, 128);
-    check_thread_independence(INGOT_BF16, 200, 300, 250);
+    check_thread_independence(INGOT_F32, 128, 700, 128, false);
+    check_thread_independence(INGOT_BF16, 200, 300, 250, false);
+    check_thread_independence(INGOT_BF16, 2, 300, 250, true); /* dot-product path */
 }
 
 /* ---- gradients ---- */
@@ -363,6 +392,7 @@ int main(void) {
         cmocka_unit_test(test_batch_broadcast),
         cmocka_unit_test(test_layouts),
         cmocka_unit_test(test_half_tiles),
+        cmocka_unit_test(test_transposed_weight),
         cmocka_unit_test(test_mixed_dtypes),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_errors),

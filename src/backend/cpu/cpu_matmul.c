@@ -1,7 +1,9 @@
 /* CPU matmul: f32 through OpenBLAS (one sgemm per batch matrix, or one for
  * the whole batch when b is shared and a's batch folds into its rows); f16
- * and bf16 through a blocked kernel that converts tiles to f32, accumulates
- * in f32 in k order and rounds once. Work is split over output tiles only, so
+ * and bf16 through our own kernels that convert to f32, accumulate in f32 and
+ * round once: a blocked kernel in general, and a dot-product kernel for a few
+ * rows times a transposed weight (decoding). Work is split over output
+ * elements only and the kernel choice depends on shapes and strides alone, so
  * every element is summed in the same order for any thread count. */
 #include <cblas.h>
 #include <pthread.h>
@@ -27,6 +29,32 @@ typedef struct mm_problem {
     char *out;    /* [..., M, N] contiguous */
     ingot_dtype dtype;
 } mm_problem;
+
+/* True when every batch dim of b is broadcast (stride 0) and a's batch dims
+ * continue its row stride, so the batch folds into M: a is then one
+ * [nbatch * M, K] matrix with row stride a.strides[rows]. */
+static bool batch_folds_into_rows(const mm_problem *p) {
+    const int64_t *sa = p->a.strides;
+    int64_t expect = sa[p->nbatch_dims] * p->m;
+    for (int d = p->nbatch_dims - 1; d >= 0; d--) {
+        if (p->b.strides[d] != 0) return false;
+        if (p->batch_shape[d] != 1 && sa[d] != expect) return false;
+        expect *= p->batch_shape[d];
+    }
+    return true;
+}
+
+/* Turns a batch with a shared b into one matrix product of nbatch * M rows
+ * (x [B, T, D] @ W [D, N] is one [B*T, D] @ [D, N]). The output is
+ * contiguous, so its rows follow in the same order. */
+static void fold_batch(mm_problem *p) {
+    if (p->nbatch_dims == 0 || !batch_folds_into_rows(p)) return;
+    p->m *= p->nbatch;
+    p->a.strides += p->nbatch_dims;
+    p->b.strides += p->nbatch_dims;
+    p->nbatch = 1;
+    p->nbatch_dims = 0;
+}
 
 /* Element offsets of batch matrix `batch` in a and b. */
 static void mm_batch_offsets(const mm_problem *p, int64_t batch, int64_t *off_a, int64_t *off_b) {
@@ -133,27 +161,9 @@ static void sgemm_chunked(const blas_matrix *a, const blas_matrix *b, float *c, 
     }
 }
 
-/* True when every batch dim of b is broadcast (stride 0) and a's batch dims
- * continue its row stride, so the batch folds into M: a is then one
- * [nbatch * M, K] matrix with row stride a.strides[rows]. */
-static bool batch_folds_into_rows(const mm_problem *p) {
-    const int64_t *sa = p->a.strides;
-    int64_t expect = sa[p->nbatch_dims] * p->m;
-    for (int d = p->nbatch_dims - 1; d >= 0; d--) {
-        if (p->b.strides[d] != 0) return false;
-        if (p->batch_shape[d] != 1 && sa[d] != expect) return false;
-        expect *= p->batch_shape[d];
-    }
-    return true;
-}
-
 static ingot_status matmul_f32(const mm_problem *p) {
     const int nb = p->nbatch_dims;
     int64_t m = p->m, nbatch = p->nbatch;
-    if (nbatch > 1 && batch_folds_into_rows(p)) {
-        m *= nbatch;
-        nbatch = 1;
-    }
     int64_t sa_r = p->a.strides[nb], sa_c = p->a.strides[nb + 1];
     int64_t sb_r = p->b.strides[nb], sb_c = p->b.strides[nb + 1];
     if (m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX)
@@ -329,39 +339,79 @@ static inline __attribute__((always_inline)) void half_tile_body(const half_tile
     }
 }
 
-/* The tile function compiled for the baseline and, on x86-64, for AVX2+FMA
- * and AVX-512; picked once per call. All variants sum in the same order (FMA
+/* Dot-product kernel for few rows of A times a B whose columns are
+ * contiguous along k (x @ W^T with W stored [N, K]): out[i, j] = a_i . b_j
+ * with 16 lane sums (lane l takes k = l mod 16, in order) added in a fixed
+ * tree, so B streams once without repacking. */
+enum { DOT_MAX_ROWS = 4, LANES = 16 };
+
+typedef struct half_dot {
+    const float *a;    /* [m, k] in f32 */
+    const uint16_t *b; /* column j at b + j * s_col, contiguous along k */
+    int64_t s_col;
+    int64_t m, k, n;
+    uint16_t *out; /* [m, n] */
+    bool bf16;
+} half_dot;
+
+static inline __attribute__((always_inline)) void half_dot_body(const half_dot *t, int64_t j0,
+                                                                int64_t j1) {
+    for (int64_t j = j0; j < j1; j++) {
+        const uint16_t *bj = t->b + j * t->s_col;
+        for (int64_t i = 0; i < t->m; i++) {
+            const float *ai = t->a + i * t->k;
+            float acc[LANES] = {0};
+            int64_t k0 = 0;
+            for (; k0 + LANES <= t->k; k0 += LANES)
+                for (int l = 0; l < LANES; l++)
+                    acc[l] += ai[k0 + l] * half_to_f32(bj[k0 + l], t->bf16);
+            for (int l = 0; k0 + l < t->k; l++)
+                acc[l] += ai[k0 + l] * half_to_f32(bj[k0 + l], t->bf16);
+            for (int w = LANES / 2; w >= 1; w /= 2)
+                for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+            t->out[i * t->n + j] =
+                t->bf16 ? ingot__f32_to_bf16(acc[0]) : ingot__f32_to_f16(acc[0]);
+        }
+    }
+}
+
+/* The kernels compiled for the baseline and, on x86-64, for AVX2+FMA and
+ * AVX-512; picked once per call. Every variant sums in the same order (FMA
  * variants round each multiply-add once), so a given machine gives the same
  * result for any thread count. */
-typedef void (*half_tile_fn)(const half_tile *t, float *scratch);
+typedef struct half_kernels {
+    void (*tile)(const half_tile *t, float *scratch);
+    void (*dot)(const half_dot *t, int64_t j0, int64_t j1);
+} half_kernels;
 
-static void half_tile_generic(const half_tile *t, float *scratch) { half_tile_body(t, scratch); }
+#define HALF_VARIANT(name, attr)                                                              \
+    attr static void half_tile_##name(const half_tile *t, float *scratch) {                   \
+        half_tile_body(t, scratch);                                                           \
+    }                                                                                         \
+    attr static void half_dot_##name(const half_dot *t, int64_t j0, int64_t j1) {            \
+        half_dot_body(t, j0, j1);                                                             \
+    }
 
+HALF_VARIANT(generic, )
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-__attribute__((target("avx2,fma"))) static void half_tile_avx2(const half_tile *t,
-                                                               float *scratch) {
-    half_tile_body(t, scratch);
-}
-
-__attribute__((target("avx512f,avx512vl,avx2,fma"))) static void
-half_tile_avx512(const half_tile *t, float *scratch) {
-    half_tile_body(t, scratch);
-}
+HALF_VARIANT(avx2, __attribute__((target("avx2,fma"))))
+HALF_VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))))
 #endif
 
-static half_tile_fn pick_half_tile(void) {
+static half_kernels pick_half_kernels(void) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-        return half_tile_avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return half_tile_avx2;
+        return (half_kernels){half_tile_avx512, half_dot_avx512};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return (half_kernels){half_tile_avx2, half_dot_avx2};
 #endif
-    return half_tile_generic;
+    return (half_kernels){half_tile_generic, half_dot_generic};
 }
 
 typedef struct half_ctx {
     const mm_problem *p;
-    half_tile_fn tile_fn;
+    void (*tile_fn)(const half_tile *t, float *scratch);
     int64_t nc;               /* output tile width (a multiple of NR, <= NC) */
     int64_t tiles_m, tiles_n; /* output tiles per matrix */
     atomic_int failed;        /* scratch allocation failed */
@@ -401,10 +451,44 @@ static void half_range(void *vctx, int64_t begin, int64_t end) {
     ingot__host_free(scratch, bytes);
 }
 
+typedef struct dot_ctx {
+    const half_dot *job;
+    void (*dot_fn)(const half_dot *t, int64_t j0, int64_t j1);
+} dot_ctx;
+
+static void dot_range(void *vctx, int64_t begin, int64_t end) {
+    const dot_ctx *ctx = vctx;
+    ctx->dot_fn(ctx->job, begin, end);
+}
+
+/* The dot-product path for one matrix (see half_dot). */
+static ingot_status matmul_half_dot(const mm_problem *p, const half_kernels *kernels) {
+    const int nb = p->nbatch_dims; /* all of size 1 */
+    const uint16_t *a = (const uint16_t *)p->a.data;
+    int64_t sa_row = p->a.strides[nb], sa_col = p->a.strides[nb + 1];
+    size_t bytes = (size_t)(p->m * p->k) * sizeof(float);
+    float *af = ingot__host_alloc(bytes); /* [m, k] */
+    if (!af) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "matmul: no memory for a %zu-byte copy",
+                                 bytes);
+    bool bf16 = p->dtype == INGOT_BF16;
+    for (int64_t i = 0; i < p->m; i++)
+        for (int64_t k = 0; k < p->k; k++)
+            af[i * p->k + k] = half_to_f32(a[i * sa_row + k * sa_col], bf16);
+    half_dot job = {.a = af, .b = (const uint16_t *)p->b.data, .s_col = p->b.strides[nb + 1],
+                    .m = p->m, .k = p->k, .n = p->n, .out = (uint16_t *)p->out, .bf16 = bf16};
+    dot_ctx ctx = {&job, kernels->dot};
+    int64_t grain = (1 << 16) / (p->m * p->k);
+    ingot__parallel_for(p->n, grain > 0 ? grain : 1, dot_range, &ctx);
+    ingot__host_free(af, bytes);
+    return INGOT_OK;
+}
+
 static ingot_status matmul_half(const mm_problem *p) {
     if (p->dtype == INGOT_F16) pthread_once(&f16_table_once, f16_table_init);
-    half_ctx ctx = {.p = p, .tile_fn = pick_half_tile(), .nc = NC,
-                    .tiles_m = (p->m + MC - 1) / MC};
+    half_kernels kernels = pick_half_kernels();
+    if (p->nbatch == 1 && p->m <= DOT_MAX_ROWS && p->b.strides[p->nbatch_dims] == 1)
+        return matmul_half_dot(p, &kernels);
+    half_ctx ctx = {.p = p, .tile_fn = kernels.tile, .nc = NC, .tiles_m = (p->m + MC - 1) / MC};
     /* narrower tiles until every thread has a few (the result does not
      * depend on the tiling) */
     int64_t want = 4 * (int64_t)ingot_get_num_threads();
@@ -438,6 +522,7 @@ ingot_status ingot__cpu_matmul(ingot_array *out, const ingot_array *a, const ing
         .dtype = out->dtype,
     };
     for (int d = 0; d < p.nbatch_dims; d++) p.nbatch *= out->shape[d];
+    fold_batch(&p);
     switch (p.dtype) {
     case INGOT_F32: return matmul_f32(&p);
     case INGOT_F16:
