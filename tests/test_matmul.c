@@ -46,7 +46,8 @@ static int64_t ref_matmul(double **out, double **abs_sum, const double *a, const
     ref_shape r;
     ref_resolve(&r, as, an, bs, bn);
     int64_t nb = 1;
-    for (int d = 0; d < r.nbatch; d++) nb *= r.batch[d];
+    for (int d = 0; d < r.nbatch; d++)
+        nb *= r.batch[d];
     int64_t total = nb * r.m * r.n;
     *out = calloc((size_t)(total ? total : 1), sizeof(double));
     *abs_sum = calloc((size_t)(total ? total : 1), sizeof(double));
@@ -104,9 +105,9 @@ static void assert_matmul(const ingot_array *out, const ingot_array *a, const in
 
 /* matmul of random operands of the given shapes/dtypes; a and/or b made
  * non-contiguous on request; checks the result shape and values. */
-static void check_case(ingot_dtype da, const int64_t *as, int an, ingot_dtype db,
-                       const int64_t *bs, int bn, bool nc_a, bool nc_b, const int64_t *want,
-                       int want_nd, const char *what) {
+static void check_case(ingot_dtype da, const int64_t *as, int an, ingot_dtype db, const int64_t *bs,
+                       int bn, bool nc_a, bool nc_b, const int64_t *want, int want_nd,
+                       const char *what) {
     ingot_array *a = tu_random(da, as, an, 11, -1, 1), *b = tu_random(db, bs, bn, 12, -1, 1);
     if (nc_a) {
         ingot_array *t = tu_noncontiguous(a);
@@ -129,7 +130,7 @@ static void check_case(ingot_dtype da, const int64_t *as, int an, ingot_dtype db
 
 #define S(...) ((const int64_t[]){__VA_ARGS__})
 #define N(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
-#define CASE(dt, ash, bsh, osh, what)                                                         \
+#define CASE(dt, ash, bsh, osh, what)                                                              \
     check_case(dt, S ash, N ash, dt, S bsh, N bsh, false, false, S osh, N osh, what)
 
 static void test_f32_shapes(void **state) {
@@ -246,7 +247,8 @@ static void test_empty(void **state) {
     ingot_dtype dts[3] = {INGOT_F32, INGOT_BF16, INGOT_F16};
     for (int i = 0; i < 3; i++) {
         ingot_dtype dt = dts[i];
-        ingot_array *a = tu_random(dt, S(3, 0), 2, 1, -1, 1), *b = tu_random(dt, S(0, 4), 2, 2, -1, 1);
+        ingot_array *a = tu_random(dt, S(3, 0), 2, 1, -1, 1),
+                    *b = tu_random(dt, S(0, 4), 2, 2, -1, 1);
         ingot_array *out;
         TU_OK(ingot_matmul(&out, a, b));
         tu_assert_shape(out, dt, S(3, 4), 2);
@@ -378,7 +380,8 @@ static void test_gradient_dtypes(void **state) {
     tu_assert_close(grads[0], want, 12, 1.0 / 128, 1e-3, "bf16 dA");
     free(g);
     free(bv);
-    for (int i = 0; i < 2; i++) ingot_array_free(grads[i]);
+    for (int i = 0; i < 2; i++)
+        ingot_array_free(grads[i]);
     ingot_array_free(outs[0]);
     ingot_array_free(cot);
     ingot_array_free(in[0]);
@@ -387,18 +390,12 @@ static void test_gradient_dtypes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_f32_shapes),
-        cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_batch_broadcast),
-        cmocka_unit_test(test_layouts),
-        cmocka_unit_test(test_half_tiles),
-        cmocka_unit_test(test_transposed_weight),
-        cmocka_unit_test(test_mixed_dtypes),
-        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_thread_independence),
-        cmocka_unit_test(test_gradients),
-        cmocka_unit_test(test_gradient_dtypes),
+        cmocka_unit_test(test_f32_shapes),      cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_batch_broadcast), cmocka_unit_test(test_layouts),
+        cmocka_unit_test(test_half_tiles),      cmocka_unit_test(test_transposed_weight),
+        cmocka_unit_test(test_mixed_dtypes),    cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_errors),          cmocka_unit_test(test_thread_independence),
+        cmocka_unit_test(test_gradients),       cmocka_unit_test(test_gradient_dtypes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

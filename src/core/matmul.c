@@ -7,9 +7,9 @@
  * as [1, K] and a 1-D b as [K, 1]. */
 typedef struct mm_shapes {
     int64_t m, k, n;
-    int nbatch;                       /* broadcast batch dims */
-    int64_t full[INGOT_MAX_DIMS];     /* batch + [M, N] (the kernel's out; batch <= 6 dims) */
-    int64_t final[INGOT_MAX_DIMS];    /* full without the dims of 1-D operands */
+    int nbatch;                    /* broadcast batch dims */
+    int64_t full[INGOT_MAX_DIMS];  /* batch + [M, N] (the kernel's out; batch <= 6 dims) */
+    int64_t final[INGOT_MAX_DIMS]; /* full without the dims of 1-D operands */
     int final_ndim;
 } mm_shapes;
 
@@ -129,10 +129,10 @@ static ingot_status matmul_backward(ingot_array **grads, const ingot_array *g,
     ingot_status st = mm_resolve(&s, a, b);
     if (st != INGOT_OK) return st;
     int64_t a2_shape[2] = {1, s.k}, b2_shape[2] = {s.k, 1};
-    ingot_array *gf = NULL;           /* [batch..., M, N] */
-    ingot_array *a2 = NULL, *b2 = NULL; /* a as [..., M, K], b as [..., K, N] */
-    ingot_array *at = NULL, *bt = NULL; /* their transposes */
-    ingot_array *da = NULL;           /* [batch..., M, K] */
+    ingot_array *gf = NULL;              /* [batch..., M, N] */
+    ingot_array *a2 = NULL, *b2 = NULL;  /* a as [..., M, K], b as [..., K, N] */
+    ingot_array *at = NULL, *bt = NULL;  /* their transposes */
+    ingot_array *da = NULL;              /* [batch..., M, K] */
     ingot_array *db = NULL, *db1 = NULL; /* [batch..., K, N]; [batch..., K] for a 1-D b */
     st = ingot_reshape(&gf, g, s.full, s.nbatch + 2);
     if (st == INGOT_OK) st = as_matrix(&a2, a, a2_shape);

@@ -26,9 +26,9 @@ static inline void add_elem(char *dst, const char *src, ingot_dtype dtype) {
     }
     case INGOT_F16:
     case INGOT_BF16:
-        ingot__store_f64(dst, dtype,
-                         (double)((float)ingot__load_f64(dst, dtype) +
-                                  (float)ingot__load_f64(src, dtype)));
+        ingot__store_f64(
+            dst, dtype,
+            (double)((float)ingot__load_f64(dst, dtype) + (float)ingot__load_f64(src, dtype)));
         break;
     default: {
         uint64_t x = (uint64_t)ingot__load_i64(dst, dtype) + (uint64_t)ingot__load_i64(src, dtype);
@@ -79,7 +79,11 @@ static void gather_range(void *vctx, int64_t begin, int64_t end) {
 
 ingot_status ingot__cpu_gather(ingot_array *out, const ingot_array *a, const ingot_array *idx,
                                int axis) {
-    gather_ctx c = {.out = out, .a = a, .idx = idx, .item_ndim = out->ndim, .run = 1,
+    gather_ctx c = {.out = out,
+                    .a = a,
+                    .idx = idx,
+                    .item_ndim = out->ndim,
+                    .run = 1,
                     .axis_stride = a->strides[axis]};
     memcpy(c.a_strides, a->strides, (size_t)a->ndim * sizeof(int64_t));
     c.a_strides[axis] = 0;
@@ -123,9 +127,11 @@ static void scatter_elems(char *dst, const char *src, int64_t n, ingot_dtype dty
     } else if (dtype == INGOT_F32) {
         float *d = (float *)dst;
         const float *s = (const float *)src;
-        for (int64_t c = 0; c < n; c++) d[c] += s[c];
+        for (int64_t c = 0; c < n; c++)
+            d[c] += s[c];
     } else {
-        for (int64_t c = 0; c < n; c++) add_elem(dst + c * esize, src + c * esize, dtype);
+        for (int64_t c = 0; c < n; c++)
+            add_elem(dst + c * esize, src + c * esize, dtype);
     }
 }
 
@@ -159,8 +165,13 @@ static void scatter_range(void *vctx, int64_t begin, int64_t end) {
 
 ingot_status ingot__cpu_scatter(ingot_array *out, const ingot_array *idx, const ingot_array *values,
                                 int axis, bool accumulate) {
-    scatter_ctx c = {.out = out, .idx = idx, .values = values, .accumulate = accumulate,
-                     .len = idx->shape[axis], .run = 1, .nblocks = 1};
+    scatter_ctx c = {.out = out,
+                     .idx = idx,
+                     .values = values,
+                     .accumulate = accumulate,
+                     .len = idx->shape[axis],
+                     .run = 1,
+                     .nblocks = 1};
     const ingot_array *ops[3] = {out, idx, values};
     int ndim = idx->ndim;
     if (rows_contiguous(values, idx, axis)) {
@@ -172,11 +183,13 @@ ingot_status ingot__cpu_scatter(ingot_array *out, const ingot_array *idx, const 
     for (int d = 0; d < ndim; d++) {
         if (d == axis) continue;
         c.line_shape[c.line_ndim] = idx->shape[d];
-        for (int o = 0; o < 3; o++) c.line_strides[o][c.line_ndim] = ops[o]->strides[d];
+        for (int o = 0; o < 3; o++)
+            c.line_strides[o][c.line_ndim] = ops[o]->strides[d];
         nlines *= idx->shape[d];
         c.line_ndim++;
     }
-    for (int o = 0; o < 3; o++) c.axis_stride[o] = ops[o]->strides[axis];
+    for (int o = 0; o < 3; o++)
+        c.axis_stride[o] = ops[o]->strides[axis];
     if (c.len == 0 || nlines == 0) return INGOT_OK;
     int64_t grain = (1 << 14) / (c.len * (c.run < SCATTER_BLOCK ? c.run : SCATTER_BLOCK));
     ingot__parallel_for(nlines * c.nblocks, grain > 0 ? grain : 1, scatter_range, &c);

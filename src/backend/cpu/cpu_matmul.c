@@ -118,7 +118,8 @@ static size_t copy_bytes(int64_t s_row, int64_t s_col, int64_t rows, int64_t col
 static void copy_f32_matrix(float *dst, const float *src, int64_t s_row, int64_t s_col,
                             int64_t rows, int64_t cols) {
     for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) dst[i * cols + j] = src[i * s_row + j * s_col];
+        for (int64_t j = 0; j < cols; j++)
+            dst[i * cols + j] = src[i * s_row + j * s_col];
 }
 
 /* A BLAS-ready view of one f32 matrix: the original or a packed copy in
@@ -182,10 +183,10 @@ static ingot_status matmul_f32(const mm_problem *p) {
     for (int64_t batch = 0; batch < nbatch; batch++) {
         int64_t off_a, off_b;
         mm_batch_offsets(p, batch, &off_a, &off_b);
-        blas_matrix a = blas_prepare((const float *)p->a.data + off_a, sa_r, sa_c, m, p->k,
-                                     scratch);
-        blas_matrix b = blas_prepare((const float *)p->b.data + off_b, sb_r, sb_c, p->k, p->n,
-                                     scratch_b_ptr);
+        blas_matrix a =
+            blas_prepare((const float *)p->a.data + off_a, sa_r, sa_c, m, p->k, scratch);
+        blas_matrix b =
+            blas_prepare((const float *)p->b.data + off_b, sb_r, sb_c, p->k, p->n, scratch_b_ptr);
         float *c = (float *)p->out + batch * m * p->n;
         sgemm_chunked(&a, &b, c, m, p->n, p->k);
     }
@@ -215,7 +216,8 @@ static float f16_table[1 << 16];
 static pthread_once_t f16_table_once = PTHREAD_ONCE_INIT;
 
 static void f16_table_init(void) {
-    for (uint32_t h = 0; h < (1u << 16); h++) f16_table[h] = ingot__f16_to_f32((uint16_t)h);
+    for (uint32_t h = 0; h < (1u << 16); h++)
+        f16_table[h] = ingot__f16_to_f32((uint16_t)h);
 }
 
 static inline __attribute__((always_inline)) float half_to_f32(uint16_t h, bool bf16) {
@@ -236,13 +238,15 @@ static inline __attribute__((always_inline)) void pack_a(float *restrict dst, co
         for (int64_t r = 0; r < rows; r++) {
             const uint16_t *src = a + (ip + r) * s_row;
             if (s_col == 1)
-                for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = half_to_f32(src[k], bf16);
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * MR + r] = half_to_f32(src[k], bf16);
             else
                 for (int64_t k = 0; k < kc; k++)
                     dst[k * MR + r] = half_to_f32(src[k * s_col], bf16);
         }
         for (int64_t r = rows; r < MR; r++)
-            for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
+            for (int64_t k = 0; k < kc; k++)
+                dst[k * MR + r] = 0.0f;
     }
 }
 
@@ -256,8 +260,10 @@ static inline __attribute__((always_inline)) void pack_b(float *restrict dst, co
         if (s_col == 1) { /* rows of B are contiguous */
             for (int64_t k = 0; k < kc; k++) {
                 const uint16_t *src = b + k * s_row + jp;
-                for (int64_t c = 0; c < cols; c++) dst[k * NR + c] = half_to_f32(src[c], bf16);
-                for (int64_t c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+                for (int64_t c = 0; c < cols; c++)
+                    dst[k * NR + c] = half_to_f32(src[c], bf16);
+                for (int64_t c = cols; c < NR; c++)
+                    dst[k * NR + c] = 0.0f;
             }
         } else { /* walk down each column (contiguous when B is a transposed view) */
             for (int64_t c = 0; c < cols; c++) {
@@ -266,7 +272,8 @@ static inline __attribute__((always_inline)) void pack_b(float *restrict dst, co
                     dst[k * NR + c] = half_to_f32(src[k * s_row], bf16);
             }
             for (int64_t k = 0; k < kc; k++)
-                for (int64_t c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+                for (int64_t c = cols; c < NR; c++)
+                    dst[k * NR + c] = 0.0f;
         }
     }
 }
@@ -279,16 +286,19 @@ static inline __attribute__((always_inline)) void micro_kernel(int rows, int64_t
                                                                float *restrict c, int64_t ldc) {
     float acc[MR][NR];
     for (int r = 0; r < rows; r++)
-        for (int j = 0; j < NR; j++) acc[r][j] = c[r * ldc + j];
+        for (int j = 0; j < NR; j++)
+            acc[r][j] = c[r * ldc + j];
     for (int64_t k = 0; k < kc; k++) {
         const float *brow = bp + k * NR;
         for (int r = 0; r < rows; r++) {
             float av = ap[k * MR + r];
-            for (int j = 0; j < NR; j++) acc[r][j] += av * brow[j];
+            for (int j = 0; j < NR; j++)
+                acc[r][j] += av * brow[j];
         }
     }
     for (int r = 0; r < rows; r++)
-        for (int j = 0; j < NR; j++) c[r * ldc + j] = acc[r][j];
+        for (int j = 0; j < NR; j++)
+            c[r * ldc + j] = acc[r][j];
 }
 
 /* One output tile: rows [i0, i0 + mc), columns [j0, j0 + nc) of a batch matrix. */
@@ -304,12 +314,13 @@ typedef struct half_tile {
 
 static inline __attribute__((always_inline)) void half_tile_body(const half_tile *t,
                                                                  float *scratch) {
-    float *ctile = scratch;                /* [MC, ldc] */
-    float *apack = scratch + MC * NC;      /* [MC / MR][KC][MR] */
-    float *bpack = apack + MC * KC;        /* [NC / NR][KC][NR] */
+    float *ctile = scratch;           /* [MC, ldc] */
+    float *apack = scratch + MC * NC; /* [MC / MR][KC][MR] */
+    float *bpack = apack + MC * KC;   /* [NC / NR][KC][NR] */
     int64_t nc_pad = (t->nc + NR - 1) / NR * NR;
     for (int64_t i = 0; i < t->mc; i++)
-        for (int64_t j = 0; j < nc_pad; j++) ctile[i * t->ldc + j] = 0.0f;
+        for (int64_t j = 0; j < nc_pad; j++)
+            ctile[i * t->ldc + j] = 0.0f;
     for (int64_t k0 = 0; k0 < t->k; k0 += KC) {
         int64_t kc = t->k - k0 < KC ? t->k - k0 : KC;
         pack_a(apack, t->a + k0 * t->sa_col, t->sa_row, t->sa_col, t->mc, kc, t->bf16);
@@ -333,9 +344,11 @@ static inline __attribute__((always_inline)) void half_tile_body(const half_tile
         uint16_t *orow = t->out + i * t->ld_out;
         const float *crow = ctile + i * t->ldc;
         if (t->bf16)
-            for (int64_t j = 0; j < t->nc; j++) orow[j] = ingot__f32_to_bf16(crow[j]);
+            for (int64_t j = 0; j < t->nc; j++)
+                orow[j] = ingot__f32_to_bf16(crow[j]);
         else
-            for (int64_t j = 0; j < t->nc; j++) orow[j] = ingot__f32_to_f16(crow[j]);
+            for (int64_t j = 0; j < t->nc; j++)
+                orow[j] = ingot__f32_to_f16(crow[j]);
     }
 }
 
@@ -368,9 +381,9 @@ static inline __attribute__((always_inline)) void half_dot_body(const half_dot *
             for (int l = 0; k0 + l < t->k; l++)
                 acc[l] += ai[k0 + l] * half_to_f32(bj[k0 + l], t->bf16);
             for (int w = LANES / 2; w >= 1; w /= 2)
-                for (int l = 0; l < w; l++) acc[l] += acc[l + w];
-            t->out[i * t->n + j] =
-                t->bf16 ? ingot__f32_to_bf16(acc[0]) : ingot__f32_to_f16(acc[0]);
+                for (int l = 0; l < w; l++)
+                    acc[l] += acc[l + w];
+            t->out[i * t->n + j] = t->bf16 ? ingot__f32_to_bf16(acc[0]) : ingot__f32_to_f16(acc[0]);
         }
     }
 }
@@ -384,12 +397,12 @@ typedef struct half_kernels {
     void (*dot)(const half_dot *t, int64_t j0, int64_t j1);
 } half_kernels;
 
-#define HALF_VARIANT(name, attr)                                                              \
-    attr static void half_tile_##name(const half_tile *t, float *scratch) {                   \
-        half_tile_body(t, scratch);                                                           \
-    }                                                                                         \
-    attr static void half_dot_##name(const half_dot *t, int64_t j0, int64_t j1) {            \
-        half_dot_body(t, j0, j1);                                                             \
+#define HALF_VARIANT(name, attr)                                                                   \
+    attr static void half_tile_##name(const half_tile *t, float *scratch) {                        \
+        half_tile_body(t, scratch);                                                                \
+    }                                                                                              \
+    attr static void half_dot_##name(const half_dot *t, int64_t j0, int64_t j1) {                  \
+        half_dot_body(t, j0, j1);                                                                  \
     }
 
 HALF_VARIANT(generic, )
@@ -434,8 +447,10 @@ static void half_range(void *vctx, int64_t begin, int64_t end) {
         int64_t off_a, off_b;
         mm_batch_offsets(p, batch, &off_a, &off_b);
         half_tile tile = {
-            .sa_row = p->a.strides[nb], .sa_col = p->a.strides[nb + 1],
-            .sb_row = p->b.strides[nb], .sb_col = p->b.strides[nb + 1],
+            .sa_row = p->a.strides[nb],
+            .sa_col = p->a.strides[nb + 1],
+            .sb_row = p->b.strides[nb],
+            .sb_col = p->b.strides[nb + 1],
             .mc = p->m - i0 < MC ? p->m - i0 : MC,
             .nc = p->n - j0 < ctx->nc ? p->n - j0 : ctx->nc,
             .k = p->k,
@@ -468,14 +483,21 @@ static ingot_status matmul_half_dot(const mm_problem *p, const half_kernels *ker
     int64_t sa_row = p->a.strides[nb], sa_col = p->a.strides[nb + 1];
     size_t bytes = (size_t)(p->m * p->k) * sizeof(float);
     float *af = ingot__host_alloc(bytes); /* [m, k] */
-    if (!af) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "matmul: no memory for a %zu-byte copy",
-                                 bytes);
+    if (!af)
+        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "matmul: no memory for a %zu-byte copy",
+                            bytes);
     bool bf16 = p->dtype == INGOT_BF16;
     for (int64_t i = 0; i < p->m; i++)
         for (int64_t k = 0; k < p->k; k++)
             af[i * p->k + k] = half_to_f32(a[i * sa_row + k * sa_col], bf16);
-    half_dot job = {.a = af, .b = (const uint16_t *)p->b.data, .s_col = p->b.strides[nb + 1],
-                    .m = p->m, .k = p->k, .n = p->n, .out = (uint16_t *)p->out, .bf16 = bf16};
+    half_dot job = {.a = af,
+                    .b = (const uint16_t *)p->b.data,
+                    .s_col = p->b.strides[nb + 1],
+                    .m = p->m,
+                    .k = p->k,
+                    .n = p->n,
+                    .out = (uint16_t *)p->out,
+                    .bf16 = bf16};
     dot_ctx ctx = {&job, kernels->dot};
     int64_t grain = (1 << 16) / (p->m * p->k);
     ingot__parallel_for(p->n, grain > 0 ? grain : 1, dot_range, &ctx);
@@ -521,7 +543,8 @@ ingot_status ingot__cpu_matmul(ingot_array *out, const ingot_array *a, const ing
         .out = ingot__data(out),
         .dtype = out->dtype,
     };
-    for (int d = 0; d < p.nbatch_dims; d++) p.nbatch *= out->shape[d];
+    for (int d = 0; d < p.nbatch_dims; d++)
+        p.nbatch *= out->shape[d];
     fold_batch(&p);
     switch (p.dtype) {
     case INGOT_F32: return matmul_f32(&p);
