@@ -359,6 +359,9 @@ static void test_gradients(void **state) {
     gradcheck_case(S(3, 4), 2, S(4), 1, "2-D @ 1-D");
     gradcheck_case(S(4), 1, S(4), 1, "1-D @ 1-D");
     gradcheck_case(S(2, 3, 4), 3, S(4), 1, "3-D @ 1-D");
+    gradcheck_case(S(2, 3, 4), 3, S(4, 5), 2, "shared weight");
+    gradcheck_case(S(2, 2, 3, 4), 4, S(4, 5), 2, "shared weight, 2 batch dims");
+    gradcheck_case(S(3, 4), 2, S(2, 4, 5), 3, "shared a");
 }
 
 /* dA and dB of bf16 inputs keep their dtypes and shapes. */
