@@ -125,7 +125,13 @@ static int group_setup(void **state) {
     (void)state;
     const char *tmp = getenv("TMPDIR");
     snprintf(g_dir, sizeof g_dir, "%s/ingot_st_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    return mkdtemp(g_dir) ? 0 : -1;
+    if (!mkdtemp(g_dir)) return -1;
+    /* resolved, so that paths match /proc/self/maps (see is_mapped) */
+    char *real = realpath(g_dir, NULL);
+    if (!real || strlen(real) >= sizeof g_dir) return -1;
+    strcpy(g_dir, real);
+    free(real);
+    return 0;
 }
 
 static int group_teardown(void **state) {
@@ -480,6 +486,10 @@ static void test_open_errors(void **state) {
     make_dir("dir.safetensors.d/model.safetensors");
     TU_FAILS(ingot_safetensors_open(&st, tpath(p, sizeof p, "dir.safetensors.d")), INGOT_ERR_IO,
              "not a regular file");
+    assert_int_equal(mkfifo(tpath(p, sizeof p, "fifo.safetensors"), 0600), 0);
+    TU_FAILS(ingot_safetensors_open(&st, p), INGOT_ERR_IO, "fifo.safetensors: not a regular file");
+    assert_int_equal(mkfifo(tpath(p, sizeof p, "fifo.json"), 0600), 0);
+    TU_FAILS(ingot_safetensors_open(&st, p), INGOT_ERR_IO, "fifo.json: not a regular file");
     assert_null(st);
     TU_FAILS(ingot_safetensors_open_memory(NULL, "", 0, NULL), INGOT_ERR_INVALID_ARGUMENT,
              "out is NULL");

@@ -562,7 +562,9 @@ static ingot_status finish(ingot_safetensors *st) {
 /* Maps the regular file path into st->files[fi] (path already set). */
 static ingot_status map_file(ingot_safetensors *st, size_t fi) {
     st_file *f = &st->files[fi];
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
+     * rejected as not a regular file); regular files ignore the flag. */
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return os_error(errno, f->path, "cannot open");
     struct stat sb;
     ingot_status s = INGOT_OK;
@@ -609,7 +611,7 @@ static ingot_status open_single(ingot_safetensors **out, const char *path) {
 
 /* Reads a whole (index) file into a NUL-terminated allocation. */
 static ingot_status read_small_file(char **out, size_t *len, const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return os_error(errno, path, "cannot open");
     struct stat sb;
     ingot_status s = INGOT_OK;
