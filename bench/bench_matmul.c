@@ -19,10 +19,10 @@ static double now_s(void) {
 }
 
 /* An array of dtype and shape with values in [-1, 1). */
-static ingot_array *filled_array(ingot_dtype dtype, const int64_t *shape, int ndim,
-                                 unsigned seed) {
+static ingot_array *filled_array(ingot_dtype dtype, const int64_t *shape, int ndim, unsigned seed) {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
     float *v = malloc((size_t)n * sizeof *v);
     if (!v) return NULL;
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
@@ -71,15 +71,14 @@ int main(int argc, char **argv) {
         {1, 2048, 2048}, {16, 2048, 2048}, {128, 2048, 2048}, {512, 512, 512}, {512, 2048, 8192},
     };
     static const ingot_dtype dtypes[] = {INGOT_F32, INGOT_BF16, INGOT_F16};
-    printf("threads %d\n%-20s %6s %10s %10s\n", ingot_get_num_threads(), "M x K x N", "dtype",
-           "ms", "GFLOP/s");
+    printf("threads %d\n%-20s %6s %10s %10s\n", ingot_get_num_threads(), "M x K x N", "dtype", "ms",
+           "GFLOP/s");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         for (size_t d = 0; d < sizeof dtypes / sizeof dtypes[0]; d++) {
             int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
             double t = time_linear(dtypes[d], m, k, n);
             char dims[64];
-            snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)m, (long long)k,
-                     (long long)n);
+            snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)m, (long long)k, (long long)n);
             if (t < 0) return 1;
             printf("%-20s %6s %10.3f %10.1f\n", dims, ingot_dtype_name(dtypes[d]), t * 1e3,
                    2.0 * (double)(m * k * n) / t * 1e-9);

@@ -17,7 +17,8 @@ static const ingot_dtype INDEX_DTYPES[] = {INGOT_U8, INGOT_I8, INGOT_I32, INGOT_
 
 static int64_t count(const int64_t *shape, int nd) {
     int64_t n = 1;
-    for (int i = 0; i < nd; i++) n *= shape[i];
+    for (int i = 0; i < nd; i++)
+        n *= shape[i];
     return n;
 }
 
@@ -32,7 +33,8 @@ static void unravel(int64_t *coord, int64_t i, const int64_t *shape, int nd) {
 /* Linear index of coord in shape; dims of size 1 broadcast (coordinate 0). */
 static int64_t ravel_bcast(const int64_t *coord, const int64_t *shape, int nd) {
     int64_t i = 0;
-    for (int d = 0; d < nd; d++) i = i * shape[d] + (shape[d] == 1 ? 0 : coord[d]);
+    for (int d = 0; d < nd; d++)
+        i = i * shape[d] + (shape[d] == 1 ? 0 : coord[d]);
     return i;
 }
 
@@ -42,7 +44,8 @@ static ingot_array *make(ingot_dtype dt, const int64_t *shape, int nd, uint64_t 
     if (dt == INGOT_I64) {
         int64_t n = count(shape, nd);
         double *v = tu_random_values(n, seed, 0, 100);
-        for (int64_t i = 0; i < n; i++) v[i] = (floor(v[i]) + 1) * 0x1p34; /* exact in f32 */
+        for (int64_t i = 0; i < n; i++)
+            v[i] = (floor(v[i]) + 1) * 0x1p34; /* exact in f32 */
         ingot_array *a = tu_from_f64(v, dt, shape, nd);
         free(v);
         return a;
@@ -68,21 +71,27 @@ static double *ref_take(const double *a, const int64_t *as, int an, const double
                         const int64_t *is, int in, int axis, int64_t *n_out) {
     int64_t os[INGOT_MAX_DIMS];
     int on = 0;
-    for (int d = 0; d < axis; d++) os[on++] = as[d];
-    for (int d = 0; d < in; d++) os[on++] = is[d];
-    for (int d = axis + 1; d < an; d++) os[on++] = as[d];
+    for (int d = 0; d < axis; d++)
+        os[on++] = as[d];
+    for (int d = 0; d < in; d++)
+        os[on++] = is[d];
+    for (int d = axis + 1; d < an; d++)
+        os[on++] = as[d];
     int64_t n = count(os, on), ni = count(is, in);
     double *out = malloc((size_t)(n ? n : 1) * sizeof *out);
     for (int64_t i = 0; i < n; i++) {
         int64_t c[INGOT_MAX_DIMS], ac[INGOT_MAX_DIMS];
         unravel(c, i, os, on);
         int64_t flat = 0; /* position within the indices */
-        for (int d = 0; d < in; d++) flat = flat * is[d] + c[axis + d];
+        for (int d = 0; d < in; d++)
+            flat = flat * is[d] + c[axis + d];
         assert_true(flat < ni);
-        for (int d = 0; d < axis; d++) ac[d] = c[d];
+        for (int d = 0; d < axis; d++)
+            ac[d] = c[d];
         int64_t j = (int64_t)idx[flat];
         ac[axis] = j < 0 ? j + as[axis] : j;
-        for (int d = axis + 1; d < an; d++) ac[d] = c[d - 1 + in];
+        for (int d = axis + 1; d < an; d++)
+            ac[d] = c[d - 1 + in];
         out[i] = a[ravel_bcast(ac, as, an)];
     }
     *n_out = n;
@@ -151,7 +160,8 @@ static void test_take_shapes(void **state) {
     ingot_array_free(out);
     check_take(a, s, 1, "scalar index");
     /* empty indices */
-    ingot_array *e = indices_of(NULL, INGOT_I32, S(0), 1), *e2 = indices_of(NULL, INGOT_I32, S(2, 0), 2);
+    ingot_array *e = indices_of(NULL, INGOT_I32, S(0), 1),
+                *e2 = indices_of(NULL, INGOT_I32, S(2, 0), 2);
     TU_OK(ingot_take(&out, a, e, 1));
     tu_assert_shape(out, INGOT_F32, S(3, 0, 5), 3);
     ingot_array_free(out);
@@ -186,8 +196,10 @@ static void test_take_errors(void **state) {
     (void)state;
     ingot_array *a = make(INGOT_F32, S(3, 4), 2, 7), *out = NULL;
     double big = 4, neg = -5, zero = 0;
-    ingot_array *ib = indices_of(&big, INGOT_I32, S(1), 1), *in = indices_of(&neg, INGOT_I64, S(1), 1);
-    ingot_array *fi = indices_of(&zero, INGOT_F32, S(1), 1), *bi = indices_of(&zero, INGOT_BOOL, S(1), 1);
+    ingot_array *ib = indices_of(&big, INGOT_I32, S(1), 1),
+                *in = indices_of(&neg, INGOT_I64, S(1), 1);
+    ingot_array *fi = indices_of(&zero, INGOT_F32, S(1), 1),
+                *bi = indices_of(&zero, INGOT_BOOL, S(1), 1);
     TU_FAILS(ingot_take(&out, a, ib, 1), INGOT_ERR_INDEX, "index 4");
     TU_FAILS(ingot_take(&out, a, ib, 1), INGOT_ERR_INDEX, "axis 1 with size 4");
     TU_FAILS(ingot_take(&out, a, in, -1), INGOT_ERR_INDEX, "index -5");
@@ -212,7 +224,8 @@ static void test_take_errors(void **state) {
 /* out[c] = a[c with c[axis] = idx[c]], a and idx broadcast outside axis. */
 static double *ref_take_along(const double *a, const int64_t *as, const double *idx,
                               const int64_t *is, int nd, int axis, int64_t *os) {
-    for (int d = 0; d < nd; d++) os[d] = d == axis ? is[d] : (as[d] == 1 ? is[d] : as[d]);
+    for (int d = 0; d < nd; d++)
+        os[d] = d == axis ? is[d] : (as[d] == 1 ? is[d] : as[d]);
     int64_t n = count(os, nd);
     double *out = malloc((size_t)(n ? n : 1) * sizeof *out);
     for (int64_t i = 0; i < n; i++) {
@@ -221,9 +234,11 @@ static double *ref_take_along(const double *a, const int64_t *as, const double *
         int64_t j = (int64_t)idx[ravel_bcast(c, is, nd)];
         c[axis] = j < 0 ? j + as[axis] : j;
         int64_t ac[INGOT_MAX_DIMS];
-        for (int d = 0; d < nd; d++) ac[d] = d == axis ? c[d] : (as[d] == 1 ? 0 : c[d]);
+        for (int d = 0; d < nd; d++)
+            ac[d] = d == axis ? c[d] : (as[d] == 1 ? 0 : c[d]);
         int64_t off = 0;
-        for (int d = 0; d < nd; d++) off = off * as[d] + ac[d];
+        for (int d = 0; d < nd; d++)
+            off = off * as[d] + ac[d];
         out[i] = a[off];
     }
     return out;
@@ -286,7 +301,8 @@ static void test_take_along_errors(void **state) {
     (void)state;
     double v[8] = {0, 1, 2, 0, 1, 2, 0, 1};
     ingot_array *a = make(INGOT_F32, S(4, 3), 2, 30), *out = NULL;
-    ingot_array *i23 = indices_of(v, INGOT_I32, S(2, 3), 2), *i1 = indices_of(v, INGOT_I32, S(3), 1);
+    ingot_array *i23 = indices_of(v, INGOT_I32, S(2, 3), 2),
+                *i1 = indices_of(v, INGOT_I32, S(3), 1);
     ingot_array *big = indices_of((double[]){0, 3}, INGOT_I32, S(1, 2), 2);
     TU_FAILS(ingot_take_along_axis(&out, a, i23, 1), INGOT_ERR_SHAPE,
              "indices shape (2,3) does not match (4,3) outside axis 1");
@@ -309,8 +325,10 @@ static double *ref_put_along(const double *a, const int64_t *as, const double *i
                              const int64_t *is, const double *vals, const int64_t *vs, int vn,
                              int nd, int axis, ingot_dtype dt) {
     int64_t n = count(as, nd), ws[INGOT_MAX_DIMS], vfull[INGOT_MAX_DIMS];
-    for (int d = 0; d < nd; d++) ws[d] = d == axis ? is[d] : as[d];
-    for (int d = 0; d < nd; d++) vfull[d] = d < nd - vn ? 1 : vs[d - (nd - vn)];
+    for (int d = 0; d < nd; d++)
+        ws[d] = d == axis ? is[d] : as[d];
+    for (int d = 0; d < nd; d++)
+        vfull[d] = d < nd - vn ? 1 : vs[d - (nd - vn)];
     double *out = malloc((size_t)(n ? n : 1) * sizeof *out);
     memcpy(out, a, (size_t)n * sizeof *out);
     for (int64_t i = 0; i < count(ws, nd); i++) {
@@ -318,12 +336,15 @@ static double *ref_put_along(const double *a, const int64_t *as, const double *i
         unravel(c, i, ws, nd);
         double v = vals[ravel_bcast(c, vfull, nd)];
         /* converted to a's dtype as astype does for the values used here */
-        if (dt == INGOT_BOOL) v = v != 0;
-        else if (!ingot_dtype_is_float(dt)) v = trunc(v);
+        if (dt == INGOT_BOOL)
+            v = v != 0;
+        else if (!ingot_dtype_is_float(dt))
+            v = trunc(v);
         int64_t j = (int64_t)idx[ravel_bcast(c, is, nd)];
         c[axis] = j < 0 ? j + as[axis] : j;
         int64_t off = 0;
-        for (int d = 0; d < nd; d++) off = off * as[d] + c[d];
+        for (int d = 0; d < nd; d++)
+            off = off * as[d] + c[d];
         out[off] = v;
     }
     return out;
@@ -378,7 +399,8 @@ static void test_put_along_axis(void **state) {
     check_put_along(a33, i0, s, 0, "indices broadcast");
     /* float values into an integer array truncate */
     ingot_array *ai = make(INGOT_I32, S(3, 4), 2, 62);
-    ingot_array *fv = tu_from_f64((double[]){2.7, -1.5, 3.2, 0.5, -0.5, 9.9}, INGOT_F32, S(3, 2), 2);
+    ingot_array *fv =
+        tu_from_f64((double[]){2.7, -1.5, 3.2, 0.5, -0.5, 9.9}, INGOT_F32, S(3, 2), 2);
     check_put_along(ai, idx, fv, 1, "f32 values into i32");
     /* non-contiguous a, indices and values */
     ingot_array *anc = noncontig(make(INGOT_F16, S(2, 3), 2, 63));
@@ -431,16 +453,19 @@ static double *ref_concat(double *const *vals, const int64_t *const *shapes, int
                           int axis, int64_t *os) {
     memcpy(os, shapes[0], (size_t)nd * sizeof *os);
     os[axis] = 0;
-    for (int i = 0; i < n; i++) os[axis] += shapes[i][axis];
+    for (int i = 0; i < n; i++)
+        os[axis] += shapes[i][axis];
     int64_t total = count(os, nd);
     double *out = malloc((size_t)(total ? total : 1) * sizeof *out);
     for (int64_t i = 0; i < total; i++) {
         int64_t c[INGOT_MAX_DIMS];
         unravel(c, i, os, nd);
         int k = 0;
-        while (c[axis] >= shapes[k][axis]) c[axis] -= shapes[k++][axis];
+        while (c[axis] >= shapes[k][axis])
+            c[axis] -= shapes[k++][axis];
         int64_t off = 0;
-        for (int d = 0; d < nd; d++) off = off * shapes[k][d] + c[d];
+        for (int d = 0; d < nd; d++)
+            off = off * shapes[k][d] + c[d];
         out[i] = vals[k][off];
     }
     return out;
@@ -462,7 +487,8 @@ static void check_concat(ingot_array *const *arrays, int n, int axis, ingot_dtyp
     tu_assert_shape(out, want_dt, os, nd);
     tu_assert_close(out, want, count(os, nd), 0, 0, what);
     free(want);
-    for (int i = 0; i < n; i++) free(vals[i]);
+    for (int i = 0; i < n; i++)
+        free(vals[i]);
     free(vals);
     free(shapes);
     ingot_array_free(out);
@@ -479,7 +505,8 @@ static void test_concat(void **state) {
         ingot_array *y[2] = {make(dt, S(1, 3), 2, 83), x[0]};
         check_concat(y, 2, 0, dt, "axis 0");
         ingot_array_free(y[0]);
-        for (int i = 0; i < 3; i++) ingot_array_free(x[i]);
+        for (int i = 0; i < 3; i++)
+            ingot_array_free(x[i]);
     }
     /* promotion across all inputs */
     ingot_array *p[3] = {make(INGOT_U8, S(2), 1, 84), make(INGOT_I8, S(3), 1, 85),
@@ -495,9 +522,11 @@ static void test_concat(void **state) {
     check_concat(e, 3, 1, INGOT_F32, "empty parts");
     check_concat(e + 1, 1, 0, INGOT_F32, "one array");
     ingot_array *many[11];
-    for (int i = 0; i < 11; i++) many[i] = make(INGOT_I64, S(i % 3, 2), 2, 100 + (uint64_t)i);
+    for (int i = 0; i < 11; i++)
+        many[i] = make(INGOT_I64, S(i % 3, 2), 2, 100 + (uint64_t)i);
     check_concat(many, 11, 0, INGOT_I64, "11 arrays");
-    for (int i = 0; i < 11; i++) ingot_array_free(many[i]);
+    for (int i = 0; i < 11; i++)
+        ingot_array_free(many[i]);
     for (int i = 0; i < 3; i++) {
         ingot_array_free(e[i]);
         ingot_array_free(p[i]);
@@ -530,7 +559,8 @@ static void test_concat_errors(void **state) {
     TU_FAILS(ingot_stack(&out, cx, 0, 0), INGOT_ERR_INVALID_ARGUMENT, NULL);
     assert_null(out);
     ingot_array_free(s);
-    for (int i = 0; i < 3; i++) ingot_array_free(x[i]);
+    for (int i = 0; i < 3; i++)
+        ingot_array_free(x[i]);
 }
 
 /* out[..., i, ...] (new axis) = arrays[i]. */
@@ -542,7 +572,8 @@ static void check_stack(ingot_array *const *arrays, int n, int axis, ingot_dtype
     int ax = axis < 0 ? axis + nd + 1 : axis;
     const int64_t *is = ingot_array_shape(arrays[0]);
     int64_t os[INGOT_MAX_DIMS];
-    for (int d = 0, k = 0; d <= nd; d++) os[d] = d == ax ? n : is[k++];
+    for (int d = 0, k = 0; d <= nd; d++)
+        os[d] = d == ax ? n : is[k++];
     int64_t total = count(os, nd + 1);
     double *want = malloc((size_t)(total ? total : 1) * sizeof *want);
     for (int i = 0; i < n; i++) {
@@ -550,9 +581,11 @@ static void check_stack(ingot_array *const *arrays, int n, int axis, ingot_dtype
         for (int64_t e = 0; e < count(is, nd); e++) {
             int64_t c[INGOT_MAX_DIMS], oc[INGOT_MAX_DIMS];
             unravel(c, e, is, nd);
-            for (int d = 0, k = 0; d <= nd; d++) oc[d] = d == ax ? i : c[k++];
+            for (int d = 0, k = 0; d <= nd; d++)
+                oc[d] = d == ax ? i : c[k++];
             int64_t off = 0;
-            for (int d = 0; d <= nd; d++) off = off * os[d] + oc[d];
+            for (int d = 0; d <= nd; d++)
+                off = off * os[d] + oc[d];
             want[off] = v[e];
         }
         free(v);
@@ -573,7 +606,8 @@ static void test_stack(void **state) {
         check_stack(x, 3, 1, dt, "middle axis");
         check_stack(x, 3, -1, dt, "new last axis");
         check_stack(x, 1, 2, dt, "one array");
-        for (int i = 0; i < 3; i++) ingot_array_free(x[i]);
+        for (int i = 0; i < 3; i++)
+            ingot_array_free(x[i]);
     }
     ingot_array *p[2] = {make(INGOT_I32, S(4), 1, 113), make(INGOT_BF16, S(4), 1, 114)};
     check_stack(p, 2, -1, INGOT_BF16, "i32 + bf16 -> bf16");
@@ -582,9 +616,11 @@ static void test_stack(void **state) {
     ingot_array *e[2] = {make(INGOT_F32, S(0, 2), 2, 117), make(INGOT_F32, S(0, 2), 2, 118)};
     check_stack(e, 2, 1, INGOT_F32, "empty");
     ingot_array *many[10];
-    for (int i = 0; i < 10; i++) many[i] = make(INGOT_U8, S(2), 1, 120 + (uint64_t)i);
+    for (int i = 0; i < 10; i++)
+        many[i] = make(INGOT_U8, S(2), 1, 120 + (uint64_t)i);
     check_stack(many, 10, 1, INGOT_U8, "10 arrays");
-    for (int i = 0; i < 10; i++) ingot_array_free(many[i]);
+    for (int i = 0; i < 10; i++)
+        ingot_array_free(many[i]);
     for (int i = 0; i < 2; i++) {
         ingot_array_free(p[i]);
         ingot_array_free(s[i]);
@@ -627,8 +663,8 @@ static ingot_status take_along_fn(ingot_array **outs, size_t n_out, ingot_array 
     return ingot_take_along_axis(&outs[0], in[0], a->idx, a->axis);
 }
 
-static ingot_status put_along_fn(ingot_array **outs, size_t n_out, ingot_array *const *in,
-                                 size_t n, void *user) {
+static ingot_status put_along_fn(ingot_array **outs, size_t n_out, ingot_array *const *in, size_t n,
+                                 void *user) {
     (void)n_out;
     (void)n;
     const index_args *a = user;
@@ -649,7 +685,8 @@ static void test_gradients_join(void **state) {
     int axis = 1;
     tu_gradcheck(concat_fn, &axis, x, 3, NULL, GC_EPS, GC_RTOL, GC_ATOL, "concat");
     ingot_array *many[10];
-    for (int i = 0; i < 10; i++) many[i] = tu_random(INGOT_F32, S(1 + i % 2, 2), 2, 10 + (uint64_t)i, -1, 1);
+    for (int i = 0; i < 10; i++)
+        many[i] = tu_random(INGOT_F32, S(1 + i % 2, 2), 2, 10 + (uint64_t)i, -1, 1);
     axis = 0;
     tu_gradcheck(concat_fn, &axis, many, 10, NULL, GC_EPS, GC_RTOL, GC_ATOL, "concat of 10");
     ingot_array *y[3] = {tu_random(INGOT_F32, S(2, 3), 2, 4, -1, 1),
@@ -658,11 +695,14 @@ static void test_gradients_join(void **state) {
     axis = -1;
     tu_gradcheck(stack_fn, &axis, y, 3, NULL, GC_EPS, GC_RTOL, GC_ATOL, "stack");
     ingot_array *sm[9];
-    for (int i = 0; i < 9; i++) sm[i] = tu_random(INGOT_F32, S(2), 1, 30 + (uint64_t)i, -1, 1);
+    for (int i = 0; i < 9; i++)
+        sm[i] = tu_random(INGOT_F32, S(2), 1, 30 + (uint64_t)i, -1, 1);
     axis = 0;
     tu_gradcheck(stack_fn, &axis, sm, 9, NULL, GC_EPS, GC_RTOL, GC_ATOL, "stack of 9");
-    for (int i = 0; i < 9; i++) ingot_array_free(sm[i]);
-    for (int i = 0; i < 10; i++) ingot_array_free(many[i]);
+    for (int i = 0; i < 9; i++)
+        ingot_array_free(sm[i]);
+    for (int i = 0; i < 10; i++)
+        ingot_array_free(many[i]);
     for (int i = 0; i < 3; i++) {
         ingot_array_free(x[i]);
         ingot_array_free(y[i]);
@@ -705,6 +745,32 @@ static void test_gradients_index(void **state) {
     ingot_array_free(a);
 }
 
+/* Rows longer than the kernels' column blocks (whole-row copies and adds). */
+static void test_wide_rows(void **state) {
+    (void)state;
+    ingot_array *a = tu_random(INGOT_F32, S(4, 700), 2, 130, -1, 1);
+    ingot_array *ab = make(INGOT_BF16, S(4, 700), 2, 131);
+    ingot_array *ti = indices_of((double[]){3, -1, 0, 3}, INGOT_I32, S(4), 1);
+    ingot_array *ai = indices_of((double[]){1, -4}, INGOT_I64, S(2, 1), 2);
+    ingot_array *v = tu_random(INGOT_F32, S(2, 700), 2, 132, -1, 1);
+    check_take(a, ti, 0, "take rows");
+    check_take(ab, ti, 0, "take bf16 rows");
+    check_take_along(a, ai, 0, "take_along_axis rows");
+    check_put_along(a, ai, v, 0, "put_along_axis rows");
+    index_args take_args = {ti, 0}, along = {ai, 0};
+    tu_gradcheck(take_fn, &take_args, &a, 1, NULL, GC_EPS, GC_RTOL, GC_ATOL, "take rows");
+    tu_gradcheck(take_along_fn, &along, &a, 1, NULL, GC_EPS, GC_RTOL, GC_ATOL,
+                 "take_along_axis rows");
+    ingot_array *pin[2] = {a, v};
+    tu_gradcheck(put_along_fn, &along, pin, 2, NULL, GC_EPS, GC_RTOL, GC_ATOL,
+                 "put_along_axis rows");
+    ingot_array_free(v);
+    ingot_array_free(ai);
+    ingot_array_free(ti);
+    ingot_array_free(ab);
+    ingot_array_free(a);
+}
+
 /* put_along_axis: exact gradients for a tiny case with a repeated index. */
 static void test_put_along_grad_values(void **state) {
     (void)state;
@@ -730,20 +796,14 @@ static void test_put_along_grad_values(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_take_dtypes),
-        cmocka_unit_test(test_take_index_dtypes),
-        cmocka_unit_test(test_take_shapes),
-        cmocka_unit_test(test_take_errors),
-        cmocka_unit_test(test_take_along_axis),
-        cmocka_unit_test(test_take_along_errors),
-        cmocka_unit_test(test_put_along_axis),
-        cmocka_unit_test(test_put_along_errors),
-        cmocka_unit_test(test_concat),
-        cmocka_unit_test(test_concat_errors),
-        cmocka_unit_test(test_stack),
-        cmocka_unit_test(test_gradients_join),
-        cmocka_unit_test(test_gradients_index),
-        cmocka_unit_test(test_put_along_grad_values),
+        cmocka_unit_test(test_take_dtypes),     cmocka_unit_test(test_take_index_dtypes),
+        cmocka_unit_test(test_take_shapes),     cmocka_unit_test(test_take_errors),
+        cmocka_unit_test(test_take_along_axis), cmocka_unit_test(test_take_along_errors),
+        cmocka_unit_test(test_put_along_axis),  cmocka_unit_test(test_put_along_errors),
+        cmocka_unit_test(test_concat),          cmocka_unit_test(test_concat_errors),
+        cmocka_unit_test(test_stack),           cmocka_unit_test(test_gradients_join),
+        cmocka_unit_test(test_gradients_index), cmocka_unit_test(test_put_along_grad_values),
+        cmocka_unit_test(test_wide_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

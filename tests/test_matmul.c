@@ -46,7 +46,8 @@ static int64_t ref_matmul(double **out, double **abs_sum, const double *a, const
     ref_shape r;
     ref_resolve(&r, as, an, bs, bn);
     int64_t nb = 1;
-    for (int d = 0; d < r.nbatch; d++) nb *= r.batch[d];
+    for (int d = 0; d < r.nbatch; d++)
+        nb *= r.batch[d];
     int64_t total = nb * r.m * r.n;
     *out = calloc((size_t)(total ? total : 1), sizeof(double));
     *abs_sum = calloc((size_t)(total ? total : 1), sizeof(double));
@@ -104,9 +105,9 @@ static void assert_matmul(const ingot_array *out, const ingot_array *a, const in
 
 /* matmul of random operands of the given shapes/dtypes; a and/or b made
  * non-contiguous on request; checks the result shape and values. */
-static void check_case(ingot_dtype da, const int64_t *as, int an, ingot_dtype db,
-                       const int64_t *bs, int bn, bool nc_a, bool nc_b, const int64_t *want,
-                       int want_nd, const char *what) {
+static void check_case(ingot_dtype da, const int64_t *as, int an, ingot_dtype db, const int64_t *bs,
+                       int bn, bool nc_a, bool nc_b, const int64_t *want, int want_nd,
+                       const char *what) {
     ingot_array *a = tu_random(da, as, an, 11, -1, 1), *b = tu_random(db, bs, bn, 12, -1, 1);
     if (nc_a) {
         ingot_array *t = tu_noncontiguous(a);
@@ -129,7 +130,7 @@ static void check_case(ingot_dtype da, const int64_t *as, int an, ingot_dtype db
 
 #define S(...) ((const int64_t[]){__VA_ARGS__})
 #define N(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
-#define CASE(dt, ash, bsh, osh, what)                                                         \
+#define CASE(dt, ash, bsh, osh, what)                                                              \
     check_case(dt, S ash, N ash, dt, S bsh, N bsh, false, false, S osh, N osh, what)
 
 static void test_f32_shapes(void **state) {
@@ -209,6 +210,28 @@ static void test_half_tiles(void **state) {
                "bf16 both transposed");
 }
 
+/* A few rows times a transposed weight (x @ W^T, the decoding shape): the
+ * f16/bf16 dot-product path, with K below, at and past its 16 lanes. */
+static void test_transposed_weight(void **state) {
+    (void)state;
+    ingot_dtype dts[2] = {INGOT_BF16, INGOT_F16};
+    const int64_t ks[4] = {5, 16, 37, 300};
+    for (int i = 0; i < 2; i++) {
+        ingot_dtype dt = dts[i];
+        for (int t = 0; t < 4; t++) {
+            int64_t k = ks[t];
+            check_case(dt, S(1, k), 2, dt, S(k, 40), 2, false, true, S(1, 40), 2, "1 row");
+            check_case(dt, S(4, k), 2, dt, S(k, 9), 2, true, true, S(4, 9), 2, "4 rows");
+            check_case(dt, S(5, k), 2, dt, S(k, 9), 2, false, true, S(5, 9), 2, "5 rows");
+        }
+        check_case(dt, S(1, 1, 37), 3, dt, S(37, 20), 2, false, true, S(1, 1, 20), 3,
+                   "size-1 batch");
+        check_case(dt, S(2, 1, 37), 3, dt, S(37, 20), 2, false, true, S(2, 1, 20), 3,
+                   "batch folded into 2 rows");
+        check_case(dt, S(37), 1, dt, S(37, 20), 2, false, true, S(20), 1, "vector");
+    }
+}
+
 static void test_mixed_dtypes(void **state) {
     (void)state;
     check_case(INGOT_F16, S(3, 4), 2, INGOT_BF16, S(4, 5), 2, false, false, S(3, 5), 2,
@@ -224,7 +247,8 @@ static void test_empty(void **state) {
     ingot_dtype dts[3] = {INGOT_F32, INGOT_BF16, INGOT_F16};
     for (int i = 0; i < 3; i++) {
         ingot_dtype dt = dts[i];
-        ingot_array *a = tu_random(dt, S(3, 0), 2, 1, -1, 1), *b = tu_random(dt, S(0, 4), 2, 2, -1, 1);
+        ingot_array *a = tu_random(dt, S(3, 0), 2, 1, -1, 1),
+                    *b = tu_random(dt, S(0, 4), 2, 2, -1, 1);
         ingot_array *out;
         TU_OK(ingot_matmul(&out, a, b));
         tu_assert_shape(out, dt, S(3, 4), 2);
@@ -269,9 +293,15 @@ static void test_errors(void **state) {
 }
 
 /* The same product with 1 and 2 threads must agree bit for bit. */
-static void check_thread_independence(ingot_dtype dt, int64_t m, int64_t k, int64_t n) {
+static void check_thread_independence(ingot_dtype dt, int64_t m, int64_t k, int64_t n,
+                                      bool b_transposed) {
     ingot_array *a = tu_random(dt, S(m, k), 2, 21, -1, 1);
     ingot_array *b = tu_random(dt, S(k, n), 2, 22, -1, 1);
+    if (b_transposed) {
+        ingot_array *t = tu_noncontiguous(b);
+        ingot_array_free(b);
+        b = t;
+    }
     ingot_array *c1, *c2;
     size_t bytes = (size_t)(m * n) * sizeof(float);
     float *h1 = malloc(bytes), *h2 = malloc(bytes);
@@ -293,11 +323,12 @@ static void check_thread_independence(ingot_dtype dt, int64_t m, int64_t k, int6
 
 static void test_thread_independence(void **state) {
     (void)state;
-    check_thread_independence(INGOT_F32, 200, 300, 250); /* OpenBLAS sgemm */
+    check_thread_independence(INGOT_F32, 200, 300, 250, false); /* OpenBLAS sgemm */
     /* K past OpenBLAS's K block (384 on x86), which threaded sgemm splits
      * differently */
-    check_thread_independence(INGOT_F32, 128, 700, 128);
-    check_thread_independence(INGOT_BF16, 200, 300, 250);
+    check_thread_independence(INGOT_F32, 128, 700, 128, false);
+    check_thread_independence(INGOT_BF16, 200, 300, 250, false);
+    check_thread_independence(INGOT_BF16, 2, 300, 250, true); /* dot-product path */
 }
 
 /* ---- gradients ---- */
@@ -328,6 +359,9 @@ static void test_gradients(void **state) {
     gradcheck_case(S(3, 4), 2, S(4), 1, "2-D @ 1-D");
     gradcheck_case(S(4), 1, S(4), 1, "1-D @ 1-D");
     gradcheck_case(S(2, 3, 4), 3, S(4), 1, "3-D @ 1-D");
+    gradcheck_case(S(2, 3, 4), 3, S(4, 5), 2, "shared weight");
+    gradcheck_case(S(2, 2, 3, 4), 4, S(4, 5), 2, "shared weight, 2 batch dims");
+    gradcheck_case(S(3, 4), 2, S(2, 4, 5), 3, "shared a");
 }
 
 /* dA and dB of bf16 inputs keep their dtypes and shapes. */
@@ -349,7 +383,8 @@ static void test_gradient_dtypes(void **state) {
     tu_assert_close(grads[0], want, 12, 1.0 / 128, 1e-3, "bf16 dA");
     free(g);
     free(bv);
-    for (int i = 0; i < 2; i++) ingot_array_free(grads[i]);
+    for (int i = 0; i < 2; i++)
+        ingot_array_free(grads[i]);
     ingot_array_free(outs[0]);
     ingot_array_free(cot);
     ingot_array_free(in[0]);
@@ -358,17 +393,12 @@ static void test_gradient_dtypes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_f32_shapes),
-        cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_batch_broadcast),
-        cmocka_unit_test(test_layouts),
-        cmocka_unit_test(test_half_tiles),
-        cmocka_unit_test(test_mixed_dtypes),
-        cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_thread_independence),
-        cmocka_unit_test(test_gradients),
-        cmocka_unit_test(test_gradient_dtypes),
+        cmocka_unit_test(test_f32_shapes),      cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_batch_broadcast), cmocka_unit_test(test_layouts),
+        cmocka_unit_test(test_half_tiles),      cmocka_unit_test(test_transposed_weight),
+        cmocka_unit_test(test_mixed_dtypes),    cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_errors),          cmocka_unit_test(test_thread_independence),
+        cmocka_unit_test(test_gradients),       cmocka_unit_test(test_gradient_dtypes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

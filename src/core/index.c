@@ -137,8 +137,10 @@ static ingot_status concat_arrays(ingot_array **out, const ingot_array *const *a
             int count = n - first < INGOT__NODE_MAX_INPUTS ? n - first : INGOT__NODE_MAX_INPUTS;
             st = concat_arrays(&parts[p], arrays + first, count, axis);
         }
-        if (st == INGOT_OK) st = concat_arrays(out, (const ingot_array *const *)parts, nparts, axis);
-        for (int p = 0; p < nparts; p++) ingot_array_free(parts[p]);
+        if (st == INGOT_OK)
+            st = concat_arrays(out, (const ingot_array *const *)parts, nparts, axis);
+        for (int p = 0; p < nparts; p++)
+            ingot_array_free(parts[p]);
         free(parts);
         return st;
     }
@@ -241,7 +243,8 @@ ingot_status ingot_stack(ingot_array **out, const ingot_array *const *arrays, in
     for (int i = 0; i < n && st == INGOT_OK; i++)
         st = ingot_expand_dims(&expanded[i], arrays[i], axis);
     if (st == INGOT_OK) st = concat_arrays(out, (const ingot_array *const *)expanded, n, axis);
-    for (int i = 0; i < n; i++) ingot_array_free(expanded[i]);
+    for (int i = 0; i < n; i++)
+        ingot_array_free(expanded[i]);
     free(expanded);
     return st;
 }
@@ -256,10 +259,11 @@ static void take_shape(int64_t *shape, const ingot_array *a, int64_t n, int axis
 }
 
 /* The flat indices idx broadcast to the kernel shape. */
-static ingot_status take_index_view(ingot_array **out, const ingot_array *idx,
-                                    const int64_t *shape, int ndim, int axis) {
+static ingot_status take_index_view(ingot_array **out, const ingot_array *idx, const int64_t *shape,
+                                    int ndim, int axis) {
     int64_t strides[INGOT_MAX_DIMS];
-    for (int d = 0; d < ndim; d++) strides[d] = d == axis ? 1 : 0;
+    for (int d = 0; d < ndim; d++)
+        strides[d] = d == axis ? 1 : 0;
     return ingot__array_view(out, idx, shape, strides, ndim, idx->offset);
 }
 
@@ -268,7 +272,7 @@ static ingot_status take_backward(ingot_array **grads, const ingot_array *g,
     const ingot_array *a = node->inputs[0];
     int axis = (int)node->i[0];
     if (!ingot_dtype_is_float(a->dtype)) return INGOT_OK;
-    int64_t shape[INGOT_MAX_DIMS]; /* kernel shape */
+    int64_t shape[INGOT_MAX_DIMS];       /* kernel shape */
     ingot_array *idx = NULL, *ga = NULL; /* indices (i64); a's shape */
     ingot_array *gr = NULL, *iv = NULL;  /* g and idx in the kernel shape */
     ingot_status st = normalize_indices(&idx, node->inputs[1], a->shape[axis], axis, "take");
@@ -308,8 +312,8 @@ ingot_status ingot_take(ingot_array **out, const ingot_array *a, const ingot_arr
     memcpy(shape + axis + indices->ndim, a->shape + axis + 1,
            (size_t)(a->ndim - axis - 1) * sizeof(int64_t));
     int64_t kshape[INGOT_MAX_DIMS], kstrides[INGOT_MAX_DIMS]; /* kernel shape */
-    ingot_array *idx = NULL, *res = NULL; /* indices (i64); shape */
-    ingot_array *ov = NULL, *iv = NULL;   /* res and idx in the kernel shape */
+    ingot_array *idx = NULL, *res = NULL;                     /* indices (i64); shape */
+    ingot_array *ov = NULL, *iv = NULL;                       /* res and idx in the kernel shape */
     st = normalize_indices(&idx, indices, a->shape[axis], axis, "take");
     if (st == INGOT_OK) {
         take_shape(kshape, a, idx->size, axis);
@@ -410,7 +414,8 @@ ingot_status ingot_take_along_axis(ingot_array **out, const ingot_array *a,
     st = normalize_indices(&idx, indices, a->shape[axis], axis, "take_along_axis");
     if (st == INGOT_OK) st = broadcast_view(&iv, idx, out_shape, a->ndim);
     if (st == INGOT_OK) st = broadcast_view(&av, a, a_shape, a->ndim);
-    if (st == INGOT_OK) st = ingot__array_new(&res, a->dtype, out_shape, a->ndim, "take_along_axis");
+    if (st == INGOT_OK)
+        st = ingot__array_new(&res, a->dtype, out_shape, a->ndim, "take_along_axis");
     if (st == INGOT_OK) st = backend_of(a)->gather(res, av, iv, axis);
     if (st == INGOT_OK) {
         const ingot_array *inputs[2] = {a, indices};
@@ -462,18 +467,19 @@ static ingot_status put_along_shape(int64_t *shape, const ingot_array *a,
 /* The gradient of put_along_axis for values: g gathered at the written
  * places, zero for writes that a later repeated index overwrote. iv is the
  * index view (shape). */
-static ingot_status put_values_grad(ingot_array **grad, const ingot_array *g,
-                                    const ingot_array *iv, const ingot_array *values, int axis) {
+static ingot_status put_values_grad(ingot_array **grad, const ingot_array *g, const ingot_array *iv,
+                                    const ingot_array *values, int axis) {
     const ingot__backend *be = backend_of(g);
     int ndim = iv->ndim;
     const int64_t *shape = iv->shape;
     int64_t pos_strides[INGOT_MAX_DIMS];
-    for (int d = 0; d < ndim; d++) pos_strides[d] = d == axis ? 1 : 0;
+    for (int d = 0; d < ndim; d++)
+        pos_strides[d] = d == axis ? 1 : 0;
     int64_t len = shape[axis];
-    ingot_array *pos = NULL, *pv = NULL;     /* [len] = 0..len-1; its view: shape */
-    ingot_array *owner = NULL, *win = NULL;  /* g's shape: last writer; shape: winner */
-    ingot_array *mask = NULL, *gv = NULL;    /* shape: bool, g's dtype */
-    ingot_array *zero = NULL, *gw = NULL;    /* scalar; shape */
+    ingot_array *pos = NULL, *pv = NULL;    /* [len] = 0..len-1; its view: shape */
+    ingot_array *owner = NULL, *win = NULL; /* g's shape: last writer; shape: winner */
+    ingot_array *mask = NULL, *gv = NULL;   /* shape: bool, g's dtype */
+    ingot_array *zero = NULL, *gw = NULL;   /* scalar; shape */
     ingot_status st = ingot__array_new(&pos, INGOT_I64, &len, 1, "put_along_axis");
     if (st == INGOT_OK) st = be->arange(pos, 0.0, 1.0);
     if (st == INGOT_OK) st = ingot__array_view(&pv, pos, shape, pos_strides, ndim, pos->offset);
@@ -531,7 +537,8 @@ static ingot_status put_along_backward(ingot_array **grads, const ingot_array *g
     if (st == INGOT_OK)
         st = normalize_indices(&idx, indices, a->shape[axis], axis, "put_along_axis");
     if (st == INGOT_OK) st = broadcast_view(&iv, idx, shape, a->ndim);
-    if (st == INGOT_OK && ingot_dtype_is_float(a->dtype)) st = put_a_grad(&grads[0], g, iv, a, axis);
+    if (st == INGOT_OK && ingot_dtype_is_float(a->dtype))
+        st = put_a_grad(&grads[0], g, iv, a, axis);
     if (st == INGOT_OK && ingot_dtype_is_float(values->dtype))
         st = put_values_grad(&grads[2], g, iv, values, axis);
     ingot_array_free(iv);
@@ -540,8 +547,7 @@ static ingot_status put_along_backward(ingot_array **grads, const ingot_array *g
 }
 
 ingot_status ingot_put_along_axis(ingot_array **out, const ingot_array *a,
-                                  const ingot_array *indices, const ingot_array *values,
-                                  int axis) {
+                                  const ingot_array *indices, const ingot_array *values, int axis) {
     INGOT__CHECK_NOT_NULL(out, "put_along_axis");
     *out = NULL;
     INGOT__CHECK_NOT_NULL(a, "put_along_axis");
@@ -551,9 +557,9 @@ ingot_status ingot_put_along_axis(ingot_array **out, const ingot_array *a,
     ingot_status st = check_along_axis(&axis, a, indices, "put_along_axis");
     if (st == INGOT_OK) st = put_along_shape(shape, a, indices, values, axis);
     if (st != INGOT_OK) return st;
-    ingot_array *idx = NULL, *iv = NULL;  /* indices (i64); its view: shape */
-    ingot_array *vc = NULL, *vv = NULL;   /* values in a's dtype; its view: shape */
-    ingot_array *res = NULL;              /* a's shape */
+    ingot_array *idx = NULL, *iv = NULL; /* indices (i64); its view: shape */
+    ingot_array *vc = NULL, *vv = NULL;  /* values in a's dtype; its view: shape */
+    ingot_array *res = NULL;             /* a's shape */
     st = normalize_indices(&idx, indices, a->shape[axis], axis, "put_along_axis");
     if (st == INGOT_OK) st = broadcast_view(&iv, idx, shape, a->ndim);
     if (st == INGOT_OK) st = converted(&vc, values, a->dtype);

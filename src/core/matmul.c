@@ -7,9 +7,9 @@
  * as [1, K] and a 1-D b as [K, 1]. */
 typedef struct mm_shapes {
     int64_t m, k, n;
-    int nbatch;                       /* broadcast batch dims */
-    int64_t full[INGOT_MAX_DIMS];     /* batch + [M, N] (the kernel's out; batch <= 6 dims) */
-    int64_t final[INGOT_MAX_DIMS];    /* full without the dims of 1-D operands */
+    int nbatch;                    /* broadcast batch dims */
+    int64_t full[INGOT_MAX_DIMS];  /* batch + [M, N] (the kernel's out; batch <= 6 dims) */
+    int64_t final[INGOT_MAX_DIMS]; /* full without the dims of 1-D operands */
     int final_ndim;
 } mm_shapes;
 
@@ -121,26 +121,33 @@ static ingot_status grad_to_input(ingot_array **grad, const ingot_array *g, cons
     return ingot__grad_for_input(grad, summed, x);
 }
 
-/* grads: dA = g @ B^T and dB = A^T @ g, summed over broadcast batch dims. */
+/* grads: dA = g @ B^T and dB = A^T @ g, summed over broadcast batch dims.
+ * When b is one matrix shared by the whole batch (x [B, T, D] @ W [D, N]),
+ * dB is formed directly as one product over all B*T rows. */
 static ingot_status matmul_backward(ingot_array **grads, const ingot_array *g,
                                     const ingot__node *node) {
     const ingot_array *a = node->inputs[0], *b = node->inputs[1];
     mm_shapes s;
     ingot_status st = mm_resolve(&s, a, b);
     if (st != INGOT_OK) return st;
+    bool shared_b = b->ndim <= 2 && s.nbatch > 0;
     int64_t a2_shape[2] = {1, s.k}, b2_shape[2] = {s.k, 1};
-    ingot_array *gf = NULL;           /* [batch..., M, N] */
-    ingot_array *a2 = NULL, *b2 = NULL; /* a as [..., M, K], b as [..., K, N] */
-    ingot_array *at = NULL, *bt = NULL; /* their transposes */
-    ingot_array *da = NULL;           /* [batch..., M, K] */
-    ingot_array *db = NULL, *db1 = NULL; /* [batch..., K, N]; [batch..., K] for a 1-D b */
+    int64_t a_rows[2] = {-1, s.k}, g_rows[2] = {-1, s.n};
+    ingot_array *gf = NULL;              /* [batch..., M, N] */
+    ingot_array *a2 = NULL, *b2 = NULL;  /* a as [..., M, K], b as [..., K, N] */
+    ingot_array *ar = NULL, *gr = NULL;  /* shared b: a as [rows, K], g as [rows, N] */
+    ingot_array *at = NULL, *bt = NULL;  /* a (or ar) and b transposed */
+    ingot_array *da = NULL;              /* [batch..., M, K] */
+    ingot_array *db = NULL, *db1 = NULL; /* [batch..., K, N]; without N for a 1-D b */
     st = ingot_reshape(&gf, g, s.full, s.nbatch + 2);
     if (st == INGOT_OK) st = as_matrix(&a2, a, a2_shape);
     if (st == INGOT_OK) st = as_matrix(&b2, b, b2_shape);
+    if (st == INGOT_OK && shared_b) st = ingot_reshape(&ar, a2, a_rows, 2);
+    if (st == INGOT_OK && shared_b) st = ingot_reshape(&gr, gf, g_rows, 2);
     if (st == INGOT_OK) st = ingot_swapaxes(&bt, b2, -1, -2);
-    if (st == INGOT_OK) st = ingot_swapaxes(&at, a2, -1, -2);
+    if (st == INGOT_OK) st = ingot_swapaxes(&at, shared_b ? ar : a2, -1, -2);
     if (st == INGOT_OK) st = ingot_matmul(&da, gf, bt);
-    if (st == INGOT_OK) st = ingot_matmul(&db, at, gf);
+    if (st == INGOT_OK) st = ingot_matmul(&db, at, shared_b ? gr : gf);
     if (st == INGOT_OK && b->ndim == 1) {
         int last = -1;
         st = ingot_squeeze(&db1, db, &last, 1);
@@ -153,6 +160,8 @@ static ingot_status matmul_backward(ingot_array **grads, const ingot_array *g,
     ingot_array_free(da);
     ingot_array_free(at);
     ingot_array_free(bt);
+    ingot_array_free(gr);
+    ingot_array_free(ar);
     ingot_array_free(b2);
     ingot_array_free(a2);
     ingot_array_free(gf);

@@ -1,7 +1,9 @@
 /* CPU matmul: f32 through OpenBLAS (one sgemm per batch matrix, or one for
  * the whole batch when b is shared and a's batch folds into its rows); f16
- * and bf16 through a blocked kernel that converts tiles to f32, accumulates
- * in f32 in k order and rounds once. Work is split over output tiles only, so
+ * and bf16 through our own kernels that convert to f32, accumulate in f32 and
+ * round once: a blocked kernel in general, and a dot-product kernel for a few
+ * rows times a transposed weight (decoding). Work is split over output
+ * elements only and the kernel choice depends on shapes and strides alone, so
  * every element is summed in the same order for any thread count. */
 #include <cblas.h>
 #include <pthread.h>
@@ -28,6 +30,32 @@ typedef struct mm_problem {
     ingot_dtype dtype;
 } mm_problem;
 
+/* True when every batch dim of b is broadcast (stride 0) and a's batch dims
+ * continue its row stride, so the batch folds into M: a is then one
+ * [nbatch * M, K] matrix with row stride a.strides[rows]. */
+static bool batch_folds_into_rows(const mm_problem *p) {
+    const int64_t *sa = p->a.strides;
+    int64_t expect = sa[p->nbatch_dims] * p->m;
+    for (int d = p->nbatch_dims - 1; d >= 0; d--) {
+        if (p->b.strides[d] != 0) return false;
+        if (p->batch_shape[d] != 1 && sa[d] != expect) return false;
+        expect *= p->batch_shape[d];
+    }
+    return true;
+}
+
+/* Turns a batch with a shared b into one matrix product of nbatch * M rows
+ * (x [B, T, D] @ W [D, N] is one [B*T, D] @ [D, N]). The output is
+ * contiguous, so its rows follow in the same order. */
+static void fold_batch(mm_problem *p) {
+    if (p->nbatch_dims == 0 || !batch_folds_into_rows(p)) return;
+    p->m *= p->nbatch;
+    p->a.strides += p->nbatch_dims;
+    p->b.strides += p->nbatch_dims;
+    p->nbatch = 1;
+    p->nbatch_dims = 0;
+}
+
 /* Element offsets of batch matrix `batch` in a and b. */
 static void mm_batch_offsets(const mm_problem *p, int64_t batch, int64_t *off_a, int64_t *off_b) {
     *off_a = 0;
@@ -47,6 +75,7 @@ static void mm_batch_offsets(const mm_problem *p, int64_t batch, int64_t *off_a,
  * [cols, rows] matrix (trans true). False when it needs a copy. */
 static bool blas_layout(int64_t s_row, int64_t s_col, int64_t rows, int64_t cols, bool *trans,
                         int64_t *ld) {
+    if (s_row > INT32_MAX || s_col > INT32_MAX) return false; /* BLAS takes int */
     int64_t min_ld_plain = cols > 1 ? cols : 1;
     int64_t min_ld_trans = rows > 1 ? rows : 1;
     if (cols == 1 || s_col == 1) {
@@ -76,11 +105,21 @@ static bool blas_layout(int64_t s_row, int64_t s_col, int64_t rows, int64_t cols
     return false;
 }
 
+/* Bytes of the copy a strided [rows, cols] matrix needs before sgemm (0 when
+ * blas_layout accepts it as it is). */
+static size_t copy_bytes(int64_t s_row, int64_t s_col, int64_t rows, int64_t cols) {
+    bool trans;
+    int64_t ld;
+    if (blas_layout(s_row, s_col, rows, cols, &trans, &ld)) return 0;
+    return (size_t)(rows * cols) * sizeof(float);
+}
+
 /* dst (row-major [rows, cols]) = the strided f32 matrix at src. */
 static void copy_f32_matrix(float *dst, const float *src, int64_t s_row, int64_t s_col,
                             int64_t rows, int64_t cols) {
     for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++) dst[i * cols + j] = src[i * s_row + j * s_col];
+        for (int64_t j = 0; j < cols; j++)
+            dst[i * cols + j] = src[i * s_row + j * s_col];
 }
 
 /* A BLAS-ready view of one f32 matrix: the original or a packed copy in
@@ -123,38 +162,16 @@ static void sgemm_chunked(const blas_matrix *a, const blas_matrix *b, float *c, 
     }
 }
 
-/* True when every batch dim of b is broadcast (stride 0) and a's batch dims
- * continue its row stride, so the batch folds into M: a is then one
- * [nbatch * M, K] matrix with row stride a.strides[rows]. */
-static bool batch_folds_into_rows(const mm_problem *p) {
-    const int64_t *sa = p->a.strides;
-    int64_t expect = sa[p->nbatch_dims] * p->m;
-    for (int d = p->nbatch_dims - 1; d >= 0; d--) {
-        if (p->b.strides[d] != 0) return false;
-        if (p->batch_shape[d] != 1 && sa[d] != expect) return false;
-        expect *= p->batch_shape[d];
-    }
-    return true;
-}
-
 static ingot_status matmul_f32(const mm_problem *p) {
     const int nb = p->nbatch_dims;
     int64_t m = p->m, nbatch = p->nbatch;
-    if (nbatch > 1 && batch_folds_into_rows(p)) {
-        m *= nbatch;
-        nbatch = 1;
-    }
     int64_t sa_r = p->a.strides[nb], sa_c = p->a.strides[nb + 1];
     int64_t sb_r = p->b.strides[nb], sb_c = p->b.strides[nb + 1];
     if (m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX)
         return ingot__error(INGOT_ERR_LIMIT, "matmul: matrix dims (%lld,%lld,%lld) exceed BLAS's",
                             (long long)m, (long long)p->n, (long long)p->k);
-    bool dummy_t;
-    int64_t dummy_ld;
-    size_t scratch_a = blas_layout(sa_r, sa_c, m, p->k, &dummy_t, &dummy_ld)
-                           ? 0 : (size_t)(m * p->k) * sizeof(float);
-    size_t scratch_b = blas_layout(sb_r, sb_c, p->k, p->n, &dummy_t, &dummy_ld)
-                           ? 0 : (size_t)(p->k * p->n) * sizeof(float);
+    size_t scratch_a = copy_bytes(sa_r, sa_c, m, p->k);
+    size_t scratch_b = copy_bytes(sb_r, sb_c, p->k, p->n);
     float *scratch = NULL;
     if (scratch_a + scratch_b > 0) {
         scratch = ingot__host_alloc(scratch_a + scratch_b);
@@ -166,10 +183,10 @@ static ingot_status matmul_f32(const mm_problem *p) {
     for (int64_t batch = 0; batch < nbatch; batch++) {
         int64_t off_a, off_b;
         mm_batch_offsets(p, batch, &off_a, &off_b);
-        blas_matrix a = blas_prepare((const float *)p->a.data + off_a, sa_r, sa_c, m, p->k,
-                                     scratch);
-        blas_matrix b = blas_prepare((const float *)p->b.data + off_b, sb_r, sb_c, p->k, p->n,
-                                     scratch_b_ptr);
+        blas_matrix a =
+            blas_prepare((const float *)p->a.data + off_a, sa_r, sa_c, m, p->k, scratch);
+        blas_matrix b =
+            blas_prepare((const float *)p->b.data + off_b, sb_r, sb_c, p->k, p->n, scratch_b_ptr);
         float *c = (float *)p->out + batch * m * p->n;
         sgemm_chunked(&a, &b, c, m, p->n, p->k);
     }
@@ -199,7 +216,8 @@ static float f16_table[1 << 16];
 static pthread_once_t f16_table_once = PTHREAD_ONCE_INIT;
 
 static void f16_table_init(void) {
-    for (uint32_t h = 0; h < (1u << 16); h++) f16_table[h] = ingot__f16_to_f32((uint16_t)h);
+    for (uint32_t h = 0; h < (1u << 16); h++)
+        f16_table[h] = ingot__f16_to_f32((uint16_t)h);
 }
 
 static inline __attribute__((always_inline)) float half_to_f32(uint16_t h, bool bf16) {
@@ -220,13 +238,15 @@ static inline __attribute__((always_inline)) void pack_a(float *restrict dst, co
         for (int64_t r = 0; r < rows; r++) {
             const uint16_t *src = a + (ip + r) * s_row;
             if (s_col == 1)
-                for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = half_to_f32(src[k], bf16);
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * MR + r] = half_to_f32(src[k], bf16);
             else
                 for (int64_t k = 0; k < kc; k++)
                     dst[k * MR + r] = half_to_f32(src[k * s_col], bf16);
         }
         for (int64_t r = rows; r < MR; r++)
-            for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
+            for (int64_t k = 0; k < kc; k++)
+                dst[k * MR + r] = 0.0f;
     }
 }
 
@@ -240,8 +260,10 @@ static inline __attribute__((always_inline)) void pack_b(float *restrict dst, co
         if (s_col == 1) { /* rows of B are contiguous */
             for (int64_t k = 0; k < kc; k++) {
                 const uint16_t *src = b + k * s_row + jp;
-                for (int64_t c = 0; c < cols; c++) dst[k * NR + c] = half_to_f32(src[c], bf16);
-                for (int64_t c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+                for (int64_t c = 0; c < cols; c++)
+                    dst[k * NR + c] = half_to_f32(src[c], bf16);
+                for (int64_t c = cols; c < NR; c++)
+                    dst[k * NR + c] = 0.0f;
             }
         } else { /* walk down each column (contiguous when B is a transposed view) */
             for (int64_t c = 0; c < cols; c++) {
@@ -250,7 +272,8 @@ static inline __attribute__((always_inline)) void pack_b(float *restrict dst, co
                     dst[k * NR + c] = half_to_f32(src[k * s_row], bf16);
             }
             for (int64_t k = 0; k < kc; k++)
-                for (int64_t c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+                for (int64_t c = cols; c < NR; c++)
+                    dst[k * NR + c] = 0.0f;
         }
     }
 }
@@ -263,16 +286,19 @@ static inline __attribute__((always_inline)) void micro_kernel(int rows, int64_t
                                                                float *restrict c, int64_t ldc) {
     float acc[MR][NR];
     for (int r = 0; r < rows; r++)
-        for (int j = 0; j < NR; j++) acc[r][j] = c[r * ldc + j];
+        for (int j = 0; j < NR; j++)
+            acc[r][j] = c[r * ldc + j];
     for (int64_t k = 0; k < kc; k++) {
         const float *brow = bp + k * NR;
         for (int r = 0; r < rows; r++) {
             float av = ap[k * MR + r];
-            for (int j = 0; j < NR; j++) acc[r][j] += av * brow[j];
+            for (int j = 0; j < NR; j++)
+                acc[r][j] += av * brow[j];
         }
     }
     for (int r = 0; r < rows; r++)
-        for (int j = 0; j < NR; j++) c[r * ldc + j] = acc[r][j];
+        for (int j = 0; j < NR; j++)
+            c[r * ldc + j] = acc[r][j];
 }
 
 /* One output tile: rows [i0, i0 + mc), columns [j0, j0 + nc) of a batch matrix. */
@@ -288,12 +314,13 @@ typedef struct half_tile {
 
 static inline __attribute__((always_inline)) void half_tile_body(const half_tile *t,
                                                                  float *scratch) {
-    float *ctile = scratch;                /* [MC, ldc] */
-    float *apack = scratch + MC * NC;      /* [MC / MR][KC][MR] */
-    float *bpack = apack + MC * KC;        /* [NC / NR][KC][NR] */
+    float *ctile = scratch;           /* [MC, ldc] */
+    float *apack = scratch + MC * NC; /* [MC / MR][KC][MR] */
+    float *bpack = apack + MC * KC;   /* [NC / NR][KC][NR] */
     int64_t nc_pad = (t->nc + NR - 1) / NR * NR;
     for (int64_t i = 0; i < t->mc; i++)
-        for (int64_t j = 0; j < nc_pad; j++) ctile[i * t->ldc + j] = 0.0f;
+        for (int64_t j = 0; j < nc_pad; j++)
+            ctile[i * t->ldc + j] = 0.0f;
     for (int64_t k0 = 0; k0 < t->k; k0 += KC) {
         int64_t kc = t->k - k0 < KC ? t->k - k0 : KC;
         pack_a(apack, t->a + k0 * t->sa_col, t->sa_row, t->sa_col, t->mc, kc, t->bf16);
@@ -317,45 +344,87 @@ static inline __attribute__((always_inline)) void half_tile_body(const half_tile
         uint16_t *orow = t->out + i * t->ld_out;
         const float *crow = ctile + i * t->ldc;
         if (t->bf16)
-            for (int64_t j = 0; j < t->nc; j++) orow[j] = ingot__f32_to_bf16(crow[j]);
+            for (int64_t j = 0; j < t->nc; j++)
+                orow[j] = ingot__f32_to_bf16(crow[j]);
         else
-            for (int64_t j = 0; j < t->nc; j++) orow[j] = ingot__f32_to_f16(crow[j]);
+            for (int64_t j = 0; j < t->nc; j++)
+                orow[j] = ingot__f32_to_f16(crow[j]);
     }
 }
 
-/* The tile function compiled for the baseline and, on x86-64, for AVX2+FMA
- * and AVX-512; picked once per call. All variants sum in the same order (FMA
+/* Dot-product kernel for few rows of A times a B whose columns are
+ * contiguous along k (x @ W^T with W stored [N, K]): out[i, j] = a_i . b_j
+ * with 16 lane sums (lane l takes k = l mod 16, in order) added in a fixed
+ * tree, so B streams once without repacking. */
+enum { DOT_MAX_ROWS = 4, LANES = 16 };
+
+typedef struct half_dot {
+    const float *a;    /* [m, k] in f32 */
+    const uint16_t *b; /* column j at b + j * s_col, contiguous along k */
+    int64_t s_col;
+    int64_t m, k, n;
+    uint16_t *out; /* [m, n] */
+    bool bf16;
+} half_dot;
+
+static inline __attribute__((always_inline)) void half_dot_body(const half_dot *t, int64_t j0,
+                                                                int64_t j1) {
+    for (int64_t j = j0; j < j1; j++) {
+        const uint16_t *bj = t->b + j * t->s_col;
+        for (int64_t i = 0; i < t->m; i++) {
+            const float *ai = t->a + i * t->k;
+            float acc[LANES] = {0};
+            int64_t k0 = 0;
+            for (; k0 + LANES <= t->k; k0 += LANES)
+                for (int l = 0; l < LANES; l++)
+                    acc[l] += ai[k0 + l] * half_to_f32(bj[k0 + l], t->bf16);
+            for (int l = 0; k0 + l < t->k; l++)
+                acc[l] += ai[k0 + l] * half_to_f32(bj[k0 + l], t->bf16);
+            for (int w = LANES / 2; w >= 1; w /= 2)
+                for (int l = 0; l < w; l++)
+                    acc[l] += acc[l + w];
+            t->out[i * t->n + j] = t->bf16 ? ingot__f32_to_bf16(acc[0]) : ingot__f32_to_f16(acc[0]);
+        }
+    }
+}
+
+/* The kernels compiled for the baseline and, on x86-64, for AVX2+FMA and
+ * AVX-512; picked once per call. Every variant sums in the same order (FMA
  * variants round each multiply-add once), so a given machine gives the same
  * result for any thread count. */
-typedef void (*half_tile_fn)(const half_tile *t, float *scratch);
+typedef struct half_kernels {
+    void (*tile)(const half_tile *t, float *scratch);
+    void (*dot)(const half_dot *t, int64_t j0, int64_t j1);
+} half_kernels;
 
-static void half_tile_generic(const half_tile *t, float *scratch) { half_tile_body(t, scratch); }
+#define HALF_VARIANT(name, attr)                                                                   \
+    attr static void half_tile_##name(const half_tile *t, float *scratch) {                        \
+        half_tile_body(t, scratch);                                                                \
+    }                                                                                              \
+    attr static void half_dot_##name(const half_dot *t, int64_t j0, int64_t j1) {                  \
+        half_dot_body(t, j0, j1);                                                                  \
+    }
 
+HALF_VARIANT(generic, )
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-__attribute__((target("avx2,fma"))) static void half_tile_avx2(const half_tile *t,
-                                                               float *scratch) {
-    half_tile_body(t, scratch);
-}
-
-__attribute__((target("avx512f,avx512vl,avx2,fma"))) static void
-half_tile_avx512(const half_tile *t, float *scratch) {
-    half_tile_body(t, scratch);
-}
+HALF_VARIANT(avx2, __attribute__((target("avx2,fma"))))
+HALF_VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))))
 #endif
 
-static half_tile_fn pick_half_tile(void) {
+static half_kernels pick_half_kernels(void) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-        return half_tile_avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return half_tile_avx2;
+        return (half_kernels){half_tile_avx512, half_dot_avx512};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return (half_kernels){half_tile_avx2, half_dot_avx2};
 #endif
-    return half_tile_generic;
+    return (half_kernels){half_tile_generic, half_dot_generic};
 }
 
 typedef struct half_ctx {
     const mm_problem *p;
-    half_tile_fn tile_fn;
+    void (*tile_fn)(const half_tile *t, float *scratch);
     int64_t nc;               /* output tile width (a multiple of NR, <= NC) */
     int64_t tiles_m, tiles_n; /* output tiles per matrix */
     atomic_int failed;        /* scratch allocation failed */
@@ -378,8 +447,10 @@ static void half_range(void *vctx, int64_t begin, int64_t end) {
         int64_t off_a, off_b;
         mm_batch_offsets(p, batch, &off_a, &off_b);
         half_tile tile = {
-            .sa_row = p->a.strides[nb], .sa_col = p->a.strides[nb + 1],
-            .sb_row = p->b.strides[nb], .sb_col = p->b.strides[nb + 1],
+            .sa_row = p->a.strides[nb],
+            .sa_col = p->a.strides[nb + 1],
+            .sb_row = p->b.strides[nb],
+            .sb_col = p->b.strides[nb + 1],
             .mc = p->m - i0 < MC ? p->m - i0 : MC,
             .nc = p->n - j0 < ctx->nc ? p->n - j0 : ctx->nc,
             .k = p->k,
@@ -395,10 +466,51 @@ static void half_range(void *vctx, int64_t begin, int64_t end) {
     ingot__host_free(scratch, bytes);
 }
 
+typedef struct dot_ctx {
+    const half_dot *job;
+    void (*dot_fn)(const half_dot *t, int64_t j0, int64_t j1);
+} dot_ctx;
+
+static void dot_range(void *vctx, int64_t begin, int64_t end) {
+    const dot_ctx *ctx = vctx;
+    ctx->dot_fn(ctx->job, begin, end);
+}
+
+/* The dot-product path for one matrix (see half_dot). */
+static ingot_status matmul_half_dot(const mm_problem *p, const half_kernels *kernels) {
+    const int nb = p->nbatch_dims; /* all of size 1 */
+    const uint16_t *a = (const uint16_t *)p->a.data;
+    int64_t sa_row = p->a.strides[nb], sa_col = p->a.strides[nb + 1];
+    size_t bytes = (size_t)(p->m * p->k) * sizeof(float);
+    float *af = ingot__host_alloc(bytes); /* [m, k] */
+    if (!af)
+        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "matmul: no memory for a %zu-byte copy",
+                            bytes);
+    bool bf16 = p->dtype == INGOT_BF16;
+    for (int64_t i = 0; i < p->m; i++)
+        for (int64_t k = 0; k < p->k; k++)
+            af[i * p->k + k] = half_to_f32(a[i * sa_row + k * sa_col], bf16);
+    half_dot job = {.a = af,
+                    .b = (const uint16_t *)p->b.data,
+                    .s_col = p->b.strides[nb + 1],
+                    .m = p->m,
+                    .k = p->k,
+                    .n = p->n,
+                    .out = (uint16_t *)p->out,
+                    .bf16 = bf16};
+    dot_ctx ctx = {&job, kernels->dot};
+    int64_t grain = (1 << 16) / (p->m * p->k);
+    ingot__parallel_for(p->n, grain > 0 ? grain : 1, dot_range, &ctx);
+    ingot__host_free(af, bytes);
+    return INGOT_OK;
+}
+
 static ingot_status matmul_half(const mm_problem *p) {
     if (p->dtype == INGOT_F16) pthread_once(&f16_table_once, f16_table_init);
-    half_ctx ctx = {.p = p, .tile_fn = pick_half_tile(), .nc = NC,
-                    .tiles_m = (p->m + MC - 1) / MC};
+    half_kernels kernels = pick_half_kernels();
+    if (p->nbatch == 1 && p->m <= DOT_MAX_ROWS && p->b.strides[p->nbatch_dims] == 1)
+        return matmul_half_dot(p, &kernels);
+    half_ctx ctx = {.p = p, .tile_fn = kernels.tile, .nc = NC, .tiles_m = (p->m + MC - 1) / MC};
     /* narrower tiles until every thread has a few (the result does not
      * depend on the tiling) */
     int64_t want = 4 * (int64_t)ingot_get_num_threads();
@@ -431,7 +543,9 @@ ingot_status ingot__cpu_matmul(ingot_array *out, const ingot_array *a, const ing
         .out = ingot__data(out),
         .dtype = out->dtype,
     };
-    for (int d = 0; d < p.nbatch_dims; d++) p.nbatch *= out->shape[d];
+    for (int d = 0; d < p.nbatch_dims; d++)
+        p.nbatch *= out->shape[d];
+    fold_batch(&p);
     switch (p.dtype) {
     case INGOT_F32: return matmul_f32(&p);
     case INGOT_F16:
