@@ -10,12 +10,6 @@
 #include "core/autograd_internal.h"
 #include "ingot/ops.h"
 
-static ingot_status backend_of(const ingot__backend **be, const ingot_array *a, const char *op) {
-    *be = ingot__backend_for(ingot_array_device(a));
-    if (!*be) return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for the array's device", op);
-    return INGOT_OK;
-}
-
 /* Entry checks shared by every op here: a non-NULL, axis valid (normalised). */
 static ingot_status axis_args(const ingot_array *a, int *axis, const char *op) {
     INGOT__CHECK_NOT_NULL(a, op);
@@ -30,7 +24,7 @@ static ingot_status scatter_backward(ingot_array **grads, const ingot_array *g,
     if (!node->saved[0])
         return ingot__error(INGOT_ERR_INTERNAL, "%s: source indices were not saved", node->name);
     const ingot__backend *be;
-    ingot_status st = backend_of(&be, x, node->name);
+    ingot_status st = ingot__backend_get(&be, &x, 1, node->name);
     if (st) return st;
     ingot_array *gx = NULL, *gc = NULL; /* x's shape; g's shape in x's dtype */
     st = ingot_zeros(&gx, x->dtype, x->shape, x->ndim);
@@ -71,7 +65,7 @@ ingot_status ingot_sort(ingot_array **out, const ingot_array *a, int axis) {
     ingot_status st = axis_args(a, &axis, "sort");
     if (st) return st;
     const ingot__backend *be;
-    st = backend_of(&be, a, "sort");
+    st = ingot__backend_get(&be, &a, 1, "sort");
     if (st) return st;
     const ingot_array *inputs[1] = {a};
     ingot_array *idx = NULL; /* a's shape, i64: only for the backward */
@@ -94,7 +88,7 @@ ingot_status ingot_argsort(ingot_array **out, const ingot_array *a, int axis) {
     ingot_status st = axis_args(a, &axis, "argsort");
     if (st) return st;
     const ingot__backend *be;
-    st = backend_of(&be, a, "argsort");
+    st = ingot__backend_get(&be, &a, 1, "argsort");
     if (st) return st;
     st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, "argsort");
     if (!st) st = be->sort(NULL, *out, a, axis);
@@ -118,18 +112,6 @@ static ingot_status reversed_tail(ingot_array **out, const ingot_array *x, int a
     return ingot__array_view(out, x, shape, strides, x->ndim, offset);
 }
 
-/* *out = a contiguous copy of the view v (through the backend's copy). */
-static ingot_status copy_view(ingot_array **out, const ingot_array *v, const ingot__backend *be,
-                              const char *op) {
-    ingot_status st = ingot__array_new(out, v->dtype, v->shape, v->ndim, op);
-    if (!st) st = be->copy(*out, v);
-    if (st) {
-        ingot_array_free(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
 /* The values and source indices (both [.., k, ..]) of the k largest entries of
  * a along axis, descending, ties by lower index first. Not recorded. */
 static ingot_status topk_compute(ingot_array **values, ingot_array **indices, const ingot_array *a,
@@ -143,8 +125,8 @@ static ingot_status topk_compute(ingot_array **values, ingot_array **indices, co
     if (!st) st = be->sort(vs, is, r, axis);
     if (!st) st = reversed_tail(&vt, vs, axis, k);
     if (!st) st = reversed_tail(&it, is, axis, k);
-    if (!st) st = copy_view(values, vt, be, "topk");
-    if (!st) st = copy_view(&ic, it, be, "topk");
+    if (!st) st = ingot__copy_as(values, vt, vt->dtype, false, "topk");
+    if (!st) st = ingot__copy_as(&ic, it, it->dtype, false, "topk");
     /* positions in the reversed row count from the end: source = n - 1 - p */
     if (!st) st = ingot_scalar(&last, INGOT_I64, (double)(n - 1));
     if (!st) st = ingot_sub(indices, last, ic);
@@ -174,7 +156,7 @@ ingot_status ingot_topk(ingot_array **values, ingot_array **indices, const ingot
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "topk: k %d outside [0, %lld]", k,
                             (long long)a->shape[axis]);
     const ingot__backend *be;
-    st = backend_of(&be, a, "topk");
+    st = ingot__backend_get(&be, &a, 1, "topk");
     if (st) return st;
     ingot_array *v = NULL, *idx = NULL; /* [.., k, ..] */
     st = topk_compute(&v, &idx, a, k, axis, be);
@@ -203,7 +185,7 @@ ingot_status ingot_argpartition(ingot_array **out, const ingot_array *a, int kth
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "argpartition: kth %d outside [0, %lld)",
                             kth, (long long)a->shape[axis]);
     const ingot__backend *be;
-    st = backend_of(&be, a, "argpartition");
+    st = ingot__backend_get(&be, &a, 1, "argpartition");
     if (st) return st;
     st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, "argpartition");
     if (!st) st = be->argpartition(*out, a, kth, axis);

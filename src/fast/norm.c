@@ -50,10 +50,11 @@ static ingot_status norm_backward(ingot_array **grads, const ingot_array *g,
     const ingot_array *b = node->inputs[2]; /* [D] or NULL */
     bool center = node->i[0] != 0;
     const char *op = center ? "layer_norm" : "rms_norm";
-    const ingot__backend *be = ingot__backend_for(ingot_array_device(x));
-    if (!be) return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for x's device", op);
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, (const ingot_array *const *)node->inputs, 3, op);
+    if (st) return st;
     ingot_array *dx = NULL, *dw = NULL, *db = NULL; /* like x, w, b */
-    ingot_status st = ingot__array_new_like(&dx, x, x->dtype);
+    st = ingot__array_new_like(&dx, x, x->dtype);
     if (!st && w) st = ingot__array_new_like(&dw, w, w->dtype);
     if (!st && b) st = ingot__array_new_like(&db, b, b->dtype);
     if (!st) {
@@ -88,11 +89,13 @@ static ingot_status norm(ingot_array **out, const ingot_array *x, const ingot_ar
     if (!(eps >= 0.0f) || isinf(eps))
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0, got %g",
                             op, (double)eps);
-    const ingot__backend *be = ingot__backend_for(ingot_array_device(x));
-    if (!be) return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for x's device", op);
+    const ingot__backend *be;
+    const ingot_array *given[3] = {x, weight, bias};
+    ingot_status st = ingot__backend_get(&be, given, 3, op);
+    if (st) return st;
 
     ingot_array *w = NULL, *b = NULL, *y = NULL; /* [D], [D], [..., D] */
-    ingot_status st = norm_param(&w, weight, x, op, "weight");
+    st = norm_param(&w, weight, x, op, "weight");
     if (!st) st = norm_param(&b, bias, x, op, "bias");
     if (!st) st = ingot__array_new_like(&y, x, x->dtype);
     if (!st) st = center ? be->layer_norm(y, x, w, b, eps) : be->rms_norm(y, x, w, eps);
