@@ -98,15 +98,6 @@ static ingot_status as_matrix(ingot_array **out, const ingot_array *x, const int
     return INGOT_OK;
 }
 
-/* grad = g summed down to x's shape in g's dtype, then converted to x's dtype
- * (summing first keeps f32 precision for bf16/f16 inputs). */
-static ingot_status grad_to_input(ingot_array **grad, const ingot_array *g, const ingot_array *x) {
-    ingot_array *summed = NULL; /* x's shape, g's dtype */
-    ingot_status st = ingot__sum_to_shape(&summed, g, x->shape, x->ndim);
-    if (st != INGOT_OK) return st;
-    return ingot__grad_for_input(grad, summed, x);
-}
-
 /* grads: dA = g @ B^T and dB = A^T @ g, summed over broadcast batch dims.
  * When b is one matrix shared by the whole batch (x [B, T, D] @ W [D, N]),
  * dB is formed directly as one product over all B*T rows. */
@@ -140,8 +131,14 @@ static ingot_status matmul_backward(ingot_array **grads, const ingot_array *g,
         ingot_array_free(db);
         db = db1;
     }
-    if (st == INGOT_OK) st = grad_to_input(&grads[0], da, a);
-    if (st == INGOT_OK) st = grad_to_input(&grads[1], db, b);
+    if (st == INGOT_OK) {
+        st = ingot__grad_for_input(&grads[0], da, a);
+        da = NULL;
+    }
+    if (st == INGOT_OK) {
+        st = ingot__grad_for_input(&grads[1], db, b);
+        db = NULL;
+    }
     ingot_array_free(db);
     ingot_array_free(da);
     ingot_array_free(at);
