@@ -10,10 +10,13 @@
 #include "core/autograd_internal.h"
 #include "ingot/ops.h"
 
-/* Entry checks shared by every op here: a non-NULL, axis valid (normalised). */
-static ingot_status axis_args(const ingot_array *a, int *axis, const char *op) {
+/* Entry checks shared by every op here: a non-NULL, axis valid (normalised),
+ * and the kernel table for a's device. */
+static ingot_status axis_args(const ingot__backend **be, const ingot_array *a, int *axis,
+                              const char *op) {
     INGOT__CHECK_NOT_NULL(a, op);
-    return ingot__norm_axis(axis, a->ndim, op);
+    ingot_status st = ingot__norm_axis(axis, a->ndim, op);
+    return st ? st : ingot__backend_get(be, &a, 1, op);
 }
 
 /* grad = zeros like x with the cotangent added at saved[0] along the axis. */
@@ -62,10 +65,8 @@ static ingot_status record_selection(ingot_array **out, const ingot_array *a, in
 ingot_status ingot_sort(ingot_array **out, const ingot_array *a, int axis) {
     INGOT__CHECK_NOT_NULL(out, "sort");
     *out = NULL;
-    ingot_status st = axis_args(a, &axis, "sort");
-    if (st) return st;
     const ingot__backend *be;
-    st = ingot__backend_get(&be, &a, 1, "sort");
+    ingot_status st = axis_args(&be, a, &axis, "sort");
     if (st) return st;
     const ingot_array *inputs[1] = {a};
     ingot_array *idx = NULL; /* a's shape, i64: only for the backward */
@@ -85,10 +86,8 @@ ingot_status ingot_sort(ingot_array **out, const ingot_array *a, int axis) {
 ingot_status ingot_argsort(ingot_array **out, const ingot_array *a, int axis) {
     INGOT__CHECK_NOT_NULL(out, "argsort");
     *out = NULL;
-    ingot_status st = axis_args(a, &axis, "argsort");
-    if (st) return st;
     const ingot__backend *be;
-    st = ingot__backend_get(&be, &a, 1, "argsort");
+    ingot_status st = axis_args(&be, a, &axis, "argsort");
     if (st) return st;
     st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, "argsort");
     if (!st) st = be->sort(NULL, *out, a, axis);
@@ -150,14 +149,12 @@ ingot_status ingot_topk(ingot_array **values, ingot_array **indices, const ingot
     if (indices) *indices = NULL;
     if (!values && !indices)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "topk: values and indices are both NULL");
-    ingot_status st = axis_args(a, &axis, "topk");
+    const ingot__backend *be;
+    ingot_status st = axis_args(&be, a, &axis, "topk");
     if (st) return st;
     if (k < 0 || k > a->shape[axis])
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "topk: k %d outside [0, %lld]", k,
                             (long long)a->shape[axis]);
-    const ingot__backend *be;
-    st = ingot__backend_get(&be, &a, 1, "topk");
-    if (st) return st;
     ingot_array *v = NULL, *idx = NULL; /* [.., k, ..] */
     st = topk_compute(&v, &idx, a, k, axis, be);
     if (st) return st;
@@ -179,14 +176,12 @@ ingot_status ingot_topk(ingot_array **values, ingot_array **indices, const ingot
 ingot_status ingot_argpartition(ingot_array **out, const ingot_array *a, int kth, int axis) {
     INGOT__CHECK_NOT_NULL(out, "argpartition");
     *out = NULL;
-    ingot_status st = axis_args(a, &axis, "argpartition");
+    const ingot__backend *be;
+    ingot_status st = axis_args(&be, a, &axis, "argpartition");
     if (st) return st;
     if (kth < 0 || kth >= a->shape[axis])
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "argpartition: kth %d outside [0, %lld)",
                             kth, (long long)a->shape[axis]);
-    const ingot__backend *be;
-    st = ingot__backend_get(&be, &a, 1, "argpartition");
-    if (st) return st;
     st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, "argpartition");
     if (!st) st = be->argpartition(*out, a, kth, axis);
     if (st) {
