@@ -22,8 +22,10 @@ typedef struct ingot__node ingot__node;
 
 /* Computes grads[i] (shape and dtype of node->inputs[i]) from the cotangent of
  * node->output; leaves grads[i] NULL for inputs that receive nothing (non-float
- * or constant inputs). grads arrive zeroed to NULL. Recording is off while it
- * runs, so it may use any ingot op. */
+ * or constant inputs). grads arrive zeroed to NULL; whatever the function
+ * leaves in them is freed by the caller when it returns an error, so it may
+ * allocate gradients in place. Recording is off while it runs, so it may use
+ * any ingot op. */
 typedef ingot_status (*ingot__backward_fn)(ingot_array **grads, const ingot_array *cotangent,
                                            const ingot__node *node);
 

@@ -53,25 +53,14 @@ static ingot_status norm_backward(ingot_array **grads, const ingot_array *g,
     const ingot__backend *be;
     ingot_status st = ingot__backend_get(&be, (const ingot_array *const *)node->inputs, 3, op);
     if (st) return st;
-    ingot_array *dx = NULL, *dw = NULL, *db = NULL; /* like x, w, b */
-    st = ingot__array_new_like(&dx, x, x->dtype);
-    if (!st && w) st = ingot__array_new_like(&dw, w, w->dtype);
-    if (!st && b) st = ingot__array_new_like(&db, b, b->dtype);
-    if (!st) {
-        float eps = (float)node->f[0];
-        st = center ? be->layer_norm_vjp(dx, dw, db, x, w, b, g, eps)
-                    : be->rms_norm_vjp(dx, dw, x, w, g, eps);
-    }
-    if (st) {
-        ingot_array_free(dx);
-        ingot_array_free(dw);
-        ingot_array_free(db);
-        return st;
-    }
-    grads[0] = dx;
-    grads[1] = dw;
-    grads[2] = db;
-    return INGOT_OK;
+    ingot_array **dx = &grads[0], **dw = &grads[1], **db = &grads[2]; /* like x, w, b */
+    st = ingot__array_new_like(dx, x, x->dtype);
+    if (!st && w) st = ingot__array_new_like(dw, w, w->dtype);
+    if (!st && b) st = ingot__array_new_like(db, b, b->dtype);
+    if (st) return st;
+    float eps = (float)node->f[0];
+    return center ? be->layer_norm_vjp(*dx, *dw, *db, x, w, b, g, eps)
+                  : be->rms_norm_vjp(*dx, *dw, x, w, g, eps);
 }
 
 /* The common front end: validation, conversion, kernel call, recording. */

@@ -83,16 +83,8 @@ static ingot_status rope_backward(ingot_array **grads, const ingot_array *g,
     const ingot__backend *be;
     ingot_status st = ingot__backend_get(&be, &x, 1, "rope");
     if (st) return st;
-    ingot_array *dx; /* [B, H, T, head_dim] */
-    st = ingot__array_new_like(&dx, x, x->dtype);
-    if (st) return st;
-    st = be->rope(dx, g, &ro, true);
-    if (st) {
-        ingot_array_free(dx);
-        return st;
-    }
-    grads[0] = dx;
-    return INGOT_OK;
+    st = ingot__array_new_like(&grads[0], x, x->dtype); /* [B, H, T, head_dim] */
+    return st ? st : be->rope(grads[0], g, &ro, true);
 }
 
 ingot_status ingot_rope(ingot_array **out, const ingot_array *x, const ingot_rope_options *opts) {

@@ -86,21 +86,12 @@ static ingot_status sdpa_backward(ingot_array **grads, const ingot_array *g,
     const ingot__backend *be;
     ingot_status st = ingot__backend_get(&be, (const ingot_array *const *)node->inputs, 3, "sdpa");
     if (st) return st;
-    ingot_array *dq = NULL, *dk = NULL, *dv = NULL; /* like q, k, v */
-    st = ingot__array_new_like(&dq, q, q->dtype);
-    if (!st) st = ingot__array_new_like(&dk, k, k->dtype);
-    if (!st) st = ingot__array_new_like(&dv, v, v->dtype);
-    if (!st) st = be->sdpa_vjp(dq, dk, dv, q, k, v, node->output, node->saved[0], g, &ro);
-    if (st) {
-        ingot_array_free(dq);
-        ingot_array_free(dk);
-        ingot_array_free(dv);
-        return st;
-    }
-    grads[0] = dq;
-    grads[1] = dk;
-    grads[2] = dv;
-    return INGOT_OK;
+    ingot_array **dq = &grads[0], **dk = &grads[1], **dv = &grads[2]; /* like q, k, v */
+    st = ingot__array_new_like(dq, q, q->dtype);
+    if (!st) st = ingot__array_new_like(dk, k, k->dtype);
+    if (!st) st = ingot__array_new_like(dv, v, v->dtype);
+    if (st) return st;
+    return be->sdpa_vjp(*dq, *dk, *dv, q, k, v, node->output, node->saved[0], g, &ro);
 }
 
 ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_array *k,
