@@ -194,7 +194,8 @@ static ingot_status broadcast_compute(ingot_array **out, const ingot_array *cons
     st = broadcast_shape(shape, &ndim, in, n, name);
     if (st != INGOT_OK) return st;
     ingot_array *v[3] = {NULL, NULL, NULL}; /* inputs viewed with the output's shape */
-    for (int i = 0; i < n && st == INGOT_OK; i++) st = ingot__broadcast_view(&v[i], in[i], shape, ndim);
+    for (int i = 0; i < n && st == INGOT_OK; i++)
+        st = ingot__broadcast_view(&v[i], in[i], shape, ndim);
     ingot_array *o = NULL;
     if (st == INGOT_OK) st = ingot__array_new(&o, out_dtype, shape, ndim, name);
     if (st == INGOT_OK) {

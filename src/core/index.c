@@ -69,6 +69,34 @@ static ingot_status grad_to(ingot_array **grad, ingot_array *g, const ingot_arra
     return ingot__grad_for_input(grad, g, x);
 }
 
+/* *out = res when st is INGOT_OK; otherwise frees res. Returns st. */
+static ingot_status finish(ingot_array **out, ingot_array *res, ingot_status st) {
+    if (st != INGOT_OK) {
+        ingot_array_free(res);
+        return st;
+    }
+    *out = res;
+    return INGOT_OK;
+}
+
+/* The gathers of take and take_along_axis: dst (res or a view of it) = src
+ * (a or a view of it) gathered at iv along axis, then res recorded as
+ * op(a, indices) with backward and the axis in node->i[0]. */
+static ingot_status gather_recorded(ingot_array *res, ingot_array *dst, const ingot_array *src,
+                                    const ingot_array *iv, const ingot_array *a,
+                                    const ingot_array *indices, int axis,
+                                    ingot__backward_fn backward, const char *op) {
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, &a, 1, op);
+    if (st == INGOT_OK) st = be->gather(dst, src, iv, axis);
+    if (st != INGOT_OK) return st;
+    const ingot_array *inputs[2] = {a, indices};
+    ingot__node *node;
+    st = ingot__record(&node, res, inputs, 2, backward, op);
+    if (node) node->i[0] = axis;
+    return st;
+}
+
 /* ---- concat and stack ---- */
 
 static ingot_status concat_backward(ingot_array **grads, const ingot_array *g,
@@ -141,12 +169,7 @@ static ingot_status concat_arrays(ingot_array **out, const ingot_array *const *a
         st = ingot__record(&node, res, arrays, n, concat_backward, "concat");
         if (node) node->i[0] = axis;
     }
-    if (st != INGOT_OK) {
-        ingot_array_free(res);
-        return st;
-    }
-    *out = res;
-    return INGOT_OK;
+    return finish(out, res, st);
 }
 
 /* Checks out, arrays and n (>= 1, no NULL entries). */
@@ -292,24 +315,12 @@ ingot_status ingot_take(ingot_array **out, const ingot_array *a, const ingot_arr
     }
     if (st == INGOT_OK) st = ingot__array_view(&ov, res, kshape, kstrides, a->ndim, res->offset);
     if (st == INGOT_OK) st = take_index_view(&iv, idx, kshape, a->ndim, axis);
-    const ingot__backend *be = NULL;
-    if (st == INGOT_OK) st = ingot__backend_get(&be, &a, 1, "take");
-    if (st == INGOT_OK) st = be->gather(ov, a, iv, axis);
-    if (st == INGOT_OK) {
-        const ingot_array *inputs[2] = {a, indices};
-        ingot__node *node;
-        st = ingot__record(&node, res, inputs, 2, take_backward, "take");
-        if (node) node->i[0] = axis;
-    }
+    if (st == INGOT_OK)
+        st = gather_recorded(res, ov, a, iv, a, indices, axis, take_backward, "take");
     ingot_array_free(iv);
     ingot_array_free(ov);
     ingot_array_free(idx);
-    if (st != INGOT_OK) {
-        ingot_array_free(res);
-        return st;
-    }
-    *out = res;
-    return INGOT_OK;
+    return finish(out, res, st);
 }
 
 /* ---- take_along_axis / put_along_axis ---- */
@@ -390,24 +401,13 @@ ingot_status ingot_take_along_axis(ingot_array **out, const ingot_array *a,
     if (st == INGOT_OK) st = ingot__broadcast_view(&av, a, a_shape, a->ndim);
     if (st == INGOT_OK)
         st = ingot__array_new(&res, a->dtype, out_shape, a->ndim, "take_along_axis");
-    const ingot__backend *be = NULL;
-    if (st == INGOT_OK) st = ingot__backend_get(&be, &a, 1, "take_along_axis");
-    if (st == INGOT_OK) st = be->gather(res, av, iv, axis);
-    if (st == INGOT_OK) {
-        const ingot_array *inputs[2] = {a, indices};
-        ingot__node *node;
-        st = ingot__record(&node, res, inputs, 2, take_along_backward, "take_along_axis");
-        if (node) node->i[0] = axis;
-    }
+    if (st == INGOT_OK)
+        st = gather_recorded(res, res, av, iv, a, indices, axis, take_along_backward,
+                             "take_along_axis");
     ingot_array_free(av);
     ingot_array_free(iv);
     ingot_array_free(idx);
-    if (st != INGOT_OK) {
-        ingot_array_free(res);
-        return st;
-    }
-    *out = res;
-    return INGOT_OK;
+    return finish(out, res, st);
 }
 
 /* The shape written by put_along_axis: a's shape with indices' dim at axis;
@@ -557,10 +557,5 @@ ingot_status ingot_put_along_axis(ingot_array **out, const ingot_array *a,
     ingot_array_free(vc);
     ingot_array_free(iv);
     ingot_array_free(idx);
-    if (st != INGOT_OK) {
-        ingot_array_free(res);
-        return st;
-    }
-    *out = res;
-    return INGOT_OK;
+    return finish(out, res, st);
 }
