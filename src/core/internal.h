@@ -75,10 +75,11 @@ ingot_status ingot__array_view(ingot_array **out, const ingot_array *base, const
 ingot_status ingot__broadcast_view(ingot_array **out, const ingot_array *a, const int64_t *shape,
                                    int ndim);
 
-/* a converted to dtype, not recorded for autograd: a new contiguous array on
- * a's device holding a copy of a's elements. With `share` and a already of
- * dtype, *out is instead a new reference to a itself (which may be strided):
- * use it for kernel inputs, never for an array that will be written to.
+/* a converted to dtype, not recorded for autograd: a new contiguous array
+ * (from ingot__array_new) holding a's elements, copied by the kernel of a's
+ * device. With `share` and a already of dtype, *out is instead a new
+ * reference to a itself (which may be strided): use that for kernel inputs,
+ * never for an array that will be written to. *out is NULL on error.
  * Errors: DEVICE (no backend for a's device), OUT_OF_MEMORY; `op` names the
  * caller in messages. */
 ingot_status ingot__copy_as(ingot_array **out, const ingot_array *a, ingot_dtype dtype, bool share,
