@@ -2,9 +2,7 @@
  * LLM-like shapes in f32, bf16 and f16, with b given as the transpose of a
  * row-major [N, K] weight (x @ W^T, as a linear layer does).
  *
- * Build from a configured tree, e.g.:
- *   clang -O2 -std=c11 -D_GNU_SOURCE -Iinclude bench/bench_matmul.c build/libingot.a \
- *     $(pkg-config --libs openblas jansson) -lpthread -lm -ldl -o bench_matmul
+ * Built with the project (build/bench/bench_matmul).
  * Usage: bench_matmul [threads]   (default: all online processors) */
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,6 +10,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   clang libclang-rt-14-dev          # sanitizers and libFuzzer
   libjansson-dev libopenblas-dev    # JSON, f32 GEMM (pthread OpenBLAS)
+  libpcre2-dev libutf8proc-dev      # pre-tokenizer regex, Unicode normalisation
+  python3 python3-jinja2            # chat-template oracle in the tests
   libcmocka-dev                     # unit tests
   nodejs npm                        # fetching pinned npm test assets
   ca-certificates
@@ -64,4 +66,12 @@ for entry in "${assets[@]}"; do
   rm -rf "$tmp"
   echo "setup: fetched $name@$version"
 done
+# Test oracles from npm (tests/oracle/package-lock.json pins them with
+# integrity hashes): @huggingface/tokenizers and @huggingface/jinja.
+if [[ ! -f tests/oracle/node_modules/.package-lock.json ]] ||
+   ! cmp -s tests/oracle/package-lock.json tests/oracle/node_modules/.ingot-lock; then
+  (cd tests/oracle && npm ci --silent --no-audit --no-fund >/dev/null)
+  cp tests/oracle/package-lock.json tests/oracle/node_modules/.ingot-lock
+  echo "setup: installed the npm test oracles"
+fi
 echo "setup: ready"

@@ -58,6 +58,8 @@ ingot_status ingot_cos(ingot_array **out, const ingot_array *a);
 
 /* ---- binary elementwise ---- */
 
+/* Two bools stay bool (the promotion rule): add and maximum are OR, mul and
+ * minimum AND, sub XOR; neg, abs and square leave bools unchanged. */
 ingot_status ingot_add(ingot_array **out, const ingot_array *a, const ingot_array *b);
 ingot_status ingot_sub(ingot_array **out, const ingot_array *a, const ingot_array *b);
 ingot_status ingot_mul(ingot_array **out, const ingot_array *a, const ingot_array *b);
@@ -104,8 +106,9 @@ ingot_status ingot_sum(ingot_array **out, const ingot_array *a, const int *axes,
                        bool keepdims);
 ingot_status ingot_mean(ingot_array **out, const ingot_array *a, const int *axes, int naxes,
                         bool keepdims);
-/* Max/min keep a's dtype; NaN propagates; reducing zero elements is a SHAPE
- * error. The gradient is split evenly among tied maxima. */
+/* Max/min keep a's dtype; NaN propagates; reducing an empty axis into a
+ * non-empty result is a SHAPE error (an empty result is fine, as in NumPy).
+ * The gradient is split evenly among tied maxima. */
 ingot_status ingot_max(ingot_array **out, const ingot_array *a, const int *axes, int naxes,
                        bool keepdims);
 ingot_status ingot_min(ingot_array **out, const ingot_array *a, const int *axes, int naxes,
@@ -113,11 +116,13 @@ ingot_status ingot_min(ingot_array **out, const ingot_array *a, const int *axes,
 /* log(sum(exp(a))) computed stably; float result. -inf for zero elements. */
 ingot_status ingot_logsumexp(ingot_array **out, const ingot_array *a, const int *axes, int naxes,
                              bool keepdims);
-/* Variance sum((a - mean)^2) / (N - ddof); float result; NaN when N - ddof <= 0. */
+/* Variance sum((a - mean)^2) / (N - ddof); float result; NaN when N - ddof <= 0
+ * (and then the gradient is not finite either). */
 ingot_status ingot_var(ingot_array **out, const ingot_array *a, const int *axes, int naxes,
                        bool keepdims, int ddof);
-/* Index (i64) of the first maximum/minimum along one axis; NaN counts as the
- * maximum. Not differentiable. SHAPE error for an empty axis. */
+/* Index (i64) of the first maximum/minimum along one axis. NaN counts as the
+ * maximum: argmax returns the first NaN, argmin skips NaNs unless the whole
+ * row is NaN. Not differentiable. SHAPE error for an empty axis. */
 ingot_status ingot_argmax(ingot_array **out, const ingot_array *a, int axis, bool keepdims);
 ingot_status ingot_argmin(ingot_array **out, const ingot_array *a, int axis, bool keepdims);
 
@@ -174,13 +179,15 @@ ingot_status ingot_sort(ingot_array **out, const ingot_array *a, int axis);
 ingot_status ingot_argsort(ingot_array **out, const ingot_array *a, int axis);
 /* The k largest entries along axis in descending order, ties broken by lower
  * index first, and their indices (i64); either output may be NULL when not
- * wanted. 0 <= k <= dim. Values are differentiable. */
+ * wanted, but not both. k outside [0, dim] is an INVALID_ARGUMENT error.
+ * O(n + k log k) per row for small k. Values are differentiable. */
 ingot_status ingot_topk(ingot_array **values, ingot_array **indices, const ingot_array *a, int k,
                         int axis);
 /* Indices (i64) of a partition around the kth entry: index kth holds the
  * position of the element that would be there after an ascending stable sort,
  * earlier ones are positions of elements <= it, later ones of elements >= it.
- * 0 <= kth < dim. Not differentiable. */
+ * kth outside [0, dim) is an INVALID_ARGUMENT error. O(n) on average per row,
+ * O(n log n) at worst. Not differentiable. */
 ingot_status ingot_argpartition(ingot_array **out, const ingot_array *a, int kth, int axis);
 
 #ifdef __cplusplus
