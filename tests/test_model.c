@@ -1,0 +1,341 @@
+/* Models against Hugging Face transformers: every folder under
+ * $INGOT_FIXTURES/models (tiny random-weight models written by
+ * scripts/fixtures/gen_model_fixtures.py with transformers' eager attention)
+ * holds expected.safetensors (ids_<i>, logits_<i> of each prompt) and
+ * expected.json (greedy continuations). Checked here, for each folder:
+ *  - logits at every position, loading config.json (transformers 5 form) and
+ *    config.hub.json (the Hub form): f32 within 1e-4 of the largest |logit|
+ *    (relative), bf16 within BF16_TOL (HF's eager bf16 attention rounds scores
+ *    and probabilities to bf16, ingot keeps them in f32);
+ *  - greedy continuations with the KV cache token-identical (bf16: up to the
+ *    first step whose top-2 margin in HF is below BF16_MARGIN);
+ *  - cached decode equal to recomputing the whole sequence;
+ *  - chunked prefill through the cache (the sliding layers' windowed cache)
+ *    equal to full attention with the window mask;
+ *  - trim + recompute and save + load of the cache equal to the original;
+ *  - the batched left-padded prompts (attention mask and positions) equal to
+ *    HF's batch. */
+#include <dirent.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/testutil.h"
+#include "ingot/model.h"
+
+#define F32_TOL 1e-4
+#define BF16_TOL 6e-2
+#define BF16_MARGIN 0.25
+#define CACHE_TOL 1e-5 /* f32: cached vs recomputed (different summation splits) */
+
+static char g_models[512];
+static char g_tmp[256];
+
+typedef struct fixture {
+    char dir[600];
+    char name[128];
+    bool bf16;
+    json_t *expected;
+    ingot_safetensors *st;
+    ingot_model *m;
+} fixture;
+
+static void fixture_open(fixture *f, const char *name) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    snprintf(f->dir, sizeof f->dir, "%s/%s", g_models, name);
+    char p[700];
+    snprintf(p, sizeof p, "%s/expected.json", f->dir);
+    json_error_t err;
+    f->expected = json_load_file(p, 0, &err);
+    if (!f->expected) fail_msg("%s: %s", p, err.text);
+    snprintf(p, sizeof p, "%s/expected.safetensors", f->dir);
+    TU_OK(ingot_safetensors_open(&f->st, p));
+    const char *dt = json_string_value(json_object_get(f->expected, "weights_dtype"));
+    f->bf16 = dt && strcmp(dt, "bf16") == 0;
+    TU_OK(ingot_model_load(&f->m, f->dir, NULL));
+}
+
+static void fixture_close(fixture *f) {
+    ingot_model_free(f->m);
+    ingot_safetensors_close(f->st);
+    json_decref(f->expected);
+}
+
+static size_t n_prompts(const fixture *f) {
+    return json_array_size(json_object_get(f->expected, "prompts"));
+}
+
+static json_t *prompt(const fixture *f, size_t i) {
+    return json_array_get(json_object_get(f->expected, "prompts"), i);
+}
+
+/* An int64 [1, n] array of a JSON list of ints (plus extra appended). */
+static ingot_array *ids_array(const json_t *list, const int64_t *extra, int64_t n_extra) {
+    int64_t n = (int64_t)json_array_size(list), shape[2] = {1, n + n_extra};
+    int64_t *v = malloc((size_t)(n + n_extra) * sizeof *v);
+    for (int64_t i = 0; i < n; i++) v[i] = json_integer_value(json_array_get(list, (size_t)i));
+    for (int64_t i = 0; i < n_extra; i++) v[n + i] = extra[i];
+    ingot_array *a;
+    TU_OK(ingot_array_from_data(&a, v, INGOT_I64, shape, 2));
+    free(v);
+    return a;
+}
+
+static ingot_array *expected_tensor(const fixture *f, const char *fmt, size_t i) {
+    char name[64];
+    snprintf(name, sizeof name, fmt, i);
+    ingot_array *a;
+    TU_OK(ingot_safetensors_get(&a, f->st, name));
+    return a;
+}
+
+/* max |a - e| / max |e| over all elements. */
+static double rel_err(const ingot_array *a, const ingot_array *e) {
+    assert_int_equal(ingot_array_size(a), ingot_array_size(e));
+    double *x = tu_values(a), *y = tu_values(e), d = 0, s = 0;
+    for (int64_t i = 0; i < ingot_array_size(a); i++) {
+        d = fmax(d, fabs(x[i] - y[i]));
+        s = fmax(s, fabs(y[i]));
+    }
+    free(x);
+    free(y);
+    return d / (s > 0 ? s : 1);
+}
+
+static void check_close(const fixture *f, const ingot_array *a, const ingot_array *e, double tol,
+                        const char *what, size_t i) {
+    double r = rel_err(a, e);
+    if (getenv("INGOT_TEST_VERBOSE")) printf("  %s %s %zu: rel err %.3g\n", f->name, what, i, r);
+    if (!(r <= tol)) fail_msg("%s: %s %zu: relative error %.3g > %.3g", f->name, what, i, r, tol);
+}
+
+static ingot_status forward(ingot_array **out, const ingot_model *m, const ingot_array *ids,
+                            ingot_kv_cache *c, bool last_only) {
+    ingot_forward_options o = {.last_only = last_only};
+    return ingot_model_forward(out, m, ids, c, &o);
+}
+
+static void check_logits(fixture *f, const ingot_model *m, const char *what) {
+    for (size_t i = 0; i < n_prompts(f); i++) {
+        ingot_array *ids = ids_array(json_object_get(prompt(f, i), "ids"), NULL, 0);
+        ingot_array *want = expected_tensor(f, "logits_%zu", i), *got;
+        TU_OK(forward(&got, m, ids, NULL, false));
+        assert_int_equal(ingot_array_dim(got, 1), ingot_array_dim(want, 0));
+        check_close(f, got, want, f->bf16 ? BF16_TOL : F32_TOL, what, i);
+        ingot_array_free(got);
+        ingot_array_free(want);
+        ingot_array_free(ids);
+    }
+}
+
+static int64_t argmax_last(const ingot_array *logits) {
+    double *v = tu_values(logits);
+    int64_t V = ingot_array_dim(logits, -1), n = ingot_array_size(logits), best = n - V;
+    for (int64_t j = n - V; j < n; j++)
+        if (v[j] > v[best]) best = j;
+    free(v);
+    return best - (n - V);
+}
+
+/* Greedy decode with the cache; returns the steps' logits [1, 1, V] too. */
+static void greedy(fixture *f, size_t i, int64_t *out, ingot_array **step_logits, int64_t n) {
+    ingot_array *ids = ids_array(json_object_get(prompt(f, i), "ids"), NULL, 0), *lg;
+    ingot_kv_cache *c;
+    TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
+    TU_OK(forward(&lg, f->m, ids, c, true));
+    for (int64_t s = 0; s < n; s++) {
+        out[s] = argmax_last(lg);
+        step_logits[s] = lg;
+        ingot_array_free(ids);
+        int64_t shape[2] = {1, 1};
+        TU_OK(ingot_array_from_data(&ids, &out[s], INGOT_I64, shape, 2));
+        if (s + 1 < n) TU_OK(forward(&lg, f->m, ids, c, true));
+    }
+    ingot_array_free(ids);
+    ingot_kv_cache_free(c);
+}
+
+static void check_greedy(fixture *f) {
+    for (size_t i = 0; i < n_prompts(f); i++) {
+        json_t *p = prompt(f, i), *cont = json_object_get(p, "continuation");
+        json_t *margins = json_object_get(p, "top2_margins");
+        int64_t n = (int64_t)json_array_size(cont), got[64];
+        ingot_array *steps[64];
+        assert_true(n > 0 && n <= 64);
+        greedy(f, i, got, steps, n);
+        for (int64_t s = 0; s < n; s++) {
+            double margin = json_number_value(json_array_get(margins, (size_t)s));
+            if (f->bf16 && margin < BF16_MARGIN) break; /* HF's own choice is a near tie */
+            int64_t want = json_integer_value(json_array_get(cont, (size_t)s));
+            if (got[s] != want)
+                fail_msg("%s prompt %zu: greedy token %lld is %lld, HF %lld", f->name, i,
+                         (long long)s, (long long)got[s], (long long)want);
+        }
+        /* cached decode == recomputing prompt + continuation without a cache */
+        if (!f->bf16) {
+            ingot_array *all = ids_array(json_object_get(p, "ids"), got, n - 1), *full, *row;
+            TU_OK(forward(&full, f->m, all, NULL, false));
+            int64_t T = ingot_array_dim(all, 1);
+            for (int64_t s = 0; s < n; s++) {
+                TU_OK(ingot_slice_axis(&row, full, 1, T - n + s, T - n + s + 1));
+                check_close(f, steps[s], row, CACHE_TOL, "cached decode step", (size_t)s);
+                ingot_array_free(row);
+            }
+            ingot_array_free(full);
+            ingot_array_free(all);
+        }
+        for (int64_t s = 0; s < n; s++) ingot_array_free(steps[s]);
+    }
+}
+
+/* Prefill in chunks through the cache == full forward; then trim and
+ * save/load give the same next-step logits. */
+static void check_cache(fixture *f) {
+    size_t last = n_prompts(f) - 1;
+    ingot_array *ids = ids_array(json_object_get(prompt(f, last), "ids"), NULL, 0), *full;
+    TU_OK(forward(&full, f->m, ids, NULL, false));
+    int64_t T = ingot_array_dim(ids, 1);
+    ingot_kv_cache *c;
+    TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
+    for (int64_t t0 = 0; t0 < T; t0 += 5) {
+        int64_t t1 = t0 + 5 < T ? t0 + 5 : T;
+        ingot_array *chunk, *lg, *want;
+        TU_OK(ingot_slice_axis(&chunk, ids, 1, t0, t1));
+        TU_OK(forward(&lg, f->m, chunk, c, false));
+        TU_OK(ingot_slice_axis(&want, full, 1, t0, t1));
+        check_close(f, lg, want, f->bf16 ? 1e-2 : CACHE_TOL, "chunked prefill", (size_t)t0);
+        ingot_array_free(chunk);
+        ingot_array_free(lg);
+        ingot_array_free(want);
+    }
+    assert_int_equal(ingot_kv_cache_length(c), T);
+    /* rollback by one token and recompute it */
+    ingot_array *tok, *lg, *want, *lg2;
+    TU_OK(ingot_kv_cache_trim(c, T - 1));
+    TU_OK(ingot_slice_axis(&tok, ids, 1, T - 1, T));
+    TU_OK(forward(&lg, f->m, tok, c, false));
+    TU_OK(ingot_slice_axis(&want, full, 1, T - 1, T));
+    check_close(f, lg, want, f->bf16 ? 1e-2 : CACHE_TOL, "after trim", 0);
+    /* save, load, decode one more token in both */
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s.cache", g_tmp, f->name);
+    TU_OK(ingot_kv_cache_save(c, path));
+    ingot_kv_cache *c2;
+    TU_OK(ingot_kv_cache_load(&c2, f->m, path));
+    assert_int_equal(ingot_kv_cache_length(c2), T);
+    ingot_array_free(lg);
+    TU_OK(forward(&lg, f->m, tok, c, false));
+    TU_OK(forward(&lg2, f->m, tok, c2, false));
+    double *a = tu_values(lg), *b = tu_values(lg2);
+    assert_memory_equal(a, b, (size_t)ingot_array_size(lg) * sizeof(double));
+    free(a);
+    free(b);
+    ingot_kv_cache_free(c2);
+    ingot_kv_cache_free(c);
+    ingot_array *arrays[] = {tok, lg, lg2, want, full, ids};
+    for (size_t i = 0; i < 6; i++) ingot_array_free(arrays[i]);
+}
+
+static void check_batch(fixture *f) {
+    ingot_tensor_info info;
+    if (ingot_safetensors_info(&info, f->st, "batch_ids") != INGOT_OK) return;
+    ingot_array *ids, *mask, *pos, *want, *got;
+    TU_OK(ingot_safetensors_get(&ids, f->st, "batch_ids"));
+    TU_OK(ingot_safetensors_get(&mask, f->st, "batch_mask"));
+    TU_OK(ingot_safetensors_get(&pos, f->st, "batch_position_ids"));
+    TU_OK(ingot_safetensors_get(&want, f->st, "batch_last_logits"));
+    ingot_forward_options o = {.positions = pos, .attention_mask = mask, .last_only = true};
+    TU_OK(ingot_model_forward(&got, f->m, ids, NULL, &o));
+    check_close(f, got, want, f->bf16 ? BF16_TOL : F32_TOL, "batch last logits", 0);
+    ingot_array *arrays[] = {ids, mask, pos, want, got};
+    for (size_t i = 0; i < 5; i++) ingot_array_free(arrays[i]);
+}
+
+/* The same folder with config.hub.json as its config.json. */
+static void check_hub_config(fixture *f) {
+    char dir[400], src[800], dst[800];
+    snprintf(dir, sizeof dir, "%s/%s.hub", g_tmp, f->name);
+    assert_int_equal(mkdir(dir, 0777), 0);
+    snprintf(src, sizeof src, "%s/config.hub.json", f->dir);
+    if (access(src, R_OK) != 0) {
+        printf("  %s: no config.hub.json\n", f->name);
+        return;
+    }
+    snprintf(src, sizeof src, "%s/model.safetensors", f->dir);
+    snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
+    assert_int_equal(symlink(src, dst), 0);
+    snprintf(src, sizeof src, "%s/config.hub.json", f->dir);
+    snprintf(dst, sizeof dst, "%s/config.json", dir);
+    json_error_t err;
+    json_t *hub = json_load_file(src, 0, &err);
+    assert_non_null(hub);
+    assert_int_equal(json_dump_file(hub, dst, 0), 0);
+    json_decref(hub);
+    ingot_model *m;
+    TU_OK(ingot_model_load(&m, dir, NULL));
+    check_logits(f, m, "logits (hub config)");
+    ingot_model_free(m);
+}
+
+static void test_fixture(void **state) {
+    fixture f;
+    fixture_open(&f, (const char *)*state);
+    check_logits(&f, f.m, "logits");
+    check_hub_config(&f);
+    check_greedy(&f);
+    check_cache(&f);
+    check_batch(&f);
+    fixture_close(&f);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int main(void) {
+    const char *fx = getenv("INGOT_FIXTURES");
+    snprintf(g_models, sizeof g_models, "%s/models", fx ? fx : "tests/fixtures");
+    DIR *d = opendir(g_models);
+    if (!d) {
+        printf("no model fixtures in %s: skipped\n", g_models);
+        return 77;
+    }
+    char *names[64];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 64) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s/expected.json", g_models, e->d_name);
+        if (e->d_name[0] != '.' && access(p, R_OK) == 0) names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], cmp_str);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_tmp, sizeof g_tmp, "%s/ingot_models_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (n == 0 || !mkdtemp(g_tmp)) {
+        printf("no model fixtures in %s: skipped\n", g_models);
+        return 77;
+    }
+    struct CMUnitTest *tests = calloc(n, sizeof *tests);
+    for (size_t i = 0; i < n; i++)
+        tests[i] = (struct CMUnitTest){.name = names[i], .test_func = test_fixture,
+                                       .initial_state = names[i]};
+    int rc = _cmocka_run_group_tests("test_model", tests, n, NULL, NULL);
+    nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(tests);
+    return rc;
+}
