@@ -236,10 +236,57 @@ static void check_cache(fixture *f) {
     assert_memory_equal(a, b, (size_t)ingot_array_size(lg) * sizeof(double));
     free(a);
     free(b);
+    ingot_model_info info;
+    ingot_model_get_info(&info, f->m);
+    if (info.sliding_window > 0 && T > info.sliding_window + 2) /* the window is gone */
+        TU_FAILS(ingot_kv_cache_trim(c, T - 3), INGOT_ERR_UNSUPPORTED, "keeps tokens from");
+    else
+        TU_OK(ingot_kv_cache_trim(c, T - 3));
     ingot_kv_cache_free(c2);
     ingot_kv_cache_free(c);
     ingot_array *arrays[] = {tok, lg, lg2, want, full, ids};
     for (size_t i = 0; i < 6; i++) ingot_array_free(arrays[i]);
+}
+
+/* All prompts left-padded into one batch (mask, positions) == each alone. */
+static void check_batch_vs_single(fixture *f) {
+    int64_t n = (int64_t)n_prompts(f), T = 0;
+    for (int64_t b = 0; b < n; b++) {
+        int64_t len = (int64_t)json_array_size(json_object_get(prompt(f, (size_t)b), "ids"));
+        T = len > T ? len : T;
+    }
+    int64_t *ids = calloc((size_t)(n * T), sizeof *ids), *mask = calloc((size_t)(n * T), 8);
+    int64_t *pos = calloc((size_t)(n * T), sizeof *pos), shape[2] = {n, T};
+    for (int64_t b = 0; b < n; b++) {
+        json_t *list = json_object_get(prompt(f, (size_t)b), "ids");
+        int64_t len = (int64_t)json_array_size(list), pad = T - len;
+        for (int64_t t = pad; t < T; t++) {
+            ids[b * T + t] = json_integer_value(json_array_get(list, (size_t)(t - pad)));
+            mask[b * T + t] = 1;
+            pos[b * T + t] = t - pad;
+        }
+    }
+    ingot_array *a_ids, *a_mask, *a_pos, *got;
+    TU_OK(ingot_array_from_data(&a_ids, ids, INGOT_I64, shape, 2));
+    TU_OK(ingot_array_from_data(&a_mask, mask, INGOT_I64, shape, 2));
+    TU_OK(ingot_array_from_data(&a_pos, pos, INGOT_I64, shape, 2));
+    ingot_forward_options o = {.positions = a_pos, .attention_mask = a_mask, .last_only = true};
+    TU_OK(ingot_model_forward(&got, f->m, a_ids, NULL, &o)); /* [n, 1, V] */
+    for (int64_t b = 0; b < n; b++) {
+        ingot_array *want = expected_tensor(f, "logits_%zu", (size_t)b), *row, *last;
+        int64_t len = ingot_array_dim(want, 0);
+        TU_OK(ingot_slice_axis(&row, got, 0, b, b + 1));
+        TU_OK(ingot_slice_axis(&last, want, 0, len - 1, len));
+        check_close(f, row, last, f->bf16 ? BF16_TOL : F32_TOL, "padded batch row", (size_t)b);
+        ingot_array_free(row);
+        ingot_array_free(last);
+        ingot_array_free(want);
+    }
+    ingot_array *arrays[] = {a_ids, a_mask, a_pos, got};
+    for (size_t i = 0; i < 4; i++) ingot_array_free(arrays[i]);
+    free(ids);
+    free(mask);
+    free(pos);
 }
 
 static void check_batch(fixture *f) {
@@ -291,6 +338,7 @@ static void test_fixture(void **state) {
     check_greedy(&f);
     check_cache(&f);
     check_batch(&f);
+    check_batch_vs_single(&f);
     fixture_close(&f);
 }
 
