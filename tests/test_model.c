@@ -5,10 +5,12 @@
  * expected.json (greedy continuations). Checked here, for each folder:
  *  - logits at every position, loading config.json (transformers 5 form) and
  *    config.hub.json (the Hub form): f32 within 1e-4 of the largest |logit|
- *    (relative), bf16 within BF16_TOL (HF's eager bf16 attention rounds scores
- *    and probabilities to bf16, ingot keeps them in f32);
- *  - greedy continuations with the KV cache token-identical (bf16: up to the
- *    first step whose top-2 margin in HF is below BF16_MARGIN);
+ *    (relative; seen <= 4e-6), bf16 within BF16_TOL (seen <= 6.2e-2, qwen2
+ *    with 37 tokens: HF's eager bf16 attention rounds the scores, large without
+ *    q/k norms, and the probabilities to bf16; ingot keeps them in f32);
+ *  - greedy continuations with the KV cache token-identical; in bf16 they may
+ *    part only at a step where HF's own top two logits are within BF16_MARGIN
+ *    (a near tie: seen 0 to 0.0625, i.e. one or two bf16 ulps);
  *  - cached decode equal to recomputing the whole sequence;
  *  - chunked prefill through the cache (the sliding layers' windowed cache)
  *    equal to full attention with the window mask;
@@ -29,8 +31,8 @@
 #include "ingot/model.h"
 
 #define F32_TOL 1e-4
-#define BF16_TOL 6e-2
-#define BF16_MARGIN 0.25
+#define BF16_TOL 8e-2
+#define BF16_MARGIN 0.1
 #define CACHE_TOL 1e-5 /* f32: cached vs recomputed (different summation splits) */
 
 static char g_models[512];
@@ -169,13 +171,20 @@ static void check_greedy(fixture *f) {
         ingot_array *steps[64];
         assert_true(n > 0 && n <= 64);
         greedy(f, i, got, steps, n);
-        for (int64_t s = 0; s < n; s++) {
-            double margin = json_number_value(json_array_get(margins, (size_t)s));
-            if (f->bf16 && margin < BF16_MARGIN) break; /* HF's own choice is a near tie */
-            int64_t want = json_integer_value(json_array_get(cont, (size_t)s));
-            if (got[s] != want)
-                fail_msg("%s prompt %zu: greedy token %lld is %lld, HF %lld", f->name, i,
-                         (long long)s, (long long)got[s], (long long)want);
+        int64_t same = 0;
+        while (same < n && got[same] == json_integer_value(json_array_get(cont, (size_t)same)))
+            same++;
+        if (getenv("INGOT_TEST_VERBOSE"))
+            printf("  %s prompt %zu: greedy identical for %lld of %lld tokens\n", f->name, i,
+                   (long long)same, (long long)n);
+        if (same < n) { /* bf16: only at a near tie of HF's top two */
+            double margin = json_number_value(json_array_get(margins, (size_t)same));
+            if (getenv("INGOT_TEST_VERBOSE")) printf("    HF margin there %.4g\n", margin);
+            if (!f->bf16 || !(margin < BF16_MARGIN))
+                fail_msg("%s prompt %zu: greedy token %lld is %lld, HF %lld (HF top-2 margin "
+                         "%.3g)", f->name, i, (long long)same, (long long)got[same],
+                         (long long)json_integer_value(json_array_get(cont, (size_t)same)),
+                         margin);
         }
         /* cached decode == recomputing prompt + continuation without a cache */
         if (!f->bf16) {
