@@ -81,8 +81,10 @@ static json_t *prompt(const fixture *f, size_t i) {
 static ingot_array *ids_array(const json_t *list, const int64_t *extra, int64_t n_extra) {
     int64_t n = (int64_t)json_array_size(list), shape[2] = {1, n + n_extra};
     int64_t *v = malloc((size_t)(n + n_extra) * sizeof *v);
-    for (int64_t i = 0; i < n; i++) v[i] = json_integer_value(json_array_get(list, (size_t)i));
-    for (int64_t i = 0; i < n_extra; i++) v[n + i] = extra[i];
+    for (int64_t i = 0; i < n; i++)
+        v[i] = json_integer_value(json_array_get(list, (size_t)i));
+    for (int64_t i = 0; i < n_extra; i++)
+        v[n + i] = extra[i];
     ingot_array *a;
     TU_OK(ingot_array_from_data(&a, v, INGOT_I64, shape, 2));
     free(v);
@@ -182,9 +184,9 @@ static void check_greedy(fixture *f) {
             if (getenv("INGOT_TEST_VERBOSE")) printf("    HF margin there %.4g\n", margin);
             if (!f->bf16 || !(margin < BF16_MARGIN))
                 fail_msg("%s prompt %zu: greedy token %lld is %lld, HF %lld (HF top-2 margin "
-                         "%.3g)", f->name, i, (long long)same, (long long)got[same],
-                         (long long)json_integer_value(json_array_get(cont, (size_t)same)),
-                         margin);
+                         "%.3g)",
+                         f->name, i, (long long)same, (long long)got[same],
+                         (long long)json_integer_value(json_array_get(cont, (size_t)same)), margin);
         }
         /* cached decode == recomputing prompt + continuation without a cache */
         if (!f->bf16) {
@@ -199,7 +201,8 @@ static void check_greedy(fixture *f) {
             ingot_array_free(full);
             ingot_array_free(all);
         }
-        for (int64_t s = 0; s < n; s++) ingot_array_free(steps[s]);
+        for (int64_t s = 0; s < n; s++)
+            ingot_array_free(steps[s]);
     }
 }
 
@@ -254,7 +257,8 @@ static void check_cache(fixture *f) {
     ingot_kv_cache_free(c2);
     ingot_kv_cache_free(c);
     ingot_array *arrays[] = {tok, lg, lg2, want, full, ids};
-    for (size_t i = 0; i < 6; i++) ingot_array_free(arrays[i]);
+    for (size_t i = 0; i < 6; i++)
+        ingot_array_free(arrays[i]);
 }
 
 /* All prompts left-padded into one batch (mask, positions) == each alone. */
@@ -292,7 +296,8 @@ static void check_batch_vs_single(fixture *f) {
         ingot_array_free(want);
     }
     ingot_array *arrays[] = {a_ids, a_mask, a_pos, got};
-    for (size_t i = 0; i < 4; i++) ingot_array_free(arrays[i]);
+    for (size_t i = 0; i < 4; i++)
+        ingot_array_free(arrays[i]);
     free(ids);
     free(mask);
     free(pos);
@@ -310,7 +315,8 @@ static void check_batch(fixture *f) {
     TU_OK(ingot_model_forward(&got, f->m, ids, NULL, &o));
     check_close(f, got, want, f->bf16 ? BF16_TOL : F32_TOL, "batch last logits", 0);
     ingot_array *arrays[] = {ids, mask, pos, want, got};
-    for (size_t i = 0; i < 5; i++) ingot_array_free(arrays[i]);
+    for (size_t i = 0; i < 5; i++)
+        ingot_array_free(arrays[i]);
 }
 
 /* The same folder with config.hub.json as its config.json. */
@@ -388,11 +394,12 @@ int main(void) {
     }
     struct CMUnitTest *tests = calloc(n, sizeof *tests);
     for (size_t i = 0; i < n; i++)
-        tests[i] = (struct CMUnitTest){.name = names[i], .test_func = test_fixture,
-                                       .initial_state = names[i]};
+        tests[i] = (struct CMUnitTest){
+            .name = names[i], .test_func = test_fixture, .initial_state = names[i]};
     int rc = _cmocka_run_group_tests("test_model", tests, n, NULL, NULL);
     nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    for (size_t i = 0; i < n; i++) free(names[i]);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
     free(tests);
     return rc;
 }

@@ -37,13 +37,12 @@ static void add(folder *f, const char *name, int64_t d0, int64_t d1, ingot_dtype
 /* Qwen3: vocab 32, hidden 16, intermediate 24, 2 layers, 2 heads of 8, 1 kv head. */
 static void qwen3(folder *f) {
     memset(f, 0, sizeof *f);
-    f->cfg = json_pack("{s:s, s:[s], s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:i}",
-                       "model_type", "qwen3", "architectures", "Qwen3ForCausalLM",
-                       "vocab_size", 32, "hidden_size", 16, "intermediate_size", 24,
-                       "num_hidden_layers", 2, "num_attention_heads", 2,
-                       "num_key_value_heads", 1, "head_dim", 8, "rms_norm_eps", 1e-6,
-                       "rope_theta", 1e6, "tie_word_embeddings", 0,
-                       "max_position_embeddings", 64);
+    f->cfg =
+        json_pack("{s:s, s:[s], s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:i}",
+                  "model_type", "qwen3", "architectures", "Qwen3ForCausalLM", "vocab_size", 32,
+                  "hidden_size", 16, "intermediate_size", 24, "num_hidden_layers", 2,
+                  "num_attention_heads", 2, "num_key_value_heads", 1, "head_dim", 8, "rms_norm_eps",
+                  1e-6, "rope_theta", 1e6, "tie_word_embeddings", 0, "max_position_embeddings", 64);
     assert_non_null(f->cfg);
     add(f, "model.embed_tokens.weight", 32, 16, INGOT_F32);
     add(f, "model.norm.weight", 16, 0, INGOT_F32);
@@ -52,7 +51,7 @@ static void qwen3(folder *f) {
         static const struct {
             const char *name;
             int64_t d0, d1;
-        } w[] = {{"input_layernorm.weight", 16, 0},  {"post_attention_layernorm.weight", 16, 0},
+        } w[] = {{"input_layernorm.weight", 16, 0},   {"post_attention_layernorm.weight", 16, 0},
                  {"self_attn.q_proj.weight", 16, 16}, {"self_attn.k_proj.weight", 8, 16},
                  {"self_attn.v_proj.weight", 8, 16},  {"self_attn.o_proj.weight", 16, 16},
                  {"self_attn.q_norm.weight", 8, 0},   {"self_attn.k_norm.weight", 8, 0},
@@ -97,13 +96,15 @@ static void write_folder(folder *f, char *dir, size_t size, bool weights) {
     }
     if (weights) {
         const char *names[MAX_W];
-        for (int i = 0; i < f->n; i++) names[i] = f->names[i];
+        for (int i = 0; i < f->n; i++)
+            names[i] = f->names[i];
         snprintf(p, sizeof p, "%s/model.safetensors", dir);
-        TU_OK(ingot_safetensors_save(p, names, (const ingot_array *const *)f->arrays,
-                                     (size_t)f->n, NULL, NULL, 0));
+        TU_OK(ingot_safetensors_save(p, names, (const ingot_array *const *)f->arrays, (size_t)f->n,
+                                     NULL, NULL, 0));
     }
     json_decref(f->cfg);
-    for (int i = 0; i < f->n; i++) ingot_array_free(f->arrays[i]);
+    for (int i = 0; i < f->n; i++)
+        ingot_array_free(f->arrays[i]);
     f->n = 0;
 }
 
@@ -168,8 +169,10 @@ static void test_config_not_json(void **state) {
 static void config_case(const char *key, json_t *value, ingot_status status, const char *needle) {
     folder f;
     qwen3(&f);
-    if (value) json_object_set_new(f.cfg, key, value);
-    else json_object_del(f.cfg, key);
+    if (value)
+        json_object_set_new(f.cfg, key, value);
+    else
+        json_object_del(f.cfg, key);
     expect_fail(&f, status, needle);
 }
 
@@ -231,7 +234,8 @@ static void test_tensor_shape_dtype(void **state) {
     folder f;
     qwen3(&f);
     replace_w(&f, "model.layers.0.mlp.down_proj.weight", 24, 16, INGOT_F32);
-    expect_fail(&f, INGOT_ERR_FORMAT, "'model.layers.0.mlp.down_proj.weight' has shape (24,16), "
+    expect_fail(&f, INGOT_ERR_FORMAT,
+                "'model.layers.0.mlp.down_proj.weight' has shape (24,16), "
                 "expected (16,24)");
     qwen3(&f);
     replace_w(&f, "model.norm.weight", 16, 1, INGOT_F32);
@@ -256,6 +260,56 @@ static void test_truncated_weights(void **state) {
     assert_int_equal(truncate(p, sb.st_size - 100), 0);
     ingot_model *m;
     TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_FORMAT, "model.safetensors");
+}
+
+/* The folder's weights split over two shards with an index. */
+static void write_sharded(char *dir, size_t size, bool drop_second) {
+    folder f;
+    qwen3(&f);
+    write_folder(&f, dir, size, false);
+    qwen3(&f);
+    json_decref(f.cfg);
+    f.cfg = NULL;
+    char p[400];
+    const char *names[MAX_W];
+    json_t *map = json_object();
+    for (int i = 0; i < f.n; i++) {
+        names[i] = f.names[i];
+        json_object_set_new(map, f.names[i],
+                            json_string(i < 10 ? "a.safetensors" : "b.safetensors"));
+    }
+    snprintf(p, sizeof p, "%s/a.safetensors", dir);
+    TU_OK(
+        ingot_safetensors_save(p, names, (const ingot_array *const *)f.arrays, 10, NULL, NULL, 0));
+    snprintf(p, sizeof p, "%s/b.safetensors", dir);
+    if (!drop_second)
+        TU_OK(ingot_safetensors_save(p, names + 10, (const ingot_array *const *)f.arrays + 10,
+                                     (size_t)f.n - 10, NULL, NULL, 0));
+    json_t *index = json_pack("{s:{}, s:o}", "metadata", "weight_map", map);
+    snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
+    assert_int_equal(json_dump_file(index, p, 0), 0);
+    json_decref(index);
+    for (int i = 0; i < f.n; i++)
+        ingot_array_free(f.arrays[i]);
+}
+
+static void test_sharded(void **state) {
+    (void)state;
+    char dir[300];
+    write_sharded(dir, sizeof dir, false);
+    ingot_model *m;
+    TU_OK(ingot_model_load(&m, dir, NULL));
+    ingot_model_free(m);
+    write_sharded(dir, sizeof dir, true);
+    TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_NOT_FOUND, "b.safetensors");
+}
+
+static void test_gemma3_multimodal_without_text_config(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    json_object_set_new(f.cfg, "model_type", json_string("gemma3"));
+    expect_fail(&f, INGOT_ERR_FORMAT, "'text_config'");
 }
 
 static void test_bad_options(void **state) {
@@ -288,8 +342,7 @@ static void test_forward_and_cache_errors(void **state) {
              "token id 32 at (0,1)");
     ingot_kv_cache *c;
     TU_OK(ingot_kv_cache_new(&c, m, 2, 4));
-    TU_FAILS(ingot_model_forward(&logits, m, ids_ok, c, NULL), INGOT_ERR_INVALID_ARGUMENT,
-             "batch");
+    TU_FAILS(ingot_model_forward(&logits, m, ids_ok, c, NULL), INGOT_ERR_INVALID_ARGUMENT, "batch");
     ingot_kv_cache_free(c);
     TU_OK(ingot_kv_cache_new(&c, m, 1, 4));
     TU_OK(ingot_model_forward(&logits, m, ids_ok, c, NULL));
@@ -356,6 +409,8 @@ int main(void) {
         cmocka_unit_test(test_tensor_missing),
         cmocka_unit_test(test_tensor_shape_dtype),
         cmocka_unit_test(test_truncated_weights),
+        cmocka_unit_test(test_sharded),
+        cmocka_unit_test(test_gemma3_multimodal_without_text_config),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_forward_and_cache_errors),
     };

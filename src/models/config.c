@@ -25,7 +25,8 @@ static json_t *get(const json_t *obj, const char *key) {
 static ingot_status get_int(int64_t *out, const json_t *obj, const char *key, int64_t def) {
     json_t *v = get(obj, key);
     if (!v) {
-        if (def < 0) return ingot__error(INGOT_ERR_FORMAT, CFG ": required key '%s' is missing", key);
+        if (def < 0)
+            return ingot__error(INGOT_ERR_FORMAT, CFG ": required key '%s' is missing", key);
         *out = def;
         return INGOT_OK;
     }
@@ -84,8 +85,10 @@ static ingot_status parse_rope(ingot__rope_config *r, const json_t *obj, double 
     if (strcmp(type, "default") == 0) return INGOT_OK;
     bool linear = strcmp(type, "linear") == 0, llama3 = strcmp(type, "llama3") == 0;
     if (!linear && !llama3)
-        return ingot__error(INGOT_ERR_UNSUPPORTED, CFG ": rope type '%s' in '%s' is not supported "
-                            "(default, linear, llama3)", type, what);
+        return ingot__error(INGOT_ERR_UNSUPPORTED,
+                            CFG ": rope type '%s' in '%s' is not supported "
+                                "(default, linear, llama3)",
+                            type, what);
     r->type = linear ? INGOT__ROPE_LINEAR : INGOT__ROPE_LLAMA3;
     if (!get(obj, "factor"))
         return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s.factor' is missing", what);
@@ -101,8 +104,10 @@ static ingot_status parse_rope(ingot__rope_config *r, const json_t *obj, double 
         if ((st = get_num(vals[i], obj, keys[i], 0, true))) return st;
     }
     if (r->high_freq_factor <= r->low_freq_factor)
-        return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s': high_freq_factor must exceed "
-                            "low_freq_factor", what);
+        return ingot__error(INGOT_ERR_FORMAT,
+                            CFG ": '%s': high_freq_factor must exceed "
+                                "low_freq_factor",
+                            what);
     return INGOT_OK;
 }
 
@@ -133,8 +138,7 @@ static ingot_status parse_ropes(ingot__config *c, const json_t *tc, double theta
     }
     double theta;
     if ((st = get_num(&theta, tc, "rope_theta", theta_def, true))) return st;
-    if ((st = parse_rope(&c->rope_full, get(tc, "rope_scaling"), theta, "rope_scaling")))
-        return st;
+    if ((st = parse_rope(&c->rope_full, get(tc, "rope_scaling"), theta, "rope_scaling"))) return st;
     if (c->family != INGOT__FAMILY_GEMMA3) {
         c->rope_sliding = c->rope_full;
         return INGOT_OK;
@@ -153,19 +157,24 @@ static ingot_status parse_layer_types(ingot__config *c, const json_t *tc) {
     ingot_status st;
     if (types) {
         if (!json_is_array(types) || (int64_t)json_array_size(types) != c->n_layers)
-            return ingot__error(INGOT_ERR_FORMAT, CFG ": 'layer_types' must be an array of "
-                                "num_hidden_layers (%lld) strings", (long long)c->n_layers);
+            return ingot__error(INGOT_ERR_FORMAT,
+                                CFG ": 'layer_types' must be an array of "
+                                    "num_hidden_layers (%lld) strings",
+                                (long long)c->n_layers);
         for (int64_t i = 0; i < c->n_layers; i++) {
             const char *t = json_string_value(json_array_get(types, (size_t)i));
             if (!t || (strcmp(t, "full_attention") && strcmp(t, "sliding_attention")))
-                return ingot__error(INGOT_ERR_FORMAT, CFG ": 'layer_types[%lld]' must be "
-                                    "\"full_attention\" or \"sliding_attention\"", (long long)i);
+                return ingot__error(INGOT_ERR_FORMAT,
+                                    CFG ": 'layer_types[%lld]' must be "
+                                        "\"full_attention\" or \"sliding_attention\"",
+                                    (long long)i);
             c->layer_sliding[i] = strcmp(t, "sliding_attention") == 0;
         }
     } else if (c->family == INGOT__FAMILY_GEMMA3) {
         int64_t pattern;
         if ((st = get_int(&pattern, tc, "sliding_window_pattern", 6))) return st;
-        for (int64_t i = 0; i < c->n_layers; i++) c->layer_sliding[i] = (i + 1) % pattern != 0;
+        for (int64_t i = 0; i < c->n_layers; i++)
+            c->layer_sliding[i] = (i + 1) % pattern != 0;
     } else {
         bool use;
         int64_t max_window_layers;
@@ -175,7 +184,8 @@ static ingot_status parse_layer_types(ingot__config *c, const json_t *tc) {
             c->layer_sliding[i] = i >= max_window_layers;
     }
     bool any = false;
-    for (int64_t i = 0; i < c->n_layers; i++) any |= c->layer_sliding[i];
+    for (int64_t i = 0; i < c->n_layers; i++)
+        any |= c->layer_sliding[i];
     if (!any) {
         c->sliding_window = 0;
         return INGOT_OK;
@@ -193,7 +203,7 @@ static ingot_status parse_family(ingot__config *c, const json_t *root, const jso
         const char *a = json_string_value(json_array_get(arch, 0));
         if (!json_is_array(arch) || (json_array_size(arch) > 0 && !a))
             return ingot__error(INGOT_ERR_FORMAT, CFG ": 'architectures' must be an array of "
-                                "strings");
+                                                      "strings");
         snprintf(c->architecture, sizeof c->architecture, "%s", a ? a : "");
     }
     snprintf(c->model_type, sizeof c->model_type, "%s", type);
@@ -201,8 +211,10 @@ static ingot_status parse_family(ingot__config *c, const json_t *root, const jso
     static const struct {
         const char *name;
         ingot__family family;
-    } families[] = {{"qwen3", INGOT__FAMILY_QWEN3},       {"qwen2", INGOT__FAMILY_QWEN2},
-                    {"llama", INGOT__FAMILY_LLAMA},       {"gemma3_text", INGOT__FAMILY_GEMMA3},
+    } families[] = {{"qwen3", INGOT__FAMILY_QWEN3},
+                    {"qwen2", INGOT__FAMILY_QWEN2},
+                    {"llama", INGOT__FAMILY_LLAMA},
+                    {"gemma3_text", INGOT__FAMILY_GEMMA3},
                     {"gemma3", INGOT__FAMILY_GEMMA3}};
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
         if (strcmp(type, families[i].name)) continue;
@@ -212,28 +224,35 @@ static ingot_status parse_family(ingot__config *c, const json_t *root, const jso
             *tc = get(root, "text_config");
             if (!json_is_object(*tc))
                 return ingot__error(INGOT_ERR_FORMAT, CFG ": model_type gemma3 needs a "
-                                    "'text_config' object");
+                                                          "'text_config' object");
         }
         return INGOT_OK;
     }
-    return ingot__error(INGOT_ERR_UNSUPPORTED, CFG ": model_type '%s' is not supported (qwen3, "
-                        "qwen2, llama, gemma3_text, gemma3)", type);
+    return ingot__error(INGOT_ERR_UNSUPPORTED,
+                        CFG ": model_type '%s' is not supported (qwen3, "
+                            "qwen2, llama, gemma3_text, gemma3)",
+                        type);
 }
 
 static ingot_status parse_activation(ingot__config *c, const json_t *tc) {
     const char *key = c->family == INGOT__FAMILY_GEMMA3 ? "hidden_activation" : "hidden_act";
     json_t *v = get(tc, key);
     if (!v && c->family == INGOT__FAMILY_GEMMA3) v = get(tc, (key = "hidden_act"));
-    const char *act = v ? json_string_value(v)
-                        : c->family == INGOT__FAMILY_GEMMA3 ? "gelu_pytorch_tanh" : "silu";
+    const char *act = v                                   ? json_string_value(v)
+                      : c->family == INGOT__FAMILY_GEMMA3 ? "gelu_pytorch_tanh"
+                                                          : "silu";
     if (!act) return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s' must be a string", key);
-    if (!strcmp(act, "silu") || !strcmp(act, "swish")) c->act = INGOT__ACT_SILU;
+    if (!strcmp(act, "silu") || !strcmp(act, "swish"))
+        c->act = INGOT__ACT_SILU;
     else if (!strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_new"))
         c->act = INGOT__ACT_GELU_TANH;
-    else if (!strcmp(act, "gelu")) c->act = INGOT__ACT_GELU;
+    else if (!strcmp(act, "gelu"))
+        c->act = INGOT__ACT_GELU;
     else
-        return ingot__error(INGOT_ERR_UNSUPPORTED, CFG ": activation '%s' is not supported "
-                            "(silu, gelu_pytorch_tanh, gelu)", act);
+        return ingot__error(INGOT_ERR_UNSUPPORTED,
+                            CFG ": activation '%s' is not supported "
+                                "(silu, gelu_pytorch_tanh, gelu)",
+                            act);
     return INGOT_OK;
 }
 
@@ -253,7 +272,11 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
         return st;
     bool qwen = c->family == INGOT__FAMILY_QWEN3 || c->family == INGOT__FAMILY_QWEN2;
     int64_t ctx_def = gemma ? 131072 : qwen ? 32768 : 2048;
-    if ((st = get_int(&c->head_dim, tc, "head_dim", c->hidden_size / c->n_heads)) ||
+    /* transformers' defaults: Qwen3Config 128, Gemma3TextConfig 256, else hidden / heads */
+    int64_t hd_def = c->family == INGOT__FAMILY_QWEN3 ? 128
+                     : gemma                          ? 256
+                                                      : c->hidden_size / c->n_heads;
+    if ((st = get_int(&c->head_dim, tc, "head_dim", hd_def)) ||
         (st = get_int(&c->max_position_embeddings, tc, "max_position_embeddings", ctx_def)) ||
         (st = get_num(&c->rms_norm_eps, tc, "rms_norm_eps", 1e-6, true)) ||
         (st = get_bool(&c->tie_word_embeddings, tc, "tie_word_embeddings", gemma)))
@@ -262,9 +285,10 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
         (st = get_bool(&c->tie_word_embeddings, root, "tie_word_embeddings", true)))
         return st;
     if (c->n_heads % c->n_kv_heads)
-        return ingot__error(INGOT_ERR_FORMAT, CFG ": num_attention_heads (%lld) is not a "
-                            "multiple of num_key_value_heads (%lld)", (long long)c->n_heads,
-                            (long long)c->n_kv_heads);
+        return ingot__error(INGOT_ERR_FORMAT,
+                            CFG ": num_attention_heads (%lld) is not a "
+                                "multiple of num_key_value_heads (%lld)",
+                            (long long)c->n_heads, (long long)c->n_kv_heads);
     if (c->head_dim % 2)
         return ingot__error(INGOT_ERR_FORMAT, CFG ": head_dim (%lld) must be even",
                             (long long)c->head_dim);

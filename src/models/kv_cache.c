@@ -22,8 +22,10 @@ ingot_status ingot_kv_cache_new(ingot_kv_cache **out, const ingot_model *m, int6
     *out = NULL;
     INGOT__CHECK_NOT_NULL(m, "kv_cache_new");
     if (batch < 1 || capacity < 0)
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "kv_cache_new: batch %lld and capacity "
-                            "%lld must be >= 1 and >= 0", (long long)batch, (long long)capacity);
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                            "kv_cache_new: batch %lld and capacity "
+                            "%lld must be >= 1 and >= 0",
+                            (long long)batch, (long long)capacity);
     ingot_kv_cache *c = calloc(1, sizeof *c);
     if (c) c->layers = calloc((size_t)m->cfg.n_layers, sizeof *c->layers);
     if (!c || !c->layers) {
@@ -86,14 +88,16 @@ static ingot_status regrow(ingot__kv_layer *l, int64_t cap, const ingot_kv_cache
 ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more) {
     int64_t need = c->length + more;
     if (need > c->limit)
-        return ingot__error(INGOT_ERR_LIMIT, "model_forward: %lld cached + %lld new tokens exceed "
-                            "the cache's capacity of %lld", (long long)c->length, (long long)more,
-                            (long long)c->limit);
+        return ingot__error(INGOT_ERR_LIMIT,
+                            "model_forward: %lld cached + %lld new tokens exceed "
+                            "the cache's capacity of %lld",
+                            (long long)c->length, (long long)more, (long long)c->limit);
     for (int64_t i = 0; i < c->model->cfg.n_layers; i++) {
         ingot__kv_layer *l = &c->layers[i];
         if (c->model->cfg.layer_sliding[i] || l->cap >= need) continue;
         int64_t cap = l->cap ? l->cap : 256;
-        while (cap < need) cap *= 2;
+        while (cap < need)
+            cap *= 2;
         ingot_status st = regrow(l, cap < c->limit ? cap : c->limit, c);
         if (st) return st;
     }
@@ -103,13 +107,16 @@ ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more) {
 ingot_status ingot_kv_cache_trim(ingot_kv_cache *c, int64_t length) {
     INGOT__CHECK_NOT_NULL(c, "kv_cache_trim");
     if (length < 0 || length > c->length)
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "kv_cache_trim: length %lld is outside "
-                            "[0, %lld]", (long long)length, (long long)c->length);
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                            "kv_cache_trim: length %lld is outside "
+                            "[0, %lld]",
+                            (long long)length, (long long)c->length);
     const ingot__config *cfg = &c->model->cfg;
     int64_t need = length - (cfg->sliding_window - 1); /* first key the next query sees */
     for (int64_t i = 0; i < cfg->n_layers; i++)
         if (cfg->layer_sliding[i] && c->layers[i].start > (need > 0 ? need : 0))
-            return ingot__error(INGOT_ERR_UNSUPPORTED, "kv_cache_trim: layer %lld keeps tokens "
+            return ingot__error(INGOT_ERR_UNSUPPORTED,
+                                "kv_cache_trim: layer %lld keeps tokens "
                                 "from %lld on; going back to %lld needs them from %lld",
                                 (long long)i, (long long)c->layers[i].start, (long long)length,
                                 (long long)(need > 0 ? need : 0));
@@ -130,8 +137,10 @@ typedef struct meta {
 
 static void meta_add(meta *md, const char *key, const char *fmt, long long v, const char *s) {
     snprintf(md->keys[md->n], sizeof md->keys[0], "%s", key);
-    if (s) snprintf(md->values[md->n], sizeof md->values[0], "%s", s);
-    else snprintf(md->values[md->n], sizeof md->values[0], fmt, v);
+    if (s)
+        snprintf(md->values[md->n], sizeof md->values[0], "%s", s);
+    else
+        snprintf(md->values[md->n], sizeof md->values[0], fmt, v);
     md->kp[md->n] = md->keys[md->n];
     md->vp[md->n] = md->values[md->n];
     md->n++;
@@ -164,10 +173,11 @@ ingot_status ingot_kv_cache_save(const ingot_kv_cache *c, const char *path) {
     model_meta(&md, m);
     meta_add(&md, "batch", "%lld", (long long)c->batch, NULL);
     meta_add(&md, "length", "%lld", (long long)c->length, NULL);
-    char (*names)[32] = calloc((size_t)(2 * n), sizeof *names);
+    char(*names)[32] = calloc((size_t)(2 * n), sizeof *names);
     const char **np = calloc((size_t)(2 * n), sizeof *np);
     ingot_array **arrays = calloc((size_t)(2 * n), sizeof *arrays);
-    ingot_status st = names && np && arrays ? INGOT_OK
+    ingot_status st = names && np && arrays
+                          ? INGOT_OK
                           : ingot__error(INGOT_ERR_OUT_OF_MEMORY, "kv_cache_save: out of memory");
     int64_t empty_shape[4] = {c->batch, m->cfg.n_kv_heads, 0, m->cfg.head_dim};
     for (int64_t i = 0; !st && i < 2 * n; i++) {
@@ -181,7 +191,8 @@ ingot_status ingot_kv_cache_save(const ingot_kv_cache *c, const char *path) {
     if (!st)
         st = ingot_safetensors_save(path, np, (const ingot_array *const *)arrays, (size_t)(2 * n),
                                     md.kp, md.vp, md.n);
-    for (int64_t i = 0; arrays && i < 2 * n; i++) ingot_array_free(arrays[i]);
+    for (int64_t i = 0; arrays && i < 2 * n; i++)
+        ingot_array_free(arrays[i]);
     free(arrays);
     free(np);
     free(names);
@@ -195,8 +206,10 @@ static ingot_status meta_int(int64_t *out, const ingot_safetensors *st, const ch
     errno = 0;
     long long x = v ? strtoll(v, &end, 10) : -1;
     if (!v || errno || *end || end == v || x < 0)
-        return ingot__error(INGOT_ERR_FORMAT, "kv_cache_load: %s: metadata '%s' is missing or "
-                            "not a count", path, key);
+        return ingot__error(INGOT_ERR_FORMAT,
+                            "kv_cache_load: %s: metadata '%s' is missing or "
+                            "not a count",
+                            path, key);
     *out = x;
     return INGOT_OK;
 }
@@ -209,9 +222,11 @@ static ingot_status check_meta(const ingot_safetensors *st, const ingot_model *m
     for (size_t i = 0; i < md.n; i++) {
         const char *v = ingot_safetensors_metadata(st, md.keys[i]);
         if (!v || strcmp(v, md.values[i]))
-            return ingot__error(INGOT_ERR_FORMAT, "kv_cache_load: %s: '%s' is %s%s%s, the model "
-                                "needs %s", path, md.keys[i], v ? "'" : "", v ? v : "missing",
-                                v ? "'" : "", md.values[i]);
+            return ingot__error(INGOT_ERR_FORMAT,
+                                "kv_cache_load: %s: '%s' is %s%s%s, the model "
+                                "needs %s",
+                                path, md.keys[i], v ? "'" : "", v ? v : "missing", v ? "'" : "",
+                                md.values[i]);
     }
     return INGOT_OK;
 }
@@ -237,9 +252,10 @@ static ingot_status load_layer(ingot__kv_layer *l, const ingot_safetensors *st,
                   (j == 0 || n == l->n);
         if (!ok) {
             char buf[INGOT__SHAPE_STR_MAX];
-            s = ingot__error(INGOT_ERR_FORMAT, "kv_cache_load: %s: tensor '%s' %s %s does not "
-                             "fit the model and a cache of %lld tokens", path, name,
-                             ingot_dtype_name(ingot_array_dtype(raw)),
+            s = ingot__error(INGOT_ERR_FORMAT,
+                             "kv_cache_load: %s: tensor '%s' %s %s does not "
+                             "fit the model and a cache of %lld tokens",
+                             path, name, ingot_dtype_name(ingot_array_dtype(raw)),
                              ingot__shape_str(buf, sh, ingot_array_ndim(raw)),
                              (long long)c->length);
         } else {
@@ -273,8 +289,10 @@ ingot_status ingot_kv_cache_load(ingot_kv_cache **out, const ingot_model *m, con
     if (!s) s = meta_int(&batch, st, path, "batch");
     if (!s) s = meta_int(&length, st, path, "length");
     if (!s && (batch < 1 || length > m->cfg.max_position_embeddings))
-        s = ingot__error(INGOT_ERR_FORMAT, "kv_cache_load: %s: batch %lld or length %lld out of "
-                         "range", path, (long long)batch, (long long)length);
+        s = ingot__error(INGOT_ERR_FORMAT,
+                         "kv_cache_load: %s: batch %lld or length %lld out of "
+                         "range",
+                         path, (long long)batch, (long long)length);
     if (!s && ingot_safetensors_count(st) != (size_t)(2 * m->cfg.n_layers))
         s = ingot__error(INGOT_ERR_FORMAT, "kv_cache_load: %s: %zu tensors, expected %lld", path,
                          ingot_safetensors_count(st), (long long)(2 * m->cfg.n_layers));

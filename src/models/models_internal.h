@@ -42,22 +42,22 @@ typedef struct ingot__config {
     char model_type[32];    /* as in config.json: "qwen3", "gemma3", ... */
     char architecture[128]; /* architectures[0] or "" */
     ingot__family family;
-    bool multimodal;        /* gemma3: text_config and language_model weights */
+    bool multimodal; /* gemma3: text_config and language_model weights */
     int64_t vocab_size, hidden_size, intermediate_size;
     int64_t n_layers, n_heads, n_kv_heads, head_dim;
     int64_t max_position_embeddings;
     int64_t sliding_window; /* 0: no layer slides */
     double rms_norm_eps;
     bool tie_word_embeddings;
-    bool attn_qkv_bias;     /* q, k, v projections have biases */
-    bool attn_o_bias;       /* o_proj has a bias */
+    bool attn_qkv_bias; /* q, k, v projections have biases */
+    bool attn_o_bias;   /* o_proj has a bias */
     bool mlp_bias;
-    bool qk_norm;           /* per-head RMSNorm of q and k (Qwen3, Gemma 3) */
-    bool gemma_norms;       /* (1 + w) norms, four per layer, scaled embedding */
-    double attn_scale;      /* 0: 1/sqrt(head_dim) */
+    bool qk_norm;               /* per-head RMSNorm of q and k (Qwen3, Gemma 3) */
+    bool gemma_norms;           /* (1 + w) norms, four per layer, scaled embedding */
+    double attn_scale;          /* 0: 1/sqrt(head_dim) */
     double final_logit_softcap; /* 0: none */
     ingot__activation act;
-    bool *layer_sliding;    /* [n_layers] */
+    bool *layer_sliding; /* [n_layers] */
     ingot__rope_config rope_full, rope_sliding;
 } ingot__config;
 
@@ -73,18 +73,18 @@ typedef struct ingot__layer {
     ingot_array *q_b, *k_b, *v_b, *o_b;      /* [out] or NULL */
     ingot_array *q_norm, *k_norm;            /* [head_dim] or NULL */
     ingot_array *gate_w, *up_w, *down_w;
-    ingot_array *gate_b, *up_b, *down_b;     /* or NULL */
+    ingot_array *gate_b, *up_b, *down_b; /* or NULL */
 } ingot__layer;
 
 struct ingot_model {
     ingot__config cfg;
     ingot_dtype dtype;
-    ingot_array *embed;      /* [V, H] */
-    ingot_array *norm;       /* [H] */
-    ingot_array *lm_head;    /* [V, H]; the embedding when tied */
-    ingot_array *embed_scale; /* gemma: 0-d scalar in dtype, else NULL */
+    ingot_array *embed;                      /* [V, H] */
+    ingot_array *norm;                       /* [H] */
+    ingot_array *lm_head;                    /* [V, H]; the embedding when tied */
+    ingot_array *embed_scale;                /* gemma: 0-d scalar in dtype, else NULL */
     ingot_array *freqs_full, *freqs_sliding; /* [head_dim / 2] f32 */
-    ingot__layer *layers;    /* [n_layers] */
+    ingot__layer *layers;                    /* [n_layers] */
     int64_t n_params;
     size_t weight_bytes;
 };

@@ -17,11 +17,11 @@
 typedef struct step {
     const ingot_model *m;
     int64_t B, T;
-    int64_t L;                  /* cache length before the call */
+    int64_t L;                    /* cache length before the call */
     const ingot_array *positions; /* [B, T] or NULL: L + t */
-    ingot_array *mask;          /* bool [B, 1, 1, L + T] or NULL */
-    ingot_kv_cache *cache;      /* or NULL */
-    ingot_array **pending;      /* [2 * n_layers]: new sliding-layer k, v */
+    ingot_array *mask;            /* bool [B, 1, 1, L + T] or NULL */
+    ingot_kv_cache *cache;        /* or NULL */
+    ingot_array **pending;        /* [2 * n_layers]: new sliding-layer k, v */
 } step;
 
 /* y = x w^T (+ b); x [..., in], w [out, in] -> [..., out] */
@@ -36,8 +36,10 @@ static ingot_status linear(ingot_array **out, const ingot_array *x, const ingot_
     return st;
 }
 
-/* Applies op to *x in place of it: the old array is released either way. */
 typedef ingot_status (*unary_fn)(ingot_array **out, const ingot_array *a);
+
+/* Makes next (the result of a call that returned st) the new *x: the old
+ * array is released either way; *x is NULL on error. */
 static ingot_status replace(ingot_array **x, ingot_status st, ingot_array *next) {
     ingot_array_free(*x);
     *x = st ? NULL : next;
@@ -97,8 +99,8 @@ static ingot_status with_cache(ingot_array **out, int64_t *first, const step *s,
         const ingot_array *parts[2] = {held, neu};
         if (!st) st = ingot_concat(&all, parts, 2, 2);
     }
-    int64_t total = l->n + s->T, keep = total < s->m->cfg.sliding_window
-                                            ? total : s->m->cfg.sliding_window;
+    int64_t total = l->n + s->T,
+            keep = total < s->m->cfg.sliding_window ? total : s->m->cfg.sliding_window;
     if (!st) st = ingot_slice_axis(&tail, all, 2, total - keep, total);
     if (!st) st = ingot_contiguous(pending, tail);
     ingot_array_free(held);
@@ -127,11 +129,12 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
     if (!st) st = heads(&v, s, h, w->v_w, w->v_b, NULL, c->n_kv_heads, false, NULL);
     if (!st) st = with_cache(&K, &first, s, li, k, cl ? &cl->k : NULL, &s->pending[2 * li]);
     if (!st) st = with_cache(&V, &first, s, li, v, cl ? &cl->v : NULL, &s->pending[2 * li + 1]);
-    if (!st && s->mask)
-        st = ingot_slice_axis(&mask, s->mask, 3, first, s->L + s->T);
+    if (!st && s->mask) st = ingot_slice_axis(&mask, s->mask, 3, first, s->L + s->T);
     if (!st) {
-        ingot_sdpa_options so = {.scale = (float)c->attn_scale, .causal = true,
-                                 .window = sliding ? c->sliding_window : 0, .mask = mask};
+        ingot_sdpa_options so = {.scale = (float)c->attn_scale,
+                                 .causal = true,
+                                 .window = sliding ? c->sliding_window : 0,
+                                 .mask = mask};
         st = ingot_sdpa(&o, q, K, V, &so); /* [B, Hq, T, D] */
     }
     static const int perm[4] = {0, 2, 1, 3};
@@ -140,7 +143,8 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
     if (!st) st = replace(&o, ingot_reshape(&y, o, shape, 3), y);  /* [B, T, Hq * D] */
     if (!st) st = linear(out, o, w->o_w, w->o_b);
     ingot_array *tmp[] = {q, k, v, K, V, mask, o};
-    for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++) ingot_array_free(tmp[i]);
+    for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
+        ingot_array_free(tmp[i]);
     return st;
 }
 
@@ -186,9 +190,11 @@ static ingot_status check_ids(const ingot_array *ids, int64_t vocab) {
     ingot_status st = ingot_array_to_host(v, (size_t)n * sizeof *v, INGOT_I64, ids);
     for (int64_t i = 0; !st && i < n; i++)
         if (v[i] < 0 || v[i] >= vocab)
-            st = ingot__error(INGOT_ERR_INDEX, OP ": token id %lld at (%lld,%lld) is out of "
-                              "range [0, %lld)", (long long)v[i], (long long)(i / T),
-                              (long long)(i % T), (long long)vocab);
+            st = ingot__error(INGOT_ERR_INDEX,
+                              OP ": token id %lld at (%lld,%lld) is out of "
+                                 "range [0, %lld)",
+                              (long long)v[i], (long long)(i / T), (long long)(i % T),
+                              (long long)vocab);
     free(v);
     return st;
 }
@@ -198,31 +204,39 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
                             ingot_kv_cache *cache, const ingot_forward_options *o) {
     ingot_status st = check_ids(ids, m->cfg.vocab_size);
     if (st) return st;
-    *s = (step){.m = m, .B = ingot_array_dim(ids, 0), .T = ingot_array_dim(ids, 1),
-                .cache = cache, .positions = o ? o->positions : NULL};
+    *s = (step){.m = m,
+                .B = ingot_array_dim(ids, 0),
+                .T = ingot_array_dim(ids, 1),
+                .cache = cache,
+                .positions = o ? o->positions : NULL};
     if (s->T == 0) return ingot__error(INGOT_ERR_SHAPE, OP ": ids hold no tokens");
     if (cache) {
         if (cache->model != m)
             return ingot__error(INGOT_ERR_INVALID_ARGUMENT, OP ": the cache was made for "
-                                "another model");
+                                                               "another model");
         if (cache->batch != s->B)
-            return ingot__error(INGOT_ERR_INVALID_ARGUMENT, OP ": ids have batch %lld but the "
-                                "cache %lld", (long long)s->B, (long long)cache->batch);
+            return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                                OP ": ids have batch %lld but the "
+                                   "cache %lld",
+                                (long long)s->B, (long long)cache->batch);
         s->L = cache->length;
         if ((st = ingot__kv_reserve(cache, s->T))) return st;
     }
     const ingot_array *p = s->positions;
     if (p && (ingot_array_ndim(p) != 2 || ingot_array_dim(p, 0) != s->B ||
               ingot_array_dim(p, 1) != s->T || !ingot_dtype_is_integer(ingot_array_dtype(p))))
-        return ingot__error(INGOT_ERR_SHAPE, OP ": positions must be a [B, T] = [%lld, %lld] "
-                            "integer array", (long long)s->B, (long long)s->T);
+        return ingot__error(INGOT_ERR_SHAPE,
+                            OP ": positions must be a [B, T] = [%lld, %lld] "
+                               "integer array",
+                            (long long)s->B, (long long)s->T);
     const ingot_array *am = o ? o->attention_mask : NULL;
     if (!am) return INGOT_OK;
     int64_t Tk = s->L + s->T;
-    if (ingot_array_ndim(am) != 2 || ingot_array_dim(am, 0) != s->B ||
-        ingot_array_dim(am, 1) != Tk)
-        return ingot__error(INGOT_ERR_SHAPE, OP ": attention_mask must be [B, cache length + T] "
-                            "= [%lld, %lld]", (long long)s->B, (long long)Tk);
+    if (ingot_array_ndim(am) != 2 || ingot_array_dim(am, 0) != s->B || ingot_array_dim(am, 1) != Tk)
+        return ingot__error(INGOT_ERR_SHAPE,
+                            OP ": attention_mask must be [B, cache length + T] "
+                               "= [%lld, %lld]",
+                            (long long)s->B, (long long)Tk);
     int64_t shape[4] = {s->B, 1, 1, Tk};
     ingot_array *b = NULL;
     st = ingot_astype(&b, am, INGOT_BOOL);
@@ -279,9 +293,8 @@ static void commit(step *s) {
     c->length += s->T;
 }
 
-ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m,
-                                 const ingot_array *ids, ingot_kv_cache *cache,
-                                 const ingot_forward_options *opts) {
+ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, const ingot_array *ids,
+                                 ingot_kv_cache *cache, const ingot_forward_options *opts) {
     INGOT__CHECK_NOT_NULL(logits, OP);
     *logits = NULL;
     INGOT__CHECK_NOT_NULL(m, OP);
@@ -295,15 +308,16 @@ ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m,
     int64_t n = m->cfg.n_layers;
     s.pending = calloc((size_t)(2 * n), sizeof *s.pending);
     ingot_array *x = NULL; /* [B, T, H] */
-    st = s.pending ? embed(&x, m, ids)
-                   : ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
+    st =
+        s.pending ? embed(&x, m, ids) : ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
     for (int64_t i = 0; !st && i < n; i++) {
         st = residual(&x, &s, i, true);
         if (!st) st = residual(&x, &s, i, false);
     }
     if (!st) st = head(logits, &s, x, opts && opts->last_only);
     if (!st && cache) commit(&s);
-    for (int64_t i = 0; s.pending && i < 2 * n; i++) ingot_array_free(s.pending[i]);
+    for (int64_t i = 0; s.pending && i < 2 * n; i++)
+        ingot_array_free(s.pending[i]);
     free(s.pending);
     ingot_array_free(s.mask);
     ingot_array_free(x);

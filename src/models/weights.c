@@ -32,20 +32,22 @@ static ingot_status load_raw(ingot_array **out, loader *L, const char *prefix, c
     bool ok = info.ndim == ndim && info.shape[0] == d0 && (ndim == 1 || info.shape[1] == d1);
     if (!ok) {
         char a[INGOT__SHAPE_STR_MAX], b[INGOT__SHAPE_STR_MAX];
-        return ingot__error(INGOT_ERR_FORMAT, "model: tensor '%s' has shape %s, expected %s",
-                            full,
+        return ingot__error(INGOT_ERR_FORMAT, "model: tensor '%s' has shape %s, expected %s", full,
                             info.ndim <= INGOT_MAX_DIMS ? ingot__shape_str(a, info.shape, info.ndim)
                                                         : "(too many dims)",
                             ingot__shape_str(b, want, ndim));
     }
     if (!info.supported || !ingot_dtype_is_float(info.dtype))
-        return ingot__error(INGOT_ERR_FORMAT, "model: tensor '%s' has dtype %s; weights must be "
-                            "F32, BF16 or F16", full, info.dtype_name);
+        return ingot__error(INGOT_ERR_FORMAT,
+                            "model: tensor '%s' has dtype %s; weights must be "
+                            "F32, BF16 or F16",
+                            full, info.dtype_name);
     if (L->m->dtype == INGOT_DTYPE_COUNT) L->m->dtype = info.dtype; /* the first: embeddings */
     if (L->want == INGOT_DTYPE_COUNT && info.dtype != L->m->dtype)
-        return ingot__error(INGOT_ERR_FORMAT, "model: tensor '%s' is %s but the model's weights "
-                            "are %s", full, ingot_dtype_name(info.dtype),
-                            ingot_dtype_name(L->m->dtype));
+        return ingot__error(INGOT_ERR_FORMAT,
+                            "model: tensor '%s' is %s but the model's weights "
+                            "are %s",
+                            full, ingot_dtype_name(info.dtype), ingot_dtype_name(L->m->dtype));
     ingot_array *a;
     ingot_status st = ingot_safetensors_get(&a, L->st, full);
     if (st) return st;
@@ -93,16 +95,28 @@ static ingot_status load_layer(ingot__layer *l, loader *L, int64_t i) {
     int64_t H = c->hidden_size, I = c->intermediate_size, D = c->head_dim;
     int64_t q = c->n_heads * D, kv = c->n_kv_heads * D;
     char n[24][128];
-    static const char *const names[] = {
-        "input_layernorm.weight",   "post_attention_layernorm.weight",
-        "pre_feedforward_layernorm.weight", "post_feedforward_layernorm.weight",
-        "self_attn.q_proj.weight",  "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-        "self_attn.o_proj.weight",  "self_attn.q_proj.bias",   "self_attn.k_proj.bias",
-        "self_attn.v_proj.bias",    "self_attn.o_proj.bias",   "self_attn.q_norm.weight",
-        "self_attn.k_norm.weight",  "mlp.gate_proj.weight",    "mlp.up_proj.weight",
-        "mlp.down_proj.weight",     "mlp.gate_proj.bias",      "mlp.up_proj.bias",
-        "mlp.down_proj.bias"};
-    for (int j = 0; j < 20; j++) snprintf(n[j], sizeof n[j], "layers.%lld.%s", (long long)i, names[j]);
+    static const char *const names[] = {"input_layernorm.weight",
+                                        "post_attention_layernorm.weight",
+                                        "pre_feedforward_layernorm.weight",
+                                        "post_feedforward_layernorm.weight",
+                                        "self_attn.q_proj.weight",
+                                        "self_attn.k_proj.weight",
+                                        "self_attn.v_proj.weight",
+                                        "self_attn.o_proj.weight",
+                                        "self_attn.q_proj.bias",
+                                        "self_attn.k_proj.bias",
+                                        "self_attn.v_proj.bias",
+                                        "self_attn.o_proj.bias",
+                                        "self_attn.q_norm.weight",
+                                        "self_attn.k_norm.weight",
+                                        "mlp.gate_proj.weight",
+                                        "mlp.up_proj.weight",
+                                        "mlp.down_proj.weight",
+                                        "mlp.gate_proj.bias",
+                                        "mlp.up_proj.bias",
+                                        "mlp.down_proj.bias"};
+    for (int j = 0; j < 20; j++)
+        snprintf(n[j], sizeof n[j], "layers.%lld.%s", (long long)i, names[j]);
     ingot_status st;
     bool g = c->gemma_norms;
     if ((st = load_norm(&l->in_norm, L, n[0], H)) ||
@@ -127,12 +141,18 @@ static ingot_status load_layer(ingot__layer *l, loader *L, int64_t i) {
 }
 
 static void free_layer(ingot__layer *l) {
-    ingot_array *all[] = {l->in_norm, l->post_attn_norm, l->pre_ff_norm, l->post_ff_norm,
-                          l->q_w,     l->k_w,            l->v_w,         l->o_w,
-                          l->q_b,     l->k_b,            l->v_b,         l->o_b,
-                          l->q_norm,  l->k_norm,         l->gate_w,      l->up_w,
-                          l->down_w,  l->gate_b,         l->up_b,        l->down_b};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ingot_array_free(all[i]);
+    ingot_array *all[] = {l->in_norm,     l->post_attn_norm,
+                          l->pre_ff_norm, l->post_ff_norm,
+                          l->q_w,         l->k_w,
+                          l->v_w,         l->o_w,
+                          l->q_b,         l->k_b,
+                          l->v_b,         l->o_b,
+                          l->q_norm,      l->k_norm,
+                          l->gate_w,      l->up_w,
+                          l->down_w,      l->gate_b,
+                          l->up_b,        l->down_b};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ingot_array_free(all[i]);
 }
 
 /* HF's inverse frequencies (modeling_rope_utils), in f32 step for step:
@@ -183,7 +203,8 @@ static ingot_status find_prefix(loader *L, const char **head_prefix) {
             return INGOT_OK;
         }
     }
-    return ingot__error(INGOT_ERR_NOT_FOUND, "model: tensor 'language_model.model.embed_tokens."
+    return ingot__error(INGOT_ERR_NOT_FOUND,
+                        "model: tensor 'language_model.model.embed_tokens."
                         "weight' (or 'model.language_model.embed_tokens.weight') is missing");
 }
 
@@ -225,8 +246,10 @@ static ingot_status parse_dtype(ingot_dtype *out, const char *name) {
             *out = dts[i];
             return INGOT_OK;
         }
-    return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "model_load: dtype '%s' is not one of f32, "
-                        "bf16, f16", name);
+    return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                        "model_load: dtype '%s' is not one of f32, "
+                        "bf16, f16",
+                        name);
 }
 
 static ingot_status finish(ingot_model *m) {
@@ -265,11 +288,13 @@ ingot_status ingot_model_load(ingot_model **out, const char *dir, const ingot_mo
 
 void ingot_model_free(ingot_model *m) {
     if (!m) return;
-    for (int64_t i = 0; m->layers && i < m->cfg.n_layers; i++) free_layer(&m->layers[i]);
+    for (int64_t i = 0; m->layers && i < m->cfg.n_layers; i++)
+        free_layer(&m->layers[i]);
     free(m->layers);
-    ingot_array *all[] = {m->embed, m->norm, m->lm_head, m->embed_scale, m->freqs_full,
-                          m->freqs_sliding};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ingot_array_free(all[i]);
+    ingot_array *all[] = {m->embed,       m->norm,       m->lm_head,
+                          m->embed_scale, m->freqs_full, m->freqs_sliding};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ingot_array_free(all[i]);
     ingot__config_free(&m->cfg);
     free(m);
 }
