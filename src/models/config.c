@@ -136,14 +136,14 @@ static ingot_status parse_ropes(ingot__config *c, const json_t *tc, double theta
         c->rope_sliding = c->rope_full;
         return INGOT_OK;
     }
-    double theta;
+    double theta = theta_def;
     if ((st = get_num(&theta, tc, "rope_theta", theta_def, true))) return st;
     if ((st = parse_rope(&c->rope_full, get(tc, "rope_scaling"), theta, "rope_scaling"))) return st;
     if (c->family != INGOT__FAMILY_GEMMA3) {
         c->rope_sliding = c->rope_full;
         return INGOT_OK;
     }
-    double local;
+    double local = 10000.0;
     if ((st = get_num(&local, tc, "rope_local_base_freq", 10000.0, true))) return st;
     return parse_rope(&c->rope_sliding, NULL, local, "rope_local_base_freq");
 }
@@ -171,13 +171,13 @@ static ingot_status parse_layer_types(ingot__config *c, const json_t *tc) {
             c->layer_sliding[i] = strcmp(t, "sliding_attention") == 0;
         }
     } else if (c->family == INGOT__FAMILY_GEMMA3) {
-        int64_t pattern;
+        int64_t pattern = 6;
         if ((st = get_int(&pattern, tc, "sliding_window_pattern", 6))) return st;
         for (int64_t i = 0; i < c->n_layers; i++)
             c->layer_sliding[i] = (i + 1) % pattern != 0;
     } else {
-        bool use;
-        int64_t max_window_layers;
+        bool use = false;
+        int64_t max_window_layers = 0;
         if ((st = get_bool(&use, tc, "use_sliding_window", false))) return st;
         if ((st = get_int(&max_window_layers, tc, "max_window_layers", c->n_layers))) return st;
         for (int64_t i = 0; use && i < c->n_layers; i++)
@@ -259,7 +259,7 @@ static ingot_status parse_activation(ingot__config *c, const json_t *tc) {
 static ingot_status parse(ingot__config *c, const json_t *root) {
     if (!json_is_object(root))
         return ingot__error(INGOT_ERR_FORMAT, CFG ": the document must be a JSON object");
-    const json_t *tc;
+    const json_t *tc = NULL;
     ingot_status st = parse_family(c, root, &tc);
     if (st) return st;
     bool gemma = c->family == INGOT__FAMILY_GEMMA3;
@@ -292,7 +292,7 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
     if (c->head_dim % 2)
         return ingot__error(INGOT_ERR_FORMAT, CFG ": head_dim (%lld) must be even",
                             (long long)c->head_dim);
-    bool attn_bias;
+    bool attn_bias = false;
     if ((st = get_bool(&attn_bias, tc, "attention_bias", false)) ||
         (st = get_bool(&c->mlp_bias, tc, "mlp_bias", false)))
         return st;
@@ -301,7 +301,7 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
     c->qk_norm = c->family == INGOT__FAMILY_QWEN3 || gemma;
     c->gemma_norms = gemma;
     if (gemma) {
-        double qpas;
+        double qpas = 256;
         if ((st = get_num(&qpas, tc, "query_pre_attn_scalar", 256, true))) return st;
         c->attn_scale = 1.0 / sqrt(qpas);
         if ((st = get_num(&c->final_logit_softcap, tc, "final_logit_softcapping", 0, true)))

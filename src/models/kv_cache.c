@@ -176,9 +176,13 @@ ingot_status ingot_kv_cache_save(const ingot_kv_cache *c, const char *path) {
     char(*names)[32] = calloc((size_t)(2 * n), sizeof *names);
     const char **np = calloc((size_t)(2 * n), sizeof *np);
     ingot_array **arrays = calloc((size_t)(2 * n), sizeof *arrays);
-    ingot_status st = names && np && arrays
-                          ? INGOT_OK
-                          : ingot__error(INGOT_ERR_OUT_OF_MEMORY, "kv_cache_save: out of memory");
+    if (!names || !np || !arrays) {
+        free(names);
+        free(np);
+        free(arrays);
+        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "kv_cache_save: out of memory");
+    }
+    ingot_status st = INGOT_OK;
     int64_t empty_shape[4] = {c->batch, m->cfg.n_kv_heads, 0, m->cfg.head_dim};
     for (int64_t i = 0; !st && i < 2 * n; i++) {
         const ingot__kv_layer *l = &c->layers[i / 2];
@@ -295,10 +299,10 @@ ingot_status ingot_kv_cache_load(ingot_kv_cache **out, const ingot_model *m, con
                          path, (long long)batch, (long long)length);
     if (!s && ingot_safetensors_count(st) != (size_t)(2 * m->cfg.n_layers))
         s = ingot__error(INGOT_ERR_FORMAT, "kv_cache_load: %s: %zu tensors, expected %lld", path,
-                         ingot_safetensors_count(st), (long long)(2 * m->cfg.n_layers));
+                         ingot_safetensors_count(st), 2 * (long long)m->cfg.n_layers);
     if (!s) s = ingot_kv_cache_new(&c, m, batch, 0);
-    if (!s) c->length = length;
-    for (int64_t i = 0; !s && i < m->cfg.n_layers; i++)
+    if (c) c->length = length; /* c is set exactly when the cache was made */
+    for (int64_t i = 0; c && !s && i < m->cfg.n_layers; i++)
         s = load_layer(&c->layers[i], st, c, i, path);
     ingot_safetensors_close(st);
     if (s) {
