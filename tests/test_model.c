@@ -16,7 +16,9 @@
  *    equal to full attention with the window mask;
  *  - trim + recompute and save + load of the cache equal to the original;
  *  - the batched left-padded prompts (attention mask and positions) equal to
- *    HF's batch. */
+ *    HF's batch and to each prompt alone; 8 greedy steps of all prompts
+ *    decoded together through one cache equal to each one's continuation;
+ *  - f32 weights converted at load to f16 (F16_TOL) and bf16 (BF16_TOL). */
 #include <dirent.h>
 #include <ftw.h>
 #include <jansson.h>
@@ -33,6 +35,7 @@
 #define F32_TOL 1e-4
 #define BF16_TOL 8e-2
 #define BF16_MARGIN 0.1
+#define F16_TOL 1e-2   /* f32 weights converted to f16 at load */
 #define CACHE_TOL 1e-5 /* f32: cached vs recomputed (different summation splits) */
 
 static char g_models[512];
@@ -319,6 +322,86 @@ static void check_batch(fixture *f) {
         ingot_array_free(arrays[i]);
 }
 
+/* f32 weights converted at load to f16 and bf16 stay close to HF's f32 logits. */
+static void check_converted(fixture *f) {
+    static const char *const dtypes[] = {"f16", "bf16"};
+    for (int d = 0; d < 2 && !f->bf16; d++) {
+        ingot_model_options o = {.dtype = dtypes[d]};
+        ingot_model *m;
+        TU_OK(ingot_model_load(&m, f->dir, &o));
+        ingot_model_info info;
+        ingot_model_get_info(&info, m);
+        assert_int_equal(info.dtype, d ? INGOT_BF16 : INGOT_F16);
+        ingot_array *ids = ids_array(json_object_get(prompt(f, 0), "ids"), NULL, 0);
+        ingot_array *want = expected_tensor(f, "logits_%zu", 0), *got;
+        TU_OK(forward(&got, m, ids, NULL, false));
+        check_close(f, got, want, d ? BF16_TOL : F16_TOL, d ? "as bf16" : "as f16", 0);
+        ingot_array_free(got);
+        ingot_array_free(want);
+        ingot_array_free(ids);
+        ingot_model_free(m);
+    }
+}
+
+/* Greedy decode of all prompts together (left-padded, mask and positions
+ * growing with the cache) == each prompt's own continuation. */
+static void check_batched_decode(fixture *f) {
+    enum { STEPS = 8 };
+    int64_t n = (int64_t)n_prompts(f), T = 0;
+    if (f->bf16) return;
+    for (int64_t b = 0; b < n; b++) {
+        int64_t len = (int64_t)json_array_size(json_object_get(prompt(f, (size_t)b), "ids"));
+        T = len > T ? len : T;
+    }
+    int64_t Tk = T + STEPS, *ids = calloc((size_t)(n * T), 8), *mask = calloc((size_t)(n * Tk), 8);
+    int64_t *pos = calloc((size_t)(n * T), 8), *next = calloc((size_t)n, 8);
+    for (int64_t b = 0; b < n; b++) {
+        json_t *list = json_object_get(prompt(f, (size_t)b), "ids");
+        int64_t len = (int64_t)json_array_size(list), pad = T - len;
+        for (int64_t t = pad; t < T; t++) {
+            ids[b * T + t] = json_integer_value(json_array_get(list, (size_t)(t - pad)));
+            pos[b * T + t] = t - pad;
+        }
+        for (int64_t t = pad; t < Tk; t++)
+            mask[b * Tk + t] = 1;
+    }
+    ingot_kv_cache *c;
+    TU_OK(ingot_kv_cache_new(&c, f->m, n, 0));
+    int64_t cur = T;
+    for (int64_t s = 0; s < STEPS; s++) {
+        int64_t shape[2] = {n, s ? 1 : T}, mshape[2] = {n, Tk};
+        ingot_array *a_ids, *a_pos, *a_mask, *mview, *lg;
+        TU_OK(ingot_array_from_data(&a_ids, s ? next : ids, INGOT_I64, shape, 2));
+        for (int64_t b = 0; s && b < n; b++) /* the next position of row b */
+            pos[b] = (int64_t)json_array_size(json_object_get(prompt(f, (size_t)b), "ids")) + s - 1;
+        TU_OK(ingot_array_from_data(&a_pos, pos, INGOT_I64, shape, 2));
+        TU_OK(ingot_array_from_data(&a_mask, mask, INGOT_I64, mshape, 2));
+        TU_OK(ingot_slice_axis(&mview, a_mask, 1, 0, cur));
+        ingot_forward_options o = {.positions = a_pos, .attention_mask = mview, .last_only = true};
+        TU_OK(ingot_model_forward(&lg, f->m, a_ids, c, &o));
+        for (int64_t b = 0; b < n; b++) {
+            ingot_array *row;
+            TU_OK(ingot_slice_axis(&row, lg, 0, b, b + 1));
+            next[b] = argmax_last(row);
+            ingot_array_free(row);
+            json_t *cont = json_object_get(prompt(f, (size_t)b), "continuation");
+            if (next[b] != json_integer_value(json_array_get(cont, (size_t)s)))
+                fail_msg("%s: batched decode row %lld step %lld: %lld, alone %lld", f->name,
+                         (long long)b, (long long)s, (long long)next[b],
+                         (long long)json_integer_value(json_array_get(cont, (size_t)s)));
+        }
+        ingot_array *arrays[] = {a_ids, a_pos, a_mask, mview, lg};
+        for (size_t i = 0; i < 5; i++)
+            ingot_array_free(arrays[i]);
+        cur++;
+    }
+    ingot_kv_cache_free(c);
+    free(ids);
+    free(mask);
+    free(pos);
+    free(next);
+}
+
 /* The same folder with config.hub.json as its config.json. */
 static void check_hub_config(fixture *f) {
     char dir[400], src[800], dst[800];
@@ -354,6 +437,8 @@ static void test_fixture(void **state) {
     check_cache(&f);
     check_batch(&f);
     check_batch_vs_single(&f);
+    check_batched_decode(&f);
+    check_converted(&f);
     fixture_close(&f);
 }
 
