@@ -374,6 +374,29 @@ static void test_forward_and_cache_errors(void **state) {
     ingot_model_free(m2);
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     TU_FAILS(ingot_kv_cache_load(&c, m, p), INGOT_ERR_FORMAT, "'format' is missing");
+    /* the saved cache with its length changed: tensors no longer fit */
+    snprintf(p, sizeof p, "%s/cache.safetensors", dir);
+    ingot_safetensors *st;
+    TU_OK(ingot_safetensors_open(&st, p));
+    const char *keys[16], *vals[16], *names[8];
+    ingot_array *arrays[8];
+    size_t nm = ingot_safetensors_metadata_count(st), nt = ingot_safetensors_count(st);
+    assert_true(nm <= 16 && nt <= 8);
+    for (size_t i = 0; i < nm; i++) {
+        keys[i] = ingot_safetensors_metadata_key(st, i);
+        vals[i] = strcmp(keys[i], "length") ? ingot_safetensors_metadata_value(st, i) : "2";
+    }
+    for (size_t i = 0; i < nt; i++) {
+        names[i] = ingot_safetensors_name(st, i);
+        TU_OK(ingot_safetensors_get(&arrays[i], st, names[i]));
+    }
+    snprintf(p, sizeof p, "%s/cache2.safetensors", dir);
+    TU_OK(ingot_safetensors_save(p, names, (const ingot_array *const *)arrays, nt, keys, vals, nm));
+    for (size_t i = 0; i < nt; i++)
+        ingot_array_free(arrays[i]);
+    ingot_safetensors_close(st);
+    TU_FAILS(ingot_kv_cache_load(&c, m, p), INGOT_ERR_FORMAT,
+             "tensor 'layers.0.k' f32 (1,1,3,8) does not fit the model and a cache of 2 tokens");
     ingot_array_free(ids);
     ingot_array_free(ids_ok);
     ingot_model_free(m);

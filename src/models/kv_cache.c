@@ -250,10 +250,13 @@ static ingot_status load_layer(ingot__kv_layer *l, const ingot_safetensors *st,
         const int64_t *sh = ingot_array_shape(raw);
         int64_t n = ingot_array_ndim(raw) == 4 ? sh[2] : -1;
         bool sliding = cfg->layer_sliding[i];
-        bool ok = n >= 0 && sh[0] == c->batch && sh[1] == cfg->n_kv_heads &&
-                  sh[3] == cfg->head_dim && ingot_array_dtype(raw) == c->model->dtype &&
-                  (sliding ? n <= cfg->sliding_window && n <= c->length : n == c->length) &&
-                  (j == 0 || n == l->n);
+        /* a sliding layer must hold what the next query sees */
+        int64_t need = c->length < cfg->sliding_window - 1 ? c->length : cfg->sliding_window - 1;
+        bool ok =
+            n >= 0 && sh[0] == c->batch && sh[1] == cfg->n_kv_heads && sh[3] == cfg->head_dim &&
+            ingot_array_dtype(raw) == c->model->dtype &&
+            (sliding ? n <= cfg->sliding_window && n <= c->length && n >= need : n == c->length) &&
+            (j == 0 || n == l->n);
         if (!ok) {
             char buf[INGOT__SHAPE_STR_MAX];
             s = ingot__error(INGOT_ERR_FORMAT,
