@@ -46,7 +46,7 @@ uint64_t ingot__tok_hash(const void *p, size_t n);
 /* String -> int32 map over strings owned elsewhere (open addressing). */
 typedef struct {
     const char *key;
-    uint32_t len;
+    uint32_t len, hash;
     int32_t value;
 } tok_smap_slot;
 
@@ -62,6 +62,10 @@ ingot_status ingot__smap_put(tok_smap *m, const char *key, size_t len, int32_t v
                              bool *existed);
 /* The value of key, or -1. */
 int32_t ingot__smap_get(const tok_smap *m, const char *key, size_t len);
+/* The same with h = ingot__tok_hash(key, len) computed by the caller. */
+int32_t ingot__smap_get_h(const tok_smap *m, const char *key, size_t len, uint64_t h);
+/* Hints the cache to load the slot of hash h (for batched lookups). */
+void ingot__smap_prefetch(const tok_smap *m, uint64_t h);
 
 /* ---- growable byte buffer ---- */
 typedef struct {

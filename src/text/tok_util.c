@@ -40,11 +40,12 @@ void ingot__smap_free(tok_smap *m) {
     memset(m, 0, sizeof *m);
 }
 
-static size_t smap_find(const tok_smap *m, const char *key, size_t len) {
-    size_t mask = m->cap - 1, i = (size_t)ingot__tok_hash(key, len) & mask;
+static size_t smap_find(const tok_smap *m, const char *key, size_t len, uint64_t h) {
+    size_t mask = m->cap - 1, i = (size_t)h & mask;
+    uint32_t h32 = (uint32_t)(h >> 32);
     for (;;) {
         const tok_smap_slot *s = &m->slots[i];
-        if (!s->key || (s->len == len && memcmp(s->key, key, len) == 0)) return i;
+        if (!s->key || (s->hash == h32 && s->len == len && memcmp(s->key, key, len) == 0)) return i;
         i = (i + 1) & mask;
     }
 }
@@ -57,24 +58,35 @@ ingot_status ingot__smap_put(tok_smap *m, const char *key, size_t len, int32_t v
         if (st) return st;
         for (size_t i = 0; i < m->cap; i++)
             if (m->slots[i].key)
-                bigger.slots[smap_find(&bigger, m->slots[i].key, m->slots[i].len)] = m->slots[i];
+                bigger.slots[smap_find(&bigger, m->slots[i].key, m->slots[i].len,
+                                       ingot__tok_hash(m->slots[i].key, m->slots[i].len))] =
+                    m->slots[i];
         bigger.count = m->count;
         free(m->slots);
         *m = bigger;
     }
-    size_t i = smap_find(m, key, len);
+    uint64_t h = ingot__tok_hash(key, len);
+    size_t i = smap_find(m, key, len, h);
     *existed = m->slots[i].key != NULL;
     if (!*existed) {
-        m->slots[i] = (tok_smap_slot){key, (uint32_t)len, value};
+        m->slots[i] = (tok_smap_slot){key, (uint32_t)len, (uint32_t)(h >> 32), value};
         m->count++;
     }
     return INGOT_OK;
 }
 
-int32_t ingot__smap_get(const tok_smap *m, const char *key, size_t len) {
+int32_t ingot__smap_get_h(const tok_smap *m, const char *key, size_t len, uint64_t h) {
     if (!m->cap) return -1;
-    const tok_smap_slot *s = &m->slots[smap_find(m, key, len)];
+    const tok_smap_slot *s = &m->slots[smap_find(m, key, len, h)];
     return s->key ? s->value : -1;
+}
+
+int32_t ingot__smap_get(const tok_smap *m, const char *key, size_t len) {
+    return ingot__smap_get_h(m, key, len, ingot__tok_hash(key, len));
+}
+
+void ingot__smap_prefetch(const tok_smap *m, uint64_t h) {
+    if (m->cap) __builtin_prefetch(&m->slots[(size_t)h & (m->cap - 1)]);
 }
 
 ingot_status ingot__buf_reserve(tok_buf *b, size_t extra) {
