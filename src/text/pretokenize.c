@@ -27,6 +27,8 @@ struct tok_pretok {
     bool split;
     tok_pretok **items;      /* SEQUENCE */
     size_t n;
+    const tok_pretok **flat; /* the root's steps in order, Sequences flattened */
+    size_t nflat;
 };
 
 static const char GPT2_REGEX[] =
@@ -61,6 +63,7 @@ void ingot__pretok_free(tok_pretok *p) {
     if (!p) return;
     for (size_t i = 0; i < p->n; i++) ingot__pretok_free(p->items[i]);
     free(p->items);
+    free(p->flat);
     pcre2_code_free(p->re);
     free(p);
 }
@@ -161,8 +164,9 @@ static ingot_status build_metaspace(tok_pretok *p, const tj_value *v) {
     return INGOT_OK;
 }
 
-ingot_status ingot__pretok_build(tok_pretok **out, const tj_value *v) {
+static ingot_status pretok_build(tok_pretok **out, const tj_value *v, int depth) {
     *out = NULL;
+    if (depth > 16) return ingot__error(INGOT_ERR_LIMIT, "tokenizer.json: pre_tokenizer too deep");
     if (!v || v->type == TJ_NULL) return INGOT_OK;
     const tj_value *t = ingot__tj_get(v, "type");
     if (!t || t->type != TJ_STRING)
@@ -192,7 +196,7 @@ ingot_status ingot__pretok_build(tok_pretok **out, const tj_value *v) {
             st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
         } else {
             for (uint32_t i = 0; i < list->len && !st; i++) {
-                st = ingot__pretok_build(&p->items[i], &list->u.items[i]);
+                st = pretok_build(&p->items[i], &list->u.items[i], depth + 1);
                 if (!st) p->n++;
             }
         }
@@ -204,6 +208,35 @@ ingot_status ingot__pretok_build(tok_pretok **out, const tj_value *v) {
         return st;
     }
     *out = p;
+    return INGOT_OK;
+}
+
+static size_t count_steps(const tok_pretok *p) {
+    if (p->kind != P_SEQUENCE) return 1;
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++) n += count_steps(p->items[i]);
+    return n;
+}
+
+static void flatten(const tok_pretok *p, const tok_pretok **out, size_t *n) {
+    if (p->kind != P_SEQUENCE) {
+        out[(*n)++] = p;
+        return;
+    }
+    for (size_t i = 0; i < p->n; i++) flatten(p->items[i], out, n);
+}
+
+ingot_status ingot__pretok_build(tok_pretok **out, const tj_value *v) {
+    ingot_status st = pretok_build(out, v, 0);
+    if (st || !*out) return st;
+    tok_pretok *p = *out;
+    size_t n = count_steps(p);
+    if (!(p->flat = malloc((n ? n : 1) * sizeof *p->flat))) {
+        ingot__pretok_free(p);
+        *out = NULL;
+        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    }
+    flatten(p, p->flat, &p->nflat);
     return INGOT_OK;
 }
 
@@ -315,113 +348,132 @@ static void apply_behavior(spans *v, p_behavior b, bool invert) {
     v->n = w;
 }
 
-static ingot_status split_piece(const tok_pretok *p, pcre2_match_data *md, spans *sp,
-                                const char *s, const tok_piece *in, p_behavior b,
-                                tok_pieces *out) {
-    ingot_status st = find_matches(p, md, s, in->len, sp);
+struct tok_pretok_work {
+    pcre2_match_data *md;
+    spans *sp;       /* per depth */
+    tok_buf *buf, *mapped;
+    size_t depth;
+};
+
+tok_pretok_work *ingot__pretok_work_new(const tok_pretok *p) {
+    tok_pretok_work *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->depth = p ? p->nflat : 0;
+    size_t d = w->depth ? w->depth : 1;
+    w->sp = calloc(d, sizeof *w->sp);
+    w->buf = calloc(d, sizeof *w->buf);
+    w->mapped = calloc(d, sizeof *w->mapped);
+    w->md = pcre2_match_data_create(4, NULL);
+    if (!w->sp || !w->buf || !w->mapped || !w->md) {
+        ingot__pretok_work_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void ingot__pretok_work_free(tok_pretok_work *w) {
+    if (!w) return;
+    for (size_t i = 0; i < w->depth && w->sp && w->buf && w->mapped; i++) {
+        free(w->sp[i].s);
+        ingot__buf_free(&w->buf[i]);
+        ingot__buf_free(&w->mapped[i]);
+    }
+    free(w->sp);
+    free(w->buf);
+    free(w->mapped);
+    pcre2_match_data_free(w->md);
+    free(w);
+}
+
+typedef struct {
+    const tok_pretok *p;
+    tok_pretok_work *w;
+    tok_word_fn fn;
+    void *ctx;
+} pt_run;
+
+static ingot_status run_depth(const pt_run *r, size_t k, const char *s, size_t len, bool origin);
+
+/* Splits s by step (pattern, behavior) and passes each kept piece to depth k + 1. */
+static ingot_status split_and_recurse(const pt_run *r, size_t k, const tok_pretok *step,
+                                      const char *s, size_t len, p_behavior b, bool origin) {
+    spans *sp = &r->w->sp[k];
+    ingot_status st = find_matches(step, r->w->md, s, len, sp);
     if (st) return st;
-    apply_behavior(sp, b, p->invert);
+    apply_behavior(sp, b, step->invert);
     for (size_t i = 0; i < sp->n && !st; i++) {
-        const span *x = &sp->s[i];
-        if (x->match || x->end == x->start) continue; /* removed, or empty */
-        st = ingot__pieces_add(out, s + x->start, x->end - x->start,
-                               in->at_origin && x->start == 0);
+        span x = sp->s[i];
+        if (x.match || x.end == x.start) continue; /* removed, or empty */
+        st = run_depth(r, k + 1, s + x.start, x.end - x.start, origin && x.start == 0);
     }
     return st;
 }
 
-static ingot_status step(const tok_pretok *p, const tok_pieces *in, tok_pieces *out,
-                         pcre2_match_data **md, spans *sp) {
+/* Maps bytes to the printable ByteLevel characters and passes them on. */
+static ingot_status bytelevel_recurse(const pt_run *r, size_t k, const char *s, size_t len,
+                                      bool origin) {
     const tok_bytelevel *bl = ingot__bytelevel();
-    ingot_status st = INGOT_OK;
-    tok_buf tmp = {0};
-    if (p->re && !*md && !(*md = pcre2_match_data_create(4, NULL)))
-        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-    for (size_t i = 0; i < in->n && !st; i++) {
-        const tok_piece *pc = &in->p[i];
-        const char *s = in->text.data + pc->off;
-        if (p->kind == P_SPLIT) {
-            st = split_piece(p, *md, sp, s, pc, p->behavior, out);
-        } else if (p->kind == P_BYTELEVEL) {
-            tmp.len = 0;
-            if (p->prefix_space && !(pc->len && s[0] == ' ')) st = ingot__buf_append(&tmp, " ", 1);
-            if (!st) st = ingot__buf_append(&tmp, s, pc->len);
-            if (st) break;
-            size_t first = out->n;
-            tok_piece whole = {0, tmp.len, pc->at_origin};
-            if (p->re) {
-                st = split_piece(p, *md, sp, tmp.data, &whole, B_ISOLATED, out);
-            } else if (tmp.len) {
-                st = ingot__pieces_add(out, tmp.data, tmp.len, pc->at_origin);
-            }
-            /* map the new pieces' bytes to printable characters, in place at the end */
-            for (size_t k = first; k < out->n && !st; k++) {
-                tok_piece *q = &out->p[k];
-                size_t extra = 0;
-                for (size_t j = 0; j < q->len; j++)
-                    extra += bl->len[(unsigned char)out->text.data[q->off + j]] - 1u;
-                if (!extra) continue;
-                /* rebuild this piece at the buffer end */
-                size_t off = out->text.len, qlen = q->len, qoff = q->off;
-                st = ingot__buf_reserve(&out->text, qlen + extra + 1);
-                for (size_t j = 0; j < qlen && !st; j++) {
-                    unsigned char c = (unsigned char)out->text.data[qoff + j];
-                    memcpy(out->text.data + out->text.len, bl->s[c], bl->len[c]);
-                    out->text.len += bl->len[c];
-                }
-                if (!st) {
-                    out->text.data[out->text.len] = '\0';
-                    q->off = off;
-                    q->len = out->text.len - off;
-                }
-            }
-        } else { /* METASPACE */
-            tmp.len = 0;
-            bool starts = pc->len >= p->replen && memcmp(s, p->rep, p->replen) == 0;
-            bool starts_space = pc->len && s[0] == ' ';
-            if (p->prepend == 2 || (p->prepend == 1 && pc->at_origin))
-                if (!(starts || starts_space)) st = ingot__buf_append(&tmp, p->rep, p->replen);
-            for (size_t j = 0; j < pc->len && !st; j++)
-                st = s[j] == ' ' ? ingot__buf_append(&tmp, p->rep, p->replen)
-                                 : ingot__buf_append(&tmp, s + j, 1);
-            if (st) break;
-            tok_piece whole = {0, tmp.len, pc->at_origin};
-            if (p->split) {
-                tok_pretok lit = {.kind = P_SPLIT, .lit = p->rep, .litlen = p->replen};
-                st = split_piece(&lit, NULL, sp, tmp.data, &whole, B_NEXT, out);
-            } else if (tmp.len) {
-                st = ingot__pieces_add(out, tmp.data, tmp.len, pc->at_origin);
-            }
-        }
+    tok_buf *m = &r->w->mapped[k];
+    m->len = 0;
+    ingot_status st = ingot__buf_reserve(m, 2 * len + 1);
+    if (st) return st;
+    for (size_t j = 0; j < len; j++) {
+        unsigned char c = (unsigned char)s[j];
+        memcpy(m->data + m->len, bl->s[c], 2);
+        m->len += bl->len[c];
     }
-    ingot__buf_free(&tmp);
-    return st;
+    return run_depth(r, k + 1, m->data, m->len, origin);
 }
 
-static ingot_status run(const tok_pretok *p, tok_pieces *io, tok_pieces *scratch,
-                        pcre2_match_data **md, spans *sp) {
-    if (p->kind != P_SEQUENCE) {
-        ingot__pieces_clear(scratch);
-        ingot_status st = step(p, io, scratch, md, sp);
+static ingot_status run_depth(const pt_run *r, size_t k, const char *s, size_t len, bool origin) {
+    if (!len) return INGOT_OK;
+    if (k == r->p->nflat) return r->fn(r->ctx, s, len);
+    const tok_pretok *step = r->p->flat[k];
+    tok_buf *b = &r->w->buf[k];
+    ingot_status st = INGOT_OK;
+    switch (step->kind) {
+    case P_SPLIT: return split_and_recurse(r, k, step, s, len, step->behavior, origin);
+    case P_BYTELEVEL:
+        if (step->prefix_space && s[0] != ' ') {
+            b->len = 0;
+            if ((st = ingot__buf_append(b, " ", 1)) || (st = ingot__buf_append(b, s, len))) return st;
+            s = b->data;
+            len = b->len;
+        }
+        if (!step->re) return bytelevel_recurse(r, k, s, len, origin);
+        {
+            spans *sp = &r->w->sp[k];
+            if ((st = find_matches(step, r->w->md, s, len, sp))) return st;
+            for (size_t i = 0; i < sp->n && !st; i++)
+                st = bytelevel_recurse(r, k, s + sp->s[i].start, sp->s[i].end - sp->s[i].start,
+                                       origin && sp->s[i].start == 0);
+        }
+        return st;
+    case P_METASPACE: {
+        b->len = 0;
+        bool starts = (len >= step->replen && memcmp(s, step->rep, step->replen) == 0) || s[0] == ' ';
+        if ((step->prepend == 2 || (step->prepend == 1 && origin)) && !starts)
+            st = ingot__buf_append(b, step->rep, step->replen);
+        for (size_t j = 0; j < len && !st;) {
+            const char *sp = memchr(s + j, ' ', len - j);
+            size_t stop = sp ? (size_t)(sp - s) : len;
+            st = ingot__buf_append(b, s + j, stop - j);
+            if (!st && sp) st = ingot__buf_append(b, step->rep, step->replen);
+            j = sp ? stop + 1 : len;
+        }
         if (st) return st;
-        tok_pieces t = *io;
-        *io = *scratch;
-        *scratch = t;
-        return INGOT_OK;
+        if (!step->split) return run_depth(r, k + 1, b->data, b->len, origin);
+        tok_pretok lit = {.kind = P_SPLIT, .lit = step->rep, .litlen = step->replen};
+        return split_and_recurse(r, k, &lit, b->data, b->len, B_NEXT, origin);
     }
-    for (size_t i = 0; i < p->n; i++) {
-        ingot_status st = run(p->items[i], io, scratch, md, sp);
-        if (st) return st;
+    case P_SEQUENCE: break; /* flattened away */
     }
     return INGOT_OK;
 }
 
-ingot_status ingot__pretokenize(const tok_pretok *p, tok_pieces *io, tok_pieces *scratch) {
-    if (!p) return INGOT_OK;
-    pcre2_match_data *md = NULL;
-    spans sp = {0};
-    ingot_status st = run(p, io, scratch, &md, &sp);
-    pcre2_match_data_free(md);
-    free(sp.s);
-    return st;
+ingot_status ingot__pretokenize(const tok_pretok *p, tok_pretok_work *w, const char *s, size_t len,
+                                bool at_origin, tok_word_fn fn, void *ctx) {
+    if (!p) return len ? fn(ctx, s, len) : INGOT_OK;
+    pt_run r = {p, w, fn, ctx};
+    return run_depth(&r, 0, s, len, at_origin);
 }

@@ -121,8 +121,16 @@ ingot_status ingot__normalize(const tok_normalizer *n, const char *s, size_t len
 typedef struct tok_pretok tok_pretok;
 ingot_status ingot__pretok_build(tok_pretok **out, const tj_value *v);
 void ingot__pretok_free(tok_pretok *p);
-/* Splits/transforms the pieces in *io (scratch is a second set used as a work area). */
-ingot_status ingot__pretokenize(const tok_pretok *p, tok_pieces *io, tok_pieces *scratch);
+/* Per-call work area of the pre-tokenizer (NULL when out of memory). */
+typedef struct tok_pretok_work tok_pretok_work;
+tok_pretok_work *ingot__pretok_work_new(const tok_pretok *p);
+void ingot__pretok_work_free(tok_pretok_work *w);
+/* Receives each pre-tokenized word, in order. */
+typedef ingot_status (*tok_word_fn)(void *ctx, const char *word, size_t len);
+/* Pre-tokenizes s (at_origin: s starts at offset 0 of the input) depth first, calling fn on
+ * every non-empty word. p NULL: s is one word. */
+ingot_status ingot__pretokenize(const tok_pretok *p, tok_pretok_work *w, const char *s, size_t len,
+                                bool at_origin, tok_word_fn fn, void *ctx);
 
 /* The GPT-2 byte -> printable character mapping (UTF-8 of each of the 256 chars). */
 typedef struct {

@@ -495,24 +495,23 @@ static ingot_status push_id(ingot_tokens *out, const int32_t *ids, size_t n) {
 }
 
 typedef struct {
-    tok_pieces a, b;
+    const ingot_tokenizer *t;
+    ingot_tokens *out;
+    tok_pretok_work *pre;
     tok_buf norm;
     tok_split *splits, *nsplits;
     size_t ns, ncap, nns, nncap;
     tok_bpe_work *bpe;
 } encode_work;
 
+static ingot_status encode_word(void *ctx, const char *word, size_t len) {
+    encode_work *w = ctx;
+    return ingot__bpe_tokenize(w->t->bpe, &w->t->vocab, w->bpe, word, len, w->out);
+}
+
 /* Pre-tokenizes and runs the model on one stretch of normalized text. */
-static ingot_status encode_plain(const ingot_tokenizer *t, encode_work *w, const char *s,
-                                 size_t len, bool at_origin, ingot_tokens *out) {
-    if (!len) return INGOT_OK;
-    ingot__pieces_clear(&w->a);
-    ingot_status st = ingot__pieces_add(&w->a, s, len, at_origin);
-    if (!st) st = ingot__pretokenize(t->pretok, &w->a, &w->b);
-    for (size_t i = 0; i < w->a.n && !st; i++)
-        st = ingot__bpe_tokenize(t->bpe, &t->vocab, w->bpe, w->a.text.data + w->a.p[i].off,
-                                 w->a.p[i].len, out);
-    return st;
+static ingot_status encode_plain(encode_work *w, const char *s, size_t len, bool at_origin) {
+    return ingot__pretokenize(w->t->pretok, w->pre, s, len, at_origin, encode_word, w);
 }
 
 static ingot_status encode_text(const ingot_tokenizer *t, encode_work *w, const char *text,
@@ -529,7 +528,7 @@ static ingot_status encode_text(const ingot_tokenizer *t, encode_work *w, const 
         st = ingot__normalize(t->normalizer, text + sp->start, sp->end - sp->start, &w->norm);
         if (!st) st = ingot__buf_reserve(&w->norm, 1);
         if (!st && !t->trie_norm) {
-            st = encode_plain(t, w, w->norm.data, w->norm.len, sp->start == 0, out);
+            st = encode_plain(w, w->norm.data, w->norm.len, sp->start == 0);
             continue;
         }
         if (!st)
@@ -538,8 +537,8 @@ static ingot_status encode_text(const ingot_tokenizer *t, encode_work *w, const 
         for (size_t k = 0; k < w->nns && !st; k++) {
             const tok_split *q = &w->nsplits[k];
             st = q->token >= 0 ? push_id(out, &t->added[q->token].id, 1)
-                               : encode_plain(t, w, w->norm.data + q->start, q->end - q->start,
-                                              sp->start == 0 && q->start == 0, out);
+                               : encode_plain(w, w->norm.data + q->start, q->end - q->start,
+                                              sp->start == 0 && q->start == 0);
         }
     }
     return st;
@@ -565,14 +564,13 @@ ingot_status ingot_tokenizer_encode(ingot_tokens *out, const ingot_tokenizer *to
         text = fixed.data;
         len = fixed.len;
     }
-    encode_work w = {0};
-    if (!(w.bpe = ingot__bpe_work_new()))
+    encode_work w = {.t = tok, .out = out};
+    if (!(w.bpe = ingot__bpe_work_new()) || !(w.pre = ingot__pretok_work_new(tok->pretok)))
         st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
     if (!st && o.add_special_tokens) st = push_id(out, tok->post.before, tok->post.n_before);
     if (!st && len) st = encode_text(tok, &w, text, len, o.parse_special, out);
     if (!st && o.add_special_tokens) st = push_id(out, tok->post.after, tok->post.n_after);
-    ingot__pieces_free(&w.a);
-    ingot__pieces_free(&w.b);
+    ingot__pretok_work_free(w.pre);
     ingot__buf_free(&w.norm);
     free(w.splits);
     free(w.nsplits);
