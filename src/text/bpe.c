@@ -40,7 +40,7 @@ typedef struct {
 
 typedef struct {
     uint32_t rank, pos;
-    int32_t id;
+    int32_t id, left, right; /* the merged id; the pair it was found for */
 } heap_item;
 
 typedef struct {
@@ -370,7 +370,12 @@ static heap_item heap_pop(tok_bpe_work *w) {
 
 static ingot_status push_pair(const tok_bpe *b, tok_bpe_work *w, size_t pos, int32_t x, int32_t y) {
     const merge_slot *m = merge_get(b, x, y);
-    return m ? heap_push(w, (heap_item){m->rank, (uint32_t)pos, m->id}) : INGOT_OK;
+    return m ? heap_push(w, (heap_item){m->rank, (uint32_t)pos, m->id, x, y}) : INGOT_OK;
+}
+
+static void prefetch_pair(const tok_bpe *b, int32_t x, int32_t y) {
+    uint64_t key = (uint64_t)(uint32_t)x << 32 | (uint32_t)y;
+    __builtin_prefetch(&b->merges[(size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (b->mcap - 1)]);
 }
 
 /* The initial symbols of word (tokenizers' merge_word). */
@@ -442,14 +447,19 @@ static ingot_status merge_word(const tok_bpe *b, const tok_vocab *vocab, tok_bpe
     if (st) return st;
     symbol *sym = w->sym;
     w->heap_n = 0;
-    for (size_t i = 0; i + 1 < n && !st; i++) st = push_pair(b, w, i, sym[i].c, sym[i + 1].c);
+    for (size_t i = 0; i + 1 < n && !st; i++) {
+        if (i + 9 < n) prefetch_pair(b, sym[i + 8].c, sym[i + 9].c);
+        st = push_pair(b, w, i, sym[i].c, sym[i + 1].c);
+    }
     while (w->heap_n && !st) {
         heap_item top = heap_pop(w);
         symbol *cur = &sym[top.pos];
         if (cur->len == 0 || cur->next < 0) continue;
         symbol *right = &sym[cur->next];
-        const merge_slot *m = merge_get(b, cur->c, right->c);
-        if (!m || m->id != top.id) continue;
+        /* a stale entry: tokenizers re-checks that the current pair still merges into top.id;
+         * symbols only grow, so two pairs covering the same bytes with the same merged string
+         * are the same pair, and comparing the ids is equivalent (and saves a lookup) */
+        if (cur->c != top.left || right->c != top.right) continue;
         cur->c = top.id;
         cur->len += right->len;
         right->len = 0;

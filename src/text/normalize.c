@@ -1,5 +1,6 @@
 /* Normalizers: NFC, NFD, NFKC, NFKD (utf8proc), Lowercase, Replace (string
  * pattern), Prepend, Strip and Sequence, as Hugging Face tokenizers applies them. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,91 @@ struct tok_normalizer {
     tok_normalizer **items;      /* SEQUENCE */
     size_t n;
 };
+
+/* ---- NFC quick path ----
+ * A codepoint is "inert" when it is a starter (combining class 0), NFC maps it to itself and
+ * it is never the second half of a canonical composition. NFC(A + B) = NFC(A) + NFC(B) when B
+ * starts with an inert character, and a run of inert characters is its own NFC, so only the
+ * stretches around other characters go through utf8proc. */
+#define INERT_LIMIT 0x30000 /* no canonical decomposition above this */
+static uint8_t nfc_unsafe[INERT_LIMIT / 8];
+static pthread_once_t nfc_once = PTHREAD_ONCE_INIT;
+
+static void mark_unsafe(utf8proc_int32_t cp) {
+    if (cp >= 0 && cp < INERT_LIMIT) nfc_unsafe[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+}
+
+static void nfc_init(void) {
+    for (utf8proc_int32_t cp = 0x300; cp < INERT_LIMIT; cp++) {
+        const utf8proc_property_t *p = utf8proc_get_property(cp);
+        if (p->combining_class != 0) mark_unsafe(cp);
+        utf8proc_int32_t d[8];
+        int last = 0;
+        utf8proc_ssize_t n = utf8proc_decompose_char(cp, d, 8, UTF8PROC_DECOMPOSE, &last);
+        if (n == 1 && d[0] == cp) continue;
+        for (utf8proc_ssize_t k = 1; k < n && n <= 8; k++) mark_unsafe(d[k]);
+        /* a decomposable character is inert only when NFC gives it back (not a singleton,
+         * not excluded from composition) */
+        char enc[4];
+        utf8proc_uint8_t *nfc = NULL;
+        int len = ingot__utf8_encode((uint32_t)cp, enc);
+        utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)enc, len, &nfc,
+                                          UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        if (r != len || memcmp(nfc, enc, (size_t)len) != 0) mark_unsafe(cp);
+        free(nfc);
+    }
+}
+
+static bool nfc_inert(uint32_t cp) {
+    if (cp < 0x300) return true;
+    if (cp < INERT_LIMIT) return !(nfc_unsafe[cp >> 3] & (1u << (cp & 7)));
+    return utf8proc_get_property((utf8proc_int32_t)cp)->combining_class == 0;
+}
+
+static ingot_status map_append(const char *s, size_t len, utf8proc_option_t form, tok_buf *out) {
+    utf8proc_uint8_t *dst = NULL;
+    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dst, form);
+    if (r < 0) {
+        free(dst);
+        return ingot__error(r == UTF8PROC_ERROR_NOMEM ? INGOT_ERR_OUT_OF_MEMORY
+                                                      : INGOT_ERR_INVALID_ARGUMENT,
+                            "tokenizer: normalization failed: %s", utf8proc_errmsg(r));
+    }
+    ingot_status st = ingot__buf_append(out, dst, (size_t)r);
+    free(dst);
+    return st;
+}
+
+/* Appends the NFC form of s, running utf8proc only around non-inert characters. */
+static ingot_status nfc_append(const char *s, size_t len, utf8proc_option_t form, tok_buf *out) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, prev = 0; /* prev: start of the character before position k */
+    ingot_status st = INGOT_OK;
+    while (i < len && !st) {
+        size_t k = i, adv = 1;
+        prev = i;
+        for (;;) {
+            while (k < len && u[k] < 0x80) prev = k++;
+            if (k >= len) break;
+            uint32_t cp = ingot__utf8_decode(u + k, &adv);
+            if (!nfc_inert(cp)) break;
+            prev = k;
+            k += adv;
+        }
+        if (k >= len) return ingot__buf_append(out, s + i, len - i);
+        size_t r = k > i ? prev : k; /* the starter before the first non-inert character */
+        size_t e = k + adv;
+        while (e < len) {
+            uint32_t cp = ingot__utf8_decode(u + e, &adv);
+            if (nfc_inert(cp)) break;
+            e += adv;
+        }
+        st = ingot__buf_append(out, s + i, r - i);
+        if (!st) st = map_append(s + r, e - r, form, out);
+        i = e;
+    }
+    return st;
+}
 
 void ingot__normalizer_free(tok_normalizer *n) {
     if (!n) return;
@@ -51,6 +137,7 @@ ingot_status ingot__normalizer_build(tok_normalizer **out, const tj_value *v) {
         n->form = UTF8PROC_STABLE | (type[2] == 'C' || type[3] == 'C' ? UTF8PROC_COMPOSE
                                                                        : UTF8PROC_DECOMPOSE);
         if (type[2] == 'K') n->form |= UTF8PROC_COMPAT;
+        if (!strcmp(type, "NFC")) pthread_once(&nfc_once, nfc_init);
     } else if (!strcmp(type, "Lowercase")) {
         n->kind = N_LOWERCASE;
     } else if (!strcmp(type, "Replace")) {
@@ -106,21 +193,11 @@ static ingot_status norm_one(const tok_normalizer *n, const char *s, size_t len,
     ingot_status st = INGOT_OK;
     switch (n->kind) {
     case N_UNICODE: {
+        if (n->form == (UTF8PROC_STABLE | UTF8PROC_COMPOSE)) return nfc_append(s, len, n->form, out);
         size_t i = 0;
         while (i < len && (unsigned char)s[i] < 0x80) i++;
         if (i == len) return ingot__buf_append(out, s, len);
-        utf8proc_uint8_t *dst = NULL;
-        utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dst,
-                                          n->form);
-        if (r < 0) {
-            free(dst);
-            return ingot__error(r == UTF8PROC_ERROR_NOMEM ? INGOT_ERR_OUT_OF_MEMORY
-                                                          : INGOT_ERR_INVALID_ARGUMENT,
-                                "tokenizer: normalization failed: %s", utf8proc_errmsg(r));
-        }
-        st = ingot__buf_append(out, dst, (size_t)r);
-        free(dst);
-        return st;
+        return map_append(s, len, n->form, out);
     }
     case N_LOWERCASE:
         for (size_t i = 0; i < len && !st;) {
