@@ -104,8 +104,9 @@ static bool is_ws(uint32_t cp) {
            cp == 0x205F || cp == 0x3000;
 }
 
+/* Rust regex \w: Alphabetic, marks, decimal digits, connector punctuation, Join_Control. */
 static bool is_word_char(uint32_t cp) {
-    if (cp == '_') return true;
+    if (cp == '_' || cp == 0x200C || cp == 0x200D) return true;
     switch (utf8proc_category((utf8proc_int32_t)cp)) {
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:

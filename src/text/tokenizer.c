@@ -123,7 +123,8 @@ static ingot_status load_added(ingot_tokenizer *t, const tj_value *list) {
         if (ingot__smap_get(&t->added_map, c->u.str, c->len) >= 0) continue; /* a repeat */
         /* the id tokenizers gives it: the model's id of that string, else the next free one */
         int32_t id = ingot__smap_get(&t->vocab.map, c->u.str, c->len);
-        if (id < 0) id = (int32_t)(next >= (int64_t)t->vocab.n ? next + 1 : (int64_t)t->vocab.n);
+        int64_t model_size = (int64_t)t->vocab.map.count; /* the model's get_vocab_size() */
+        if (id < 0) id = (int32_t)(next >= model_size || model_size == 0 ? next + 1 : model_size);
         if (id != file_id)
             return ingot__error(INGOT_ERR_FORMAT,
                                 "tokenizer.json: added_tokens[%u] \"%.64s\" has id %lld but "
