@@ -4,11 +4,12 @@
  * (4 MB vs 8 MB without a space: Gemma 3 BPE-merges it as a single word).
  *
  * Built with the project (build/bench/bench_tokenizer).
- * Usage: bench_tokenizer [ASSETS_DIR] [--dump-text FILE]
+ * Usage: bench_tokenizer [ASSETS_DIR] [--dump-text DIR]
  *   ASSETS_DIR defaults to $INGOT_ASSETS or .cache/assets and must hold
- *   tokenizer-{qwen3,llama3,gemma3}/models. --dump-text writes the mixed text
- *   so that Hugging Face tokenizers can be timed on the same bytes
- *   (bench/bench_tokenizer_hf.py). */
+ *   tokenizer-{qwen3,llama3,gemma3}/models. --dump-text writes the texts
+ *   (DIR/mixed.txt, DIR/nospace8.txt) so that Hugging Face tokenizers can be
+ *   timed on the same bytes: bench/bench_tokenizer_hf.py, which also prints
+ *   the same id checksums (FNV-1a over the ids as little-endian int32). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,28 @@ static char *nospace_text(size_t bytes) {
     return t;
 }
 
-static double encode_time(const ingot_tokenizer *tok, const char *text, size_t len, size_t *count) {
+static uint64_t fnv_ids(const ingot_tokens *t) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < t->count; i++)
+        for (int b = 0; b < 4; b++) {
+            h ^= (uint8_t)((uint32_t)t->ids[i] >> (8 * b));
+            h *= 0x100000001b3ull;
+        }
+    return h;
+}
+
+static bool write_text(const char *dir, const char *name, const char *text, size_t len) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(text, 1, len, f) == len;
+    if (f && fclose(f) != 0) ok = false;
+    if (!ok) fprintf(stderr, "cannot write %s\n", path);
+    return ok;
+}
+
+static double encode_time(const ingot_tokenizer *tok, const char *text, size_t len, size_t *count,
+                          uint64_t *sum) {
     ingot_tokens t = {0};
     ingot_encode_options o = {.add_special_tokens = true};
     double best = 1e30;
@@ -92,6 +114,7 @@ static double encode_time(const ingot_tokenizer *tok, const char *text, size_t l
         if (b < best) best = b;
     }
     *count = t.count;
+    *sum = fnv_ids(&t);
     ingot_tokens_free(&t);
     return best;
 }
@@ -110,13 +133,9 @@ int main(int argc, char **argv) {
     char *text = mixed_text((size_t)4 << 20, &len);
     char *ns8 = nospace_text((size_t)8 << 20);
     if (!text || !ns8) return 1;
-    if (dump) {
-        FILE *f = fopen(dump, "wb");
-        if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
-            fprintf(stderr, "cannot write %s\n", dump);
-            return 1;
-        }
-    }
+    if (dump && (!write_text(dump, "mixed.txt", text, len) ||
+                 !write_text(dump, "nospace8.txt", ns8, (size_t)8 << 20)))
+        return 1;
     printf("mixed text: %.2f MB; single thread\n", (double)len / 1e6);
     printf("%-8s %9s %12s %10s %12s %12s %8s\n", "tokenizer", "load s", "encode MB/s", "tokens",
            "4MB nospace", "8MB nospace", "ratio");
@@ -132,11 +151,15 @@ int main(int argc, char **argv) {
         }
         double load = now_s() - a;
         size_t count, c4, c8;
-        double t = encode_time(tok, text, len, &count);
-        double t4 = encode_time(tok, ns8, (size_t)4 << 20, &c4);
-        double t8 = encode_time(tok, ns8, (size_t)8 << 20, &c8);
-        printf("%-8s %9.3f %12.2f %10zu %11.3fs %11.3fs %8.2f\n", names[k], load,
-               (double)len / 1e6 / t, count, t4, t8, t8 / t4);
+        uint64_t h, h4, h8;
+        double t = encode_time(tok, text, len, &count, &h);
+        size_t len4 = (size_t)4 << 20; /* 4 MB, at a character boundary */
+        while (len4 && ((unsigned char)ns8[len4] & 0xC0) == 0x80) len4--;
+        double t4 = encode_time(tok, ns8, len4, &c4, &h4);
+        double t8 = encode_time(tok, ns8, (size_t)8 << 20, &c8, &h8);
+        printf("%-8s %9.3f %12.2f %10zu %11.3fs %11.3fs %8.2f   ids %016llx %016llx %016llx\n",
+               names[k], load, (double)len / 1e6 / t, count, t4, t8, t8 / t4,
+               (unsigned long long)h, (unsigned long long)h4, (unsigned long long)h8);
         ingot_tokenizer_free(tok);
     }
     free(text);
