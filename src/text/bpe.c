@@ -4,6 +4,8 @@
  * without spaces (Gemma 3 never splits on anything) stays linear-ish. A
  * per-call cache (owned by the encode call, never shared) remembers the ids
  * of short words. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #define CP_TABLE 0x10000
 #define CACHE_WORD_MAX 64
 #define CACHE_SLOTS ((size_t)1 << 15)
+#define CUT_MIN 256 /* words at least this long are cut where no merge can reach across */
 
 typedef struct {
     uint64_t key; /* a << 32 | b */
@@ -31,6 +34,12 @@ struct tok_bpe {
     size_t plen, slen;
     int32_t byte_tok[256]; /* <0xNN> ids, -1 when absent */
     int32_t *cp_id;        /* single-codepoint tokens (no prefix/suffix), -1 when absent */
+    /* adjacent codepoint pairs (c1 << 32 | c2, plus 1; 0 is empty) occurring inside some
+     * token, built on the first long word: 0 not built, 1 ready, 2 unavailable */
+    uint64_t *bigrams;
+    size_t bcap;
+    atomic_int bigram_state;
+    pthread_mutex_t bigram_mu;
 };
 
 typedef struct {
@@ -63,6 +72,8 @@ void ingot__bpe_free(tok_bpe *b) {
     if (!b) return;
     free(b->merges);
     free(b->cp_id);
+    free(b->bigrams);
+    pthread_mutex_destroy(&b->bigram_mu);
     free(b);
 }
 
@@ -256,6 +267,8 @@ ingot_status ingot__bpe_build(tok_bpe **out, const tj_value *model, tok_vocab *v
         return ingot__error(INGOT_ERR_UNSUPPORTED, "tokenizer.json: BPE dropout (random encoding)");
     tok_bpe *b = calloc(1, sizeof *b);
     if (!b) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    pthread_mutex_init(&b->bigram_mu, NULL);
+    atomic_init(&b->bigram_state, 0);
     ingot_status st = build_vocab(vocab, ingot__tj_get(model, "vocab"));
     const char *unk = NULL;
     size_t unklen = 0;
@@ -481,6 +494,96 @@ static cache_slot *cache_find(tok_bpe_work *w, const char *word, size_t len, uin
     return &w->cache[i];
 }
 
+/* ---- cutting long words ----
+ * No merge ever joins two adjacent characters c1 c2 (both single-character tokens) when no
+ * vocabulary token contains "c1c2": the merged token would contain it. Merges on the two sides
+ * of such a point touch disjoint symbols and commute, so the word cut there encodes exactly as
+ * a whole, in pieces that are short and cacheable. Gemma 3 needs this: its pre-tokenizer never
+ * splits, so a whole prompt is one word. */
+
+static size_t bigram_slot(const uint64_t *set, size_t cap, uint64_t key) {
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+    while (set[i] && set[i] != key) i = (i + 1) & (cap - 1);
+    return i;
+}
+
+static bool bigram_insert(uint64_t **set, size_t *cap, size_t *n, uint64_t key) {
+    if ((*n + 1) * 2 > *cap) {
+        size_t ncap = *cap ? *cap * 2 : 1 << 16;
+        uint64_t *ns = calloc(ncap, sizeof *ns);
+        if (!ns) return false;
+        for (size_t i = 0; i < *cap; i++)
+            if ((*set)[i]) ns[bigram_slot(ns, ncap, (*set)[i])] = (*set)[i];
+        free(*set);
+        *set = ns;
+        *cap = ncap;
+    }
+    size_t i = bigram_slot(*set, *cap, key);
+    if (!(*set)[i]) {
+        (*set)[i] = key;
+        (*n)++;
+    }
+    return true;
+}
+
+static inline uint64_t bigram_key(uint32_t a, uint32_t c) { return ((uint64_t)a << 32 | c) + 1; }
+
+/* Builds the bigram set once (thread-safe); false when it is unavailable (no memory). */
+static bool bigrams_ready(tok_bpe *b, const tok_vocab *vocab) {
+    int s = atomic_load_explicit(&b->bigram_state, memory_order_acquire);
+    if (s) return s == 1;
+    pthread_mutex_lock(&b->bigram_mu);
+    if (!atomic_load_explicit(&b->bigram_state, memory_order_relaxed)) {
+        uint64_t *set = NULL;
+        size_t cap = 0, n = 0;
+        bool ok = true;
+        for (size_t id = 0; id < vocab->n && ok; id++) {
+            const unsigned char *t = (const unsigned char *)vocab->tok[id];
+            size_t len = vocab->tok_len[id], i = 0, adv;
+            uint32_t prev = UINT32_MAX;
+            while (t && i < len && ok) {
+                uint32_t cp = ingot__utf8_decode(t + i, &adv);
+                if (prev != UINT32_MAX) ok = bigram_insert(&set, &cap, &n, bigram_key(prev, cp));
+                prev = cp;
+                i += adv;
+            }
+        }
+        if (!ok) {
+            free(set);
+            set = NULL;
+        }
+        b->bigrams = set;
+        b->bcap = cap;
+        atomic_store_explicit(&b->bigram_state, ok && set ? 1 : 2, memory_order_release);
+    }
+    pthread_mutex_unlock(&b->bigram_mu);
+    return atomic_load_explicit(&b->bigram_state, memory_order_acquire) == 1;
+}
+
+static ingot_status tokenize_piece(const tok_bpe *b, const tok_vocab *vocab, tok_bpe_work *w,
+                                   const char *word, size_t len, ingot_tokens *out);
+
+/* Encodes a long word in pieces cut where no merge can reach across. */
+static ingot_status tokenize_cut(const tok_bpe *b, const tok_vocab *vocab, tok_bpe_work *w,
+                                 const char *word, size_t len, ingot_tokens *out) {
+    const unsigned char *u = (const unsigned char *)word;
+    size_t start = 0, i = 0, adv;
+    uint32_t prev = UINT32_MAX; /* UINT32_MAX: no cut before the next character */
+    ingot_status st = INGOT_OK;
+    while (i < len && !st) {
+        uint32_t cp = ingot__utf8_decode(u + i, &adv);
+        bool single = cp < CP_TABLE && b->cp_id[cp] >= 0;
+        if (single && prev != UINT32_MAX &&
+            !b->bigrams[bigram_slot(b->bigrams, b->bcap, bigram_key(prev, cp))]) {
+            st = tokenize_piece(b, vocab, w, word + start, i - start, out);
+            start = i;
+        }
+        prev = single ? cp : UINT32_MAX;
+        i += adv;
+    }
+    return st ? st : tokenize_piece(b, vocab, w, word + start, len - start, out);
+}
+
 ingot_status ingot__bpe_tokenize(const tok_bpe *b, const tok_vocab *vocab, tok_bpe_work *w,
                                  const char *word, size_t len, ingot_tokens *out) {
     if (len == 0) return INGOT_OK;
@@ -488,6 +591,15 @@ ingot_status ingot__bpe_tokenize(const tok_bpe *b, const tok_vocab *vocab, tok_b
         int32_t id = ingot__smap_get(&vocab->map, word, len);
         if (id >= 0) return push_ids(out, &id, 1);
     }
+    /* (with ignore_merges a piece could be looked up whole where the word was not: no cuts) */
+    if (len >= CUT_MIN && b->cp_id && !b->ignore_merges && bigrams_ready((tok_bpe *)b, vocab))
+        return tokenize_cut(b, vocab, w, word, len, out);
+    return tokenize_piece(b, vocab, w, word, len, out);
+}
+
+/* The cached path: words up to CACHE_WORD_MAX bytes are remembered for this call. */
+static ingot_status tokenize_piece(const tok_bpe *b, const tok_vocab *vocab, tok_bpe_work *w,
+                                   const char *word, size_t len, ingot_tokens *out) {
     if (len > CACHE_WORD_MAX) return merge_word(b, vocab, w, word, len, out);
     if (!w->cache && !(w->cache = calloc(CACHE_SLOTS, sizeof *w->cache)))
         return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
