@@ -154,12 +154,13 @@ int main(int argc, char **argv) {
         uint64_t h, h4, h8;
         double t = encode_time(tok, text, len, &count, &h);
         size_t len4 = (size_t)4 << 20; /* 4 MB, at a character boundary */
-        while (len4 && ((unsigned char)ns8[len4] & 0xC0) == 0x80) len4--;
+        while (len4 && ((unsigned char)ns8[len4] & 0xC0) == 0x80)
+            len4--;
         double t4 = encode_time(tok, ns8, len4, &c4, &h4);
         double t8 = encode_time(tok, ns8, (size_t)8 << 20, &c8, &h8);
         printf("%-8s %9.3f %12.2f %10zu %11.3fs %11.3fs %8.2f   ids %016llx %016llx %016llx\n",
-               names[k], load, (double)len / 1e6 / t, count, t4, t8, t8 / t4,
-               (unsigned long long)h, (unsigned long long)h4, (unsigned long long)h8);
+               names[k], load, (double)len / 1e6 / t, count, t4, t8, t8 / t4, (unsigned long long)h,
+               (unsigned long long)h4, (unsigned long long)h8);
         ingot_tokenizer_free(tok);
     }
     free(text);

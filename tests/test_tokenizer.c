@@ -32,7 +32,8 @@ static int teardown_dir(void **state) {
     (void)state;
     static const char *const names[] = {"tokenizer.json", "tokenizer_config.json",
                                         "special_tokens_map.json", "generation_config.json"};
-    for (size_t i = 0; i < 4; i++) remove_file(names[i]);
+    for (size_t i = 0; i < 4; i++)
+        remove_file(names[i]);
     return rmdir(tmpdir);
 }
 
@@ -123,7 +124,8 @@ static void expect_stream(const ingot_tokenizer *t, const int32_t *ids, size_t n
             size_t need = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
             assert_true(c < 0x80 || c >= 0xC2);
             assert_true(k + need <= len);
-            for (size_t j = 1; j < need; j++) assert_int_equal((unsigned char)piece[k + j] & 0xC0, 0x80);
+            for (size_t j = 1; j < need; j++)
+                assert_int_equal((unsigned char)piece[k + j] & 0xC0, 0x80);
             k += need;
         }
         while (used + len + 1 > cap) {
@@ -146,8 +148,8 @@ static void expect_stream(const ingot_tokenizer *t, const int32_t *ids, size_t n
 
 /* ---- byte-level BPE (GPT-2 style) ---- */
 
-#define BL_VOCAB                                                                                  \
-    "{\"a\":0,\"b\":1,\"c\":2,\"\\u0120\":3,\"ab\":4,\"\\u0120b\":5,\"abc\":6,\"bc\":7,\"<\":8,"  \
+#define BL_VOCAB                                                                                   \
+    "{\"a\":0,\"b\":1,\"c\":2,\"\\u0120\":3,\"ab\":4,\"\\u0120b\":5,\"abc\":6,\"bc\":7,\"<\":8,"   \
     "\">\":9,\"s\":10,\"x\":11,\"m\":12}"
 #define BL_PRE "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}"
 #define BL_DEC "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}"
@@ -176,7 +178,8 @@ static void test_bpe_string_merges(void **state) {
     expect_decode(t, IDS(4, 3, 2), false, "ab c");
     expect_decode(t, IDS(5, 5), false, " b b");
     assert_int_equal(ingot_tokenizer_vocab_size(t), 13);
-    assert_string_equal(ingot_tokenizer_id_to_token(t, 5), "\xC4\xA0" "b");
+    assert_string_equal(ingot_tokenizer_id_to_token(t, 5), "\xC4\xA0"
+                                                           "b");
     assert_null(ingot_tokenizer_id_to_token(t, 13));
     assert_null(ingot_tokenizer_id_to_token(t, -1));
     int32_t id;
@@ -214,20 +217,20 @@ static void test_bpe_ignore_merges(void **state) {
     ingot_tokenizer_free(t);
 }
 
-#define ADDED                                                                                     \
-    "[{\"id\":13,\"content\":\"<s>\",\"special\":true,\"normalized\":false,\"lstrip\":false,"     \
-    "\"rstrip\":false,\"single_word\":false},"                                                    \
-    "{\"id\":14,\"content\":\"<x>\",\"special\":false,\"normalized\":false,\"lstrip\":false,"     \
-    "\"rstrip\":false,\"single_word\":false},"                                                    \
-    "{\"id\":15,\"content\":\"<m>\",\"special\":true,\"normalized\":false,\"lstrip\":true,"       \
-    "\"rstrip\":true,\"single_word\":false},"                                                     \
-    "{\"id\":16,\"content\":\"cab\",\"special\":false,\"normalized\":false,\"lstrip\":false,"     \
+#define ADDED                                                                                      \
+    "[{\"id\":13,\"content\":\"<s>\",\"special\":true,\"normalized\":false,\"lstrip\":false,"      \
+    "\"rstrip\":false,\"single_word\":false},"                                                     \
+    "{\"id\":14,\"content\":\"<x>\",\"special\":false,\"normalized\":false,\"lstrip\":false,"      \
+    "\"rstrip\":false,\"single_word\":false},"                                                     \
+    "{\"id\":15,\"content\":\"<m>\",\"special\":true,\"normalized\":false,\"lstrip\":true,"        \
+    "\"rstrip\":true,\"single_word\":false},"                                                      \
+    "{\"id\":16,\"content\":\"cab\",\"special\":false,\"normalized\":false,\"lstrip\":false,"      \
     "\"rstrip\":false,\"single_word\":true}]"
 
 static void test_added_tokens(void **state) {
     (void)state;
-    ingot_tokenizer *t = make(bl_model("[\"a b\", \"\\u0120 b\"]", false), NULL, BL_PRE, NULL,
-                              BL_DEC, ADDED);
+    ingot_tokenizer *t =
+        make(bl_model("[\"a b\", \"\\u0120 b\"]", false), NULL, BL_PRE, NULL, BL_DEC, ADDED);
     assert_int_equal(ingot_tokenizer_vocab_size(t), 17);
     /* special text stays plain text unless asked: a, <, s, >, b */
     expect_ids(t, "a<s>b", false, false, IDS(0, 8, 10, 9, 1));
@@ -274,14 +277,15 @@ static void test_post_processors(void **state) {
     expect_ids(t, "c", true, false, IDS(0, 2, 1));
     expect_ids(t, "c", false, false, IDS(2));
     ingot_tokenizer_free(t);
-    t = make(bl_model("[\"a b\"]", false), NULL, BL_PRE,
-             "{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\",\"trim_offsets\":false},"
-             "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<m>\","
-             "\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{"
-             "\"id\":\"<e>\",\"type_id\":0}}],\"pair\":[],\"special_tokens\":{\"<m>\":{\"id\":"
-             "\"<m>\",\"ids\":[12],\"tokens\":[\"m\"]},\"<e>\":{\"id\":\"<e>\",\"ids\":[11,10],"
-             "\"tokens\":[\"x\",\"s\"]}}}]}",
-             BL_DEC, NULL);
+    t = make(
+        bl_model("[\"a b\"]", false), NULL, BL_PRE,
+        "{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\",\"trim_offsets\":false},"
+        "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<m>\","
+        "\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{"
+        "\"id\":\"<e>\",\"type_id\":0}}],\"pair\":[],\"special_tokens\":{\"<m>\":{\"id\":"
+        "\"<m>\",\"ids\":[12],\"tokens\":[\"m\"]},\"<e>\":{\"id\":\"<e>\",\"ids\":[11,10],"
+        "\"tokens\":[\"x\",\"s\"]}}}]}",
+        BL_DEC, NULL);
     expect_ids(t, "ab", true, false, IDS(12, 4, 11, 10));
     expect_ids(t, "", true, false, IDS(12, 11, 10));
     ingot_tokenizer_free(t);
@@ -289,26 +293,26 @@ static void test_post_processors(void **state) {
 
 /* ---- SentencePiece-style BPE (Gemma) ---- */
 
-#define SP_MODEL                                                                                  \
-    "{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_prefix\":"   \
-    "null,\"end_of_word_suffix\":null,\"fuse_unk\":true,\"byte_fallback\":true,"                  \
-    "\"ignore_merges\":false,\"vocab\":{\"<unk>\":0,\"<s>\":1,\"\\u2581\":2,\"h\":3,\"i\":4,"     \
-    "\"hi\":5,\"\\u2581hi\":6,\"<0xC3>\":7,\"<0xA9>\":8,\"<0xE2>\":9},"                             \
+#define SP_MODEL                                                                                   \
+    "{\"type\":\"BPE\",\"dropout\":null,\"unk_token\":\"<unk>\",\"continuing_subword_prefix\":"    \
+    "null,\"end_of_word_suffix\":null,\"fuse_unk\":true,\"byte_fallback\":true,"                   \
+    "\"ignore_merges\":false,\"vocab\":{\"<unk>\":0,\"<s>\":1,\"\\u2581\":2,\"h\":3,\"i\":4,"      \
+    "\"hi\":5,\"\\u2581hi\":6,\"<0xC3>\":7,\"<0xA9>\":8,\"<0xE2>\":9},"                            \
     "\"merges\":[[\"h\",\"i\"],[\"\\u2581\",\"hi\"]]}"
 #define SP_NORM "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\\u2581\"}"
-#define SP_PRE                                                                                    \
-    "{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},\"behavior\":\"MergedWithPrevious\","     \
+#define SP_PRE                                                                                     \
+    "{\"type\":\"Split\",\"pattern\":{\"String\":\" \"},\"behavior\":\"MergedWithPrevious\","      \
     "\"invert\":false}"
-#define SP_POST                                                                                   \
-    "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":" \
-    "0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"pair\":[],\"special_tokens\":{\"<s>\":{"  \
+#define SP_POST                                                                                    \
+    "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":"  \
+    "0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"pair\":[],\"special_tokens\":{\"<s>\":{"   \
     "\"id\":\"<s>\",\"ids\":[1],\"tokens\":[\"<s>\"]}}}"
-#define SP_DEC                                                                                    \
-    "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":"         \
+#define SP_DEC                                                                                     \
+    "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":"          \
     "\"\\u2581\"},\"content\":\" \"},{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"}]}"
-#define SP_ADDED                                                                                  \
-    "[{\"id\":0,\"content\":\"<unk>\",\"special\":true,\"normalized\":false,\"lstrip\":false,"    \
-    "\"rstrip\":false,\"single_word\":false},{\"id\":1,\"content\":\"<s>\",\"special\":true,"     \
+#define SP_ADDED                                                                                   \
+    "[{\"id\":0,\"content\":\"<unk>\",\"special\":true,\"normalized\":false,\"lstrip\":false,"     \
+    "\"rstrip\":false,\"single_word\":false},{\"id\":1,\"content\":\"<s>\",\"special\":true,"      \
     "\"normalized\":false,\"lstrip\":false,\"rstrip\":false,\"single_word\":false}]"
 
 static void test_byte_fallback(void **state) {
@@ -331,6 +335,23 @@ static void test_byte_fallback(void **state) {
     expect_decode(t, IDS(7, 9, 5), false, "\xEF\xBF\xBD\xEF\xBF\xBDhi");
     expect_stream(t, IDS(5, 7, 8, 6, 7, 9, 5, 7), false);
     expect_stream(t, IDS(1, 7, 8, 1, 7, 8), true);
+    /* a word of >= 256 bytes is cut where no token spans two characters (i|\u2581: yes;
+     * \u2581|h: no, "\u2581hi" spans it): "hi" + " hi" x 100 + " CJK CJK" + " hi" x 100 */
+    char *text = malloc(2048);
+    int32_t want[210];
+    size_t n = 0, len = 0;
+    assert_non_null(text);
+    len += (size_t)sprintf(text + len, "hi");
+    want[n++] = 5;
+    for (int k = 0; k < 100; k++, want[n++] = 6)
+        len += (size_t)sprintf(text + len, " hi");
+    len += (size_t)sprintf(text + len, " \xE6\x97\xA5\xE6\x97\xA5");
+    want[n++] = 2;
+    want[n++] = 0;
+    for (int k = 0; k < 100; k++, want[n++] = 6)
+        len += (size_t)sprintf(text + len, " hi");
+    expect_ids(t, text, false, false, want, n);
+    free(text);
     ingot_tokenizer_free(t);
 }
 
@@ -342,8 +363,9 @@ static void test_metaspace_and_nfc(void **state) {
         "{\"type\":\"NFC\"}",
         "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\","
         "\"split\":true}",
-        NULL, "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\","
-              "\"split\":true}",
+        NULL,
+        "{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\",\"prepend_scheme\":\"always\","
+        "\"split\":true}",
         NULL);
     expect_ids(t, "a b", false, false, IDS(3, 4));
     expect_ids(t, "ab", false, false, IDS(3, 2));
@@ -365,10 +387,10 @@ static void test_split_behaviors(void **state) {
         /* text "a-b--c" split on "-": pieces become single-token words where possible */
         {"Removed", false, {0, 1, 2}, 3},
         {"Isolated", false, {0, 3, 1, 3, 3, 2}, 6},
-        {"MergedWithPrevious", false, {4, 1, 3, 3, 2}, 5},   /* a- | b- | - | c */
-        {"MergedWithNext", false, {0, 5, 3, 3, 2}, 5},       /* a | -b | - | -c */
-        {"Contiguous", false, {0, 3, 1, 3, 3, 2}, 6},        /* a | - | b | -- | c */
-        {"Removed", true, {3, 3, 3}, 3},                     /* keep only the dashes */
+        {"MergedWithPrevious", false, {4, 1, 3, 3, 2}, 5}, /* a- | b- | - | c */
+        {"MergedWithNext", false, {0, 5, 3, 3, 2}, 5},     /* a | -b | - | -c */
+        {"Contiguous", false, {0, 3, 1, 3, 3, 2}, 6},      /* a | - | b | -- | c */
+        {"Removed", true, {3, 3, 3}, 3},                   /* keep only the dashes */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char pre[256];
@@ -389,8 +411,11 @@ static void test_invalid_utf8(void **state) {
     (void)state;
     ingot_tokenizer *t = make(bl_model("[\"a b\"]", false), NULL, BL_PRE, NULL, BL_DEC, NULL);
     ingot_tokens out = {0};
-    TU_FAILS(ingot_tokenizer_encode(&out, t, "ab\xFF" "c", 4, NULL), INGOT_ERR_INVALID_ARGUMENT,
-             "byte offset 2");
+    TU_FAILS(ingot_tokenizer_encode(&out, t,
+                                    "ab\xFF"
+                                    "c",
+                                    4, NULL),
+             INGOT_ERR_INVALID_ARGUMENT, "byte offset 2");
     assert_int_equal(out.count, 0);
     TU_FAILS(ingot_tokenizer_encode(&out, t, "a\xE2\x82", 3, NULL), INGOT_ERR_INVALID_ARGUMENT,
              "byte offset 1");
@@ -399,7 +424,10 @@ static void test_invalid_utf8(void **state) {
     /* replaced: "ab\uFFFDc" -> "ab", "\uFFFD" (its byte chars are not in the vocabulary and
      * there is no unk: dropped, as in tokenizers), "c" */
     ingot_encode_options o = {.replace_invalid_utf8 = true};
-    TU_OK(ingot_tokenizer_encode(&out, t, "ab\xFF" "c", 4, &o));
+    TU_OK(ingot_tokenizer_encode(&out, t,
+                                 "ab\xFF"
+                                 "c",
+                                 4, &o));
     assert_int_equal(out.count, 2);
     assert_int_equal(out.ids[0], 4);
     assert_int_equal(out.ids[1], 2);
@@ -426,9 +454,10 @@ static void test_errors(void **state) {
              INGOT_ERR_UNSUPPORTED, "WordPiece");
     const char *model = "{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},\"merges\":[]}";
     char doc[1024];
-    static const char *const unsupported[][2] = {
-        {"normalizer", "BertNormalizer"}, {"pre_tokenizer", "Whitespace"},
-        {"decoder", "CTC"},               {"post_processor", "Unknown"}};
+    static const char *const unsupported[][2] = {{"normalizer", "BertNormalizer"},
+                                                 {"pre_tokenizer", "Whitespace"},
+                                                 {"decoder", "CTC"},
+                                                 {"post_processor", "Unknown"}};
     for (size_t i = 0; i < 4; i++) {
         snprintf(doc, sizeof doc, "{\"model\": %s, \"%s\": {\"type\": \"%s\"}}", model,
                  unsupported[i][0], unsupported[i][1]);
@@ -510,7 +539,8 @@ static void test_config_files(void **state) {
     assert_int_equal(stop[1], 12);
     ingot_tokenizer_free(t);
     write_file("generation_config.json", "{\"eos_token_id\": 12");
-    write_file("tokenizer.json", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}");
+    write_file("tokenizer.json",
+               "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}");
     TU_FAILS(ingot_tokenizer_load(&t, tmpdir), INGOT_ERR_FORMAT, "generation_config.json");
     remove_file("generation_config.json");
     remove_file("special_tokens_map.json");
@@ -543,12 +573,15 @@ static void test_threads(void **state) {
     (void)state;
     ingot_tokenizer *t = make(bl_model("[\"a b\", \"\\u0120 b\", \"b c\"]", false), NULL, BL_PRE,
                               NULL, BL_DEC, ADDED);
-    thread_job jobs[4] = {{t, "ab c", {0}, 0}, {t, "a <m> b", {0}, 0}, {t, "x cab", {0}, 0},
-                          {t, "abc abc", {0}, 0}};
+    thread_job jobs[4] = {
+        {t, "ab c", {0}, 0}, {t, "a <m> b", {0}, 0}, {t, "x cab", {0}, 0}, {t, "abc abc", {0}, 0}};
     pthread_t th[4];
-    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&th[i], NULL, encode_job, &jobs[i]), 0);
-    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
-    static const int32_t want[4][6] = {{4, 3, 2}, {0, 3, 8, 12, 9, 5}, {11, 3, 16}, {4, 2, 3, 4, 2}};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, encode_job, &jobs[i]), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    static const int32_t want[4][6] = {
+        {4, 3, 2}, {0, 3, 8, 12, 9, 5}, {11, 3, 16}, {4, 2, 3, 4, 2}};
     static const size_t wn[4] = {3, 6, 3, 5};
     for (int i = 0; i < 4; i++) {
         assert_int_equal(jobs[i].n, wn[i]);
@@ -601,7 +634,8 @@ static void test_real_qwen3(void **state) {
     expect_ids(t, "  Ünïcödé 日本語 😀 12345", true, false,
                IDS(220, 30512, 77, 37572, 66, 2956, 128505, 75402, 21894, 102819, 90316, 220, 16,
                    17, 18, 19, 20));
-    expect_ids(t, "<|im_start|>user\nhi<|im_end|>", true, true, IDS(151644, 872, 198, 6023, 151645));
+    expect_ids(t, "<|im_start|>user\nhi<|im_end|>", true, true,
+               IDS(151644, 872, 198, 6023, 151645));
     expect_ids(t, "aaaaaaaaaaaaaaaa", true, false, IDS(69440, 69440));
     /* <think> is a non-special added token: matched even without parse_special */
     int32_t think;
@@ -649,7 +683,8 @@ static void test_real_gemma3(void **state) {
     expect_ids(t, "  Ünïcödé 日本語 😀 12345", true, false,
                IDS(2, 138, 238194, 236749, 238527, 236755, 55515, 236859, 33375, 238582, 163543,
                    236743, 236770, 236778, 236800, 236812, 236810));
-    expect_ids(t, "<start_of_turn>user\nhi<end_of_turn>", true, true, IDS(2, 105, 2364, 107, 2202, 106));
+    expect_ids(t, "<start_of_turn>user\nhi<end_of_turn>", true, true,
+               IDS(2, 105, 2364, 107, 2202, 106));
     expect_ids(t, "aaaaaaaaaaaaaaaa", true, false, IDS(2, 128820, 128820));
     assert_int_equal(ingot_tokenizer_bos_id(t), 2);
     assert_int_equal(ingot_tokenizer_eos_id(t), 106);
@@ -659,7 +694,8 @@ static void test_real_gemma3(void **state) {
     size_t len = 200000;
     char *big = malloc(len + 1);
     assert_non_null(big);
-    for (size_t i = 0; i < len; i++) big[i] = "abcdefgh"[(i * 7 + i / 13) % 8];
+    for (size_t i = 0; i < len; i++)
+        big[i] = "abcdefgh"[(i * 7 + i / 13) % 8];
     big[len] = '\0';
     ingot_tokens out = {0};
     TU_OK(ingot_tokenizer_encode(&out, t, big, len, NULL));

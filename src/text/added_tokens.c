@@ -43,7 +43,8 @@ ingot_status ingot__trie_build(tok_trie **out, const char *const *patterns, cons
                                size_t n) {
     tok_trie *t = calloc(1, sizeof *t);
     if (!t) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-    for (int i = 0; i < 256; i++) t->root[i] = -1;
+    for (int i = 0; i < 256; i++)
+        t->root[i] = -1;
     for (size_t p = 0; p < n; p++) {
         const unsigned char *s = (const unsigned char *)patterns[p];
         if (!lens[p]) continue;
@@ -51,7 +52,8 @@ ingot_status ingot__trie_build(tok_trie **out, const char *const *patterns, cons
         if (node < 0 && (node = t->root[s[0]] = trie_new_node(t, s[0])) < 0) goto oom;
         for (uint32_t k = 1; k < lens[p]; k++) {
             int32_t c = t->nodes[node].child;
-            while (c >= 0 && t->nodes[c].byte != s[k]) c = t->nodes[c].sibling;
+            while (c >= 0 && t->nodes[c].byte != s[k])
+                c = t->nodes[c].sibling;
             if (c < 0) {
                 if ((c = trie_new_node(t, s[k])) < 0) goto oom;
                 t->nodes[c].sibling = t->nodes[node].child;
@@ -83,7 +85,8 @@ static bool trie_find(const tok_trie *t, const unsigned char *s, size_t len, siz
             }
             if (k >= len) break;
             int32_t c = t->nodes[node].child;
-            while (c >= 0 && t->nodes[c].byte != s[k]) c = t->nodes[c].sibling;
+            while (c >= 0 && t->nodes[c].byte != s[k])
+                c = t->nodes[c].sibling;
             if (c < 0) break;
             node = c;
             k++;
@@ -108,10 +111,17 @@ static bool is_ws(uint32_t cp) {
 static bool is_word_char(uint32_t cp) {
     if (cp == '_' || cp == 0x200C || cp == 0x200D) return true;
     switch (utf8proc_category((utf8proc_int32_t)cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC: return true;
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_PC: return true;
     default: return false;
     }
 }
@@ -119,7 +129,8 @@ static bool is_word_char(uint32_t cp) {
 /* The start of the character ending at end (> 0). */
 static size_t prev_char(const char *s, size_t end) {
     size_t k = end - 1;
-    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+        k--;
     return k;
 }
 
@@ -160,7 +171,8 @@ ingot_status ingot__added_split(const tok_trie *t, const tok_added *tokens, cons
         }
         size_t start = ms, stop = me;
         if (a->lstrip) {
-            while (start > 0 && is_ws(cp_at(s, prev_char(s, start)))) start = prev_char(s, start);
+            while (start > 0 && is_ws(cp_at(s, prev_char(s, start))))
+                start = prev_char(s, start);
             if (start < start_offset) start = start_offset;
         }
         if (a->rstrip) {

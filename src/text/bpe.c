@@ -61,8 +61,8 @@ struct tok_bpe_work {
     size_t sym_cap;
     heap_item *heap;
     size_t heap_n, heap_cap;
-    tok_buf key;      /* cached words */
-    int32_t *ids;     /* cached ids */
+    tok_buf key;  /* cached words */
+    int32_t *ids; /* cached ids */
     size_t ids_n, ids_cap;
     cache_slot *cache;
     size_t cache_n;
@@ -91,7 +91,8 @@ void ingot__bpe_work_free(tok_bpe_work *w) {
 
 static size_t merge_find(const tok_bpe *b, uint64_t key) {
     size_t mask = b->mcap - 1, i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
-    while (b->merges[i].key != EMPTY_KEY && b->merges[i].key != key) i = (i + 1) & mask;
+    while (b->merges[i].key != EMPTY_KEY && b->merges[i].key != key)
+        i = (i + 1) & mask;
     return i;
 }
 
@@ -125,9 +126,10 @@ static ingot_status build_vocab(tok_vocab *vocab, const tj_value *v) {
         if (id > max) max = id;
     }
     if (max >= (int64_t)v->len * 2 + 4096)
-        return ingot__error(INGOT_ERR_FORMAT,
-                            "tokenizer.json: model.vocab ids are too sparse (%u tokens, max id %lld)",
-                            v->len, (long long)max);
+        return ingot__error(
+            INGOT_ERR_FORMAT,
+            "tokenizer.json: model.vocab ids are too sparse (%u tokens, max id %lld)", v->len,
+            (long long)max);
     vocab->n = (size_t)(max + 1);
     vocab->tok = calloc(vocab->n ? vocab->n : 1, sizeof *vocab->tok);
     vocab->tok_len = calloc(vocab->n ? vocab->n : 1, sizeof *vocab->tok_len);
@@ -173,7 +175,8 @@ static ingot_status merge_parts(const tj_value *m, uint32_t i, const char **a, s
         }
     }
     return ingot__error(INGOT_ERR_FORMAT,
-                        "tokenizer.json: model.merges[%u] is neither \"a b\" nor [\"a\", \"b\"]", i);
+                        "tokenizer.json: model.merges[%u] is neither \"a b\" nor [\"a\", \"b\"]",
+                        i);
 }
 
 #define MERGE_BATCH 32
@@ -192,9 +195,10 @@ static ingot_status resolve_merges(tok_bpe *bpe, const tok_vocab *vocab, const m
         int32_t ia = ingot__smap_get_h(&vocab->map, r[k].a, r[k].alen, r[k].ha);
         int32_t ib = ingot__smap_get_h(&vocab->map, r[k].b, r[k].blen, r[k].hb);
         if (ia < 0 || ib < 0)
-            return ingot__error(INGOT_ERR_FORMAT,
-                                "tokenizer.json: model.merges[%u]: \"%.*s\" is not in the vocabulary",
-                                i, (int)(ia < 0 ? r[k].alen : r[k].blen), ia < 0 ? r[k].a : r[k].b);
+            return ingot__error(
+                INGOT_ERR_FORMAT,
+                "tokenizer.json: model.merges[%u]: \"%.*s\" is not in the vocabulary", i,
+                (int)(ia < 0 ? r[k].alen : r[k].blen), ia < 0 ? r[k].a : r[k].b);
         int32_t id = ingot__smap_get_h(&vocab->map, cat + r[k].cat_off, r[k].cat_len, r[k].hc);
         if (id < 0)
             return ingot__error(INGOT_ERR_FORMAT,
@@ -214,10 +218,12 @@ static ingot_status build_merges(tok_bpe *bpe, const tok_vocab *vocab, const tj_
     if (!list || list->type != TJ_ARRAY)
         return ingot__error(INGOT_ERR_FORMAT, "tokenizer.json: model.merges must be a list");
     bpe->mcap = 16;
-    while (bpe->mcap < (size_t)list->len * 2) bpe->mcap *= 2;
+    while (bpe->mcap < (size_t)list->len * 2)
+        bpe->mcap *= 2;
     bpe->merges = malloc(bpe->mcap * sizeof *bpe->merges);
     if (!bpe->merges) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-    for (size_t i = 0; i < bpe->mcap; i++) bpe->merges[i].key = EMPTY_KEY;
+    for (size_t i = 0; i < bpe->mcap; i++)
+        bpe->merges[i].key = EMPTY_KEY;
     tok_buf cat = {0};
     merge_req r[MERGE_BATCH];
     ingot_status st = INGOT_OK;
@@ -272,16 +278,18 @@ ingot_status ingot__bpe_build(tok_bpe **out, const tj_value *model, tok_vocab *v
     ingot_status st = build_vocab(vocab, ingot__tj_get(model, "vocab"));
     const char *unk = NULL;
     size_t unklen = 0;
-    if (!st && (!opt_string(ingot__tj_get(model, "unk_token"), &unk, &unklen) ||
-                !opt_string(ingot__tj_get(model, "continuing_subword_prefix"), &b->prefix, &b->plen) ||
-                !opt_string(ingot__tj_get(model, "end_of_word_suffix"), &b->suffix, &b->slen)))
+    if (!st &&
+        (!opt_string(ingot__tj_get(model, "unk_token"), &unk, &unklen) ||
+         !opt_string(ingot__tj_get(model, "continuing_subword_prefix"), &b->prefix, &b->plen) ||
+         !opt_string(ingot__tj_get(model, "end_of_word_suffix"), &b->suffix, &b->slen)))
         st = ingot__error(INGOT_ERR_FORMAT,
                           "tokenizer.json: model.unk_token, continuing_subword_prefix and "
                           "end_of_word_suffix must be strings or null");
     b->unk = -1;
     if (!st && unk && (b->unk = ingot__smap_get(&vocab->map, unk, unklen)) < 0)
-        st = ingot__error(INGOT_ERR_FORMAT,
-                          "tokenizer.json: model.unk_token \"%.64s\" is not in the vocabulary", unk);
+        st =
+            ingot__error(INGOT_ERR_FORMAT,
+                         "tokenizer.json: model.unk_token \"%.64s\" is not in the vocabulary", unk);
     const tj_value *f;
     b->fuse_unk = (f = ingot__tj_get(model, "fuse_unk")) && f->type == TJ_TRUE;
     b->byte_fallback = (f = ingot__tj_get(model, "byte_fallback")) && f->type == TJ_TRUE;
@@ -296,7 +304,8 @@ ingot_status ingot__bpe_build(tok_bpe **out, const tj_value *model, tok_vocab *v
         if (!(b->cp_id = malloc(CP_TABLE * sizeof *b->cp_id))) {
             st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
         } else {
-            for (size_t i = 0; i < CP_TABLE; i++) b->cp_id[i] = -1;
+            for (size_t i = 0; i < CP_TABLE; i++)
+                b->cp_id[i] = -1;
             for (size_t id = 0; id < vocab->n; id++) {
                 const unsigned char *t = (const unsigned char *)vocab->tok[id];
                 size_t adv;
@@ -319,7 +328,8 @@ ingot_status ingot__bpe_build(tok_bpe **out, const tj_value *model, tok_vocab *v
 static ingot_status push_ids(ingot_tokens *out, const int32_t *ids, size_t n) {
     if (out->capacity - out->count < n) {
         size_t cap = out->capacity ? out->capacity : 64;
-        while (cap - out->count < n) cap *= 2;
+        while (cap - out->count < n)
+            cap *= 2;
         int32_t *ni = realloc(out->ids, cap * sizeof *ni);
         if (!ni) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
         out->ids = ni;
@@ -430,7 +440,8 @@ static ingot_status initial_symbols(const tok_bpe *b, const tok_vocab *vocab, to
                     sl = tmp.len;
                 }
                 done = true;
-                for (size_t k = 0; k < sl; k++) done = done && b->byte_tok[s[k]] >= 0;
+                for (size_t k = 0; k < sl; k++)
+                    done = done && b->byte_tok[s[k]] >= 0;
                 for (size_t k = 0; done && k < sl && !st; k++)
                     st = add_symbol(w, n, b->byte_tok[s[k]], 1);
             }
@@ -488,8 +499,8 @@ static ingot_status merge_word(const tok_bpe *b, const tok_vocab *vocab, tok_bpe
 
 static cache_slot *cache_find(tok_bpe_work *w, const char *word, size_t len, uint64_t h) {
     size_t mask = CACHE_SLOTS - 1, i = (size_t)h & mask;
-    while (w->cache[i].key_len &&
-           !(w->cache[i].key_len == len && memcmp(w->key.data + w->cache[i].key_off, word, len) == 0))
+    while (w->cache[i].key_len && !(w->cache[i].key_len == len &&
+                                    memcmp(w->key.data + w->cache[i].key_off, word, len) == 0))
         i = (i + 1) & mask;
     return &w->cache[i];
 }
@@ -503,7 +514,8 @@ static cache_slot *cache_find(tok_bpe_work *w, const char *word, size_t len, uin
 
 static size_t bigram_slot(const uint64_t *set, size_t cap, uint64_t key) {
     size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
-    while (set[i] && set[i] != key) i = (i + 1) & (cap - 1);
+    while (set[i] && set[i] != key)
+        i = (i + 1) & (cap - 1);
     return i;
 }
 
@@ -618,7 +630,8 @@ static ingot_status tokenize_piece(const tok_bpe *b, const tok_vocab *vocab, tok
     }
     if (w->ids_cap - w->ids_n < got) {
         size_t cap = w->ids_cap ? w->ids_cap : 1024;
-        while (cap - w->ids_n < got) cap *= 2;
+        while (cap - w->ids_n < got)
+            cap *= 2;
         int32_t *ni = realloc(w->ids, cap * sizeof *ni);
         if (!ni) return INGOT_OK; /* the cache is optional */
         w->ids = ni;

@@ -13,7 +13,7 @@ typedef struct {
     d_kind kind;
     const char *a, *b; /* REPLACE: pattern, content */
     size_t alen, blen;
-    char ch[4];        /* STRIP content / METASPACE replacement */
+    char ch[4]; /* STRIP content / METASPACE replacement */
     size_t chlen;
     size_t start, stop; /* STRIP */
     bool prepend;       /* METASPACE: prepend_scheme != never */
@@ -44,7 +44,8 @@ static ingot_status add_steps(tok_decoder *d, const tj_value *v, int depth) {
     const tj_value *t = ingot__tj_get(v, "type");
     if (!t || t->type != TJ_STRING)
         return ingot__error(INGOT_ERR_FORMAT, "tokenizer.json: decoder without a \"type\"");
-    if (depth > 16) return ingot__error(INGOT_ERR_LIMIT, "tokenizer.json: decoders nested too deep");
+    if (depth > 16)
+        return ingot__error(INGOT_ERR_LIMIT, "tokenizer.json: decoders nested too deep");
     const char *type = t->u.str;
     if (!strcmp(type, "Sequence")) {
         const tj_value *list = ingot__tj_get(v, "decoders");
@@ -84,15 +85,18 @@ static ingot_status add_steps(tok_decoder *d, const tj_value *v, int depth) {
         if ((st = one_char(ingot__tj_get(v, "content"), "Strip", s.ch, &s.chlen))) return st;
         if (!ingot__tj_int(ingot__tj_get(v, "start"), 0, 1 << 20, &a) ||
             !ingot__tj_int(ingot__tj_get(v, "stop"), 0, 1 << 20, &b))
-            return ingot__error(INGOT_ERR_FORMAT, "tokenizer.json: Strip decoder needs start, stop");
+            return ingot__error(INGOT_ERR_FORMAT,
+                                "tokenizer.json: Strip decoder needs start, stop");
         s.start = (size_t)a;
         s.stop = (size_t)b;
     } else if (!strcmp(type, "Metaspace")) {
         s.kind = D_METASPACE;
-        if ((st = one_char(ingot__tj_get(v, "replacement"), "Metaspace", s.ch, &s.chlen))) return st;
-        const tj_value *ps = ingot__tj_get(v, "prepend_scheme"), *aps = ingot__tj_get(v, "add_prefix_space");
+        if ((st = one_char(ingot__tj_get(v, "replacement"), "Metaspace", s.ch, &s.chlen)))
+            return st;
+        const tj_value *ps = ingot__tj_get(v, "prepend_scheme"),
+                       *aps = ingot__tj_get(v, "add_prefix_space");
         s.prepend = ps && ps->type == TJ_STRING ? strcmp(ps->u.str, "never") != 0
-                                                 : !(aps && aps->type == TJ_FALSE);
+                                                : !(aps && aps->type == TJ_FALSE);
     } else {
         return ingot__error(INGOT_ERR_UNSUPPORTED, "tokenizer.json: decoder type \"%s\"", type);
     }
@@ -128,8 +132,10 @@ static int byte_token(const char *t, size_t len) {
     int v = 0;
     for (int i = 3; i < 5; i++) {
         char c = t[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                             : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : -1;
         if (d < 0) return -1;
         v = v * 16 + d;
     }
@@ -205,10 +211,12 @@ static ingot_status apply_step(const d_step *s, const tok_pieces *in, tok_pieces
             break;
         case D_STRIP: {
             size_t b = 0, e = len;
-            for (size_t k = 0; k < s->start && e - b >= s->chlen && !memcmp(t + b, s->ch, s->chlen); k++)
+            for (size_t k = 0; k < s->start && e - b >= s->chlen && !memcmp(t + b, s->ch, s->chlen);
+                 k++)
                 b += s->chlen;
-            for (size_t k = 0; k < s->stop && e - b >= s->chlen &&
-                               !memcmp(t + e - s->chlen, s->ch, s->chlen); k++)
+            for (size_t k = 0;
+                 k < s->stop && e - b >= s->chlen && !memcmp(t + e - s->chlen, s->ch, s->chlen);
+                 k++)
                 e -= s->chlen;
             st = ingot__pieces_add(out, t + b, e - b, false);
             break;
@@ -256,7 +264,8 @@ ingot_status ingot__decode_tokens(const tok_decoder *d, const char *const *toks,
         return st ? st : ingot__buf_reserve(out, 1);
     }
     tok_pieces a = {0}, b = {0};
-    for (size_t i = 0; i < n && !st; i++) st = ingot__pieces_add(&a, toks[i], lens[i], false);
+    for (size_t i = 0; i < n && !st; i++)
+        st = ingot__pieces_add(&a, toks[i], lens[i], false);
     for (size_t k = 0; k < d->n && !st; k++) {
         ingot__pieces_clear(&b);
         st = apply_step(&d->steps[k], &a, &b, at_start);
@@ -284,8 +293,8 @@ static bool incomplete_tail(const unsigned char *p, size_t n) {
     return false;
 }
 
-bool ingot__decoder_safe_point(const tok_decoder *d, const char *const *toks,
-                               const uint32_t *lens, size_t n) {
+bool ingot__decoder_safe_point(const tok_decoder *d, const char *const *toks, const uint32_t *lens,
+                               size_t n) {
     if (!d || n == 0) return true;
     for (size_t k = 0; k < d->n; k++) {
         if (d->steps[k].kind == D_BYTEFALLBACK && byte_token(toks[n - 1], lens[n - 1]) >= 0)

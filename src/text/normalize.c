@@ -13,11 +13,11 @@ typedef enum { N_UNICODE, N_LOWERCASE, N_REPLACE, N_PREPEND, N_STRIP, N_SEQUENCE
 
 struct tok_normalizer {
     n_kind kind;
-    utf8proc_option_t form;      /* N_UNICODE */
-    const char *a, *b;           /* REPLACE: pattern, content; PREPEND: a */
+    utf8proc_option_t form; /* N_UNICODE */
+    const char *a, *b;      /* REPLACE: pattern, content; PREPEND: a */
     size_t alen, blen;
-    bool left, right;            /* STRIP */
-    tok_normalizer **items;      /* SEQUENCE */
+    bool left, right;       /* STRIP */
+    tok_normalizer **items; /* SEQUENCE */
     size_t n;
 };
 
@@ -42,7 +42,8 @@ static void nfc_init(void) {
         int last = 0;
         utf8proc_ssize_t n = utf8proc_decompose_char(cp, d, 8, UTF8PROC_DECOMPOSE, &last);
         if (n == 1 && d[0] == cp) continue;
-        for (utf8proc_ssize_t k = 1; k < n && n <= 8; k++) mark_unsafe(d[k]);
+        for (utf8proc_ssize_t k = 1; k < n && n <= 8; k++)
+            mark_unsafe(d[k]);
         /* a decomposable character is inert only when NFC gives it back (not a singleton,
          * not excluded from composition) */
         char enc[4];
@@ -63,7 +64,8 @@ static bool nfc_inert(uint32_t cp) {
 
 static ingot_status map_append(const char *s, size_t len, utf8proc_option_t form, tok_buf *out) {
     utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dst, form);
+    utf8proc_ssize_t r =
+        utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dst, form);
     if (r < 0) {
         free(dst);
         return ingot__error(r == UTF8PROC_ERROR_NOMEM ? INGOT_ERR_OUT_OF_MEMORY
@@ -84,7 +86,8 @@ static ingot_status nfc_append(const char *s, size_t len, utf8proc_option_t form
         size_t k = i, adv = 1;
         prev = i;
         for (;;) {
-            while (k < len && u[k] < 0x80) prev = k++;
+            while (k < len && u[k] < 0x80)
+                prev = k++;
             if (k >= len) break;
             uint32_t cp = ingot__utf8_decode(u + k, &adv);
             if (!nfc_inert(cp)) break;
@@ -108,7 +111,8 @@ static ingot_status nfc_append(const char *s, size_t len, utf8proc_option_t form
 
 void ingot__normalizer_free(tok_normalizer *n) {
     if (!n) return;
-    for (size_t i = 0; i < n->n; i++) ingot__normalizer_free(n->items[i]);
+    for (size_t i = 0; i < n->n; i++)
+        ingot__normalizer_free(n->items[i]);
     free(n->items);
     free(n);
 }
@@ -134,8 +138,8 @@ ingot_status ingot__normalizer_build(tok_normalizer **out, const tj_value *v) {
     if (!strcmp(type, "NFC") || !strcmp(type, "NFD") || !strcmp(type, "NFKC") ||
         !strcmp(type, "NFKD")) {
         n->kind = N_UNICODE;
-        n->form = UTF8PROC_STABLE | (type[2] == 'C' || type[3] == 'C' ? UTF8PROC_COMPOSE
-                                                                       : UTF8PROC_DECOMPOSE);
+        n->form = UTF8PROC_STABLE |
+                  (type[2] == 'C' || type[3] == 'C' ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE);
         if (type[2] == 'K') n->form |= UTF8PROC_COMPAT;
         if (!strcmp(type, "NFC")) pthread_once(&nfc_once, nfc_init);
     } else if (!strcmp(type, "Lowercase")) {
@@ -148,8 +152,9 @@ ingot_status ingot__normalizer_build(tok_normalizer **out, const tj_value *v) {
                               "tokenizer.json: Replace normalizer with a Regex pattern");
         else if (!str_field(pat, "String", &n->a, &n->alen) ||
                  !str_field(v, "content", &n->b, &n->blen) || n->alen == 0)
-            st = ingot__error(INGOT_ERR_FORMAT,
-                              "tokenizer.json: Replace normalizer needs pattern.String and content");
+            st =
+                ingot__error(INGOT_ERR_FORMAT,
+                             "tokenizer.json: Replace normalizer needs pattern.String and content");
     } else if (!strcmp(type, "Prepend")) {
         n->kind = N_PREPEND;
         if (!str_field(v, "prepend", &n->a, &n->alen))
@@ -193,9 +198,11 @@ static ingot_status norm_one(const tok_normalizer *n, const char *s, size_t len,
     ingot_status st = INGOT_OK;
     switch (n->kind) {
     case N_UNICODE: {
-        if (n->form == (UTF8PROC_STABLE | UTF8PROC_COMPOSE)) return nfc_append(s, len, n->form, out);
+        if (n->form == (UTF8PROC_STABLE | UTF8PROC_COMPOSE))
+            return nfc_append(s, len, n->form, out);
         size_t i = 0;
-        while (i < len && (unsigned char)s[i] < 0x80) i++;
+        while (i < len && (unsigned char)s[i] < 0x80)
+            i++;
         if (i == len) return ingot__buf_append(out, s, len);
         return map_append(s, len, n->form, out);
     }
@@ -232,7 +239,8 @@ static ingot_status norm_one(const tok_normalizer *n, const char *s, size_t len,
         }
         while (n->right && e > b) {
             size_t k = e - 1, adv;
-            while (k > b && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+            while (k > b && ((unsigned char)s[k] & 0xC0) == 0x80)
+                k--;
             if (!is_ws(ingot__utf8_decode((const unsigned char *)s + k, &adv))) break;
             e = k;
         }

@@ -15,17 +15,17 @@ typedef enum { B_REMOVED, B_ISOLATED, B_PREV, B_NEXT, B_CONTIGUOUS } p_behavior;
 
 struct tok_pretok {
     p_kind kind;
-    pcre2_code *re;          /* SPLIT (regex) or BYTELEVEL (use_regex) */
-    const char *lit;         /* SPLIT with a string pattern */
+    pcre2_code *re;  /* SPLIT (regex) or BYTELEVEL (use_regex) */
+    const char *lit; /* SPLIT with a string pattern */
     size_t litlen;
     p_behavior behavior;
     bool invert;
-    bool prefix_space;       /* BYTELEVEL */
-    char rep[4];             /* METASPACE replacement (UTF-8) */
+    bool prefix_space; /* BYTELEVEL */
+    char rep[4];       /* METASPACE replacement (UTF-8) */
     size_t replen;
-    int prepend;             /* METASPACE: 0 never, 1 first, 2 always */
+    int prepend; /* METASPACE: 0 never, 1 first, 2 always */
     bool split;
-    tok_pretok **items;      /* SEQUENCE */
+    tok_pretok **items; /* SEQUENCE */
     size_t n;
     const tok_pretok **flat; /* the root's steps in order, Sequences flattened */
     size_t nflat;
@@ -42,7 +42,8 @@ static pthread_once_t bytelevel_once = PTHREAD_ONCE_INIT;
 static void bytelevel_init(void) {
     tok_bytelevel *t = &bytelevel_table;
     int extra = 0;
-    for (int i = 0; i < 324; i++) t->byte_of[i] = -1;
+    for (int i = 0; i < 324; i++)
+        t->byte_of[i] = -1;
     for (int b = 0; b < 256; b++) {
         bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
         uint32_t cp = printable ? (uint32_t)b : 256u + (uint32_t)extra++;
@@ -61,7 +62,8 @@ const tok_bytelevel *ingot__bytelevel(void) {
 
 void ingot__pretok_free(tok_pretok *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->n; i++) ingot__pretok_free(p->items[i]);
+    for (size_t i = 0; i < p->n; i++)
+        ingot__pretok_free(p->items[i]);
     free(p->items);
     free(p->flat);
     pcre2_code_free(p->re);
@@ -131,7 +133,8 @@ static ingot_status build_split(tok_pretok *p, const tj_value *v) {
     static const char *const names[] = {"Removed", "Isolated", "MergedWithPrevious",
                                         "MergedWithNext", "Contiguous"};
     size_t k = 0;
-    while (k < 5 && strcmp(beh->u.str, names[k]) != 0) k++;
+    while (k < 5 && strcmp(beh->u.str, names[k]) != 0)
+        k++;
     if (k == 5)
         return ingot__error(INGOT_ERR_UNSUPPORTED, "tokenizer.json: Split behavior \"%s\"",
                             beh->u.str);
@@ -180,10 +183,12 @@ static ingot_status pretok_build(tok_pretok **out, const tj_value *v, int depth)
         st = build_split(p, v);
     } else if (!strcmp(type, "ByteLevel")) {
         p->kind = P_BYTELEVEL;
-        const tj_value *aps = ingot__tj_get(v, "add_prefix_space"), *ur = ingot__tj_get(v, "use_regex");
+        const tj_value *aps = ingot__tj_get(v, "add_prefix_space"),
+                       *ur = ingot__tj_get(v, "use_regex");
         p->prefix_space = aps && aps->type == TJ_TRUE;
         p->behavior = B_ISOLATED;
-        if (!(ur && ur->type == TJ_FALSE)) st = compile_regex(&p->re, GPT2_REGEX, sizeof GPT2_REGEX - 1);
+        if (!(ur && ur->type == TJ_FALSE))
+            st = compile_regex(&p->re, GPT2_REGEX, sizeof GPT2_REGEX - 1);
     } else if (!strcmp(type, "Metaspace")) {
         p->kind = P_METASPACE;
         st = build_metaspace(p, v);
@@ -191,7 +196,8 @@ static ingot_status pretok_build(tok_pretok **out, const tj_value *v, int depth)
         p->kind = P_SEQUENCE;
         const tj_value *list = ingot__tj_get(v, "pretokenizers");
         if (!list || list->type != TJ_ARRAY) {
-            st = ingot__error(INGOT_ERR_FORMAT, "tokenizer.json: Sequence pre-tokenizer needs a list");
+            st = ingot__error(INGOT_ERR_FORMAT,
+                              "tokenizer.json: Sequence pre-tokenizer needs a list");
         } else if (list->len && !(p->items = calloc(list->len, sizeof *p->items))) {
             st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
         } else {
@@ -214,7 +220,8 @@ static ingot_status pretok_build(tok_pretok **out, const tj_value *v, int depth)
 static size_t count_steps(const tok_pretok *p) {
     if (p->kind != P_SEQUENCE) return 1;
     size_t n = 0;
-    for (size_t i = 0; i < p->n; i++) n += count_steps(p->items[i]);
+    for (size_t i = 0; i < p->n; i++)
+        n += count_steps(p->items[i]);
     return n;
 }
 
@@ -223,7 +230,8 @@ static void flatten(const tok_pretok *p, const tok_pretok **out, size_t *n) {
         out[(*n)++] = p;
         return;
     }
-    for (size_t i = 0; i < p->n; i++) flatten(p->items[i], out, n);
+    for (size_t i = 0; i < p->n; i++)
+        flatten(p->items[i], out, n);
 }
 
 ingot_status ingot__pretok_build(tok_pretok **out, const tj_value *v) {
@@ -311,7 +319,8 @@ static ingot_status find_matches(const tok_pretok *p, pcre2_match_data *md, cons
  * with match set is to be removed. */
 static void apply_behavior(spans *v, p_behavior b, bool invert) {
     if (invert)
-        for (size_t i = 0; i < v->n; i++) v->s[i].match = !v->s[i].match;
+        for (size_t i = 0; i < v->n; i++)
+            v->s[i].match = !v->s[i].match;
     if (b == B_REMOVED) return;
     size_t n = v->n, w = 0;
     bool prev = false, have_prev = false;
@@ -333,7 +342,7 @@ static void apply_behavior(spans *v, p_behavior b, bool invert) {
     }
     for (size_t i = 0; i < n; i++) {
         bool m = v->s[i].match;
-        bool merge = b == B_PREV ? m && !prev && w > 0
+        bool merge = b == B_PREV         ? m && !prev && w > 0
                      : b == B_CONTIGUOUS ? have_prev && m == prev && w > 0
                                          : false;
         if (merge) {
@@ -350,7 +359,7 @@ static void apply_behavior(spans *v, p_behavior b, bool invert) {
 
 struct tok_pretok_work {
     pcre2_match_data *md;
-    spans *sp;       /* per depth */
+    spans *sp; /* per depth */
     tok_buf *buf, *mapped;
     size_t depth;
 };
@@ -436,7 +445,8 @@ static ingot_status run_depth(const pt_run *r, size_t k, const char *s, size_t l
     case P_BYTELEVEL:
         if (step->prefix_space && s[0] != ' ') {
             b->len = 0;
-            if ((st = ingot__buf_append(b, " ", 1)) || (st = ingot__buf_append(b, s, len))) return st;
+            if ((st = ingot__buf_append(b, " ", 1)) || (st = ingot__buf_append(b, s, len)))
+                return st;
             s = b->data;
             len = b->len;
         }
@@ -451,7 +461,8 @@ static ingot_status run_depth(const pt_run *r, size_t k, const char *s, size_t l
         return st;
     case P_METASPACE: {
         b->len = 0;
-        bool starts = (len >= step->replen && memcmp(s, step->rep, step->replen) == 0) || s[0] == ' ';
+        bool starts =
+            (len >= step->replen && memcmp(s, step->rep, step->replen) == 0) || s[0] == ' ';
         if ((step->prepend == 2 || (step->prepend == 1 && origin)) && !starts)
             st = ingot__buf_append(b, step->rep, step->replen);
         for (size_t j = 0; j < len && !st;) {

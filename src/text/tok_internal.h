@@ -21,7 +21,7 @@ typedef enum { TJ_NULL, TJ_FALSE, TJ_TRUE, TJ_NUMBER, TJ_STRING, TJ_ARRAY, TJ_OB
 typedef struct tj_value tj_value;
 struct tj_value {
     tj_type type;
-    uint32_t len;   /* string bytes, array items or object members */
+    uint32_t len; /* string bytes, array items or object members */
     union {
         double num;
         const char *str;
@@ -146,7 +146,7 @@ typedef struct tok_bpe tok_bpe;
 typedef struct {
     const char **tok; /* id -> token (NULL for holes) */
     uint32_t *tok_len;
-    size_t n;         /* ids in the model vocabulary */
+    size_t n; /* ids in the model vocabulary */
     tok_smap map;
 } tok_vocab;
 
@@ -194,8 +194,8 @@ void ingot__decoder_free(tok_decoder *d);
 ingot_status ingot__decode_tokens(const tok_decoder *d, const char *const *toks,
                                   const uint32_t *lens, size_t n, bool at_start, tok_buf *out);
 /* Streaming safe point: after these window tokens, can the text be emitted for good? */
-bool ingot__decoder_safe_point(const tok_decoder *d, const char *const *toks,
-                               const uint32_t *lens, size_t n);
+bool ingot__decoder_safe_point(const tok_decoder *d, const char *const *toks, const uint32_t *lens,
+                               size_t n);
 
 /* ---- post-processor ---- */
 typedef struct {
@@ -205,8 +205,8 @@ typedef struct {
 
 /* ---- the tokenizer ---- */
 struct ingot_tokenizer {
-    tj_doc *doc;               /* tokenizer.json, kept alive: strings point into it */
-    tok_vocab vocab;           /* model vocabulary */
+    tj_doc *doc;     /* tokenizer.json, kept alive: strings point into it */
+    tok_vocab vocab; /* model vocabulary */
     tok_bpe *bpe;
     tok_normalizer *normalizer;
     tok_pretok *pretok;
@@ -214,14 +214,14 @@ struct ingot_tokenizer {
     tok_post post;
     tok_added *added;
     size_t n_added;
-    char **added_norm;          /* normalized contents of normalized tokens (owned) */
+    char **added_norm; /* normalized contents of normalized tokens (owned) */
     tok_trie *trie_raw, *trie_norm;
     int32_t *pat_raw, *pat_norm; /* trie pattern -> added token index */
     size_t size;                 /* largest id + 1 */
     const char **id_tok;         /* id -> token text (model or added) */
     uint32_t *id_len;
-    uint8_t *id_special;         /* id -> 1 when special added token */
-    tok_smap added_map;          /* added content -> id */
+    uint8_t *id_special; /* id -> 1 when special added token */
+    tok_smap added_map;  /* added content -> id */
     int32_t bos, eos, pad;
     char *bos_text, *eos_text, *chat_template;
     int32_t *stop;

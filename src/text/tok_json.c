@@ -176,27 +176,31 @@ static ingot_status tj_number(tj_parser *p, tj_value *out) {
     if (*s == '0') {
         s++;
     } else {
-        while (s < p->end && *s >= '0' && *s <= '9') s++;
+        while (s < p->end && *s >= '0' && *s <= '9')
+            s++;
     }
     bool integer = true;
     if (s < p->end && *s == '.') {
         integer = false;
         s++;
         if (s >= p->end || *s < '0' || *s > '9') return tj_fail(p, "invalid number");
-        while (s < p->end && *s >= '0' && *s <= '9') s++;
+        while (s < p->end && *s >= '0' && *s <= '9')
+            s++;
     }
     if (s < p->end && (*s == 'e' || *s == 'E')) {
         integer = false;
         s++;
         if (s < p->end && (*s == '+' || *s == '-')) s++;
         if (s >= p->end || *s < '0' || *s > '9') return tj_fail(p, "invalid number");
-        while (s < p->end && *s >= '0' && *s <= '9') s++;
+        while (s < p->end && *s >= '0' && *s <= '9')
+            s++;
     }
     out->type = TJ_NUMBER;
     out->len = 0;
     if (integer && s - b <= 15) {
         int64_t v = 0;
-        for (const char *q = *b == '-' ? b + 1 : b; q < s; q++) v = v * 10 + (*q - '0');
+        for (const char *q = *b == '-' ? b + 1 : b; q < s; q++)
+            v = v * 10 + (*q - '0');
         out->u.num = (double)(*b == '-' ? -v : v);
     } else {
         char tmp[64];
@@ -267,7 +271,8 @@ static ingot_status tj_container(tj_parser *p, tj_value *out, int depth, bool ob
     out->u.items = NULL;
     if (n) {
         out->u.items = tj_alloc(p->doc, n);
-        if (!out->u.items) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", p->what);
+        if (!out->u.items)
+            return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", p->what);
         memcpy(out->u.items, p->stack + base, n * sizeof(tj_value));
     }
     p->sp = base;
@@ -318,7 +323,11 @@ ingot_status ingot__tj_parse(tj_doc **out, tj_value **root, const char *text, si
         ingot__tj_free(doc);
         return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", what);
     }
-    tj_parser p = {.s = text, .end = text + len, .start = text, .sout = doc->strings, .doc = doc,
+    tj_parser p = {.s = text,
+                   .end = text + len,
+                   .start = text,
+                   .sout = doc->strings,
+                   .doc = doc,
                    .what = what};
     ingot_status st = tj_value_parse(&p, r, 0);
     if (!st) {

@@ -27,7 +27,8 @@ uint64_t ingot__tok_hash(const void *p, size_t n) {
 
 ingot_status ingot__smap_init(tok_smap *m, size_t expected) {
     size_t cap = 16;
-    while (cap < expected * 2) cap *= 2;
+    while (cap < expected * 2)
+        cap *= 2;
     m->slots = calloc(cap, sizeof *m->slots);
     m->cap = cap;
     m->count = 0;
@@ -92,7 +93,8 @@ void ingot__smap_prefetch(const tok_smap *m, uint64_t h) {
 ingot_status ingot__buf_reserve(tok_buf *b, size_t extra) {
     if (b->cap - b->len >= extra) return INGOT_OK;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap - b->len < extra) cap *= 2;
+    while (cap - b->len < extra)
+        cap *= 2;
     char *d = realloc(b->data, cap);
     if (!d) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
     b->data = d;
@@ -157,7 +159,8 @@ size_t ingot__utf8_bad_len(const unsigned char *p, size_t n) {
     }
     if (n < 2 || p[1] < lo || p[1] > hi) return 1;
     size_t i = 2;
-    while (i < need && i < n && (p[i] & 0xC0) == 0x80) i++;
+    while (i < need && i < n && (p[i] & 0xC0) == 0x80)
+        i++;
     return i;
 }
 

@@ -67,7 +67,8 @@ static ingot_status read_file(char **data, size_t *len, const char *dir, const c
 }
 
 /* Parses an optional JSON file; *doc stays NULL when it is absent. */
-static ingot_status load_optional(tj_doc **doc, tj_value **root, const char *dir, const char *name) {
+static ingot_status load_optional(tj_doc **doc, tj_value **root, const char *dir,
+                                  const char *name) {
     char *data;
     size_t len;
     bool missing;
@@ -116,9 +117,11 @@ static ingot_status load_added(ingot_tokenizer *t, const tj_value *list) {
     for (uint32_t i = 0; i < list->len && !st; i++) {
         const tj_value *o = &list->u.items[i], *c = ingot__tj_get(o, "content");
         int64_t file_id;
-        if (!c || c->type != TJ_STRING || !ingot__tj_int(ingot__tj_get(o, "id"), 0, INT32_MAX - 1, &file_id))
+        if (!c || c->type != TJ_STRING ||
+            !ingot__tj_int(ingot__tj_get(o, "id"), 0, INT32_MAX - 1, &file_id))
             return ingot__error(INGOT_ERR_FORMAT,
-                                "tokenizer.json: added_tokens[%u] needs a string content and an id", i);
+                                "tokenizer.json: added_tokens[%u] needs a string content and an id",
+                                i);
         bool existed;
         if (ingot__smap_get(&t->added_map, c->u.str, c->len) >= 0) continue; /* a repeat */
         /* the id tokenizers gives it: the model's id of that string, else the next free one */
@@ -132,8 +135,13 @@ static ingot_status load_added(ingot_tokenizer *t, const tj_value *list) {
                                 i, c->u.str, (long long)file_id, id);
         if (id > next) next = id;
         tok_added *a = &t->added[t->n_added++];
-        *a = (tok_added){c->u.str, c->len, id, flag(o, "special", false), flag(o, "lstrip", false),
-                         flag(o, "rstrip", false), flag(o, "single_word", false),
+        *a = (tok_added){c->u.str,
+                         c->len,
+                         id,
+                         flag(o, "special", false),
+                         flag(o, "lstrip", false),
+                         flag(o, "rstrip", false),
+                         flag(o, "single_word", false),
                          flag(o, "normalized", !flag(o, "special", false))};
         st = ingot__smap_put(&t->added_map, c->u.str, c->len, id, &existed);
     }
@@ -188,7 +196,8 @@ static ingot_status post_ids(int32_t **ids, size_t *n, const int32_t *add, size_
 }
 
 static ingot_status load_template(tok_post *p, const tj_value *v) {
-    const tj_value *single = ingot__tj_get(v, "single"), *specials = ingot__tj_get(v, "special_tokens");
+    const tj_value *single = ingot__tj_get(v, "single"),
+                   *specials = ingot__tj_get(v, "special_tokens");
     if (!single || single->type != TJ_ARRAY)
         return ingot__error(INGOT_ERR_FORMAT, "tokenizer.json: TemplateProcessing needs single");
     bool seen_a = false;
@@ -208,7 +217,8 @@ static ingot_status load_template(tok_post *p, const tj_value *v) {
         const tj_value *name = ingot__tj_get(sp, "id");
         if (!name || name->type != TJ_STRING)
             return ingot__error(INGOT_ERR_FORMAT, "tokenizer.json: TemplateProcessing item %u", i);
-        const tj_value *def = ingot__tj_get(specials, name->u.str), *ids = ingot__tj_get(def, "ids");
+        const tj_value *def = ingot__tj_get(specials, name->u.str),
+                       *ids = ingot__tj_get(def, "ids");
         if (!ids || ids->type != TJ_ARRAY)
             return ingot__error(INGOT_ERR_FORMAT,
                                 "tokenizer.json: TemplateProcessing special token \"%.64s\" is not "
@@ -378,7 +388,8 @@ void ingot_tokenizer_free(ingot_tokenizer *t) {
     free(t->post.before);
     free(t->post.after);
     if (t->added_norm)
-        for (size_t i = 0; i < t->n_added; i++) free(t->added_norm[i]);
+        for (size_t i = 0; i < t->n_added; i++)
+            free(t->added_norm[i]);
     free(t->added_norm);
     free(t->added);
     ingot__trie_free(t->trie_raw);
@@ -418,7 +429,8 @@ static ingot_status build_ids(ingot_tokenizer *t) {
         int32_t id = i < t->post.n_before ? t->post.before[i] : t->post.after[i - t->post.n_before];
         if ((size_t)id >= size)
             return ingot__error(INGOT_ERR_FORMAT,
-                                "tokenizer.json: post_processor id %d is outside the vocabulary", id);
+                                "tokenizer.json: post_processor id %d is outside the vocabulary",
+                                id);
     }
     t->size = size;
     t->id_tok = calloc(size ? size : 1, sizeof *t->id_tok);
@@ -484,7 +496,8 @@ void ingot_tokens_free(ingot_tokens *tokens) {
 static ingot_status push_id(ingot_tokens *out, const int32_t *ids, size_t n) {
     if (out->capacity - out->count < n) {
         size_t cap = out->capacity ? out->capacity : 64;
-        while (cap - out->count < n) cap *= 2;
+        while (cap - out->count < n)
+            cap *= 2;
         int32_t *ni = realloc(out->ids, cap * sizeof *ni);
         if (!ni) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
         out->ids = ni;
@@ -550,9 +563,11 @@ ingot_status ingot_tokenizer_encode(ingot_tokens *out, const ingot_tokenizer *to
     INGOT__CHECK_NOT_NULL(out, "tokenizer_encode");
     out->count = 0;
     INGOT__CHECK_NOT_NULL(tok, "tokenizer_encode");
-    if (!text && len) return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "tokenizer_encode: text is NULL");
+    if (!text && len)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "tokenizer_encode: text is NULL");
     if (len > TEXT_LIMIT)
-        return ingot__error(INGOT_ERR_LIMIT, "tokenizer_encode: text of %zu bytes is over 1 GiB", len);
+        return ingot__error(INGOT_ERR_LIMIT, "tokenizer_encode: text of %zu bytes is over 1 GiB",
+                            len);
     ingot_encode_options o = opts ? *opts : (ingot_encode_options){0};
     tok_buf fixed = {0};
     size_t bad = ingot__utf8_check((const unsigned char *)text, len);
@@ -585,8 +600,10 @@ ingot_status ingot_tokenizer_encode(ingot_tokens *out, const ingot_tokenizer *to
 
 static ingot_status check_id(const ingot_tokenizer *t, int32_t id, size_t pos) {
     if (id < 0 || (size_t)id >= t->size || !t->id_tok[id])
-        return ingot__error(INGOT_ERR_INDEX, "tokenizer: id %d at position %zu is not in the "
-                                             "vocabulary (size %zu)", id, pos, t->size);
+        return ingot__error(INGOT_ERR_INDEX,
+                            "tokenizer: id %d at position %zu is not in the "
+                            "vocabulary (size %zu)",
+                            id, pos, t->size);
     return INGOT_OK;
 }
 
@@ -599,8 +616,8 @@ ingot_status ingot_tokenizer_decode(char **text, size_t *len, const ingot_tokeni
     if (!ids && n) return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "tokenizer_decode: ids is NULL");
     const char **toks = malloc((n ? n : 1) * sizeof *toks);
     uint32_t *lens = malloc((n ? n : 1) * sizeof *lens);
-    ingot_status st = toks && lens ? INGOT_OK
-                                   : ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    ingot_status st =
+        toks && lens ? INGOT_OK : ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
     size_t m = 0;
     for (size_t i = 0; i < n && !st; i++) {
         if ((st = check_id(tok, ids[i], i))) break;
@@ -723,8 +740,7 @@ ingot_status ingot_tokenizer_token_to_id(int32_t *id, const ingot_tokenizer *tok
     size_t n = strlen(token);
     int32_t v = ingot__smap_get(&tok->added_map, token, n);
     if (v < 0) v = ingot__smap_get(&tok->vocab.map, token, n);
-    if (v < 0)
-        return ingot__error(INGOT_ERR_NOT_FOUND, "tokenizer: no token \"%.64s\"", token);
+    if (v < 0) return ingot__error(INGOT_ERR_NOT_FOUND, "tokenizer: no token \"%.64s\"", token);
     *id = v;
     return INGOT_OK;
 }

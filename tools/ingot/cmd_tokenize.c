@@ -81,7 +81,8 @@ int cli_tokenize(int argc, char **argv) {
     free(text);
     if (!s && ids_only) {
         printf("[");
-        for (size_t i = 0; i < t.count; i++) printf(i ? ", %d" : "%d", t.ids[i]);
+        for (size_t i = 0; i < t.count; i++)
+            printf(i ? ", %d" : "%d", t.ids[i]);
         printf("]\n");
     } else if (!s) {
         for (size_t i = 0; i < t.count; i++) {
