@@ -287,7 +287,7 @@ static int32_t config_id(const ingot_tokenizer *t, const tj_value *cfg, const tj
     if (!s) s = token_text(ingot__tj_get(map, key));
     if (s && text && !*text) *text = dup_str(s->u.str, s->len);
     if (s) {
-        int32_t id;
+        int32_t id = -1;
         if (ingot_tokenizer_token_to_id(&id, t, s->u.str) == INGOT_OK) return id;
         ingot_clear_error();
     }
@@ -616,8 +616,12 @@ ingot_status ingot_tokenizer_decode(char **text, size_t *len, const ingot_tokeni
     if (!ids && n) return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "tokenizer_decode: ids is NULL");
     const char **toks = malloc((n ? n : 1) * sizeof *toks);
     uint32_t *lens = malloc((n ? n : 1) * sizeof *lens);
-    ingot_status st =
-        toks && lens ? INGOT_OK : ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    if (!toks || !lens) {
+        free(toks);
+        free(lens);
+        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    }
+    ingot_status st = INGOT_OK;
     size_t m = 0;
     for (size_t i = 0; i < n && !st; i++) {
         if ((st = check_id(tok, ids[i], i))) break;
