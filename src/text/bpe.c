@@ -335,7 +335,7 @@ static ingot_status push_ids(ingot_tokens *out, const int32_t *ids, size_t n) {
         out->ids = ni;
         out->capacity = cap;
     }
-    memcpy(out->ids + out->count, ids, n * sizeof *ids);
+    if (n) memcpy(out->ids + out->count, ids, n * sizeof *ids);
     out->count += n;
     return INGOT_OK;
 }
@@ -616,7 +616,8 @@ static ingot_status tokenize_piece(const tok_bpe *b, const tok_vocab *vocab, tok
     if (!w->cache && !(w->cache = calloc(CACHE_SLOTS, sizeof *w->cache)))
         return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
     cache_slot *slot = cache_find(w, word, len, ingot__tok_hash(word, len));
-    if (slot->key_len) return push_ids(out, w->ids + slot->ids_off, slot->ids_len);
+    if (slot->key_len)
+        return slot->ids_len ? push_ids(out, w->ids + slot->ids_off, slot->ids_len) : INGOT_OK;
     size_t before = out->count;
     ingot_status st = merge_word(b, vocab, w, word, len, out);
     if (st) return st;
@@ -642,7 +643,7 @@ static ingot_status tokenize_piece(const tok_bpe *b, const tok_vocab *vocab, tok
         ingot_clear_error();
         return INGOT_OK;
     }
-    memcpy(w->ids + w->ids_n, out->ids + before, got * sizeof *w->ids);
+    if (got) memcpy(w->ids + w->ids_n, out->ids + before, got * sizeof *w->ids);
     *slot = (cache_slot){(uint32_t)key_off, (uint32_t)len, (uint32_t)w->ids_n, (uint32_t)got};
     w->ids_n += got;
     w->cache_n++;
