@@ -367,7 +367,7 @@ static ingot_status heap_push(tok_bpe_work *w, heap_item it) {
     }
     size_t i = w->heap_n++;
     while (i > 0) {
-        size_t parent = (i - 1) / 2;
+        size_t parent = (i - 1) / 4;
         if (!heap_less(&it, &w->heap[parent])) break;
         w->heap[i] = w->heap[parent];
         i = parent;
@@ -376,13 +376,15 @@ static ingot_status heap_push(tok_bpe_work *w, heap_item it) {
     return INGOT_OK;
 }
 
+/* A 4-ary heap: half the levels of a binary one, and a node's children share cache lines. */
 static heap_item heap_pop(tok_bpe_work *w) {
     heap_item top = w->heap[0], last = w->heap[--w->heap_n];
     size_t i = 0, n = w->heap_n;
     for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && heap_less(&w->heap[c + 1], &w->heap[c])) c++;
+        size_t first = 4 * i + 1, c = first;
+        if (first >= n) break;
+        for (size_t k = first + 1; k < first + 4 && k < n; k++)
+            if (heap_less(&w->heap[k], &w->heap[c])) c = k;
         if (!heap_less(&w->heap[c], &last)) break;
         w->heap[i] = w->heap[c];
         i = c;
