@@ -177,7 +177,7 @@ static ingot_status apply_step(const d_step *s, const tok_pieces *in, tok_pieces
             ingot__buf_free(&tmp);
             tmp = lossy;
         }
-        if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len, false);
+        if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len);
         ingot__buf_free(&tmp);
         return st;
     }
@@ -195,7 +195,7 @@ static ingot_status apply_step(const d_step *s, const tok_pieces *in, tok_pieces
                 if (!st && hit) st = ingot__buf_append(&tmp, s->b, s->blen);
                 k = hit ? stop + s->alen : len;
             }
-            if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len, false);
+            if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len);
             break;
         case D_METASPACE:
             for (size_t k = 0; k < len && !st;) {
@@ -207,7 +207,7 @@ static ingot_status apply_step(const d_step *s, const tok_pieces *in, tok_pieces
                     k++;
                 }
             }
-            if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len, false);
+            if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len);
             break;
         case D_STRIP: {
             size_t b = 0, e = len;
@@ -218,7 +218,7 @@ static ingot_status apply_step(const d_step *s, const tok_pieces *in, tok_pieces
                  k < s->stop && e - b >= s->chlen && !memcmp(t + e - s->chlen, s->ch, s->chlen);
                  k++)
                 e -= s->chlen;
-            st = ingot__pieces_add(out, t + b, e - b, false);
+            st = ingot__pieces_add(out, t + b, e - b);
             break;
         }
         case D_BYTEFALLBACK: {
@@ -232,18 +232,18 @@ static ingot_status apply_step(const d_step *s, const tok_pieces *in, tok_pieces
             }
             if (!st && group) {
                 if (ingot__utf8_check((const unsigned char *)tmp.data, tmp.len) == tmp.len) {
-                    st = ingot__pieces_add(out, tmp.data, tmp.len, false);
+                    st = ingot__pieces_add(out, tmp.data, tmp.len);
                 } else {
                     tok_buf r = {0};
                     for (size_t k = 0; k < group && !st; k++)
                         st = ingot__buf_append(&r, "\xEF\xBF\xBD", 3);
-                    if (!st) st = ingot__pieces_add(out, r.data, r.len, false);
+                    if (!st) st = ingot__pieces_add(out, r.data, r.len);
                     ingot__buf_free(&r);
                 }
                 group = 0;
                 tmp.len = 0;
             }
-            if (!st && t) st = ingot__pieces_add(out, t, len, false);
+            if (!st && t) st = ingot__pieces_add(out, t, len);
             break;
         }
         default: break;
@@ -265,7 +265,7 @@ ingot_status ingot__decode_tokens(const tok_decoder *d, const char *const *toks,
     }
     tok_pieces a = {0}, b = {0};
     for (size_t i = 0; i < n && !st; i++)
-        st = ingot__pieces_add(&a, toks[i], lens[i], false);
+        st = ingot__pieces_add(&a, toks[i], lens[i]);
     for (size_t k = 0; k < d->n && !st; k++) {
         ingot__pieces_clear(&b);
         st = apply_step(&d->steps[k], &a, &b, at_start);

@@ -186,7 +186,6 @@ static ingot_status pretok_build(tok_pretok **out, const tj_value *v, int depth)
         const tj_value *aps = ingot__tj_get(v, "add_prefix_space"),
                        *ur = ingot__tj_get(v, "use_regex");
         p->prefix_space = aps && aps->type == TJ_TRUE;
-        p->behavior = B_ISOLATED;
         if (!(ur && ur->type == TJ_FALSE))
             st = compile_regex(&p->re, GPT2_REGEX, sizeof GPT2_REGEX - 1);
     } else if (!strcmp(type, "Metaspace")) {

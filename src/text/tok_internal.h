@@ -96,7 +96,6 @@ int ingot__utf8_encode(uint32_t cp, char out[4]);
 /* ---- pieces: a list of strings in one buffer ---- */
 typedef struct {
     size_t off, len;
-    bool at_origin; /* starts at offset 0 of the original text (Metaspace "first") */
 } tok_piece;
 
 typedef struct {
@@ -105,7 +104,7 @@ typedef struct {
     size_t n, cap;
 } tok_pieces;
 
-ingot_status ingot__pieces_add(tok_pieces *ps, const char *s, size_t len, bool at_origin);
+ingot_status ingot__pieces_add(tok_pieces *ps, const char *s, size_t len);
 void ingot__pieces_clear(tok_pieces *ps);
 void ingot__pieces_free(tok_pieces *ps);
 

@@ -235,7 +235,7 @@ int ingot__utf8_encode(uint32_t cp, char out[4]) {
     return 4;
 }
 
-ingot_status ingot__pieces_add(tok_pieces *ps, const char *s, size_t len, bool at_origin) {
+ingot_status ingot__pieces_add(tok_pieces *ps, const char *s, size_t len) {
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? ps->cap * 2 : 64;
         tok_piece *np = realloc(ps->p, cap * sizeof *np);
@@ -246,7 +246,7 @@ ingot_status ingot__pieces_add(tok_pieces *ps, const char *s, size_t len, bool a
     size_t off = ps->text.len;
     ingot_status st = ingot__buf_append(&ps->text, s, len);
     if (st) return st;
-    ps->p[ps->n++] = (tok_piece){off, len, at_origin};
+    ps->p[ps->n++] = (tok_piece){off, len};
     return INGOT_OK;
 }
 
