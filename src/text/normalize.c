@@ -212,7 +212,9 @@ static ingot_status norm_one(const tok_normalizer *n, const char *s, size_t len,
             uint32_t cp = ingot__utf8_decode((const unsigned char *)s + i, &adv);
             char enc[4];
             int k = ingot__utf8_encode((uint32_t)utf8proc_tolower((utf8proc_int32_t)cp), enc);
-            st = ingot__buf_append(out, enc, (size_t)k);
+            /* Rust's char::to_lowercase: U+0130 is the one character that becomes two */
+            st = cp == 0x130 ? ingot__buf_append(out, "i\xCC\x87", 3)
+                             : ingot__buf_append(out, enc, (size_t)k);
             i += adv;
         }
         return st;
