@@ -181,6 +181,31 @@ static void test_view_gradients(void **state) {
     ingot_array_free(x);
 }
 
+/* (3,4,5) -> transpose (5,3,4) -> contiguous -> slice_axis 1:3 on axis 1
+ * (5,2,4) -> flatten (40) */
+static ingot_status layout_chain(ingot_array **outputs, size_t n_outputs,
+                                 ingot_array *const *inputs, size_t n_inputs, void *user) {
+    int perm[3] = {2, 0, 1};
+    ingot_array *t = NULL, *c = NULL, *s = NULL;
+    ingot_status st = ingot_transpose(&t, inputs[0], perm, 3);
+    if (st == INGOT_OK) st = ingot_contiguous(&c, t);
+    if (st == INGOT_OK) st = ingot_slice_axis(&s, c, 1, 1, 3);
+    if (st == INGOT_OK) st = ingot_flatten(&outputs[0], s);
+    ingot_array_free(t);
+    ingot_array_free(c);
+    ingot_array_free(s);
+    return st;
+}
+
+static void test_layout_gradients(void **state) {
+    (void)state;
+    int64_t shape[3] = {3, 4, 5};
+    ingot_array *x = tu_random(INGOT_F32, shape, 3, 11, -1, 1);
+    /* linear and exact in f32 */
+    tu_gradcheck(layout_chain, NULL, &x, 1, NULL, 0.125, 1e-6, 1e-6, "layout chain");
+    ingot_array_free(x);
+}
+
 static ingot_status broadcast_fn(ingot_array **outputs, size_t n_outputs,
                                  ingot_array *const *inputs, size_t n_inputs, void *user) {
     int64_t shape[3] = {2, 3, 4};
@@ -229,6 +254,7 @@ int main(void) {
         cmocka_unit_test(test_vjp_two_outputs),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_view_gradients),
+        cmocka_unit_test(test_layout_gradients),
         cmocka_unit_test(test_broadcast_gradient),
         cmocka_unit_test(test_accumulation_and_stop_gradient),
     };
