@@ -34,7 +34,7 @@ static json_t *read_jsonl(const char *path) {
     all = json_array();
     while ((n = getline(&line, &cap, f)) > 0) {
         json_error_t err;
-        json_t *v = json_loadb(line, (size_t)n, 0, &err);
+        json_t *v = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, &err);
         if (!v) fail_msg("%s: line %zu: %s", path, json_array_size(all) + 1, err.text);
         json_array_append_new(all, v);
     }

@@ -41,7 +41,7 @@ static json_t *read_jsonl(const char *path) {
     if (!f) fail_msg("cannot open %s", path);
     while ((n = getline(&line, &cap, f)) > 0) {
         json_error_t err;
-        json_t *v = json_loadb(line, (size_t)n, JSON_DECODE_ANY, &err);
+        json_t *v = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, &err);
         if (!v) fail_msg("%s: line %zu: %s", path, json_array_size(all) + 1, err.text);
         json_array_append_new(all, v);
     }

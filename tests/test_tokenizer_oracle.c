@@ -111,7 +111,7 @@ static void decode_case(run *r, const char *text, size_t len, const json_t *ids_
 
 static void check_line(run *r, const char *line, size_t n, const char *path) {
     json_error_t err;
-    json_t *rec = json_loadb(line, n, 0, &err);
+    json_t *rec = json_loadb(line, n, JSON_ALLOW_NUL, &err);
     if (!rec) fail_msg("%s: %s", path, err.text);
     if (json_object_get(rec, "meta")) {
         json_decref(rec);

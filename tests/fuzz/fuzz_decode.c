@@ -8,6 +8,8 @@
  *   - the detokenizer rejects the same ids, emits only whole UTF-8 characters,
  *     and its pieces (pushes, then flush) concatenate to the decode;
  *   - after a flush the detokenizer starts afresh: a second pass gives the same. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

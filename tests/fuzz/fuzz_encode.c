@@ -9,6 +9,8 @@
  *     special tokens) to valid UTF-8;
  *   - the byte-level tokenizer round-trips: decode(encode(x)) == x for valid UTF-8;
  *   - the streaming detokenizer's pieces concatenate to the decode. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
