@@ -95,7 +95,8 @@ static void print_case(const json_t *rec, const char *why) {
     const json_t *src = json_object_get(rec, "source");
     const json_t *name = json_object_get(rec, "tokenizer");
     char *vars = json_dumps(json_object_get(rec, "vars"), JSON_COMPACT);
-    print_message("  case %lld (%s): %s\n", (long long)json_integer_value(json_object_get(rec, "id")),
+    print_message("  case %lld (%s): %s\n",
+                  (long long)json_integer_value(json_object_get(rec, "id")),
                   name ? json_string_value(name) : "feature template", why);
     if (src) print_escaped("template", json_string_value(src), json_string_length(src));
     print_escaped("vars    ", vars, strlen(vars));
@@ -195,7 +196,8 @@ static void test_templates(void **state) {
                          json_integer_value(json_object_get(rec, "id")));
         if (name) {
             int k = 0;
-            while (k < 3 && strcmp(NAMES[k], json_string_value(name)) != 0) k++;
+            while (k < 3 && strcmp(NAMES[k], json_string_value(name)) != 0)
+                k++;
             assert_true(k < 3 && real[k]);
             per_template[k]++;
             check_case(&t, real[k], rec, other);

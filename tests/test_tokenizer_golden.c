@@ -4,7 +4,8 @@
  * modes and decoded three ways, plus the streaming detokenizer; and every
  * conversation of chat_NAME.jsonl rendered by ingot_chat_apply, byte for byte
  * against transformers' apply_chat_template (or failing where it failed). 100% must
- * match; the first few differences are printed. */
+ * match; the first few differences are printed. Also the special-token ids, texts and
+ * stop ids, with constants read off the config files. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,8 +245,8 @@ static void encode_goldens(const char *name) {
         json_decref(dflt_add);
         json_decref(dflt_sp_add);
     }
-    print_message("%s: %zu golden strings, %zu checks, %zu mismatches (HF tokenizers %s)\n",
-                  name, json_array_size(lines) - 1, t.checks, t.bad,
+    print_message("%s: %zu golden strings, %zu checks, %zu mismatches (HF tokenizers %s)\n", name,
+                  json_array_size(lines) - 1, t.checks, t.bad,
                   json_string_value(json_object_get(meta, "tokenizers")));
     json_decref(lines);
     ingot_tokenizer_free(tok);
@@ -304,8 +305,7 @@ static void chat_goldens(const char *name) {
             if (st == INGOT_OK)
                 print_text("got     ", out, out_len);
             else
-                print_message("      got error %s: %s\n", ingot_status_str(st),
-                              ingot_last_error());
+                print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
         }
         free(out);
         free(conv);
@@ -319,6 +319,76 @@ static void chat_goldens(const char *name) {
     assert_int_equal(t.bad, 0);
 }
 
+/* ---- special tokens (constants read off the config files by hand) ---- */
+
+typedef struct special_case {
+    const char *name;
+    size_t vocab_size;
+    int32_t bos, eos, pad;
+    const char *bos_text, *eos_text;
+    int32_t stop[4];
+    size_t n_stop;
+} special_case;
+
+static const special_case SPECIALS[] = {
+    /* Qwen3: no bos_token; eos <|im_end|>, pad <|endoftext|> */
+    {"qwen3", 151669, -1, 151645, 151643, "", "<|im_end|>", {151645}, 1},
+    /* Gemma3: <bos> 2, eos <end_of_turn> 106, <pad> 0 */
+    {"gemma3", 262145, 2, 106, 0, "<bos>", "<end_of_turn>", {106}, 1},
+    /* Llama 3: no pad; stop on <|end_of_text|> then <|eot_id|> (this vocabulary has no
+     * <|eom_id|>) */
+    {"llama3",
+     128256,
+     128000,
+     128001,
+     -1,
+     "<|begin_of_text|>",
+     "<|end_of_text|>",
+     {128001, 128009},
+     2},
+};
+
+static void special_tokens(const special_case *c) {
+    char *dir = asset_dir(c->name);
+    char path[4096];
+    if (!dir) skip();
+    ingot_tokenizer *tok = NULL;
+    TU_OK(ingot_tokenizer_load(&tok, dir));
+    assert_int_equal(ingot_tokenizer_vocab_size(tok), c->vocab_size);
+    assert_int_equal(ingot_tokenizer_bos_id(tok), c->bos);
+    assert_int_equal(ingot_tokenizer_eos_id(tok), c->eos);
+    assert_int_equal(ingot_tokenizer_pad_id(tok), c->pad);
+    assert_string_equal(ingot_tokenizer_bos_token(tok), c->bos_text);
+    assert_string_equal(ingot_tokenizer_eos_token(tok), c->eos_text);
+    const int32_t *stop = NULL;
+    size_t n_stop = 0;
+    ingot_tokenizer_stop_ids(&stop, &n_stop, tok);
+    assert_int_equal(n_stop, c->n_stop);
+    for (size_t i = 0; i < n_stop; i++)
+        assert_int_equal(stop[i], c->stop[i]);
+    /* eos is a special added token whose text maps back to its id */
+    int32_t id = -1;
+    assert_true(ingot_tokenizer_is_special(tok, c->eos));
+    assert_string_equal(ingot_tokenizer_id_to_token(tok, c->eos), c->eos_text);
+    TU_OK(ingot_tokenizer_token_to_id(&id, tok, c->eos_text));
+    assert_int_equal(id, c->eos);
+    assert_null(ingot_tokenizer_id_to_token(tok, (int32_t)c->vocab_size));
+    assert_null(ingot_tokenizer_id_to_token(tok, -1));
+    /* the chat template is the config's, byte for byte */
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    json_t *config = json_load_file(path, JSON_DECODE_INT_AS_REAL, NULL); /* Llama 3: 1e30 */
+    assert_non_null(config);
+    assert_string_equal(ingot_tokenizer_chat_template(tok),
+                        json_string_value(json_object_get(config, "chat_template")));
+    json_decref(config);
+    ingot_tokenizer_free(tok);
+    free(dir);
+}
+
+static void test_special_qwen3(void **state) { special_tokens(&SPECIALS[0]); }
+static void test_special_gemma3(void **state) { special_tokens(&SPECIALS[1]); }
+static void test_special_llama3(void **state) { special_tokens(&SPECIALS[2]); }
+
 static void test_encode_qwen3(void **state) { encode_goldens(NAMES[0]); }
 static void test_encode_gemma3(void **state) { encode_goldens(NAMES[1]); }
 static void test_encode_llama3(void **state) { encode_goldens(NAMES[2]); }
@@ -328,9 +398,11 @@ static void test_chat_llama3(void **state) { chat_goldens(NAMES[2]); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode_qwen3), cmocka_unit_test(test_encode_gemma3),
-        cmocka_unit_test(test_encode_llama3), cmocka_unit_test(test_chat_qwen3),
-        cmocka_unit_test(test_chat_gemma3), cmocka_unit_test(test_chat_llama3),
+        cmocka_unit_test(test_encode_qwen3),   cmocka_unit_test(test_encode_gemma3),
+        cmocka_unit_test(test_encode_llama3),  cmocka_unit_test(test_chat_qwen3),
+        cmocka_unit_test(test_chat_gemma3),    cmocka_unit_test(test_chat_llama3),
+        cmocka_unit_test(test_special_qwen3),  cmocka_unit_test(test_special_gemma3),
+        cmocka_unit_test(test_special_llama3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,8 +76,7 @@ static void encode_case(run *r, const char *text, size_t len, bool add, bool par
             if (st == INGOT_OK)
                 print_ids("got     ", &got, NULL);
             else
-                print_message("      got error %s: %s\n", ingot_status_str(st),
-                              ingot_last_error());
+                print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
         }
     }
     ingot_tokens_free(&got);
@@ -89,7 +88,8 @@ static void decode_case(run *r, const char *text, size_t len, const json_t *ids_
     int32_t *ids = malloc((n + 1) * sizeof *ids);
     char *got = NULL;
     assert_non_null(ids);
-    for (size_t i = 0; i < n; i++) ids[i] = (int32_t)json_integer_value(json_array_get(ids_j, i));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = (int32_t)json_integer_value(json_array_get(ids_j, i));
     ingot_status st = ingot_tokenizer_decode(&got, &got_len, r->tok, ids, n, false);
     r->checks++;
     if (st != INGOT_OK || got_len != json_string_length(want) ||
@@ -101,8 +101,7 @@ static void decode_case(run *r, const char *text, size_t len, const json_t *ids_
             if (st == INGOT_OK)
                 print_escaped("got     ", got, got_len);
             else
-                print_message("      got error %s: %s\n", ingot_status_str(st),
-                              ingot_last_error());
+                print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
         }
     }
     free(got);
@@ -145,8 +144,7 @@ static void oracle(const char *name) {
     }
     if (!dir || !f) {
         /* the data step writes nothing when the assets are missing */
-        print_message("%s: no tokenizer assets or no oracle data (run scripts/setup.sh)\n",
-                      name);
+        print_message("%s: no tokenizer assets or no oracle data (run scripts/setup.sh)\n", name);
         if (f) fclose(f);
         free(dir);
         skip();
@@ -157,7 +155,8 @@ static void oracle(const char *name) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) check_line(&r, line, (size_t)n, path);
+    while ((n = getline(&line, &cap, f)) > 0)
+        check_line(&r, line, (size_t)n, path);
     free(line);
     fclose(f);
     print_message("%s: %zu random strings, %zu checks against @huggingface/tokenizers, "

@@ -68,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st == INGOT_OK) {
         CHECK(out != NULL && out[out_len] == 0);
         CHECK(fuzz_valid_utf8((const unsigned char *)out, out_len));
-        for (size_t i = 0; i < n; i++) CHECK(ingot_tokenizer_id_to_token(tok, ids[i]) != NULL);
+        for (size_t i = 0; i < n; i++)
+            CHECK(ingot_tokenizer_id_to_token(tok, ids[i]) != NULL);
     }
     ingot_detokenizer *d = NULL;
     CHECK(ingot_detokenizer_new(&d, tok, skip) == INGOT_OK);

@@ -66,7 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     CHECK(st == INGOT_OK);
     size_t vocab = ingot_tokenizer_vocab_size(tok);
-    for (size_t i = 0; i < t.count; i++) CHECK(t.ids[i] >= 0 && (size_t)t.ids[i] < vocab);
+    for (size_t i = 0; i < t.count; i++)
+        CHECK(t.ids[i] >= 0 && (size_t)t.ids[i] < vocab);
     /* the tokens' strings exist and map back to their ids */
     for (size_t i = 0; i < t.count && i < 64; i++) {
         const char *s = ingot_tokenizer_id_to_token(tok, t.ids[i]);

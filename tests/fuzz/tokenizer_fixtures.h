@@ -63,11 +63,20 @@ static void add_merges(json_t *vocab, json_t *merges, const char *const (*pairs)
 }
 
 static json_t *byte_level_json(void) {
-    static const char *const pairs[][2] = {
-        {"\xC4\xA0", "t"}, {"h", "e"}, {"\xC4\xA0t", "he"}, {"i", "n"}, {"\xC4\xA0", "a"},
-        {"e", "r"}, {"\xC4\x8A", "\xC4\x8A"}, {"\xC4\xA0", "\xC4\xA0"},
-        {"\xC4\xA0\xC4\xA0", "\xC4\xA0\xC4\xA0"}, {"\xC3\x83", "\xC2\xA9"} /* "é" */,
-        {"\xC3\x83", "\xC2\xBC"} /* "ü" */, {"'", "s"}, {"1", "2"}, {"12", "3"}};
+    static const char *const pairs[][2] = {{"\xC4\xA0", "t"},
+                                           {"h", "e"},
+                                           {"\xC4\xA0t", "he"},
+                                           {"i", "n"},
+                                           {"\xC4\xA0", "a"},
+                                           {"e", "r"},
+                                           {"\xC4\x8A", "\xC4\x8A"},
+                                           {"\xC4\xA0", "\xC4\xA0"},
+                                           {"\xC4\xA0\xC4\xA0", "\xC4\xA0\xC4\xA0"},
+                                           {"\xC3\x83", "\xC2\xA9"} /* "é" */,
+                                           {"\xC3\x83", "\xC2\xBC"} /* "ü" */,
+                                           {"'", "s"},
+                                           {"1", "2"},
+                                           {"12", "3"}};
     static const char *const regex =
         "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
         "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -88,19 +97,25 @@ static json_t *byte_level_json(void) {
         added_token(n, "<|im_start|>", true), added_token(n + 1, "<|im_end|>", true),
         added_token(n + 2, "<think>", false), "normalizer", "pre_tokenizer", "type", "Sequence",
         "pretokenizers", "type", "Split", "pattern", "Regex", regex, "behavior", "Isolated",
-        "invert", 0, bl, "post_processor", bl, "decoder", bl /* stolen by the last "o" */, "model", "type", "BPE", "dropout",
-        "unk_token", "continuing_subword_prefix", "", "end_of_word_suffix", "", "fuse_unk", 0,
-        "byte_fallback", 0, "ignore_merges", 0, "vocab", vocab, "merges", merges);
+        "invert", 0, bl, "post_processor", bl, "decoder", bl /* stolen by the last "o" */, "model",
+        "type", "BPE", "dropout", "unk_token", "continuing_subword_prefix", "",
+        "end_of_word_suffix", "", "fuse_unk", 0, "byte_fallback", 0, "ignore_merges", 0, "vocab",
+        vocab, "merges", merges);
 }
 
 static json_t *sentencepiece_json(void) {
     static const char *const specials[] = {"<pad>", "<eos>", "<bos>", "<unk>"};
-    static const char *const chars[] = {"\xE2\x96\x81", "a", "b", "c", "d", "e", "h", "i", "n",
-                                        "o", "r", "s", "t", "\xC3\xA9", "\xE4\xB8\xAD", ".",
-                                        "<", ">"};
-    static const char *const pairs[][2] = {
-        {"\xE2\x96\x81", "t"}, {"h", "e"}, {"\xE2\x96\x81t", "he"}, {"i", "n"}, {"e", "r"},
-        {"\xE2\x96\x81", "\xE2\x96\x81"}, {"\xE2\x96\x81", "a"}, {"o", "n"}};
+    static const char *const chars[] = {
+        "\xE2\x96\x81", "a", "b", "c", "d", "e", "h", "i", "n", "o", "r", "s", "t", "\xC3\xA9",
+        "\xE4\xB8\xAD", ".", "<", ">"};
+    static const char *const pairs[][2] = {{"\xE2\x96\x81", "t"},
+                                           {"h", "e"},
+                                           {"\xE2\x96\x81t", "he"},
+                                           {"i", "n"},
+                                           {"e", "r"},
+                                           {"\xE2\x96\x81", "\xE2\x96\x81"},
+                                           {"\xE2\x96\x81", "a"},
+                                           {"o", "n"}};
     json_t *vocab = json_object(), *merges = json_array(), *added = json_array();
     for (int i = 0; i < 4; i++) {
         json_object_set_new(vocab, specials[i], json_integer(i));
@@ -128,13 +143,13 @@ static json_t *sentencepiece_json(void) {
         "Split", "pattern", "String", " ", "behavior", "MergedWithPrevious", "invert", 0,
         "post_processor", "type", "TemplateProcessing", "single", "SpecialToken", "id", "<bos>",
         "type_id", 0, "Sequence", "id", "A", "type_id", 0, "pair", "SpecialToken", "id", "<bos>",
-        "type_id", 0, "Sequence", "id", "A", "type_id", 0, "SpecialToken", "id", "<bos>",
-        "type_id", 1, "Sequence", "id", "B", "type_id", 1, "special_tokens", "<bos>", "id",
-        "<bos>", "ids", 2, "tokens", "<bos>", "decoder", "type", "Sequence", "decoders", "type",
-        "Replace", "pattern", "String", "\xE2\x96\x81", "content", " ", "type", "ByteFallback",
-        "type", "Fuse", "model", "type", "BPE", "dropout", "unk_token", "<unk>",
-        "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 1, "byte_fallback", 1,
-        "ignore_merges", 0, "vocab", vocab, "merges", merges);
+        "type_id", 0, "Sequence", "id", "A", "type_id", 0, "SpecialToken", "id", "<bos>", "type_id",
+        1, "Sequence", "id", "B", "type_id", 1, "special_tokens", "<bos>", "id", "<bos>", "ids", 2,
+        "tokens", "<bos>", "decoder", "type", "Sequence", "decoders", "type", "Replace", "pattern",
+        "String", "\xE2\x96\x81", "content", " ", "type", "ByteFallback", "type", "Fuse", "model",
+        "type", "BPE", "dropout", "unk_token", "<unk>", "continuing_subword_prefix",
+        "end_of_word_suffix", "fuse_unk", 1, "byte_fallback", 1, "ignore_merges", 0, "vocab", vocab,
+        "merges", merges);
 }
 
 /* Writes a tokenizer.json into a fresh folder under TMPDIR and loads it. */
@@ -173,10 +188,14 @@ static bool fuzz_valid_utf8(const unsigned char *s, size_t n) {
             i++;
             continue;
         }
-        if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-        else return false;
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            len = 3, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            len = 4, cp = c & 0x07;
+        else
+            return false;
         if (i + len > n) return false;
         for (unsigned k = 1; k < len; k++) {
             if ((s[i + k] & 0xC0) != 0x80) return false;
