@@ -111,6 +111,9 @@ function makeStrings(count, seed, specials) {
             // a long run (no spaces) of one or a few characters
             const c = r() < 0.5 ? pick(WORDS) : codepoint();
             s = c.repeat(int(20, 400));
+        } else if (mode < 0.34) {
+            // a paragraph: many units, up to a few thousand characters
+            for (let n = int(20, 150); n > 0; n--) s += pick(unit)();
         } else {
             for (let n = int(1, 16); n > 0; n--) s += pick(unit)();
         }
