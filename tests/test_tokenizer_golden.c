@@ -254,6 +254,43 @@ static void encode_goldens(const char *name) {
     assert_int_equal(t.bad, 0);
 }
 
+/* Random id sequences (byte tokens that leave invalid or split UTF-8, added tokens, any
+ * vocabulary id): decode and the streaming detokenizer against HF's decode, which
+ * fixes the U+FFFD replacement. */
+static void decode_goldens(const char *name) {
+    char *dir = asset_dir(name);
+    char path[4096];
+    const char *fixtures = getenv("INGOT_FIXTURES");
+    if (!dir || !fixtures) {
+        free(dir);
+        print_message("%s: tokenizer assets not found (run scripts/setup.sh)\n", name);
+        skip();
+    }
+    ingot_tokenizer *tok = NULL;
+    TU_OK(ingot_tokenizer_load(&tok, dir));
+    snprintf(path, sizeof path, "%s/tokenizer/decode_%s.jsonl", fixtures, name);
+    json_t *lines = read_jsonl(path);
+    tally t = {name, 0, 0};
+    for (size_t i = 1; i < json_array_size(lines); i++) {
+        const json_t *rec = json_array_get(lines, i);
+        const json_t *ids = json_object_get(rec, "ids");
+        const json_t *dec = json_object_get(rec, "dec");
+        char *ids_text = json_dumps(ids, JSON_COMPACT);
+        size_t ids_len = strlen(ids_text);
+        check_decode(&t, tok, ids, false, dec, "decode ids", ids_text, ids_len);
+        check_decode(&t, tok, ids, true, field(rec, "dec_skip", dec), "decode ids skip_special",
+                     ids_text, ids_len);
+        check_stream(&t, tok, ids, dec, ids_text, ids_len);
+        free(ids_text);
+    }
+    print_message("%s: %zu golden id sequences, %zu checks, %zu mismatches\n", name,
+                  json_array_size(lines) - 1, t.checks, t.bad);
+    json_decref(lines);
+    ingot_tokenizer_free(tok);
+    free(dir);
+    assert_int_equal(t.bad, 0);
+}
+
 /* ---- chat-template goldens ---- */
 
 static void chat_goldens(const char *name) {
@@ -392,6 +429,9 @@ static void test_special_llama3(void **state) { special_tokens(&SPECIALS[2]); }
 static void test_encode_qwen3(void **state) { encode_goldens(NAMES[0]); }
 static void test_encode_gemma3(void **state) { encode_goldens(NAMES[1]); }
 static void test_encode_llama3(void **state) { encode_goldens(NAMES[2]); }
+static void test_decode_qwen3(void **state) { decode_goldens(NAMES[0]); }
+static void test_decode_gemma3(void **state) { decode_goldens(NAMES[1]); }
+static void test_decode_llama3(void **state) { decode_goldens(NAMES[2]); }
 static void test_chat_qwen3(void **state) { chat_goldens(NAMES[0]); }
 static void test_chat_gemma3(void **state) { chat_goldens(NAMES[1]); }
 static void test_chat_llama3(void **state) { chat_goldens(NAMES[2]); }
@@ -399,10 +439,11 @@ static void test_chat_llama3(void **state) { chat_goldens(NAMES[2]); }
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_qwen3),   cmocka_unit_test(test_encode_gemma3),
-        cmocka_unit_test(test_encode_llama3),  cmocka_unit_test(test_chat_qwen3),
-        cmocka_unit_test(test_chat_gemma3),    cmocka_unit_test(test_chat_llama3),
-        cmocka_unit_test(test_special_qwen3),  cmocka_unit_test(test_special_gemma3),
-        cmocka_unit_test(test_special_llama3),
+        cmocka_unit_test(test_encode_llama3),  cmocka_unit_test(test_decode_qwen3),
+        cmocka_unit_test(test_decode_gemma3),  cmocka_unit_test(test_decode_llama3),
+        cmocka_unit_test(test_chat_qwen3),     cmocka_unit_test(test_chat_gemma3),
+        cmocka_unit_test(test_chat_llama3),    cmocka_unit_test(test_special_qwen3),
+        cmocka_unit_test(test_special_gemma3), cmocka_unit_test(test_special_llama3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
