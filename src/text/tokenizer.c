@@ -631,6 +631,7 @@ ingot_status ingot_tokenizer_decode(char **text, size_t *len, const ingot_tokeni
     }
     tok_buf b = {0};
     if (!st) st = ingot__decode_tokens(tok->decoder, toks, lens, m, true, &b);
+    if (!st) st = ingot__buf_append(&b, "", 0); /* NUL-terminated even when empty */
     free(toks);
     free(lens);
     if (st) {
