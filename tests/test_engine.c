@@ -586,6 +586,21 @@ static void test_stop_strings(void **state) {
     assert_memory_equal(w.text, full.text, cut);
     assert_true(g.n_ids < 32);
     assert_memory_equal(g.ids, full.ids, g.n_ids * sizeof *g.ids);
+    /* batch generation stops its rows on the same strings */
+    ingot_generation out[2];
+    const int32_t other[] = {'x', 'y', 'z'};
+    int32_t hello[32];
+    for (size_t i = 0; i < strlen(PROMPT); i++)
+        hello[i] = (unsigned char)PROMPT[i];
+    const ingot_token_seq rows[] = {{other, 3}, {hello, strlen(PROMPT)}};
+    TU_OK(ingot_generate_batch(out, e.m, e.tok, rows, 2, &o));
+    assert_int_equal(out[1].stop_reason, INGOT_STOP_STRING);
+    assert_int_equal(out[1].n_ids, g.n_ids);
+    assert_int_equal(out[1].text_len, cut);
+    assert_memory_equal(out[1].text, full.text, cut);
+    assert_int_equal(out[1].metrics.prompt_tokens, 3 + strlen(PROMPT));
+    ingot_generation_free(&out[0]);
+    ingot_generation_free(&out[1]);
     ingot_generation_free(&g);
     /* a stop string that starts matching at p and never completes: held back
      * while it could, then emitted; the result is the full text */

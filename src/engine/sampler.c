@@ -152,6 +152,36 @@ static int by_logit_desc(const void *a, const void *b) {
     return (i > j) - (i < j);
 }
 
+/* Restores the min-heap property of heap[0..n) below slot i. */
+static void sift_down(float *heap, int64_t n, int64_t i) {
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && heap[c + 1] < heap[c]) c++;
+        if (heap[i] <= heap[c]) return;
+        float t = heap[i];
+        heap[i] = heap[c];
+        heap[c] = t;
+        i = c;
+    }
+}
+
+/* The k-th largest of l[order[0..m)] (0 < k < m) with a min-heap of the k
+ * largest so far in heap[k]: O(m log k), so top-k needs no full sort. */
+static float kth_largest(const float *l, const int32_t *order, int64_t m, int64_t k,
+                         float *heap) {
+    for (int64_t j = 0; j < k; j++)
+        heap[j] = l[order[j]];
+    for (int64_t i = k / 2 - 1; i >= 0; i--)
+        sift_down(heap, k, i);
+    for (int64_t j = k; j < m; j++)
+        if (l[order[j]] > heap[0]) {
+            heap[0] = l[order[j]];
+            sift_down(heap, k, 0);
+        }
+    return heap[0];
+}
+
 /* Renormalises prob[0..m) to sum 1; returns m. */
 static int64_t renormalise(float *prob, int64_t m) {
     double sum = 0.0;
@@ -196,15 +226,15 @@ static ingot_status distribution(const ingot_sampler *s, const float *logits, in
     }
     for (int64_t j = 0; j < m; j++)
         l[order[j]] /= p->temperature;
-    sort_keys = l;
-    qsort(order, (size_t)m, sizeof *order, by_logit_desc);
     if (p->top_k > 0 && p->top_k < m) { /* ties with the k-th are kept */
-        float kth = l[order[p->top_k - 1]];
-        int64_t k = p->top_k;
-        while (k < m && l[order[k]] >= kth)
-            k++;
+        float kth = kth_largest(l, order, m, p->top_k, prob);
+        int64_t k = 0;
+        for (int64_t j = 0; j < m; j++)
+            if (l[order[j]] >= kth) order[k++] = order[j];
         m = k;
     }
+    sort_keys = l;
+    qsort(order, (size_t)m, sizeof *order, by_logit_desc);
     double top = l[order[0]];
     for (int64_t j = 0; j < m; j++)
         prob[j] = (float)exp((double)l[order[j]] - top);
