@@ -131,10 +131,12 @@ ingot_status ingot_sampler_probs(float *probs, const ingot_sampler *s, const flo
 /* Called once per generated token with its id and the text it completes
  * (from the streaming detokenizer; possibly empty, and text that could be the
  * start of a stop string is held back until it is known not to be one, so
- * piece may hold text of earlier tokens). piece is NULL with len 0 when the
- * session has no tokenizer. Return false to stop generation (the token is
- * kept in the output). Called for the final flush of held-back text with
- * id -1. */
+ * piece may hold text of earlier tokens). EOS and stop ids come with an empty
+ * piece; piece is NULL with len 0 when the session has no tokenizer. piece
+ * is not NUL-terminated and is valid during the call only. Return false to
+ * stop generation (the token is kept in the output); the callback is not
+ * called again. Text still held back when generation ends comes in one more
+ * call with id -1. The pieces concatenated equal the generation's text. */
 typedef bool (*ingot_token_callback)(void *user, int32_t id, const char *piece, size_t len);
 
 typedef struct ingot_generate_options {
@@ -163,7 +165,7 @@ typedef enum ingot_stop_reason {
 
 /* Measurements of one call. Times are wall-clock seconds. */
 typedef struct ingot_metrics {
-    int64_t prompt_tokens;    /* tokens of the prompt given */
+    int64_t prompt_tokens;    /* tokens of the prompt given (batch: all rows) */
     int64_t reused_tokens;    /* of them, taken from the session's cache */
     int64_t prefill_tokens;   /* of them, computed: prompt_tokens - reused_tokens */
     int64_t generated_tokens; /* tokens sampled (the stop token included) */
@@ -173,7 +175,8 @@ typedef struct ingot_metrics {
     double decode_tokens_per_second;  /* (generated_tokens - 1) / decode_seconds (0 if none) */
     double time_to_first_token; /* from the call's start to the first sampled token */
     size_t peak_memory;       /* the device's peak active bytes during the call
-                                 (ingot_memory_stats); the peak is reset at the start */
+                                 (ingot_memory_stats: array buffers, weights
+                                 included; the peak is reset at the start) */
 } ingot_metrics;
 
 /* The result of one generation. Zero-initialise; free with
@@ -278,10 +281,14 @@ ingot_status ingot_classify_topk(int32_t *ids, float *logprobs, const ingot_mode
 
 /* Label scoring: scores[i*n_labels + j] = log P(label j | prompt i), the sum
  * over the label's tokens of the log-softmax of the token given the prompt
- * and the label's earlier tokens (no length normalisation). Every
+ * and the label's earlier tokens (no length normalisation), in double. Every
  * (prompt, label) pair is one row of a batched forward pass over
- * prompt + label, at most max_batch rows per pass (0: all). Each label has
- * n >= 1 ids. Errors: as ingot_classify_logits (also for empty labels). */
+ * prompt + label, at most max_batch rows per pass (0: as many as keep each
+ * pass's [rows, T, V] logits within 256 MiB). Each label has n >= 1 ids; the
+ * label's ids are taken as given (encode labels without special tokens, with
+ * the leading space a tokenizer expects after the prompt). Errors: as
+ * ingot_classify_logits (also for empty labels; LIMIT when prompt + label
+ * exceed the context). */
 ingot_status ingot_score_labels(double *scores, const ingot_model *m,
                                 const ingot_token_seq *prompts, size_t n_prompts,
                                 const ingot_token_seq *labels, size_t n_labels,
@@ -291,11 +298,12 @@ ingot_status ingot_score_labels(double *scores, const ingot_model *m,
 
 /* Generates a continuation for each of n prompts, decoding them together in
  * one batch (left padding, a per-row attention mask and positions). Row i
- * gives exactly what ingot_session_generate gives for prompt i alone with the
- * same options (greedy: the same ids; sampling: row i's sampler is seeded with
- * opts->sampling.seed + i). A finished row stops contributing output while
- * the others go on. The callback, when given, is not called (use a session
- * for streaming). tok may be NULL (ids only; no stop strings; the EOS ids
+ * gives what ingot_session_generate gives for prompt i alone with the same
+ * options (row i's sampler is seeded with opts->sampling.seed + i): the same
+ * ids, up to floating-point differences between the batched and the single
+ * forward pass that could flip a near tie. A finished row stops contributing
+ * output while the others go on (its slot is still computed). The callback,
+ * when given, is not called (use a session for streaming). tok may be NULL (ids only; no stop strings; the EOS ids
  * then come from nowhere: give stop_ids). out is a caller array of n
  * generations, each to be freed with ingot_generation_free; their metrics
  * describe the whole batch (prompt_tokens: the sum over rows).
