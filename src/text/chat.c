@@ -112,6 +112,7 @@ static ingot_status parse_object(jv *out, const char *json, size_t len, const ch
     if (st) return st == INGOT_ERR_FORMAT ? (ingot_status)INGOT_ERR_INVALID_ARGUMENT : st;
     if (out->type != JV_DICT) {
         jv_decref(*out);
+        *out = jv_none();
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: expected a JSON object", what);
     }
     return INGOT_OK;
