@@ -749,6 +749,9 @@ static ingot_status eval_inner(jctx *c, const jnode *n, jv *out) {
     jv a, b;
     switch (n->kind) {
     case N_CONST: *out = n->value; return INGOT_OK;
+    case N_SLICE: /* a slice inside a tuple subscript: no such key anywhere */
+        *out = jv_undef(NULL);
+        return INGOT_OK;
     case N_NAME: *out = lookup(c, n->name); return INGOT_OK;
     case N_GETATTR:
         if ((st = eval(c, n->a, &a))) return st;
