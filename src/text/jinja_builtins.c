@@ -487,9 +487,36 @@ static ingot_status dict_view(jv d, int which, jv *out) {
     return st;
 }
 
+/* The most positional arguments of the str methods ingot implements. */
+static size_t str_method_arity(const char *m) {
+    static const struct {
+        const char *name;
+        size_t n;
+    } arity[] = {{"startswith", 1}, {"endswith", 1}, {"split", 2},   {"rsplit", 2},
+                 {"strip", 1},      {"lstrip", 1},   {"rstrip", 1},  {"replace", 3},
+                 {"find", 1},       {"rfind", 1},    {"index", 1},   {"rindex", 1},
+                 {"count", 1},      {"join", 1},     {"splitlines", 1},
+                 {"removeprefix", 1}, {"removesuffix", 1}, {"upper", 0},
+                 {"lower", 0},      {"title", 0},    {"capitalize", 0}, {"casefold", 0},
+                 {"isdigit", 0},    {"isalpha", 0},  {"isalnum", 0}, {"isspace", 0},
+                 {"islower", 0},    {"isupper", 0}};
+    for (size_t i = 0; i < sizeof arity / sizeof *arity; i++)
+        if (!strcmp(arity[i].name, m)) return arity[i].n;
+    return SIZE_MAX; /* not implemented: reported below */
+}
+
 static ingot_status str_method(jctx *c, jv s, const char *m, const jargs *a, jv *out) {
     const jv *a0 = jinja__arg(a, 0, NULL), *a1 = jinja__arg(a, 1, NULL);
-    ingot_status st;
+    static const char *const kw_split[] = {"sep", "maxsplit", NULL};
+    static const char *const kw_lines[] = {"keepends", NULL};
+    const char *const *kw = !strcmp(m, "split") || !strcmp(m, "rsplit") ? kw_split
+                            : !strcmp(m, "splitlines")                  ? kw_lines
+                                                                        : NULL;
+    char what[40];
+    snprintf(what, sizeof what, "str.%s", m);
+    size_t arity = str_method_arity(m);
+    ingot_status st = arity == SIZE_MAX ? INGOT_OK : jinja__check_args(a, arity, kw, what);
+    if (st) return st;
     if (!strcmp(m, "startswith") || !strcmp(m, "endswith"))
         return str_affix(s, a0, m[0] == 'e', out);
     if (!strcmp(m, "split") || !strcmp(m, "rsplit"))
@@ -877,6 +904,53 @@ static const char *const unsupported_filters[] = {
     "filesizeformat", "format", "groupby", "pprint", "random", "slice", "striptags",
     "truncate", "urlencode", "urlize", "wordwrap", "xmlattr", NULL};
 
+/* Each filter's parameters after the value (NULL-terminated); "*" for the
+ * filters that take any arguments (select, map, ...). */
+static const char *const filter_params[][5] = {
+    [F_ABS] = {NULL},
+    [F_ATTR] = {"name", NULL},
+    [F_BATCH] = {"linecount", "fill_with", NULL},
+    [F_CAPITALIZE] = {NULL},
+    [F_CENTER] = {"width", NULL},
+    [F_COUNT] = {NULL},
+    [F_D] = {"default_value", "boolean", NULL},
+    [F_DEFAULT] = {"default_value", "boolean", NULL},
+    [F_DICTSORT] = {"case_sensitive", "by", "reverse", NULL},
+    [F_E] = {NULL},
+    [F_ESCAPE] = {NULL},
+    [F_FIRST] = {NULL},
+    [F_FLOAT] = {"default", NULL},
+    [F_FORCEESCAPE] = {NULL},
+    [F_INDENT] = {"width", "first", "blank", NULL},
+    [F_INT] = {"default", "base", NULL},
+    [F_ITEMS] = {NULL},
+    [F_JOIN] = {"d", "attribute", NULL},
+    [F_LAST] = {NULL},
+    [F_LENGTH] = {NULL},
+    [F_LIST] = {NULL},
+    [F_LOWER] = {NULL},
+    [F_MAP] = {"*", NULL},
+    [F_MAX] = {"case_sensitive", "attribute", NULL},
+    [F_MIN] = {"case_sensitive", "attribute", NULL},
+    [F_REJECT] = {"*", NULL},
+    [F_REJECTATTR] = {"*", NULL},
+    [F_REPLACE] = {"old", "new", "count", NULL},
+    [F_REVERSE] = {NULL},
+    [F_ROUND] = {"precision", "method", NULL},
+    [F_SAFE] = {NULL},
+    [F_SELECT] = {"*", NULL},
+    [F_SELECTATTR] = {"*", NULL},
+    [F_SORT] = {"reverse", "case_sensitive", "attribute", NULL},
+    [F_STRING] = {NULL},
+    [F_SUM] = {"attribute", "start", NULL},
+    [F_TITLE] = {NULL},
+    [F_TOJSON] = {"ensure_ascii", "indent", "separators", "sort_keys", NULL},
+    [F_TRIM] = {"chars", NULL},
+    [F_UNIQUE] = {"case_sensitive", "attribute", NULL},
+    [F_UPPER] = {NULL},
+    [F_WORDCOUNT] = {NULL},
+};
+
 int jinja__filter_id(const char *name) {
     for (int i = 0; filters[i]; i++)
         if (strcmp(filters[i], name) == 0) return i;
@@ -1187,8 +1261,8 @@ static bool parse_number(const jv_str *s, bool want_int, int base, double *f, in
     char buf[128];
     size_t n = 0;
     size_t a = 0, b = s->len;
-    while (a < b && jv_py_isspace((unsigned char)s->data[a])) a++;
-    while (b > a && jv_py_isspace((unsigned char)s->data[b - 1])) b--;
+    while (a < b && strchr(" \t\n\v\f\r", s->data[a]) && s->data[a]) a++;
+    while (b > a && strchr(" \t\n\v\f\r", s->data[b - 1]) && s->data[b - 1]) b--;
     for (size_t k = a; k < b; k++) {
         char ch = s->data[k];
         if (ch == '_') {
@@ -1540,6 +1614,14 @@ ingot_status jinja__filter(jctx *c, int id, jv v, const jargs *a, jv *out) {
     ingot_status st;
     int64_t n;
     jv items;
+    const char *const *params = filter_params[id];
+    if (!params[0] || strcmp(params[0], "*") != 0) {
+        size_t np = 0;
+        while (params[np]) np++;
+        char what[48];
+        snprintf(what, sizeof what, "filter '%s'", filters[id]);
+        if ((st = jinja__check_args(a, np, params, what))) return st;
+    }
     switch (id) {
     case F_ABS:
         if (v.type == JV_FLOAT) *out = jv_float(fabs(v.u.f));
@@ -1597,16 +1679,21 @@ ingot_status jinja__filter(jctx *c, int id, jv v, const jargs *a, jv *out) {
             return ingot__error(INGOT_ERR_FORMAT, "Can only get item pairs from a mapping.");
         return dict_view(v, 2, out);
     case F_JOIN: {
-        const jv *sep = jinja__arg(a, 0, "d"), *attr = jinja__arg(a, 1, "attribute");
-        if (sep && (st = need_str("join", sep))) return st;
+        const jv *d = jinja__arg(a, 0, "d"), *attr = jinja__arg(a, 1, "attribute");
+        jv sep = jv_none();
+        if (d && (st = to_str(c, *d, &sep))) return st;
+        const jv_str *sep_s = d ? sep.u.s : NULL;
         if (attr && attr->type != JV_NONE) {
             jargs ma = {.kwnames = (const char *const[]){"attribute"}, .kw = attr, .nkw = 1};
-            if ((st = filter_map(c, v, &ma, &items))) return st;
-            st = join_items(c, items, sep ? sep->u.s : NULL, false, out);
-            jv_decref(items);
-            return st;
+            if (!(st = filter_map(c, v, &ma, &items))) {
+                st = join_items(c, items, sep_s, false, out);
+                jv_decref(items);
+            }
+        } else {
+            st = join_items(c, v, sep_s, false, out);
         }
-        return join_items(c, v, sep ? sep->u.s : NULL, false, out);
+        jv_decref(sep);
+        return st;
     }
     case F_LIST: return as_list(c, v, out);
     case F_MAP: return filter_map(c, v, a, out);

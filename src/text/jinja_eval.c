@@ -158,7 +158,7 @@ static ingot_status slice_indices(const jv *parts, int64_t n, int64_t *start, in
     int64_t v[3];
     bool given[3];
     for (int k = 0; k < 3; k++) {
-        given[k] = parts[k].type != JV_NONE && parts[k].type != JV_UNDEF;
+        given[k] = parts[k].type != JV_NONE;
         if (given[k] && parts[k].type != JV_INT && parts[k].type != JV_BOOL)
             return ingot__error(INGOT_ERR_FORMAT, "slice indices must be integers or None");
         v[k] = parts[k].type == JV_INT ? parts[k].u.i : parts[k].type == JV_BOOL && parts[k].u.b;

@@ -618,7 +618,7 @@ static ingot_status write_value(jv_buf *b, jv v, bool repr) {
     char tmp[40];
     ingot_status st = INGOT_OK;
     switch (v.type) {
-    case JV_UNDEF: return INGOT_OK;
+    case JV_UNDEF: return repr ? jv_buf_add(b, "Undefined", 9) : INGOT_OK;
     case JV_NONE: return jv_buf_add(b, "None", 4);
     case JV_BOOL: return v.u.b ? jv_buf_add(b, "True", 4) : jv_buf_add(b, "False", 5);
     case JV_INT: return write_int(b, v.u.i);
@@ -651,7 +651,12 @@ static ingot_status write_value(jv_buf *b, jv v, bool repr) {
         if (!st && v.type == JV_NS) st = jv_buf_addc(b, '>');
         return st;
     }
-    case JV_LOOP: return jv_buf_add(b, "<LoopContext>", 13);
+    case JV_LOOP: {
+        char tmp2[64];
+        int n = snprintf(tmp2, sizeof tmp2, "<LoopContext %zu/%zu>", v.u.loop->index + 1,
+                         v.u.loop->items->n);
+        return jv_buf_add(b, tmp2, (size_t)n);
+    }
     case JV_MACRO: return jv_buf_add(b, "<Macro>", 7);
     default: return jv_buf_add(b, "<built-in function>", 19);
     }
