@@ -328,6 +328,18 @@ static void test_views(void **state) {
     int ax = 0;
     TU_FAILS(ingot_squeeze(&w, v, &ax, 1), INGOT_ERR_SHAPE, "not 1");
     ingot_array_free(v);
+    TU_OK(ingot_flatten(&v, a));
+    int64_t fshape[1] = {24};
+    tu_assert_shape(v, INGOT_F32, fshape, 1);
+    double ef[24];
+    for (int i = 0; i < 24; i++) ef[i] = i;
+    tu_assert_close(v, ef, 24, 0, 0, "flatten");
+    ingot_array_free(v);
+    TU_OK(ingot_zeros_like(&v, a));
+    tu_assert_shape(v, INGOT_F32, shape, 3);
+    double ez[24] = {0};
+    tu_assert_close(v, ez, 24, 0, 0, "zeros_like");
+    ingot_array_free(v);
     TU_OK(ingot_swapaxes(&v, a, 0, -1));
     int64_t swshape[3] = {4, 3, 2};
     tu_assert_shape(v, INGOT_F32, swshape, 3);

@@ -181,6 +181,31 @@ static void test_view_gradients(void **state) {
     ingot_array_free(x);
 }
 
+/* (3,4,5) -> transpose (5,3,4) -> contiguous -> slice_axis 1:3 on axis 1
+ * (5,2,4) -> flatten (40) */
+static ingot_status layout_chain(ingot_array **outputs, size_t n_outputs,
+                                 ingot_array *const *inputs, size_t n_inputs, void *user) {
+    int perm[3] = {2, 0, 1};
+    ingot_array *t = NULL, *c = NULL, *s = NULL;
+    ingot_status st = ingot_transpose(&t, inputs[0], perm, 3);
+    if (st == INGOT_OK) st = ingot_contiguous(&c, t);
+    if (st == INGOT_OK) st = ingot_slice_axis(&s, c, 1, 1, 3);
+    if (st == INGOT_OK) st = ingot_flatten(&outputs[0], s);
+    ingot_array_free(t);
+    ingot_array_free(c);
+    ingot_array_free(s);
+    return st;
+}
+
+static void test_layout_gradients(void **state) {
+    (void)state;
+    int64_t shape[3] = {3, 4, 5};
+    ingot_array *x = tu_random(INGOT_F32, shape, 3, 11, -1, 1);
+    /* linear and exact in f32 */
+    tu_gradcheck(layout_chain, NULL, &x, 1, NULL, 0.125, 1e-6, 1e-6, "layout chain");
+    ingot_array_free(x);
+}
+
 static ingot_status broadcast_fn(ingot_array **outputs, size_t n_outputs,
                                  ingot_array *const *inputs, size_t n_inputs, void *user) {
     int64_t shape[3] = {2, 3, 4};
@@ -223,14 +248,43 @@ static void test_accumulation_and_stop_gradient(void **state) {
     ingot_array_free(g);
 }
 
+/* x (bf16, [1, 1]) @ a f32 [2, 1, 1] constant passed as user data. */
+static ingot_status batched_product(ingot_array **outputs, size_t n_outputs,
+                                    ingot_array *const *inputs, size_t n_inputs, void *user) {
+    return ingot_matmul(&outputs[0], inputs[0], (const ingot_array *)user);
+}
+
+/* The gradient of a bf16 input broadcast over a batch is summed in the f32 of
+ * the cotangent before it is rounded: dx = 1000.5 + -1000 = 0.5 exactly,
+ * where rounding each term to bf16 first (1000.5 -> 1000) would give 0. */
+static void test_broadcast_gradient_sums_before_rounding(void **state) {
+    (void)state;
+    int64_t xs[2] = {1, 1}, ys[3] = {2, 1, 1};
+    double xv[1] = {1}, yv[2] = {1000.5, -1000};
+    ingot_array *x = tu_from_f64(xv, INGOT_BF16, xs, 2), *y = tu_from_f64(yv, INGOT_F32, ys, 3);
+    ingot_array *cot = NULL, *out = NULL, *g = NULL;
+    TU_OK(ingot_ones(&cot, INGOT_F32, ys, 3));
+    TU_OK(ingot_vjp(&out, &g, batched_product, y, &x, 1, &cot, 1));
+    double e[1] = {0.5};
+    tu_assert_shape(g, INGOT_BF16, xs, 2);
+    tu_assert_close(g, e, 1, 0, 0, "bf16 gradient summed in f32");
+    ingot_array_free(x);
+    ingot_array_free(y);
+    ingot_array_free(cot);
+    ingot_array_free(out);
+    ingot_array_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_value_and_grad_one_hot),
         cmocka_unit_test(test_vjp_two_outputs),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_view_gradients),
+        cmocka_unit_test(test_layout_gradients),
         cmocka_unit_test(test_broadcast_gradient),
         cmocka_unit_test(test_accumulation_and_stop_gradient),
+        cmocka_unit_test(test_broadcast_gradient_sums_before_rounding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,29 @@ const ingot__backend *ingot__backend_for(ingot_device device) {
     return p ? (const ingot__backend *)p->backend : NULL;
 }
 
+ingot_status ingot__backend_get(const ingot__backend **be, const ingot_array *const *arrays, int n,
+                                const char *op) {
+    *be = NULL;
+    bool found = false;
+    ingot_device dev = {INGOT_DEVICE_CPU, 0};
+    for (int i = 0; i < n; i++) {
+        if (!arrays[i]) continue;
+        ingot_device d = ingot_array_device(arrays[i]);
+        if (!found) {
+            dev = d;
+            found = true;
+        } else if (d.type != dev.type || d.index != dev.index) {
+            return ingot__error(INGOT_ERR_DEVICE, "%s: inputs are on different devices", op);
+        }
+    }
+    if (!found) return ingot__error(INGOT_ERR_INTERNAL, "%s: no array to find a backend for", op);
+    *be = ingot__backend_for(dev);
+    if (!*be)
+        return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for device %s:%d", op,
+                            dev.type == INGOT_DEVICE_CUDA ? "cuda" : "cpu", dev.index);
+    return INGOT_OK;
+}
+
 ingot_device ingot_cpu(void) { return (ingot_device){INGOT_DEVICE_CPU, 0}; }
 
 int ingot_device_count(ingot_device_type type) {

@@ -118,6 +118,15 @@ typedef struct ingot__backend {
  * INGOT_ERR_DEVICE). */
 const ingot__backend *ingot__backend_for(ingot_device device);
 
+/* *be = the table serving the device of `arrays` (n entries; NULL entries are
+ * skipped, at least one must be non-NULL). The lookup every op front end and
+ * backward function uses before calling a kernel.
+ * Errors: DEVICE "op: inputs are on different devices" when the arrays do not
+ * share one device; DEVICE "op: no backend for device cuda:0" when no table
+ * serves it. */
+ingot_status ingot__backend_get(const ingot__backend **be, const ingot_array *const *arrays, int n,
+                                const char *op);
+
 /* The CPU table (src/backend/cpu). */
 extern const ingot__backend ingot__cpu_backend;
 

@@ -308,8 +308,9 @@ ingot_status ingot_array_to_host(void *dst, size_t dst_bytes, ingot_dtype dtype,
     ingot_array *host;
     ingot_status st = ingot_array_wrap(&host, dst, dtype, a->shape, a->ndim, NULL, NULL);
     if (st) return st;
-    const ingot__backend *be = ingot__backend_for(ingot_array_device(a));
-    st = be ? be->copy(host, a) : ingot__error(INGOT_ERR_DEVICE, "array_to_host: no backend");
+    const ingot__backend *be;
+    st = ingot__backend_get(&be, &a, 1, "array_to_host");
+    if (!st) st = be->copy(host, a);
     ingot_array_free(host);
     return st;
 }

@@ -104,12 +104,13 @@ ingot_status ingot__sum_to_shape(ingot_array **out, const ingot_array *g, const 
 }
 
 ingot_status ingot__grad_for_input(ingot_array **grad, ingot_array *g, const ingot_array *input) {
-    ingot_array *cast = NULL;
-    ingot_status st = ingot_astype(&cast, g, input->dtype);
+    ingot_array *wide = NULL, *summed = NULL; /* g's shape; input's shape (both the wider dtype) */
+    ingot_status st = ingot_astype(&wide, g, ingot_promote_types(g->dtype, input->dtype));
     ingot_array_free(g);
-    if (st) return st;
-    st = ingot__sum_to_shape(grad, cast, input->shape, input->ndim);
-    ingot_array_free(cast);
+    if (!st) st = ingot__sum_to_shape(&summed, wide, input->shape, input->ndim);
+    if (!st) st = ingot_astype(grad, summed, input->dtype);
+    ingot_array_free(summed);
+    ingot_array_free(wide);
     return st;
 }
 

@@ -22,8 +22,10 @@ typedef struct ingot__node ingot__node;
 
 /* Computes grads[i] (shape and dtype of node->inputs[i]) from the cotangent of
  * node->output; leaves grads[i] NULL for inputs that receive nothing (non-float
- * or constant inputs). grads arrive zeroed to NULL. Recording is off while it
- * runs, so it may use any ingot op. */
+ * or constant inputs). grads arrive zeroed to NULL; whatever the function
+ * leaves in them is freed by the caller when it returns an error, so it may
+ * allocate gradients in place. Recording is off while it runs, so it may use
+ * any ingot op. */
 typedef ingot_status (*ingot__backward_fn)(ingot_array **grads, const ingot_array *cotangent,
                                            const ingot__node *node);
 
@@ -53,9 +55,10 @@ ingot_status ingot__record(ingot__node **node, ingot_array *out, const ingot_arr
 ingot_status ingot__sum_to_shape(ingot_array **out, const ingot_array *g, const int64_t *shape,
                                  int ndim);
 
-/* grads[i] = g converted to the dtype of node->inputs[i] and summed down to
- * its shape; the common tail of elementwise backward functions. Takes over
- * (frees) g. */
+/* grads[i] = g summed down to the shape of input (node->inputs[i]), then
+ * converted to input's dtype; the common tail of backward functions. The sum
+ * runs in the wider of g's and input's dtypes, so a f32 cotangent of a bf16
+ * or f16 input is summed in f32 before rounding. Takes over (frees) g. */
 ingot_status ingot__grad_for_input(ingot_array **grad, ingot_array *g, const ingot_array *input);
 
 #endif

@@ -41,21 +41,6 @@ static ingot_status where_backward(ingot_array **grads, const ingot_array *g,
 
 /* ---- shared front-end helpers ---- */
 
-/* The kernel table for the inputs' device (all must share it). */
-static ingot_status backend_for(const ingot__backend **be, const ingot_array *const *in, int n,
-                                const char *op) {
-    ingot_device dev = ingot_array_device(in[0]);
-    for (int i = 1; i < n; i++) {
-        ingot_device d = ingot_array_device(in[i]);
-        if (d.type != dev.type || d.index != dev.index) {
-            return ingot__error(INGOT_ERR_DEVICE, "%s: inputs are on different devices", op);
-        }
-    }
-    *be = ingot__backend_for(dev);
-    if (!*be) return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for the inputs' device", op);
-    return INGOT_OK;
-}
-
 /* The NumPy broadcast of the shapes of n arrays; SHAPE error naming them all. */
 static ingot_status broadcast_shape(int64_t *shape, int *ndim, const ingot_array *const *in, int n,
                                     const char *op) {
@@ -82,18 +67,6 @@ static ingot_status broadcast_shape(int64_t *shape, int *ndim, const ingot_array
     }
     *ndim = nd;
     return INGOT_OK;
-}
-
-/* a viewed with `shape` (a broadcast of a's shape): 0 strides on stretched
- * and added dims. Not recorded for autograd. */
-static ingot_status broadcast_view(ingot_array **out, const ingot_array *a, const int64_t *shape,
-                                   int ndim) {
-    int64_t strides[INGOT_MAX_DIMS];
-    for (int d = 0; d < ndim; d++) {
-        int j = d - (ndim - a->ndim);
-        strides[d] = j >= 0 && a->shape[j] == shape[d] ? a->strides[j] : 0;
-    }
-    return ingot__array_view(out, a, shape, strides, ndim, a->offset);
 }
 
 /* Records out = op(in) with a backward function and the op in node->i[0];
@@ -125,7 +98,7 @@ static bool unary_keeps_integers(ingot__unary_op op) {
 static ingot_status unary_compute(ingot_array **out, const ingot_array *x, ingot__unary_op op) {
     const char *name = unary_names[op];
     const ingot__backend *be;
-    ingot_status st = backend_for(&be, &x, 1, name);
+    ingot_status st = ingot__backend_get(&be, &x, 1, name);
     if (st != INGOT_OK) return st;
     ingot_array *o;
     st = ingot__array_new_like(&o, x, x->dtype);
@@ -214,14 +187,15 @@ static bool is_compare(ingot__binary_op op) { return op >= INGOT__EQ; }
 static ingot_status broadcast_compute(ingot_array **out, const ingot_array *const *in, int n,
                                       ingot_dtype out_dtype, int op, const char *name) {
     const ingot__backend *be;
-    ingot_status st = backend_for(&be, in, n, name);
+    ingot_status st = ingot__backend_get(&be, in, n, name);
     if (st != INGOT_OK) return st;
     int64_t shape[INGOT_MAX_DIMS];
     int ndim;
     st = broadcast_shape(shape, &ndim, in, n, name);
     if (st != INGOT_OK) return st;
     ingot_array *v[3] = {NULL, NULL, NULL}; /* inputs viewed with the output's shape */
-    for (int i = 0; i < n && st == INGOT_OK; i++) st = broadcast_view(&v[i], in[i], shape, ndim);
+    for (int i = 0; i < n && st == INGOT_OK; i++)
+        st = ingot__broadcast_view(&v[i], in[i], shape, ndim);
     ingot_array *o = NULL;
     if (st == INGOT_OK) st = ingot__array_new(&o, out_dtype, shape, ndim, name);
     if (st == INGOT_OK) {

@@ -8,41 +8,20 @@
 #include "core/autograd_internal.h"
 #include "ingot/ops.h"
 
-static const ingot__backend *backend_of(const ingot_array *a) {
-    return ingot__backend_for(ingot_array_device(a));
-}
-
 /* ---- shared helpers ---- */
 
 /* A new contiguous array of dtype and shape filled with value (not recorded). */
 static ingot_status filled(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
                            double value, const char *op) {
+    const ingot__backend *be = NULL;
     ingot_status st = ingot__array_new(out, dtype, shape, ndim, op);
-    if (st == INGOT_OK) st = backend_of(*out)->fill(*out, value);
+    if (st == INGOT_OK) st = ingot__backend_get(&be, (const ingot_array *const *)out, 1, op);
+    if (st == INGOT_OK) st = be->fill(*out, value);
     if (st != INGOT_OK) {
         ingot_array_free(*out);
         *out = NULL;
     }
     return st;
-}
-
-/* A new contiguous copy of x converted to dtype (not recorded). */
-static ingot_status copy_as(ingot_array **out, const ingot_array *x, ingot_dtype dtype) {
-    ingot_status st = ingot__array_new_like(out, x, dtype);
-    if (st == INGOT_OK) st = backend_of(x)->copy(*out, x);
-    if (st != INGOT_OK) {
-        ingot_array_free(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
-/* x converted to dtype (not recorded): a new reference to x when it already
- * has that dtype. */
-static ingot_status converted(ingot_array **out, const ingot_array *x, ingot_dtype dtype) {
-    if (x->dtype != dtype) return copy_as(out, x, dtype);
-    *out = ingot_array_retain((ingot_array *)x);
-    return INGOT_OK;
 }
 
 /* The indices as a contiguous i64 array with negative values wrapped, after
@@ -80,19 +59,6 @@ static ingot_status normalize_indices(ingot_array **out, const ingot_array *indi
     return INGOT_OK;
 }
 
-/* A view of x (ndim dims) broadcast to shape: dims of x that are 1 where
- * shape differs get stride 0. Not recorded. */
-static ingot_status broadcast_view(ingot_array **out, const ingot_array *x, const int64_t *shape,
-                                   int ndim) {
-    int64_t strides[INGOT_MAX_DIMS];
-    int lead = ndim - x->ndim;
-    for (int d = 0; d < ndim; d++) {
-        int xd = d - lead;
-        strides[d] = xd < 0 || x->shape[xd] != shape[d] ? 0 : x->strides[xd];
-    }
-    return ingot__array_view(out, x, shape, strides, ndim, x->offset);
-}
-
 /* The VJP tail for input x: converts and sums g down to x (grad_for_input),
  * or drops g when x is not a float array. Takes over g. */
 static ingot_status grad_to(ingot_array **grad, ingot_array *g, const ingot_array *x) {
@@ -101,6 +67,34 @@ static ingot_status grad_to(ingot_array **grad, ingot_array *g, const ingot_arra
         return INGOT_OK;
     }
     return ingot__grad_for_input(grad, g, x);
+}
+
+/* *out = res when st is INGOT_OK; otherwise frees res. Returns st. */
+static ingot_status finish(ingot_array **out, ingot_array *res, ingot_status st) {
+    if (st != INGOT_OK) {
+        ingot_array_free(res);
+        return st;
+    }
+    *out = res;
+    return INGOT_OK;
+}
+
+/* The gathers of take and take_along_axis: dst (res or a view of it) = src
+ * (a or a view of it) gathered at iv along axis, then res recorded as
+ * op(a, indices) with backward and the axis in node->i[0]. */
+static ingot_status gather_recorded(ingot_array *res, ingot_array *dst, const ingot_array *src,
+                                    const ingot_array *iv, const ingot_array *a,
+                                    const ingot_array *indices, int axis,
+                                    ingot__backward_fn backward, const char *op) {
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, &a, 1, op);
+    if (st == INGOT_OK) st = be->gather(dst, src, iv, axis);
+    if (st != INGOT_OK) return st;
+    const ingot_array *inputs[2] = {a, indices};
+    ingot__node *node;
+    st = ingot__record(&node, res, inputs, 2, backward, op);
+    if (node) node->i[0] = axis;
+    return st;
 }
 
 /* ---- concat and stack ---- */
@@ -154,8 +148,10 @@ static ingot_status concat_arrays(ingot_array **out, const ingot_array *const *a
         shape[axis] += arrays[i]->shape[axis];
         dtype = ingot_promote_types(dtype, arrays[i]->dtype);
     }
+    const ingot__backend *be = NULL;
     ingot_array *res = NULL; /* shape */
-    ingot_status st = ingot__array_new(&res, dtype, shape, ndim, "concat");
+    ingot_status st = ingot__backend_get(&be, arrays, n, "concat");
+    if (st == INGOT_OK) st = ingot__array_new(&res, dtype, shape, ndim, "concat");
     int64_t start = 0;
     for (int i = 0; i < n && st == INGOT_OK; i++) {
         const ingot_array *x = arrays[i];
@@ -163,7 +159,7 @@ static ingot_status concat_arrays(ingot_array **out, const ingot_array *const *a
         if (x->size > 0) {
             st = ingot__array_view(&dst, res, x->shape, res->strides, ndim,
                                    res->offset + start * res->strides[axis]);
-            if (st == INGOT_OK) st = backend_of(x)->copy(dst, x);
+            if (st == INGOT_OK) st = be->copy(dst, x);
             ingot_array_free(dst);
         }
         start += x->shape[axis];
@@ -173,12 +169,7 @@ static ingot_status concat_arrays(ingot_array **out, const ingot_array *const *a
         st = ingot__record(&node, res, arrays, n, concat_backward, "concat");
         if (node) node->i[0] = axis;
     }
-    if (st != INGOT_OK) {
-        ingot_array_free(res);
-        return st;
-    }
-    *out = res;
-    return INGOT_OK;
+    return finish(out, res, st);
 }
 
 /* Checks out, arrays and n (>= 1, no NULL entries). */
@@ -282,7 +273,9 @@ static ingot_status take_backward(ingot_array **grads, const ingot_array *g,
     }
     if (st == INGOT_OK) st = take_index_view(&iv, idx, shape, a->ndim, axis);
     if (st == INGOT_OK) st = ingot_reshape(&gr, g, shape, a->ndim);
-    if (st == INGOT_OK) st = backend_of(a)->scatter(ga, iv, gr, axis, true);
+    const ingot__backend *be = NULL;
+    if (st == INGOT_OK) st = ingot__backend_get(&be, &a, 1, "take");
+    if (st == INGOT_OK) st = be->scatter(ga, iv, gr, axis, true);
     if (st == INGOT_OK) {
         st = ingot__grad_for_input(&grads[0], ga, a);
         ga = NULL;
@@ -322,22 +315,12 @@ ingot_status ingot_take(ingot_array **out, const ingot_array *a, const ingot_arr
     }
     if (st == INGOT_OK) st = ingot__array_view(&ov, res, kshape, kstrides, a->ndim, res->offset);
     if (st == INGOT_OK) st = take_index_view(&iv, idx, kshape, a->ndim, axis);
-    if (st == INGOT_OK) st = backend_of(a)->gather(ov, a, iv, axis);
-    if (st == INGOT_OK) {
-        const ingot_array *inputs[2] = {a, indices};
-        ingot__node *node;
-        st = ingot__record(&node, res, inputs, 2, take_backward, "take");
-        if (node) node->i[0] = axis;
-    }
+    if (st == INGOT_OK)
+        st = gather_recorded(res, ov, a, iv, a, indices, axis, take_backward, "take");
     ingot_array_free(iv);
     ingot_array_free(ov);
     ingot_array_free(idx);
-    if (st != INGOT_OK) {
-        ingot_array_free(res);
-        return st;
-    }
-    *out = res;
-    return INGOT_OK;
+    return finish(out, res, st);
 }
 
 /* ---- take_along_axis / put_along_axis ---- */
@@ -386,9 +369,11 @@ static ingot_status take_along_backward(ingot_array **grads, const ingot_array *
     ingot_status st = take_along_shapes(out_shape, a_shape, a, indices, axis);
     if (st == INGOT_OK)
         st = normalize_indices(&idx, indices, a->shape[axis], axis, "take_along_axis");
-    if (st == INGOT_OK) st = broadcast_view(&iv, idx, out_shape, a->ndim);
+    if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, out_shape, a->ndim);
     if (st == INGOT_OK) st = filled(&ga, g->dtype, a_shape, a->ndim, 0.0, "take_along_axis");
-    if (st == INGOT_OK) st = backend_of(a)->scatter(ga, iv, g, axis, true);
+    const ingot__backend *be = NULL;
+    if (st == INGOT_OK) st = ingot__backend_get(&be, &a, 1, "take_along_axis");
+    if (st == INGOT_OK) st = be->scatter(ga, iv, g, axis, true);
     if (st == INGOT_OK) {
         st = ingot__grad_for_input(&grads[0], ga, a);
         ga = NULL;
@@ -412,26 +397,17 @@ ingot_status ingot_take_along_axis(ingot_array **out, const ingot_array *a,
     ingot_array *idx = NULL, *iv = NULL, *av = NULL; /* indices; out_shape; a_shape */
     ingot_array *res = NULL;                         /* out_shape */
     st = normalize_indices(&idx, indices, a->shape[axis], axis, "take_along_axis");
-    if (st == INGOT_OK) st = broadcast_view(&iv, idx, out_shape, a->ndim);
-    if (st == INGOT_OK) st = broadcast_view(&av, a, a_shape, a->ndim);
+    if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, out_shape, a->ndim);
+    if (st == INGOT_OK) st = ingot__broadcast_view(&av, a, a_shape, a->ndim);
     if (st == INGOT_OK)
         st = ingot__array_new(&res, a->dtype, out_shape, a->ndim, "take_along_axis");
-    if (st == INGOT_OK) st = backend_of(a)->gather(res, av, iv, axis);
-    if (st == INGOT_OK) {
-        const ingot_array *inputs[2] = {a, indices};
-        ingot__node *node;
-        st = ingot__record(&node, res, inputs, 2, take_along_backward, "take_along_axis");
-        if (node) node->i[0] = axis;
-    }
+    if (st == INGOT_OK)
+        st = gather_recorded(res, res, av, iv, a, indices, axis, take_along_backward,
+                             "take_along_axis");
     ingot_array_free(av);
     ingot_array_free(iv);
     ingot_array_free(idx);
-    if (st != INGOT_OK) {
-        ingot_array_free(res);
-        return st;
-    }
-    *out = res;
-    return INGOT_OK;
+    return finish(out, res, st);
 }
 
 /* The shape written by put_along_axis: a's shape with indices' dim at axis;
@@ -469,7 +445,6 @@ static ingot_status put_along_shape(int64_t *shape, const ingot_array *a,
  * index view (shape). */
 static ingot_status put_values_grad(ingot_array **grad, const ingot_array *g, const ingot_array *iv,
                                     const ingot_array *values, int axis) {
-    const ingot__backend *be = backend_of(g);
     int ndim = iv->ndim;
     const int64_t *shape = iv->shape;
     int64_t pos_strides[INGOT_MAX_DIMS];
@@ -480,7 +455,9 @@ static ingot_status put_values_grad(ingot_array **grad, const ingot_array *g, co
     ingot_array *owner = NULL, *win = NULL; /* g's shape: last writer; shape: winner */
     ingot_array *mask = NULL, *gv = NULL;   /* shape: bool, g's dtype */
     ingot_array *zero = NULL, *gw = NULL;   /* scalar; shape */
-    ingot_status st = ingot__array_new(&pos, INGOT_I64, &len, 1, "put_along_axis");
+    const ingot__backend *be = NULL;
+    ingot_status st = ingot__backend_get(&be, &g, 1, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__array_new(&pos, INGOT_I64, &len, 1, "put_along_axis");
     if (st == INGOT_OK) st = be->arange(pos, 0.0, 1.0);
     if (st == INGOT_OK) st = ingot__array_view(&pv, pos, shape, pos_strides, ndim, pos->offset);
     if (st == INGOT_OK) st = filled(&owner, INGOT_I64, g->shape, ndim, -1.0, "put_along_axis");
@@ -512,11 +489,13 @@ static ingot_status put_a_grad(ingot_array **grad, const ingot_array *g, const i
                                const ingot_array *a, int axis) {
     int64_t zero_strides[INGOT_MAX_DIMS] = {0};
     ingot_array *ga = NULL, *zero = NULL, *zv = NULL; /* a's shape; scalar; iv's shape */
-    ingot_status st = copy_as(&ga, g, g->dtype);
+    ingot_status st = ingot__copy_as(&ga, g, g->dtype, false, "put_along_axis");
     if (st == INGOT_OK) st = filled(&zero, g->dtype, zero_strides, 0, 0.0, "put_along_axis");
     if (st == INGOT_OK)
         st = ingot__array_view(&zv, zero, iv->shape, zero_strides, iv->ndim, zero->offset);
-    if (st == INGOT_OK) st = backend_of(g)->scatter(ga, iv, zv, axis, false);
+    const ingot__backend *be = NULL;
+    if (st == INGOT_OK) st = ingot__backend_get(&be, &g, 1, "put_along_axis");
+    if (st == INGOT_OK) st = be->scatter(ga, iv, zv, axis, false);
     if (st == INGOT_OK) {
         st = ingot__grad_for_input(grad, ga, a);
         ga = NULL;
@@ -536,7 +515,7 @@ static ingot_status put_along_backward(ingot_array **grads, const ingot_array *g
     ingot_status st = put_along_shape(shape, a, indices, values, axis);
     if (st == INGOT_OK)
         st = normalize_indices(&idx, indices, a->shape[axis], axis, "put_along_axis");
-    if (st == INGOT_OK) st = broadcast_view(&iv, idx, shape, a->ndim);
+    if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, shape, a->ndim);
     if (st == INGOT_OK && ingot_dtype_is_float(a->dtype))
         st = put_a_grad(&grads[0], g, iv, a, axis);
     if (st == INGOT_OK && ingot_dtype_is_float(values->dtype))
@@ -561,11 +540,13 @@ ingot_status ingot_put_along_axis(ingot_array **out, const ingot_array *a,
     ingot_array *vc = NULL, *vv = NULL;  /* values in a's dtype; its view: shape */
     ingot_array *res = NULL;             /* a's shape */
     st = normalize_indices(&idx, indices, a->shape[axis], axis, "put_along_axis");
-    if (st == INGOT_OK) st = broadcast_view(&iv, idx, shape, a->ndim);
-    if (st == INGOT_OK) st = converted(&vc, values, a->dtype);
-    if (st == INGOT_OK) st = broadcast_view(&vv, vc, shape, a->ndim);
-    if (st == INGOT_OK) st = copy_as(&res, a, a->dtype);
-    if (st == INGOT_OK) st = backend_of(a)->scatter(res, iv, vv, axis, false);
+    if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, shape, a->ndim);
+    if (st == INGOT_OK) st = ingot__copy_as(&vc, values, a->dtype, true, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__broadcast_view(&vv, vc, shape, a->ndim);
+    if (st == INGOT_OK) st = ingot__copy_as(&res, a, a->dtype, false, "put_along_axis");
+    const ingot__backend *be = NULL;
+    if (st == INGOT_OK) st = ingot__backend_get(&be, &a, 1, "put_along_axis");
+    if (st == INGOT_OK) st = be->scatter(res, iv, vv, axis, false);
     if (st == INGOT_OK) {
         const ingot_array *inputs[3] = {a, indices, values};
         ingot__node *node;
@@ -576,10 +557,5 @@ ingot_status ingot_put_along_axis(ingot_array **out, const ingot_array *a,
     ingot_array_free(vc);
     ingot_array_free(iv);
     ingot_array_free(idx);
-    if (st != INGOT_OK) {
-        ingot_array_free(res);
-        return st;
-    }
-    *out = res;
-    return INGOT_OK;
+    return finish(out, res, st);
 }

@@ -69,6 +69,22 @@ ingot_status ingot__array_new_like(ingot_array **out, const ingot_array *a, ingo
 ingot_status ingot__array_view(ingot_array **out, const ingot_array *base, const int64_t *shape,
                                const int64_t *strides, int ndim, int64_t offset);
 
+/* a viewed with `shape` (ndim >= a->ndim dims, a NumPy broadcast of a's shape
+ * that the caller has checked): 0 strides on the added leading dims and on
+ * dims of size 1 that are stretched. Not recorded for autograd. */
+ingot_status ingot__broadcast_view(ingot_array **out, const ingot_array *a, const int64_t *shape,
+                                   int ndim);
+
+/* a converted to dtype, not recorded for autograd: a new contiguous array
+ * (from ingot__array_new) holding a's elements, copied by the kernel of a's
+ * device. With `share` and a already of dtype, *out is instead a new
+ * reference to a itself (which may be strided): use that for kernel inputs,
+ * never for an array that will be written to. *out is NULL on error.
+ * Errors: DEVICE (no backend for a's device), OUT_OF_MEMORY; `op` names the
+ * caller in messages. */
+ingot_status ingot__copy_as(ingot_array **out, const ingot_array *a, ingot_dtype dtype, bool share,
+                            const char *op);
+
 /* Pointer to element 0 of a (buffer data + offset). */
 static inline void *ingot__data(const ingot_array *a) {
     return (char *)a->buf->data + a->offset * (int64_t)ingot_dtype_size(a->dtype);

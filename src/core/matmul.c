@@ -38,23 +38,6 @@ static ingot_status mm_resolve(mm_shapes *s, const ingot_array *a, const ingot_a
     return INGOT_OK;
 }
 
-/* x converted to dtype for the kernel (not recorded): a new reference to x when
- * it already has that dtype. */
-static ingot_status cast_for_kernel(ingot_array **out, const ingot_array *x, ingot_dtype dtype) {
-    if (x->dtype == dtype) {
-        *out = ingot_array_retain((ingot_array *)x);
-        return INGOT_OK;
-    }
-    ingot_status st = ingot__array_new_like(out, x, dtype);
-    if (st != INGOT_OK) return st;
-    st = ingot__backend_for(ingot_array_device(x))->copy(*out, x);
-    if (st != INGOT_OK) {
-        ingot_array_free(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
 /* The kernel's view of operand x: [batch..., rows, cols] with 0 strides for
  * broadcast batch dims; a 1-D left operand is the row [1, K], a 1-D right one
  * the column [K, 1]. Not recorded. */
@@ -91,12 +74,15 @@ static ingot_status matmul_compute(ingot_array *res, const ingot_array *a, const
     ingot_array *ov = NULL;             /* [batch..., M, N] view of res */
     int64_t strides[INGOT_MAX_DIMS];
     ingot__contiguous_strides(strides, s->full, s->nbatch + 2);
-    ingot_status st = cast_for_kernel(&ac, a, res->dtype);
-    if (st == INGOT_OK) st = cast_for_kernel(&bc, b, res->dtype);
+    const ingot__backend *be = NULL;
+    const ingot_array *ab[2] = {a, b};
+    ingot_status st = ingot__backend_get(&be, ab, 2, "matmul");
+    if (st == INGOT_OK) st = ingot__copy_as(&ac, a, res->dtype, true, "matmul");
+    if (st == INGOT_OK) st = ingot__copy_as(&bc, b, res->dtype, true, "matmul");
     if (st == INGOT_OK) st = operand_view(&av, ac, s, true);
     if (st == INGOT_OK) st = operand_view(&bv, bc, s, false);
     if (st == INGOT_OK) st = ingot__array_view(&ov, res, s->full, strides, s->nbatch + 2, 0);
-    if (st == INGOT_OK) st = ingot__backend_for(ingot_array_device(a))->matmul(ov, av, bv);
+    if (st == INGOT_OK) st = be->matmul(ov, av, bv);
     ingot_array_free(ov);
     ingot_array_free(bv);
     ingot_array_free(av);
@@ -110,15 +96,6 @@ static ingot_status as_matrix(ingot_array **out, const ingot_array *x, const int
     if (x->ndim == 1) return ingot_reshape(out, x, shape2, 2);
     *out = ingot_array_retain((ingot_array *)x);
     return INGOT_OK;
-}
-
-/* grad = g summed down to x's shape in g's dtype, then converted to x's dtype
- * (summing first keeps f32 precision for bf16/f16 inputs). */
-static ingot_status grad_to_input(ingot_array **grad, const ingot_array *g, const ingot_array *x) {
-    ingot_array *summed = NULL; /* x's shape, g's dtype */
-    ingot_status st = ingot__sum_to_shape(&summed, g, x->shape, x->ndim);
-    if (st != INGOT_OK) return st;
-    return ingot__grad_for_input(grad, summed, x);
 }
 
 /* grads: dA = g @ B^T and dB = A^T @ g, summed over broadcast batch dims.
@@ -154,8 +131,14 @@ static ingot_status matmul_backward(ingot_array **grads, const ingot_array *g,
         ingot_array_free(db);
         db = db1;
     }
-    if (st == INGOT_OK) st = grad_to_input(&grads[0], da, a);
-    if (st == INGOT_OK) st = grad_to_input(&grads[1], db, b);
+    if (st == INGOT_OK) {
+        st = ingot__grad_for_input(&grads[0], da, a);
+        da = NULL;
+    }
+    if (st == INGOT_OK) {
+        st = ingot__grad_for_input(&grads[1], db, b);
+        db = NULL;
+    }
     ingot_array_free(db);
     ingot_array_free(da);
     ingot_array_free(at);

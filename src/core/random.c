@@ -55,6 +55,21 @@ static double largest_below(double high, ingot_dtype dtype) {
     return ingot__load_f64(&v, dtype);
 }
 
+/* A new array of dtype and shape (*res) and per_element * its size random
+ * words from rng (*bits); neither is set on error. */
+static ingot_status new_with_bits(ingot_array **res, ingot_array **bits, ingot_rng *rng,
+                                  ingot_dtype dtype, const int64_t *shape, int ndim,
+                                  int64_t per_element, const char *op) {
+    ingot_status st = ingot__array_new(res, dtype, shape, ndim, op);
+    if (st) return st;
+    st = random_bits(bits, rng, per_element * (*res)->size, op);
+    if (st) {
+        ingot_array_free(*res);
+        *res = NULL;
+    }
+    return st;
+}
+
 ingot_status ingot_random_uniform(ingot_array **out, ingot_rng *rng, ingot_dtype dtype,
                                   const int64_t *shape, int ndim, double low, double high) {
     ingot_status st = check_args(out, rng, dtype, "random_uniform");
@@ -62,14 +77,9 @@ ingot_status ingot_random_uniform(ingot_array **out, ingot_rng *rng, ingot_dtype
     if (!isfinite(low) || !isfinite(high) || !(low < high))
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
                             "random_uniform: needs finite low < high (got %g, %g)", low, high);
-    ingot_array *bits, *res;
-    st = ingot__array_new(&res, dtype, shape, ndim, "random_uniform");
+    ingot_array *bits, *res; /* [size] u32; shape */
+    st = new_with_bits(&res, &bits, rng, dtype, shape, ndim, 1, "random_uniform");
     if (st) return st;
-    st = random_bits(&bits, rng, res->size, "random_uniform");
-    if (st) {
-        ingot_array_free(res);
-        return st;
-    }
     const uint32_t *b = ingot__data(bits);
     char *dst = ingot__data(res);
     size_t sz = ingot_dtype_size(dtype);
@@ -94,14 +104,9 @@ ingot_status ingot_random_normal(ingot_array **out, ingot_rng *rng, ingot_dtype 
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
                             "random_normal: needs a finite mean and std >= 0 (got %g, %g)", mean,
                             std);
-    ingot_array *bits, *res;
-    st = ingot__array_new(&res, dtype, shape, ndim, "random_normal");
+    ingot_array *bits, *res; /* [2 * size] u32; shape */
+    st = new_with_bits(&res, &bits, rng, dtype, shape, ndim, 2, "random_normal");
     if (st) return st;
-    st = random_bits(&bits, rng, 2 * res->size, "random_normal");
-    if (st) {
-        ingot_array_free(res);
-        return st;
-    }
     const uint32_t *b = ingot__data(bits);
     char *dst = ingot__data(res);
     size_t sz = ingot_dtype_size(dtype);
@@ -131,14 +136,10 @@ ingot_status ingot_random_categorical(ingot_array **out, ingot_rng *rng,
     if (logits->shape[axis] == 0)
         return ingot__error(INGOT_ERR_SHAPE, "random_categorical: axis %d is empty", axis);
     /* Gumbel-max: argmax(logits + g) with g = -log(-log(u)), u in (0, 1). */
-    ingot_array *bits, *gumbel, *noisy = NULL;
-    st = ingot__array_new(&gumbel, INGOT_F32, logits->shape, logits->ndim, "random_categorical");
+    ingot_array *bits, *gumbel, *noisy = NULL; /* [size] u32; logits' shape (f32, twice) */
+    st = new_with_bits(&gumbel, &bits, rng, INGOT_F32, logits->shape, logits->ndim, 1,
+                       "random_categorical");
     if (st) return st;
-    st = random_bits(&bits, rng, gumbel->size, "random_categorical");
-    if (st) {
-        ingot_array_free(gumbel);
-        return st;
-    }
     const uint32_t *b = ingot__data(bits);
     float *g = ingot__data(gumbel);
     for (int64_t i = 0; i < gumbel->size; i++) {

@@ -13,12 +13,6 @@
 
 /* ---- helpers ---- */
 
-static ingot_status backend_of(const ingot__backend **be, const ingot_array *a, const char *op) {
-    *be = ingot__backend_for(ingot_array_device(a));
-    if (!*be) return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for the array's device", op);
-    return INGOT_OK;
-}
-
 static int64_t mask_bits(const bool mask[INGOT_MAX_DIMS]) {
     int64_t bits = 0;
     for (int d = 0; d < INGOT_MAX_DIMS; d++)
@@ -93,7 +87,7 @@ static ingot_status run_reduce(ingot_array **out, ingot__reduce_op op, const ing
                                const bool mask[INGOT_MAX_DIMS], ingot_dtype odt, bool keepdims,
                                const char *name) {
     const ingot__backend *be;
-    ingot_status st = backend_of(&be, a, name);
+    ingot_status st = ingot__backend_get(&be, &a, 1, name);
     if (st) return st;
     int64_t kshape[INGOT_MAX_DIMS];
     for (int d = 0; d < a->ndim; d++) kshape[d] = mask[d] ? 1 : a->shape[d];
@@ -448,7 +442,7 @@ static ingot_status softmax_op(ingot_array **out, const ingot_array *a, int axis
     ingot_status st = ingot__norm_axis(&axis, a->ndim, name);
     if (st) return st;
     const ingot__backend *be;
-    st = backend_of(&be, a, name);
+    st = ingot__backend_get(&be, &a, 1, name);
     if (st) return st;
     ingot_array *af; /* a's shape, float */
     st = ingot_astype(&af, a, float_result(a->dtype));
@@ -505,7 +499,7 @@ ingot_status ingot_cumsum(ingot_array **out, const ingot_array *a, int axis, boo
     ingot_status st = ingot__norm_axis(&axis, a->ndim, "cumsum");
     if (st) return st;
     const ingot__backend *be;
-    st = backend_of(&be, a, "cumsum");
+    st = ingot__backend_get(&be, &a, 1, "cumsum");
     if (st) return st;
     st = ingot__array_new(out, ingot_dtype_is_float(a->dtype) ? a->dtype : INGOT_I64, a->shape,
                           a->ndim, "cumsum");

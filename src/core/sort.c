@@ -10,16 +10,13 @@
 #include "core/autograd_internal.h"
 #include "ingot/ops.h"
 
-static ingot_status backend_of(const ingot__backend **be, const ingot_array *a, const char *op) {
-    *be = ingot__backend_for(ingot_array_device(a));
-    if (!*be) return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for the array's device", op);
-    return INGOT_OK;
-}
-
-/* Entry checks shared by every op here: a non-NULL, axis valid (normalised). */
-static ingot_status axis_args(const ingot_array *a, int *axis, const char *op) {
+/* Entry checks shared by every op here: a non-NULL, axis valid (normalised),
+ * and the kernel table for a's device. */
+static ingot_status axis_args(const ingot__backend **be, const ingot_array *a, int *axis,
+                              const char *op) {
     INGOT__CHECK_NOT_NULL(a, op);
-    return ingot__norm_axis(axis, a->ndim, op);
+    ingot_status st = ingot__norm_axis(axis, a->ndim, op);
+    return st ? st : ingot__backend_get(be, &a, 1, op);
 }
 
 /* grad = zeros like x with the cotangent added at saved[0] along the axis. */
@@ -30,7 +27,7 @@ static ingot_status scatter_backward(ingot_array **grads, const ingot_array *g,
     if (!node->saved[0])
         return ingot__error(INGOT_ERR_INTERNAL, "%s: source indices were not saved", node->name);
     const ingot__backend *be;
-    ingot_status st = backend_of(&be, x, node->name);
+    ingot_status st = ingot__backend_get(&be, &x, 1, node->name);
     if (st) return st;
     ingot_array *gx = NULL, *gc = NULL; /* x's shape; g's shape in x's dtype */
     st = ingot_zeros(&gx, x->dtype, x->shape, x->ndim);
@@ -68,10 +65,8 @@ static ingot_status record_selection(ingot_array **out, const ingot_array *a, in
 ingot_status ingot_sort(ingot_array **out, const ingot_array *a, int axis) {
     INGOT__CHECK_NOT_NULL(out, "sort");
     *out = NULL;
-    ingot_status st = axis_args(a, &axis, "sort");
-    if (st) return st;
     const ingot__backend *be;
-    st = backend_of(&be, a, "sort");
+    ingot_status st = axis_args(&be, a, &axis, "sort");
     if (st) return st;
     const ingot_array *inputs[1] = {a};
     ingot_array *idx = NULL; /* a's shape, i64: only for the backward */
@@ -91,10 +86,8 @@ ingot_status ingot_sort(ingot_array **out, const ingot_array *a, int axis) {
 ingot_status ingot_argsort(ingot_array **out, const ingot_array *a, int axis) {
     INGOT__CHECK_NOT_NULL(out, "argsort");
     *out = NULL;
-    ingot_status st = axis_args(a, &axis, "argsort");
-    if (st) return st;
     const ingot__backend *be;
-    st = backend_of(&be, a, "argsort");
+    ingot_status st = axis_args(&be, a, &axis, "argsort");
     if (st) return st;
     st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, "argsort");
     if (!st) st = be->sort(NULL, *out, a, axis);
@@ -118,18 +111,6 @@ static ingot_status reversed_tail(ingot_array **out, const ingot_array *x, int a
     return ingot__array_view(out, x, shape, strides, x->ndim, offset);
 }
 
-/* *out = a contiguous copy of the view v (through the backend's copy). */
-static ingot_status copy_view(ingot_array **out, const ingot_array *v, const ingot__backend *be,
-                              const char *op) {
-    ingot_status st = ingot__array_new(out, v->dtype, v->shape, v->ndim, op);
-    if (!st) st = be->copy(*out, v);
-    if (st) {
-        ingot_array_free(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
 /* The values and source indices (both [.., k, ..]) of the k largest entries of
  * a along axis, descending, ties by lower index first. Not recorded. */
 static ingot_status topk_compute(ingot_array **values, ingot_array **indices, const ingot_array *a,
@@ -143,8 +124,8 @@ static ingot_status topk_compute(ingot_array **values, ingot_array **indices, co
     if (!st) st = be->sort(vs, is, r, axis);
     if (!st) st = reversed_tail(&vt, vs, axis, k);
     if (!st) st = reversed_tail(&it, is, axis, k);
-    if (!st) st = copy_view(values, vt, be, "topk");
-    if (!st) st = copy_view(&ic, it, be, "topk");
+    if (!st) st = ingot__copy_as(values, vt, vt->dtype, false, "topk");
+    if (!st) st = ingot__copy_as(&ic, it, it->dtype, false, "topk");
     /* positions in the reversed row count from the end: source = n - 1 - p */
     if (!st) st = ingot_scalar(&last, INGOT_I64, (double)(n - 1));
     if (!st) st = ingot_sub(indices, last, ic);
@@ -168,14 +149,12 @@ ingot_status ingot_topk(ingot_array **values, ingot_array **indices, const ingot
     if (indices) *indices = NULL;
     if (!values && !indices)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "topk: values and indices are both NULL");
-    ingot_status st = axis_args(a, &axis, "topk");
+    const ingot__backend *be;
+    ingot_status st = axis_args(&be, a, &axis, "topk");
     if (st) return st;
     if (k < 0 || k > a->shape[axis])
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "topk: k %d outside [0, %lld]", k,
                             (long long)a->shape[axis]);
-    const ingot__backend *be;
-    st = backend_of(&be, a, "topk");
-    if (st) return st;
     ingot_array *v = NULL, *idx = NULL; /* [.., k, ..] */
     st = topk_compute(&v, &idx, a, k, axis, be);
     if (st) return st;
@@ -197,14 +176,12 @@ ingot_status ingot_topk(ingot_array **values, ingot_array **indices, const ingot
 ingot_status ingot_argpartition(ingot_array **out, const ingot_array *a, int kth, int axis) {
     INGOT__CHECK_NOT_NULL(out, "argpartition");
     *out = NULL;
-    ingot_status st = axis_args(a, &axis, "argpartition");
+    const ingot__backend *be;
+    ingot_status st = axis_args(&be, a, &axis, "argpartition");
     if (st) return st;
     if (kth < 0 || kth >= a->shape[axis])
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "argpartition: kth %d outside [0, %lld)",
                             kth, (long long)a->shape[axis]);
-    const ingot__backend *be;
-    st = backend_of(&be, a, "argpartition");
-    if (st) return st;
     st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, "argpartition");
     if (!st) st = be->argpartition(*out, a, kth, axis);
     if (st) {

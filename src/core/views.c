@@ -19,18 +19,16 @@ static ingot_status finish(ingot_array **out, ingot_array *view, const ingot_arr
     return INGOT_OK;
 }
 
-static const ingot__backend *backend_of(const ingot_array *a, const char *op, ingot_status *st) {
-    const ingot__backend *be = ingot__backend_for(ingot_array_device(a));
-    *st = be ? INGOT_OK : ingot__error(INGOT_ERR_DEVICE, "%s: no backend for the array's device", op);
-    return be;
-}
-
-/* A contiguous copy of a in dtype (no autograd). */
-static ingot_status copy_as(ingot_array **out, const ingot_array *a, ingot_dtype dtype,
+ingot_status ingot__copy_as(ingot_array **out, const ingot_array *a, ingot_dtype dtype, bool share,
                             const char *op) {
-    ingot_status st;
-    const ingot__backend *be = backend_of(a, op, &st);
-    if (!be) return st;
+    *out = NULL;
+    if (share && a->dtype == dtype) {
+        *out = ingot_array_retain((ingot_array *)a);
+        return INGOT_OK;
+    }
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, &a, 1, op);
+    if (st) return st;
     st = ingot__array_new(out, dtype, a->shape, a->ndim, op);
     if (st) return st;
     st = be->copy(*out, a);
@@ -93,7 +91,7 @@ ingot_status ingot_reshape(ingot_array **out, const ingot_array *a, const int64_
     ingot__contiguous_strides(strides, dims, ndim);
     ingot_array *src = (ingot_array *)a, *copy = NULL, *view;
     if (!ingot_array_is_contiguous(a)) {
-        st = copy_as(&copy, a, a->dtype, "reshape");
+        st = ingot__copy_as(&copy, a, a->dtype, false, "reshape");
         if (st) return st;
         src = copy;
     }
@@ -219,9 +217,9 @@ static ingot_status slice_backward(ingot_array **grads, const ingot_array *g,
                                    const ingot__node *node) {
     const ingot_array *a = node->inputs[0];
     ingot_array *zeros, *window;
-    ingot_status st;
-    const ingot__backend *be = backend_of(g, "slice", &st);
-    if (!be) return st;
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, &g, 1, "slice");
+    if (st) return st;
     st = ingot_zeros(&zeros, g->dtype, a->shape, a->ndim);
     if (st) return st;
     /* node->i holds start[0..ndim) and step[ndim..2ndim) normalised. */
@@ -317,6 +315,16 @@ ingot_status ingot_broadcast_shapes(int64_t *out_shape, int *out_ndim, const int
     return INGOT_OK;
 }
 
+ingot_status ingot__broadcast_view(ingot_array **out, const ingot_array *a, const int64_t *shape,
+                                   int ndim) {
+    int64_t strides[INGOT_MAX_DIMS];
+    for (int d = 0; d < ndim; d++) {
+        int j = d - (ndim - a->ndim);
+        strides[d] = j >= 0 && a->shape[j] == shape[d] ? a->strides[j] : 0;
+    }
+    return ingot__array_view(out, a, shape, strides, ndim, a->offset);
+}
+
 static ingot_status broadcast_backward(ingot_array **grads, const ingot_array *g,
                                        const ingot__node *node) {
     return ingot__grad_for_input(&grads[0], ingot_array_retain((ingot_array *)g), node->inputs[0]);
@@ -330,7 +338,6 @@ ingot_status ingot_broadcast_to(ingot_array **out, const ingot_array *a, const i
     if (ndim < a->ndim || ndim > INGOT_MAX_DIMS || (ndim && !shape))
         return ingot__error(INGOT_ERR_SHAPE, "broadcast_to: cannot broadcast %d dims to %d",
                             a->ndim, ndim);
-    int64_t strides[INGOT_MAX_DIMS];
     for (int i = 0; i < ndim; i++) {
         int j = i - (ndim - a->ndim);
         int64_t d = j >= 0 ? a->shape[j] : 1;
@@ -341,10 +348,9 @@ ingot_status ingot_broadcast_to(ingot_array **out, const ingot_array *a, const i
                                 ingot__shape_str(s2, shape, ndim));
         }
         if (shape[i] < 0) return ingot__error(INGOT_ERR_SHAPE, "broadcast_to: negative dim");
-        strides[i] = j >= 0 && d == shape[i] ? a->strides[j] : 0;
     }
     ingot_array *view;
-    ingot_status st = ingot__array_view(&view, a, shape, strides, ndim, a->offset);
+    ingot_status st = ingot__broadcast_view(&view, a, shape, ndim);
     if (st) return st;
     return finish(out, view, a, broadcast_backward, "broadcast_to", NULL);
 }
@@ -361,7 +367,7 @@ static ingot_status identity_backward(ingot_array **grads, const ingot_array *g,
 static ingot_status converted(ingot_array **out, const ingot_array *a, ingot_dtype dtype,
                               const char *op) {
     ingot_array *copy;
-    ingot_status st = copy_as(&copy, a, dtype, op);
+    ingot_status st = ingot__copy_as(&copy, a, dtype, false, op);
     if (st) return st;
     if (!ingot_dtype_is_float(dtype) || !ingot_dtype_is_float(a->dtype)) {
         *out = copy; /* not differentiable: a constant */

@@ -50,27 +50,17 @@ static ingot_status norm_backward(ingot_array **grads, const ingot_array *g,
     const ingot_array *b = node->inputs[2]; /* [D] or NULL */
     bool center = node->i[0] != 0;
     const char *op = center ? "layer_norm" : "rms_norm";
-    const ingot__backend *be = ingot__backend_for(ingot_array_device(x));
-    if (!be) return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for x's device", op);
-    ingot_array *dx = NULL, *dw = NULL, *db = NULL; /* like x, w, b */
-    ingot_status st = ingot__array_new_like(&dx, x, x->dtype);
-    if (!st && w) st = ingot__array_new_like(&dw, w, w->dtype);
-    if (!st && b) st = ingot__array_new_like(&db, b, b->dtype);
-    if (!st) {
-        float eps = (float)node->f[0];
-        st = center ? be->layer_norm_vjp(dx, dw, db, x, w, b, g, eps)
-                    : be->rms_norm_vjp(dx, dw, x, w, g, eps);
-    }
-    if (st) {
-        ingot_array_free(dx);
-        ingot_array_free(dw);
-        ingot_array_free(db);
-        return st;
-    }
-    grads[0] = dx;
-    grads[1] = dw;
-    grads[2] = db;
-    return INGOT_OK;
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, (const ingot_array *const *)node->inputs, 3, op);
+    if (st) return st;
+    ingot_array **dx = &grads[0], **dw = &grads[1], **db = &grads[2]; /* like x, w, b */
+    st = ingot__array_new_like(dx, x, x->dtype);
+    if (!st && w) st = ingot__array_new_like(dw, w, w->dtype);
+    if (!st && b) st = ingot__array_new_like(db, b, b->dtype);
+    if (st) return st;
+    float eps = (float)node->f[0];
+    return center ? be->layer_norm_vjp(*dx, *dw, *db, x, w, b, g, eps)
+                  : be->rms_norm_vjp(*dx, *dw, x, w, g, eps);
 }
 
 /* The common front end: validation, conversion, kernel call, recording. */
@@ -88,11 +78,13 @@ static ingot_status norm(ingot_array **out, const ingot_array *x, const ingot_ar
     if (!(eps >= 0.0f) || isinf(eps))
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: eps must be finite and >= 0, got %g",
                             op, (double)eps);
-    const ingot__backend *be = ingot__backend_for(ingot_array_device(x));
-    if (!be) return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for x's device", op);
+    const ingot__backend *be;
+    const ingot_array *given[3] = {x, weight, bias};
+    ingot_status st = ingot__backend_get(&be, given, 3, op);
+    if (st) return st;
 
     ingot_array *w = NULL, *b = NULL, *y = NULL; /* [D], [D], [..., D] */
-    ingot_status st = norm_param(&w, weight, x, op, "weight");
+    st = norm_param(&w, weight, x, op, "weight");
     if (!st) st = norm_param(&b, bias, x, op, "bias");
     if (!st) st = ingot__array_new_like(&y, x, x->dtype);
     if (!st) st = center ? be->layer_norm(y, x, w, b, eps) : be->rms_norm(y, x, w, eps);

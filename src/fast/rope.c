@@ -80,18 +80,11 @@ static ingot_status rope_backward(ingot_array **grads, const ingot_array *g,
         .freqs = node->saved[0],
         .positions = node->saved[1],
     };
-    const ingot__backend *be = ingot__backend_for(ingot_array_device(x));
-    if (!be) return ingot__error(INGOT_ERR_DEVICE, "rope: no backend for x's device");
-    ingot_array *dx; /* [B, H, T, head_dim] */
-    ingot_status st = ingot__array_new_like(&dx, x, x->dtype);
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, &x, 1, "rope");
     if (st) return st;
-    st = be->rope(dx, g, &ro, true);
-    if (st) {
-        ingot_array_free(dx);
-        return st;
-    }
-    grads[0] = dx;
-    return INGOT_OK;
+    st = ingot__array_new_like(&grads[0], x, x->dtype); /* [B, H, T, head_dim] */
+    return st ? st : be->rope(grads[0], g, &ro, true);
 }
 
 ingot_status ingot_rope(ingot_array **out, const ingot_array *x, const ingot_rope_options *opts) {
@@ -109,8 +102,9 @@ ingot_status ingot_rope(ingot_array **out, const ingot_array *x, const ingot_rop
     ingot_rope_options ro;
     ingot_status st = rope_resolve(&ro, x, opts);
     if (st) return st;
-    const ingot__backend *be = ingot__backend_for(ingot_array_device(x));
-    if (!be) return ingot__error(INGOT_ERR_DEVICE, "rope: no backend for x's device");
+    const ingot__backend *be;
+    st = ingot__backend_get(&be, &x, 1, "rope");
+    if (st) return st;
 
     ingot_array *y; /* [B, H, T, head_dim] */
     st = ingot__array_new_like(&y, x, x->dtype);

@@ -83,23 +83,15 @@ static ingot_status sdpa_backward(ingot_array **grads, const ingot_array *g,
     const ingot_array *v = node->inputs[2]; /* [B, Hkv, Tk, Dv] */
     ingot_sdpa_options ro = {.scale = (float)node->f[0], .causal = node->i[0] != 0,
                              .window = node->i[1], .mask = node->saved[1]};
-    const ingot__backend *be = ingot__backend_for(ingot_array_device(q));
-    if (!be) return ingot__error(INGOT_ERR_DEVICE, "sdpa: no backend for q's device");
-    ingot_array *dq = NULL, *dk = NULL, *dv = NULL; /* like q, k, v */
-    ingot_status st = ingot__array_new_like(&dq, q, q->dtype);
-    if (!st) st = ingot__array_new_like(&dk, k, k->dtype);
-    if (!st) st = ingot__array_new_like(&dv, v, v->dtype);
-    if (!st) st = be->sdpa_vjp(dq, dk, dv, q, k, v, node->output, node->saved[0], g, &ro);
-    if (st) {
-        ingot_array_free(dq);
-        ingot_array_free(dk);
-        ingot_array_free(dv);
-        return st;
-    }
-    grads[0] = dq;
-    grads[1] = dk;
-    grads[2] = dv;
-    return INGOT_OK;
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, (const ingot_array *const *)node->inputs, 3, "sdpa");
+    if (st) return st;
+    ingot_array **dq = &grads[0], **dk = &grads[1], **dv = &grads[2]; /* like q, k, v */
+    st = ingot__array_new_like(dq, q, q->dtype);
+    if (!st) st = ingot__array_new_like(dk, k, k->dtype);
+    if (!st) st = ingot__array_new_like(dv, v, v->dtype);
+    if (st) return st;
+    return be->sdpa_vjp(*dq, *dk, *dv, q, k, v, node->output, node->saved[0], g, &ro);
 }
 
 ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_array *k,
@@ -120,8 +112,10 @@ ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_arr
                             (double)ro.scale);
     int64_t D = q->shape[3];
     if (ro.scale == 0.0f) ro.scale = D > 0 ? (float)(1.0 / sqrt((double)D)) : 1.0f;
-    const ingot__backend *be = ingot__backend_for(ingot_array_device(q));
-    if (!be) return ingot__error(INGOT_ERR_DEVICE, "sdpa: no backend for q's device");
+    const ingot__backend *be;
+    const ingot_array *qkv[3] = {q, k, v};
+    st = ingot__backend_get(&be, qkv, 3, "sdpa");
+    if (st) return st;
 
     int64_t oshape[4] = {q->shape[0], q->shape[1], q->shape[2], v->shape[3]}; /* [B,Hq,Tq,Dv] */
     int64_t mshape[4] = {q->shape[0], q->shape[1], q->shape[2], k->shape[2]}; /* [B,Hq,Tq,Tk] */

@@ -853,10 +853,8 @@ ingot_status ingot_safetensors_open_memory(ingot_safetensors **out, const void *
     st->nfiles = 1;
     unsigned char *copy = malloc(nbytes ? nbytes : 1);
     ingot_status s = INGOT_OK;
-    if (!copy || !(st->files[0].path = dup_str(label))) {
-        free(copy);
-        s = oom(label);
-    } else if (!(st->files[0].region = region_new(copy, nbytes, false))) {
+    if (!copy || !(st->files[0].path = dup_str(label)) ||
+        !(st->files[0].region = region_new(copy, nbytes, false))) {
         free(copy);
         s = oom(label);
     } else {

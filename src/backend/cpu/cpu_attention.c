@@ -119,15 +119,41 @@ static int64_t lse_offset(const ingot_array *lse, int64_t b, int64_t h, int64_t 
     return b * lse->strides[0] + h * lse->strides[1] + i * lse->strides[2];
 }
 
+/* A task's f32 scratch of n floats; NULL, with a->failed set, when out of
+ * memory. */
+static float *task_buffer(sdpa_args *a, size_t n) {
+    float *buf = malloc(n * sizeof(float));
+    if (!buf) atomic_store(&a->failed, true);
+    return buf;
+}
+
+/* The keys [*lo, *hi] that query i sees within the block [j0, j0 + nk). */
+static void block_keys(const sdpa_args *a, int64_t i, int64_t j0, int64_t nk, int64_t *lo,
+                       int64_t *hi) {
+    key_range(a, i, lo, hi);
+    if (*lo < j0) *lo = j0;
+    if (*hi > j0 + nk - 1) *hi = j0 + nk - 1;
+}
+
+/* For query i (rows qr of q, gr of the cotangent) and key j (rows kr, vr):
+ * the attention probability *p = exp(score - lse) and the score gradient
+ * *ds = p * (gr . vr - delta). False (nothing set) when the mask hides j. */
+static bool prob_and_dscore(float *p, float *ds, const sdpa_args *a, const float *qr,
+                            const float *kr, const float *gr, const float *vr, int64_t b,
+                            int64_t h, int64_t i, int64_t j, float lse, float delta) {
+    float sc = score(a, qr, kr, b, h, i, j);
+    if (sc == -INFINITY) return false;
+    *p = expf(sc - lse);
+    *ds = *p * (dot(gr, vr, a->Dv) - delta);
+    return true;
+}
+
 static void sdpa_forward_tasks(void *ctx, int64_t begin, int64_t end) {
     sdpa_args *a = ctx;
     int64_t D = a->D, Dv = a->Dv;
     size_t nbuf = (size_t)(QB * D + KB * D + KB * Dv + QB * Dv + KB + 2 * QB);
-    float *buf = malloc(nbuf * sizeof(float));
-    if (!buf) {
-        atomic_store(&a->failed, true);
-        return;
-    }
+    float *buf = task_buffer(a, nbuf);
+    if (!buf) return;
     float *qs = buf;           /* [QB, D] */
     float *ks = qs + QB * D;   /* [KB, D] */
     float *vs = ks + KB * D;   /* [KB, Dv] */
@@ -153,9 +179,7 @@ static void sdpa_forward_tasks(void *ctx, int64_t begin, int64_t end) {
             const float *vp = load_rows(a->v, b, hk, j0, nk, vs, &ldv);
             for (int64_t r = 0; r < n; r++) {
                 int64_t lo, hi;
-                key_range(a, i0 + r, &lo, &hi);
-                if (lo < j0) lo = j0;
-                if (hi > j0 + nk - 1) hi = j0 + nk - 1;
+                block_keys(a, i0 + r, j0, nk, &lo, &hi);
                 float bm = -INFINITY;
                 for (int64_t j = lo; j <= hi; j++) {
                     s[j - j0] = score(a, qp + r * ldq, kp + (j - j0) * ldk, b, h, i0 + r, j);
@@ -193,11 +217,8 @@ static void sdpa_forward_tasks(void *ctx, int64_t begin, int64_t end) {
 static void sdpa_dq_tasks(void *ctx, int64_t begin, int64_t end) {
     sdpa_args *a = ctx;
     int64_t D = a->D, Dv = a->Dv;
-    float *buf = malloc((size_t)(2 * QB * D + 2 * QB * Dv + KB * D + KB * Dv + 1) * sizeof(float));
-    if (!buf) {
-        atomic_store(&a->failed, true);
-        return;
-    }
+    float *buf = task_buffer(a, (size_t)(2 * QB * D + 2 * QB * Dv + KB * D + KB * Dv + 1));
+    if (!buf) return;
     float *qs = buf;            /* [QB, D] */
     float *dqs = qs + QB * D;   /* [QB, D] */
     float *gs = dqs + QB * D;   /* [QB, Dv] */
@@ -224,14 +245,13 @@ static void sdpa_dq_tasks(void *ctx, int64_t begin, int64_t end) {
                 int64_t i = i0 + r, lo, hi;
                 float lse = ingot__cpu_load_f32(a->lse, lse_offset(a->lse, b, h, i));
                 if (lse == -INFINITY) continue;
-                key_range(a, i, &lo, &hi);
-                if (lo < j0) lo = j0;
-                if (hi > j0 + nk - 1) hi = j0 + nk - 1;
+                block_keys(a, i, j0, nk, &lo, &hi);
                 for (int64_t j = lo; j <= hi; j++) {
-                    float sc = score(a, qp + r * ldq, kp + (j - j0) * ldk, b, h, i, j);
-                    if (sc == -INFINITY) continue;
-                    float p = expf(sc - lse);
-                    float ds = p * (dot(gp + r * ldg, vp + (j - j0) * ldv, Dv) - delta[r]);
+                    float p, ds;
+                    if (!prob_and_dscore(&p, &ds, a, qp + r * ldq, kp + (j - j0) * ldk,
+                                         gp + r * ldg, vp + (j - j0) * ldv, b, h, i, j, lse,
+                                         delta[r]))
+                        continue;
                     axpy(dqs + r * D, a->scale * ds, kp + (j - j0) * ldk, D);
                 }
             }
@@ -254,11 +274,8 @@ static void query_range(const sdpa_args *a, int64_t j0, int64_t j1, int64_t *ilo
 static void sdpa_dkv_tasks(void *ctx, int64_t begin, int64_t end) {
     sdpa_args *a = ctx;
     int64_t D = a->D, Dv = a->Dv;
-    float *buf = malloc((size_t)(2 * KB * D + 2 * KB * Dv + QB * D + QB * Dv + 1) * sizeof(float));
-    if (!buf) {
-        atomic_store(&a->failed, true);
-        return;
-    }
+    float *buf = task_buffer(a, (size_t)(2 * KB * D + 2 * KB * Dv + QB * D + QB * Dv + 1));
+    if (!buf) return;
     float *ks = buf;             /* [KB, D] */
     float *dks = ks + KB * D;    /* [KB, D] */
     float *vs = dks + KB * D;    /* [KB, Dv] */
@@ -284,14 +301,13 @@ static void sdpa_dkv_tasks(void *ctx, int64_t begin, int64_t end) {
                     float lse = ingot__cpu_load_f32(a->lse, lse_offset(a->lse, b, h, i));
                     if (lse == -INFINITY) continue;
                     float delta = a->delta[(b * a->Hq + h) * a->Tq + i];
-                    key_range(a, i, &lo, &hi);
-                    if (lo < j0) lo = j0;
-                    if (hi > j0 + nk - 1) hi = j0 + nk - 1;
+                    block_keys(a, i, j0, nk, &lo, &hi);
                     for (int64_t j = lo; j <= hi; j++) {
-                        float sc = score(a, qp + r * ldq, kp + (j - j0) * ldk, b, h, i, j);
-                        if (sc == -INFINITY) continue;
-                        float p = expf(sc - lse);
-                        float ds = p * (dot(gp + r * ldg, vp + (j - j0) * ldv, Dv) - delta);
+                        float p, ds;
+                        if (!prob_and_dscore(&p, &ds, a, qp + r * ldq, kp + (j - j0) * ldk,
+                                             gp + r * ldg, vp + (j - j0) * ldv, b, h, i, j, lse,
+                                             delta))
+                            continue;
                         axpy(dvs + (j - j0) * Dv, p, gp + r * ldg, Dv);
                         axpy(dks + (j - j0) * D, a->scale * ds, qp + r * ldq, D);
                     }

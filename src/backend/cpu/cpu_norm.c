@@ -67,16 +67,25 @@ static void row_stats(const float *x, int64_t D, bool center, float eps, float *
     *rstd = 1.0f / sqrtf((float)(ss / (double)D) + eps);
 }
 
-static void norm_forward_rows(void *ctx, int64_t begin, int64_t end) {
-    norm_args *a = ctx;
+/* A task's scratch rows: [3, D] f32 with the weight (when given) loaded into
+ * row 1. NULL, with a->failed set, when out of memory. */
+static float *task_rows(norm_args *a) {
     int64_t D = a->D;
     float *buf = malloc((size_t)(3 * D) * sizeof(float));
     if (!buf) {
         atomic_store(&a->failed, true);
-        return;
+        return NULL;
     }
+    if (a->w) ingot__cpu_load_row_f32(buf + D, a->w, 0, a->w->strides[0], D);
+    return buf;
+}
+
+static void norm_forward_rows(void *ctx, int64_t begin, int64_t end) {
+    norm_args *a = ctx;
+    int64_t D = a->D;
+    float *buf = task_rows(a);
+    if (!buf) return;
     float *xr = buf, *wr = buf + D, *br = buf + 2 * D; /* [D] each */
-    if (a->w) ingot__cpu_load_row_f32(wr, a->w, 0, a->w->strides[0], D);
     if (a->b) ingot__cpu_load_row_f32(br, a->b, 0, a->b->strides[0], D);
     ingot_dtype dt = a->x->dtype;
     for (int64_t r = begin; r < end; r++) {
@@ -100,13 +109,9 @@ static void norm_forward_rows(void *ctx, int64_t begin, int64_t end) {
 static void norm_vjp_rows(void *ctx, int64_t begin, int64_t end) {
     norm_args *a = ctx;
     int64_t D = a->D;
-    float *buf = malloc((size_t)(3 * D) * sizeof(float));
-    if (!buf) {
-        atomic_store(&a->failed, true);
-        return;
-    }
-    float *xr = buf, *gr = buf + D, *wr = buf + 2 * D; /* [D] each */
-    if (a->w) ingot__cpu_load_row_f32(wr, a->w, 0, a->w->strides[0], D);
+    float *buf = task_rows(a);
+    if (!buf) return;
+    float *xr = buf, *wr = buf + D, *gr = buf + 2 * D; /* [D] each */
     for (int64_t r = begin; r < end; r++) {
         float mean, rstd;
         load_x_row(xr, a->x, r, D);
