@@ -588,8 +588,10 @@ static ingot_status eval_args(jctx *c, const jnode *n, evargs *e) {
     return INGOT_OK;
 }
 
-static ingot_status call_macro(jctx *c, const jnode *m, const jargs *a, jv *out) {
-    jframe f = {.parent = c->root, .vars = jv_none()};
+static ingot_status call_macro(jctx *c, const jv_macro *mv, const jargs *a, jv *out) {
+    const jnode *m = mv->node;
+    jframe closure = {.parent = c->root, .vars = mv->closure};
+    jframe f = {.parent = mv->closure.type == JV_DICT ? &closure : c->root, .vars = jv_none()};
     ingot_status st = INGOT_OK;
     size_t np = m->args.n;
     if (a->npos > np && !(m->flag & 1))
@@ -655,7 +657,7 @@ static ingot_status call_macro(jctx *c, const jnode *m, const jargs *a, jv *out)
 
 static ingot_status call_value(jctx *c, jv callee, const jargs *a, jv *out) {
     switch (callee.type) {
-    case JV_MACRO: return call_macro(c, callee.u.p, a, out);
+    case JV_MACRO: return call_macro(c, callee.u.macro, a, out);
     case JV_FUNC:
         if (callee.u.i >= 0) return jinja__call_global(c, (int)callee.u.i, a, out);
         return ingot__error(INGOT_ERR_UNSUPPORTED, "template: stored methods cannot be called");
@@ -989,6 +991,29 @@ static ingot_status exec_with(jctx *c, const jnode *n) {
     return st;
 }
 
+/* A macro closes over the variables of the scopes it is defined in (below
+ * the template level, which it sees live). */
+static ingot_status define_macro(jctx *c, const jnode *n) {
+    jv_macro *m = calloc(1, sizeof *m);
+    if (!m) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "template: out of memory");
+    *m = (jv_macro){.refs = 1, .node = n, .name = n->name, .closure = jv_none()};
+    jv mv = {.type = JV_MACRO, .u.macro = m};
+    ingot_status st = INGOT_OK;
+    for (jframe *f = c->frame; f != c->root && !st; f = f->parent) {
+        if (f->vars.type != JV_DICT) continue;
+        if (m->closure.type != JV_DICT && (st = jv_dict_new(&m->closure, JV_DICT))) break;
+        for (size_t i = 0; i < f->vars.u.d->n && !st; i++)
+            if (!jv_dict_get(m->closure.u.d, f->vars.u.d->keys[i]))
+                st = jv_dict_set(m->closure, jv_incref(f->vars.u.d->keys[i]),
+                                 jv_incref(f->vars.u.d->vals[i]));
+    }
+    if (st) {
+        jv_decref(mv);
+        return st;
+    }
+    return frame_set(c->frame, n->name, mv);
+}
+
 static ingot_status exec_stmt(jctx *c, const jnode *n, int *flow) {
     ingot_status st;
     jv v;
@@ -1028,7 +1053,7 @@ static ingot_status exec_stmt(jctx *c, const jnode *n, int *flow) {
         }
         return exec_set(c, n->a, v);
     }
-    case N_MACRO: return frame_set(c->frame, n->name, (jv){.type = JV_MACRO, .u.p = n});
+    case N_MACRO: return define_macro(c, n);
     case N_BREAK: *flow = FLOW_BREAK; return INGOT_OK;
     case N_CONTINUE: *flow = FLOW_CONTINUE; return INGOT_OK;
     case N_WITH: return exec_with(c, n);

@@ -21,6 +21,7 @@ static uint32_t *refs_of(jv v) {
     case JV_DICT:
     case JV_NS: return &v.u.d->refs;
     case JV_LOOP: return &v.u.loop->refs;
+    case JV_MACRO: return &v.u.macro->refs;
     default: return NULL;
     }
 }
@@ -64,6 +65,10 @@ void jv_decref(jv v) {
     case JV_LOOP:
         jv_decref((jv){.type = JV_LIST, .u.l = v.u.loop->items});
         free(v.u.loop);
+        break;
+    case JV_MACRO:
+        jv_decref(v.u.macro->closure);
+        free(v.u.macro);
         break;
     default: break;
     }
@@ -465,7 +470,7 @@ bool jv_equal(jv a, jv b) {
         return true;
     case JV_NS: return a.u.d == b.u.d;
     case JV_LOOP: return a.u.loop == b.u.loop;
-    case JV_MACRO: return a.u.p == b.u.p;
+    case JV_MACRO: return a.u.macro == b.u.macro;
     case JV_FUNC: return a.u.i == b.u.i;
     default: return false;
     }
@@ -657,7 +662,11 @@ static ingot_status write_value(jv_buf *b, jv v, bool repr) {
                          v.u.loop->items->n);
         return jv_buf_add(b, tmp2, (size_t)n);
     }
-    case JV_MACRO: return jv_buf_add(b, "<Macro>", 7);
+    case JV_MACRO: {
+        jv_buf_add(b, "<Macro '", 8);
+        ingot_status st2 = jv_buf_add(b, v.u.macro->name, strlen(v.u.macro->name));
+        return st2 ? st2 : jv_buf_add(b, "'>", 2);
+    }
     default: return jv_buf_add(b, "<built-in function>", 19);
     }
 }

@@ -23,7 +23,7 @@ typedef enum jv_type {
     JV_DICT,  /* dict (insertion ordered) */
     JV_NS,    /* namespace(): a dict whose attributes may be assigned */
     JV_LOOP,  /* the `loop` object of a for loop */
-    JV_MACRO, /* a macro: u.p points at its node in the template */
+    JV_MACRO, /* a macro: its node in the template and the variables it closes over */
     JV_FUNC,  /* a global function or an uncalled method: u.i names it */
 } jv_type;
 
@@ -42,6 +42,7 @@ typedef struct jv_str {
 typedef struct jv_list jv_list;
 typedef struct jv_dict jv_dict;
 typedef struct jv_loop jv_loop;
+typedef struct jv_macro jv_macro;
 
 typedef struct jv {
     uint8_t type; /* jv_type */
@@ -53,7 +54,8 @@ typedef struct jv {
         jv_list *l;
         jv_dict *d;
         jv_loop *loop;
-        const void *p; /* JV_MACRO node; JV_UNDEF name hint (a NUL-terminated string
+        jv_macro *macro;
+        const void *p; /* JV_UNDEF name hint (a NUL-terminated string
                           living as long as the template) or NULL */
     } u;
 } jv;
@@ -73,6 +75,13 @@ struct jv_dict {
     jv *keys, *vals;
     uint32_t *index;  /* open-addressing hash index (entry + 1; 0 = empty), or NULL */
     size_t index_cap; /* power of two */
+};
+
+struct jv_macro {
+    uint32_t refs;
+    const void *node; /* the N_MACRO node (lives as long as the template) */
+    const char *name;
+    jv closure; /* JV_DICT of the enclosing scopes' variables, or JV_NONE at top level */
 };
 
 struct jv_loop {
