@@ -185,6 +185,12 @@ static void test_statements(void **state) {
            NULL, "321");
     EXPECT("{% generation %}gen{% endgeneration %}", NULL, "gen");
     EXPECT("{% set g = 'top' %}{% macro m() %}{{ g }}{% endmacro %}{{ m() }}", NULL, "top");
+    /* a macro sees the loop variables where it is defined, not where called */
+    EXPECT("{% for i in [1] %}{% macro m() %}{{ i }}{% endmacro %}{{ m() }}{% endfor %}", NULL, "1");
+    EXPECT("{% macro m() %}[{{ i }}]{% endmacro %}{% for i in [5] %}{{ m() }}{% endfor %}{{ m }}",
+           NULL, "[]<Macro 'm'>");
+    EXPECT("{% for x in [7, 8] %}{{ loop }} {% endfor %}{{ [x] }}", NULL,
+           "<LoopContext 1/2> <LoopContext 2/2> [Undefined]");
 }
 
 static void test_filters(void **state) {
