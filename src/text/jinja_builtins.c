@@ -1215,9 +1215,11 @@ static ingot_status filter_tojson(jctx *c, jv v, const jargs *a, jv *out) {
 }
 
 static ingot_status filter_indent(jctx *c, jv v, const jargs *a, jv *out) {
-    jv s;
-    ingot_status st = to_str(c, v, &s);
-    if (st) return st;
+    if (v.type != JV_STR) /* Jinja2 appends "\n" to the value: only strings work */
+        return ingot__error(INGOT_ERR_FORMAT, "indent: expected a string, got %s",
+                            jv_type_name(v));
+    jv s = jv_incref(v);
+    ingot_status st;
     const jv *w = jinja__arg(a, 0, "width");
     bool first = opt_bool(jinja__arg(a, 1, "first"), false);
     bool blank = opt_bool(jinja__arg(a, 2, "blank"), false);
