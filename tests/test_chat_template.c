@@ -36,8 +36,9 @@ static void expect_render(const char *tpl, const char *vars, const char *want, s
     char *out;
     size_t len;
     ingot_status st = try_render(&out, &len, tpl, vars, NULL);
-    if (st) fail_msg("line %d: %s: %s\n  template: %s", line, ingot_status_str(st),
-                     ingot_last_error(), tpl);
+    if (st)
+        fail_msg("line %d: %s: %s\n  template: %s", line, ingot_status_str(st), ingot_last_error(),
+                 tpl);
     if (len != want_len || memcmp(out, want, len) != 0)
         fail_msg("line %d: template %s\n  got:  [%s]\n  want: [%s]", line, tpl, out, want);
     assert_int_equal(out[len], '\0');
@@ -80,8 +81,8 @@ static void test_text_and_expressions(void **state) {
     EXPECT("{{ 1 if true else 2 }}|{{ 1 if false }}|{{ 'a' if x is defined else 'b' }}", NULL,
            "1||b");
     EXPECT("{{ -x }} {{ +x }} {{ - -x }} {{ -x|abs }}", "{\"x\": 3}", "-3 3 3 3");
-    EXPECT("{{ messages|length - 1 }} {{ 'a' + x|trim + 'c' }}", "{\"messages\": [1, 2], \"x\": \" b \"}",
-           "1 abc");
+    EXPECT("{{ messages|length - 1 }} {{ 'a' + x|trim + 'c' }}",
+           "{\"messages\": [1, 2], \"x\": \" b \"}", "1 abc");
     EXPECT("{{ 0x1F }} {{ 0o17 }} {{ 0b101 }} {{ 1_000 }} {{ 1.5e3 }} {{ 2E-3 }}", NULL,
            "31 15 5 1000 1500.0 0.002");
     EXPECT("{{ 1, 2 }}", NULL, "(1, 2)");
@@ -96,7 +97,8 @@ static void test_strings_and_slices(void **state) {
     EXPECT("{{ 'héllo'[1] }} {{ 'héllo'[::-1] }} {{ 'héllo'[1:3] }} {{ 'héllo'[-2:] }}", NULL,
            "é olléh él lo");
     EXPECT("{{ m[::-1] }} {{ m[1:] }} {{ m[:-1] }} {{ m[::2] }} {{ m[4:0:-2] }} {{ m[10:] }}",
-           "{\"m\": [1, 2, 3, 4, 5]}", "[5, 4, 3, 2, 1] [2, 3, 4, 5] [1, 2, 3, 4] [1, 3, 5] [5, 3] []");
+           "{\"m\": [1, 2, 3, 4, 5]}",
+           "[5, 4, 3, 2, 1] [2, 3, 4, 5] [1, 2, 3, 4] [1, 3, 5] [5, 3] []");
     EXPECT("{{ 'Hello World'.split() }} {{ 'a,b,,c'.split(',') }} {{ 'a,b,c'.split(',', 1) }}",
            NULL, "['Hello', 'World'] ['a', 'b', '', 'c'] ['a', 'b,c']");
     EXPECT("{{ 'a,b,c'.rsplit(',', 1) }} {{ '  x  y '.split() }} {{ ' a b '.split(' ') }}", NULL,
@@ -104,9 +106,11 @@ static void test_strings_and_slices(void **state) {
     EXPECT("{{ '  xx  '.strip() }}|{{ 'xxhixx'.lstrip('x') }}|{{ '\\n\\nhi\\n'.rstrip('\\n') }}|"
            "{{ '\\u3000hi\\u00a0'.strip() }}",
            NULL, "xx|hixx|\n\nhi|hi");
-    EXPECT("{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith(('x', 'c')) }} {{ 'abc'.startswith('') }}",
-           NULL, "True True True");
-    EXPECT("{{ 'aaa'.replace('a', 'b', 2) }} {{ 'abc'.replace('', '-') }} {{ 'abab'.replace('ab', 'x') }}",
+    EXPECT(
+        "{{ 'abc'.startswith('ab') }} {{ 'abc'.endswith(('x', 'c')) }} {{ 'abc'.startswith('') }}",
+        NULL, "True True True");
+    EXPECT("{{ 'aaa'.replace('a', 'b', 2) }} {{ 'abc'.replace('', '-') }} {{ 'abab'.replace('ab', "
+           "'x') }}",
            NULL, "bba -a-b-c- xx");
     EXPECT("{{ 'abcabc'.find('c') }} {{ 'abcabc'.rfind('c') }} {{ 'xé'.find('é') }} "
            "{{ 'abc'.find('z') }} {{ 'abcabc'.count('bc') }}",
@@ -114,7 +118,8 @@ static void test_strings_and_slices(void **state) {
     EXPECT("{{ '-'.join(['a', 'b']) }} {{ 'abc'.upper() }} {{ 'ÀBC'.lower() }} "
            "{{ 'hello wORLD'.title() }} {{ 'hELLO'.capitalize() }}",
            NULL, "a-b ABC àbc Hello World Hello");
-    EXPECT("{{ '12'.isdigit() }} {{ 'ab'.isalpha() }} {{ ' '.isspace() }} {{ 'a\\nb\\r\\nc'.splitlines() }}",
+    EXPECT("{{ '12'.isdigit() }} {{ 'ab'.isalpha() }} {{ ' '.isspace() }} {{ "
+           "'a\\nb\\r\\nc'.splitlines() }}",
            NULL, "True True True ['a', 'b', 'c']");
     EXPECT("{{ c.split('</think>')[-1].lstrip('\\n') }}|"
            "{{ c.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') }}",
@@ -158,13 +163,15 @@ static void test_statements(void **state) {
     EXPECT("{% for x in [1, 2, 3, 4, 5] %}{% if x == 2 %}{% continue %}{% endif %}"
            "{% if x == 4 %}{% break %}{% endif %}{{ x }}{% endfor %}",
            NULL, "13");
-    EXPECT("{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}{% for k in d %}{{ k }}{% endfor %}",
+    EXPECT("{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}{% for k in d %}{{ k }}{% "
+           "endfor %}",
            "{\"d\": {\"b\": 1, \"a\": 2}}", "b=1;a=2;ba");
     EXPECT("{% for c in 'hé' %}[{{ c }}]{% endfor %}{% for x in nothing %}x{% endfor %}", NULL,
            "[h][é]");
     /* scopes: a loop body starts from the outer values each iteration, and
      * its assignments stay inside; namespaces carry state out */
-    EXPECT("{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 10 %}{{ x }};{% endfor %}{{ x }}",
+    EXPECT("{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 10 %}{{ x }};{% endfor %}{{ "
+           "x }}",
            NULL, "111;111;1");
     EXPECT("{% for i in [1, 2] %}{% if i == 2 %}[{{ y }}]{% endif %}{% set y = i %}{% endfor %}",
            NULL, "[]");
@@ -173,8 +180,9 @@ static void test_statements(void **state) {
            NULL, "6 123 False");
     EXPECT("{% set a, b = 1, 2 %}{{ a }}{{ b }}{% set t = (3, 4) %}{% set c, d = t %}{{ c + d }}",
            NULL, "127");
-    EXPECT("{% set x %}block {{ 1 + 1 }}{% endset %}[{{ x }}]{% set y | upper %}up{% endset %}{{ y }}",
-           NULL, "[block 2]UP");
+    EXPECT(
+        "{% set x %}block {{ 1 + 1 }}{% endset %}[{{ x }}]{% set y | upper %}up{% endset %}{{ y }}",
+        NULL, "[block 2]UP");
     EXPECT("{% with y = 5, z = 6 %}{{ y + z }}{% endwith %}[{{ y }}]", NULL, "11[]");
     EXPECT("{% macro m(a, b=2) %}[{{ a }}{{ b }}]{% endmacro %}{{ m(1) }}{{ m(1, 3) }}"
            "{{ m(b=5, a=0) }}",
@@ -186,7 +194,8 @@ static void test_statements(void **state) {
     EXPECT("{% generation %}gen{% endgeneration %}", NULL, "gen");
     EXPECT("{% set g = 'top' %}{% macro m() %}{{ g }}{% endmacro %}{{ m() }}", NULL, "top");
     /* a macro sees the loop variables where it is defined, not where called */
-    EXPECT("{% for i in [1] %}{% macro m() %}{{ i }}{% endmacro %}{{ m() }}{% endfor %}", NULL, "1");
+    EXPECT("{% for i in [1] %}{% macro m() %}{{ i }}{% endmacro %}{{ m() }}{% endfor %}", NULL,
+           "1");
     EXPECT("{% macro m() %}[{{ i }}]{% endmacro %}{% for i in [5] %}{{ m() }}{% endfor %}{{ m }}",
            NULL, "[]<Macro 'm'>");
     EXPECT("{% for x in [7, 8] %}{{ loop }} {% endfor %}{{ [x] }}", NULL,
@@ -195,7 +204,8 @@ static void test_statements(void **state) {
 
 static void test_filters(void **state) {
     (void)state;
-    EXPECT("{{ 'abc'|length }} {{ 'hé'|count }} {{ [1, 2]|length }} {{ {'a': 1}|length }} {{ nope|length }}",
+    EXPECT("{{ 'abc'|length }} {{ 'hé'|count }} {{ [1, 2]|length }} {{ {'a': 1}|length }} {{ "
+           "nope|length }}",
            NULL, "3 2 2 1 0");
     EXPECT("{{ '  a  '|trim }}|{{ 'xxaxx'|trim('x') }}|{{ 'abc'|upper }}|{{ 'AbC'|lower }}", NULL,
            "a|a|ABC|abc");
@@ -206,12 +216,15 @@ static void test_filters(void **state) {
            NULL, "deNone");
     EXPECT("{{ [1, 2]|join(', ') }} {{ [1, 2]|join }} {{ users|join(', ', attribute='n') }}",
            "{\"users\": [{\"n\": \"a\"}, {\"n\": \"b\"}]}", "1, 2 12 a, b");
-    EXPECT("{{ [1, 2, 3]|first }} {{ [1, 2, 3]|last }} {{ 'abc'|first }} {{ 'abc'|last }} [{{ []|first }}]",
+    EXPECT("{{ [1, 2, 3]|first }} {{ [1, 2, 3]|last }} {{ 'abc'|first }} {{ 'abc'|last }} [{{ "
+           "[]|first }}]",
            NULL, "1 3 a c []");
-    EXPECT("{{ 'ab'|list }} {{ {'a': 1}|list }} {{ {'a': 1}|items|list }} {{ [2, 1]|reverse|list }} "
-           "{{ 'abc'|reverse }}",
-           NULL, "['a', 'b'] ['a'] [('a', 1)] [1, 2] cba");
-    EXPECT("{{ 5|string ~ 'x' }} {{ [1, [2]]|string }} {{ '3'|int + 1 }} {{ ' 4 '|int }} {{ '3.9'|int }} "
+    EXPECT(
+        "{{ 'ab'|list }} {{ {'a': 1}|list }} {{ {'a': 1}|items|list }} {{ [2, 1]|reverse|list }} "
+        "{{ 'abc'|reverse }}",
+        NULL, "['a', 'b'] ['a'] [('a', 1)] [1, 2] cba");
+    EXPECT("{{ 5|string ~ 'x' }} {{ [1, [2]]|string }} {{ '3'|int + 1 }} {{ ' 4 '|int }} {{ "
+           "'3.9'|int }} "
            "{{ 'x'|int }} {{ 'x'|int(7) }} {{ '1e3'|float }} {{ 7|float }} {{ 'y'|float }}",
            NULL, "5x [1, [2]] 4 4 3 0 7 1000.0 7.0 0.0");
     EXPECT("{{ -3|abs }} {{ -2.5|abs }} {{ 2.5|round }} {{ 3.5|round }} {{ 5|round }} "
@@ -227,13 +240,14 @@ static void test_filters(void **state) {
            NULL, "[1, 2, 3] ['c', 'b', 'A'] [{'n': 1}, {'n': 2}]");
     EXPECT("{{ [1, 2, 3]|sum }} {{ [1.5, 2]|sum }} {{ [1, 5, 2]|max }} {{ [4, 2, 8]|min }}", NULL,
            "6 3.5 5 2");
-    EXPECT("{{ users|selectattr('active')|map(attribute='name')|join(',') }} "
-           "{{ users|rejectattr('active')|list|length }} "
-           "{{ users|selectattr('name', 'equalto', 'b')|map(attribute='name')|first }} "
-           "{{ [1, 2, 3, 4]|select('odd')|list }} {{ [1, 2, 3, 4]|reject('odd')|list }} "
-           "{{ ['a', 'b']|map('upper')|list }} {{ [0, 1, '']|select|list }}",
-           "{\"users\": [{\"name\": \"a\", \"active\": true}, {\"name\": \"b\", \"active\": false}]}",
-           "a 1 b [1, 3] [2, 4] ['A', 'B'] [1]");
+    EXPECT(
+        "{{ users|selectattr('active')|map(attribute='name')|join(',') }} "
+        "{{ users|rejectattr('active')|list|length }} "
+        "{{ users|selectattr('name', 'equalto', 'b')|map(attribute='name')|first }} "
+        "{{ [1, 2, 3, 4]|select('odd')|list }} {{ [1, 2, 3, 4]|reject('odd')|list }} "
+        "{{ ['a', 'b']|map('upper')|list }} {{ [0, 1, '']|select|list }}",
+        "{\"users\": [{\"name\": \"a\", \"active\": true}, {\"name\": \"b\", \"active\": false}]}",
+        "a 1 b [1, 3] [2, 4] ['A', 'B'] [1]");
     EXPECT("{{ 'a\\nb'|indent(2) }}|{{ 'a\\n\\nb'|indent(2, true) }}|"
            "{{ 'a\\n\\nb\\n'|indent(2, blank=true) }}|{{ 'x\\ny'|indent('--', first=true) }}",
            NULL, "a\n  b|  a\n\n  b|a\n  \n  b\n  |--x\n--y");
@@ -257,26 +271,30 @@ static void test_tests(void **state) {
     EXPECT("{{ {} is mapping }}{{ [] is mapping }}{{ [] is iterable }}{{ 'x' is iterable }}"
            "{{ 1 is iterable }}{{ [] is sequence }}{{ 3 is sequence }}",
            NULL, "TrueFalseTrueTrueFalseTrueFalse");
-    EXPECT("{{ true is boolean }}{{ 1 is boolean }}{{ true is true }}{{ 1 is true }}{{ false is false }}"
+    EXPECT("{{ true is boolean }}{{ 1 is boolean }}{{ true is true }}{{ 1 is true }}{{ false is "
+           "false }}"
            "{{ 0 is false }}",
            NULL, "TrueFalseTrueFalseTrueFalse");
     EXPECT("{{ 4 is even }}{{ 3 is odd }}{{ 9 is divisibleby 3 }}{{ 9 is divisibleby(2) }}", NULL,
            "TrueTrueTrueFalse");
     EXPECT("{{ 1 is eq 1 }}{{ 1 is equalto 2 }}{{ 1 is ne 2 }}{{ 1 is lt 2 }}{{ 2 is ge 2 }}"
-           "{{ 3 is greaterthan 2 }}{{ [1, 2, 3]|select('==', 2)|list }}{{ [1, 2, 3]|select('>', 1)|list }}",
+           "{{ 3 is greaterthan 2 }}{{ [1, 2, 3]|select('==', 2)|list }}{{ [1, 2, 3]|select('>', "
+           "1)|list }}",
            NULL, "TrueFalseTrueTrueTrueTrue[2][2, 3]");
     EXPECT("{{ 'ab' is lower }}{{ 'AB' is upper }}{{ 'Ab' is lower }}{{ 2 is in [1, 2] }}"
            "{{ 'a' is in 'cat' }}{{ x is not none }}{{ x is not defined }}",
            "{\"x\": null}", "TrueTrueFalseTrueTrueFalseFalse");
-    EXPECT("{{ range is callable }}{{ 'upper' is filter }}{{ 'nope' is filter }}{{ 'odd' is test }}",
-           NULL, "TrueTrueFalseTrue");
+    EXPECT(
+        "{{ range is callable }}{{ 'upper' is filter }}{{ 'nope' is filter }}{{ 'odd' is test }}",
+        NULL, "TrueTrueFalseTrue");
 }
 
 static void test_dict_and_list_methods(void **state) {
     (void)state;
     EXPECT("{{ d.items()|list }} {{ d.keys()|list }} {{ d.values()|list }} {{ d.get('a') }} "
            "{{ d.get('z', 9) }} {{ d.get('z') }}",
-           "{\"d\": {\"a\": 1, \"b\": [2]}}", "[('a', 1), ('b', [2])] ['a', 'b'] [1, [2]] 1 9 None");
+           "{\"d\": {\"a\": 1, \"b\": [2]}}",
+           "[('a', 1), ('b', [2])] ['a', 'b'] [1, [2]] 1 9 None");
     /* attribute access prefers the dict method, item access the key */
     EXPECT("{{ d['items'] }} {{ d.items is defined }} {{ d.name }}",
            "{\"d\": {\"items\": 5, \"name\": \"n\"}}", "5 True n");
@@ -294,7 +312,8 @@ static void test_dict_and_list_methods(void **state) {
 
 static void test_tojson(void **state) {
     (void)state;
-    EXPECT("{{ 'x'|tojson }} {{ none|tojson }} {{ true|tojson }} {{ 3|tojson }} {{ [1, [2, []], {}]|tojson }}",
+    EXPECT("{{ 'x'|tojson }} {{ none|tojson }} {{ true|tojson }} {{ 3|tojson }} {{ [1, [2, []], "
+           "{}]|tojson }}",
            NULL, "\"x\" null true 3 [1, [2, []], {}]");
     /* ints stay ints and floats floats, as the JSON input had them */
     EXPECT("{{ x|tojson }}",
@@ -303,19 +322,21 @@ static void test_tojson(void **state) {
            "{\"i\": 1, \"f\": 1.0, \"t\": 0.1, \"e\": 1e-05, \"big\": 1e+16, \"neg\": -0.0, "
            "\"g\": 1234567890.1234567, \"n\": -17, \"huge\": 1e+300}");
     /* escaping: quotes, backslashes, control characters; non-ASCII kept */
-    EXPECT("{{ x|tojson }}", "{\"x\": \"q\\\" b\\\\ n\\n t\\t r\\r \\u0001 \\u001f \\u007f é 😀 </\"}",
+    EXPECT("{{ x|tojson }}",
+           "{\"x\": \"q\\\" b\\\\ n\\n t\\t r\\r \\u0001 \\u001f \\u007f é 😀 </\"}",
            "\"q\\\" b\\\\ n\\n t\\t r\\r \\u0001 \\u001f \x7f é 😀 </\"");
     EXPECT("{{ 'é😀'|tojson(true) }} {{ 'é'|tojson(ensure_ascii=true) }}", NULL,
            "\"\\u00e9\\ud83d\\ude00\" \"\\u00e9\"");
     EXPECT("{{ x|tojson(indent=2) }}", "{\"x\": {\"a\": [1, {\"b\": null}], \"c\": {}, \"d\": []}}",
-           "{\n  \"a\": [\n    1,\n    {\n      \"b\": null\n    }\n  ],\n  \"c\": {},\n  \"d\": []\n}");
+           "{\n  \"a\": [\n    1,\n    {\n      \"b\": null\n    }\n  ],\n  \"c\": {},\n  \"d\": "
+           "[]\n}");
     EXPECT("{{ [1, 2]|tojson(indent='\\t') }} {{ [1]|tojson(indent=0) }}", NULL,
            "[\n\t1,\n\t2\n] [\n1\n]");
     EXPECT("{{ {'a': 1, 'b': [1, 2]}|tojson(separators=(',', ':')) }} "
            "{{ {'b': 1, 'a': 2}|tojson(sort_keys=true) }} {{ {1: 'x', none: 2}|tojson }}",
            NULL, "{\"a\":1,\"b\":[1,2]} {\"a\": 2, \"b\": 1} {\"1\": \"x\", \"null\": 2}");
-    EXPECT("{{ (1, 2)|tojson }} {{ 0.1 + 0.2 }} {{ (0.1 + 0.2)|tojson }} {{ (1 / 3)|tojson }}", NULL,
-           "[1, 2] 0.30000000000000004 0.30000000000000004 0.3333333333333333");
+    EXPECT("{{ (1, 2)|tojson }} {{ 0.1 + 0.2 }} {{ (0.1 + 0.2)|tojson }} {{ (1 / 3)|tojson }}",
+           NULL, "[1, 2] 0.30000000000000004 0.30000000000000004 0.3333333333333333");
     EXPECT_FAIL("{{ x|tojson }}", NULL, INGOT_ERR_FORMAT, "Undefined is not JSON serializable");
     EXPECT_FAIL("{{ namespace()|tojson }}", NULL, INGOT_ERR_FORMAT, "not JSON serializable");
 }
@@ -325,10 +346,12 @@ static void test_float_repr(void **state) {
     /* Python's repr: shortest round-trip digits, exponent outside 1e-4..1e16 */
     EXPECT("{{ 1.0 }} {{ 0.1 }} {{ 1e-05 }} {{ 0.0001 }} {{ 1e16 }} {{ 1e15 }} {{ 123456789.123 }}",
            NULL, "1.0 0.1 1e-05 0.0001 1e+16 1000000000000000.0 123456789.123");
-    EXPECT("{{ 1e22 }} {{ 1.5e-7 }} {{ 5e-324 }} {{ 1.7976931348623157e308 }} {{ -1.5 }} {{ 100.0 }}",
-           NULL, "1e+22 1.5e-07 5e-324 1.7976931348623157e+308 -1.5 100.0");
-    EXPECT("{{ 10 / 3 }} {{ 2 / 3 }} {{ 1e308 * 10 }} {{ -(1e308 * 10) }} {{ (1e308 * 10)|tojson }}",
-           NULL, "3.3333333333333335 0.6666666666666666 inf -inf Infinity");
+    EXPECT(
+        "{{ 1e22 }} {{ 1.5e-7 }} {{ 5e-324 }} {{ 1.7976931348623157e308 }} {{ -1.5 }} {{ 100.0 }}",
+        NULL, "1e+22 1.5e-07 5e-324 1.7976931348623157e+308 -1.5 100.0");
+    EXPECT(
+        "{{ 10 / 3 }} {{ 2 / 3 }} {{ 1e308 * 10 }} {{ -(1e308 * 10) }} {{ (1e308 * 10)|tojson }}",
+        NULL, "3.3333333333333335 0.6666666666666666 inf -inf Infinity");
 }
 
 static void test_undefined(void **state) {
@@ -436,13 +459,15 @@ static void test_limits(void **state) {
     (void)state;
     /* 10^15 iterations: stopped by the step limit */
     ingot_template_limits steps = {.max_steps = 200000};
-    expect_limit("{% for a in range(100000) %}{% for b in range(100000) %}{% for c in range(100000) %}"
-                 "{% endfor %}{% endfor %}{% endfor %}",
-                 &steps, "evaluation steps");
+    expect_limit(
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% for c in range(100000) %}"
+        "{% endfor %}{% endfor %}{% endfor %}",
+        &steps, "evaluation steps");
     /* exponential string growth: stopped by the size limit */
-    expect_limit("{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s ~ ns.s %}"
-                 "{% endfor %}{{ ns.s|length }}",
-                 NULL, "limit");
+    expect_limit(
+        "{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s ~ ns.s %}"
+        "{% endfor %}{{ ns.s|length }}",
+        NULL, "limit");
     expect_limit("{{ 'x' * 1000000000000 }}", NULL, "output limit");
     expect_limit("{{ [1] * 1000000000000 }}", NULL, "output limit");
     /* huge ranges: the sandbox's MAX_RANGE */
@@ -467,7 +492,8 @@ static void test_limits(void **state) {
     strcpy(deep + 403, " }}");
     TU_FAILS(try_render(&out, NULL, deep, "{}", NULL), INGOT_ERR_LIMIT, "depth limit");
     size_t k = 0;
-    for (int i = 0; i < 20000; i++) k += (size_t)sprintf(deep + k, "-");
+    for (int i = 0; i < 20000; i++)
+        k += (size_t)sprintf(deep + k, "-");
     strcpy(deep + k, "1");
     TU_FAILS(ingot_chat_template_parse(&(ingot_chat_template *){NULL}, "{{ not not not not x }}",
                                        23, &(ingot_template_limits){.max_depth = 3}),
@@ -475,13 +501,15 @@ static void test_limits(void **state) {
     free(deep);
     char *blocks = malloc(20 * 1000 + 1);
     k = 0;
-    for (int i = 0; i < 1000; i++) k += (size_t)sprintf(blocks + k, "{%% if 1 %%}");
+    for (int i = 0; i < 1000; i++)
+        k += (size_t)sprintf(blocks + k, "{%% if 1 %%}");
     TU_FAILS(try_render(&out, NULL, blocks, "{}", NULL), INGOT_ERR_LIMIT, "depth limit");
     free(blocks);
     /* a long flat expression (no recursion at parse) is bounded when evaluated */
     char *flat = malloc(3 * 5000 + 16);
     k = (size_t)sprintf(flat, "{{ 1");
-    for (int i = 0; i < 5000; i++) k += (size_t)sprintf(flat + k, "+1");
+    for (int i = 0; i < 5000; i++)
+        k += (size_t)sprintf(flat + k, "+1");
     strcpy(flat + k, " }}");
     TU_FAILS(try_render(&out, NULL, flat, "{}", NULL), INGOT_ERR_LIMIT, "nesting deeper");
     free(flat);
@@ -516,7 +544,8 @@ static void test_threads(void **state) {
     ingot_chat_template *t;
     TU_OK(ingot_chat_template_parse(&t, shared_tpl, strlen(shared_tpl), NULL));
     pthread_t th[4];
-    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&th[i], NULL, render_many, t), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, render_many, t), 0);
     for (int i = 0; i < 4; i++) {
         void *r;
         pthread_join(th[i], &r);
@@ -559,36 +588,40 @@ static void test_real_templates(void **state) {
         free(llama);
         skip(); /* run scripts/setup.sh for the assets */
     }
-    render_real(qwen,
-                "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", "
-                "\"content\": \"Hi\"}], \"add_generation_prompt\": true, \"enable_thinking\": false}",
-                "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
-                "<|im_start|>assistant\n<think>\n\n</think>\n\n");
-    render_real(qwen,
-                "{\"messages\": [{\"role\": \"user\", \"content\": \"Q\"}, {\"role\": \"assistant\", "
-                "\"content\": \"<think>\\nr\\n</think>\\n\\nA\"}]}",
-                "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\nr\n</think>\n\n"
-                "A<|im_end|>\n");
-    render_real(qwen,
-                "{\"messages\": [{\"role\": \"user\", \"content\": \"w?\"}, {\"role\": \"assistant\", "
-                "\"content\": \"\", \"tool_calls\": [{\"function\": {\"name\": \"f\", \"arguments\": "
-                "{\"c\": \"P\", \"n\": 2.0}}}]}, {\"role\": \"tool\", \"content\": \"ok\"}], "
-                "\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}",
-                "<|im_start|>system\n# Tools\n\nYou may call one or more functions to assist with "
-                "the user query.\n\nYou are provided with function signatures within "
-                "<tools></tools> XML tags:\n<tools>\n{\"type\": \"function\", \"function\": "
-                "{\"name\": \"f\"}}\n</tools>\n\nFor each function call, return a json object with "
-                "function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
-                "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>"
-                "<|im_end|>\n<|im_start|>user\nw?<|im_end|>\n<|im_start|>assistant\n<tool_call>\n"
-                "{\"name\": \"f\", \"arguments\": {\"c\": \"P\", \"n\": 2.0}}\n</tool_call>"
-                "<|im_end|>\n<|im_start|>user\n<tool_response>\nok\n</tool_response><|im_end|>\n");
-    render_real(gemma,
-                "{\"bos_token\": \"<bos>\", \"messages\": [{\"role\": \"system\", \"content\": \"S\"}, "
-                "{\"role\": \"user\", \"content\": \" Hi \"}, {\"role\": \"assistant\", \"content\": "
-                "[{\"type\": \"text\", \"text\": \"Yo\"}]}], \"add_generation_prompt\": true}",
-                "<bos><start_of_turn>user\nS\n\nHi<end_of_turn>\n<start_of_turn>model\nYo"
-                "<end_of_turn>\n<start_of_turn>model\n");
+    render_real(
+        qwen,
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", "
+        "\"content\": \"Hi\"}], \"add_generation_prompt\": true, \"enable_thinking\": false}",
+        "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+        "<|im_start|>assistant\n<think>\n\n</think>\n\n");
+    render_real(
+        qwen,
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"Q\"}, {\"role\": \"assistant\", "
+        "\"content\": \"<think>\\nr\\n</think>\\n\\nA\"}]}",
+        "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\nr\n</think>\n\n"
+        "A<|im_end|>\n");
+    render_real(
+        qwen,
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"w?\"}, {\"role\": \"assistant\", "
+        "\"content\": \"\", \"tool_calls\": [{\"function\": {\"name\": \"f\", \"arguments\": "
+        "{\"c\": \"P\", \"n\": 2.0}}}]}, {\"role\": \"tool\", \"content\": \"ok\"}], "
+        "\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}",
+        "<|im_start|>system\n# Tools\n\nYou may call one or more functions to assist with "
+        "the user query.\n\nYou are provided with function signatures within "
+        "<tools></tools> XML tags:\n<tools>\n{\"type\": \"function\", \"function\": "
+        "{\"name\": \"f\"}}\n</tools>\n\nFor each function call, return a json object with "
+        "function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+        "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>"
+        "<|im_end|>\n<|im_start|>user\nw?<|im_end|>\n<|im_start|>assistant\n<tool_call>\n"
+        "{\"name\": \"f\", \"arguments\": {\"c\": \"P\", \"n\": 2.0}}\n</tool_call>"
+        "<|im_end|>\n<|im_start|>user\n<tool_response>\nok\n</tool_response><|im_end|>\n");
+    render_real(
+        gemma,
+        "{\"bos_token\": \"<bos>\", \"messages\": [{\"role\": \"system\", \"content\": \"S\"}, "
+        "{\"role\": \"user\", \"content\": \" Hi \"}, {\"role\": \"assistant\", \"content\": "
+        "[{\"type\": \"text\", \"text\": \"Yo\"}]}], \"add_generation_prompt\": true}",
+        "<bos><start_of_turn>user\nS\n\nHi<end_of_turn>\n<start_of_turn>model\nYo"
+        "<end_of_turn>\n<start_of_turn>model\n");
     char *out;
     const char *bad = "{\"messages\": [{\"role\": \"assistant\", \"content\": \"x\"}]}";
     TU_FAILS(try_render(&out, NULL, gemma, bad, NULL), INGOT_ERR_INVALID_ARGUMENT,

@@ -157,8 +157,8 @@ static ingot_status set_value(jv dict, const char *key, jv value) {
 /* The variables apply_chat_template passes: the tokenizer's special tokens,
  * then the conversation's keys, tools/documents as None when absent,
  * add_generation_prompt, then the extra variables. */
-static ingot_status chat_vars(jv *vars, const ingot_tokenizer *tok, const char *conv,
-                              size_t len, bool add_generation_prompt, const char *extra) {
+static ingot_status chat_vars(jv *vars, const ingot_tokenizer *tok, const char *conv, size_t len,
+                              bool add_generation_prompt, const char *extra) {
     jv c = jv_none(), x = jv_none();
     ingot_status st = parse_object(&c, conv, len, "chat_apply: conversation");
     if (!st && extra) st = parse_object(&x, extra, strlen(extra), "chat_apply: extra_vars");
@@ -186,16 +186,17 @@ static ingot_status chat_vars(jv *vars, const ingot_tokenizer *tok, const char *
 }
 
 ingot_status ingot_chat_apply(char **out, size_t *out_len, const ingot_tokenizer *tok,
-                              const char *conversation_json, size_t len,
-                              bool add_generation_prompt, const char *extra_vars_json) {
+                              const char *conversation_json, size_t len, bool add_generation_prompt,
+                              const char *extra_vars_json) {
     INGOT__CHECK_NOT_NULL(out, "chat_apply");
     *out = NULL;
     if (out_len) *out_len = 0;
     INGOT__CHECK_NOT_NULL(tok, "chat_apply");
     INGOT__CHECK_NOT_NULL(conversation_json, "chat_apply");
     const char *source = ingot_tokenizer_chat_template(tok);
-    if (!source) return ingot__error(INGOT_ERR_NOT_FOUND, "chat_apply: the tokenizer has no chat "
-                                                          "template");
+    if (!source)
+        return ingot__error(INGOT_ERR_NOT_FOUND, "chat_apply: the tokenizer has no chat "
+                                                 "template");
     ingot_chat_template *t;
     ingot_status st = ingot_chat_template_parse(&t, source, strlen(source), NULL);
     if (st) return st;

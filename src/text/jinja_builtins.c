@@ -100,7 +100,8 @@ static bool in_set(uint32_t cp, const jv_str *chars) {
 
 static size_t cp_start_before(const char *s, size_t end) {
     size_t i = end - 1;
-    while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80) i--;
+    while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+        i--;
     return i;
 }
 
@@ -135,7 +136,8 @@ static ingot_status str_strip(jv s, const jv *chars_arg, int which, jv *out) {
 
 static size_t cp_count(const char *s, size_t n) {
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += ((unsigned char)s[i] & 0xc0) != 0x80;
+    for (size_t i = 0; i < n; i++)
+        k += ((unsigned char)s[i] & 0xc0) != 0x80;
     return k;
 }
 
@@ -334,8 +336,9 @@ static ingot_status join_items(jctx *c, jv seq, const jv_str *sep, bool strict, 
         jv it = items.u.l->items[i];
         if (i && sep) st = jv_buf_add(&b, sep->data, sep->len);
         if (!st && strict && it.type != JV_STR)
-            st = ingot__error(INGOT_ERR_FORMAT, "sequence item %zu: expected str instance, %s "
-                                                "found",
+            st = ingot__error(INGOT_ERR_FORMAT,
+                              "sequence item %zu: expected str instance, %s "
+                              "found",
                               i, jv_type_name(it));
         if (!st) st = jv_write_str(&b, it);
     }
@@ -355,8 +358,9 @@ static ingot_status str_affix(jv s, const jv *arg, bool end, jv *out) {
     }
     for (size_t i = 0; i < n; i++) {
         if (cands[i].type != JV_STR)
-            return ingot__error(INGOT_ERR_FORMAT, "%s first arg must be str or a tuple of str, "
-                                                  "not %s",
+            return ingot__error(INGOT_ERR_FORMAT,
+                                "%s first arg must be str or a tuple of str, "
+                                "not %s",
                                 end ? "endswith" : "startswith", jv_type_name(cands[i]));
         const jv_str *p = cands[i].u.s;
         if (p->len <= s.u.s->len &&
@@ -380,7 +384,8 @@ static ingot_status str_find(jctx *c, jv s, const jv *sub, bool reverse, bool co
             return INGOT_OK;
         }
         int64_t k = 0;
-        for (const char *h = d; (h = memmem(h, len - (size_t)(h - d), p, plen)); h += plen) k++;
+        for (const char *h = d; (h = memmem(h, len - (size_t)(h - d), p, plen)); h += plen)
+            k++;
         *out = jv_int(k);
         return INGOT_OK;
     }
@@ -410,10 +415,18 @@ static bool str_all(const jv_str *s, int kind) {
         bool digit = cat == UTF8PROC_CATEGORY_ND;
         bool numeric = digit || cat == UTF8PROC_CATEGORY_NL || cat == UTF8PROC_CATEGORY_NO;
         switch (kind) {
-        case 0: if (!digit) return false; break;
-        case 1: if (!letter) return false; break;
-        case 2: if (!letter && !numeric) return false; break;
-        case 3: if (!jv_py_isspace(cp)) return false; break;
+        case 0:
+            if (!digit) return false;
+            break;
+        case 1:
+            if (!letter) return false;
+            break;
+        case 2:
+            if (!letter && !numeric) return false;
+            break;
+        case 3:
+            if (!jv_py_isspace(cp)) return false;
+            break;
         case 4: /* islower */
             if (cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LT) return false;
             any_cased |= cat == UTF8PROC_CATEGORY_LL;
@@ -429,23 +442,23 @@ static bool str_all(const jv_str *s, int kind) {
 /* ---- methods ---- */
 
 static const char *const str_methods[] = {
-    "startswith", "endswith",  "split",     "rsplit",     "strip",        "lstrip",
-    "rstrip",     "replace",   "upper",     "lower",      "title",        "capitalize",
-    "find",       "rfind",     "index",     "rindex",     "count",        "join",
-    "isdigit",    "isalpha",   "isalnum",   "isspace",    "islower",      "isupper",
-    "splitlines", "removeprefix", "removesuffix", "format", "format_map", "center",
-    "ljust",      "rjust",     "zfill",     "casefold",   "swapcase",     "partition",
-    "rpartition", "expandtabs", "encode",   "isnumeric",  "isdecimal",    "istitle",
-    "isidentifier", "isprintable", "isascii", "translate", "maketrans",   NULL};
-static const char *const dict_methods[] = {"get", "items", "keys", "values", "copy", "pop",
-                                           "popitem", "update", "setdefault", "clear",
-                                           "fromkeys", NULL};
-static const char *const list_methods[] = {"index", "count", "copy", "append", "extend",
-                                           "insert", "pop", "remove", "reverse", "sort",
-                                           "clear", NULL};
-static const char *const mutators[] = {"pop", "popitem", "update", "setdefault", "clear",
-                                       "append", "extend", "insert", "remove", "reverse",
-                                       "sort", NULL};
+    "startswith",   "endswith",     "split",        "rsplit",    "strip",      "lstrip",
+    "rstrip",       "replace",      "upper",        "lower",     "title",      "capitalize",
+    "find",         "rfind",        "index",        "rindex",    "count",      "join",
+    "isdigit",      "isalpha",      "isalnum",      "isspace",   "islower",    "isupper",
+    "splitlines",   "removeprefix", "removesuffix", "format",    "format_map", "center",
+    "ljust",        "rjust",        "zfill",        "casefold",  "swapcase",   "partition",
+    "rpartition",   "expandtabs",   "encode",       "isnumeric", "isdecimal",  "istitle",
+    "isidentifier", "isprintable",  "isascii",      "translate", "maketrans",  NULL};
+static const char *const dict_methods[] = {"get",        "items", "keys",     "values",
+                                           "copy",       "pop",   "popitem",  "update",
+                                           "setdefault", "clear", "fromkeys", NULL};
+static const char *const list_methods[] = {"index",   "count",  "copy",  "append",
+                                           "extend",  "insert", "pop",   "remove",
+                                           "reverse", "sort",   "clear", NULL};
+static const char *const mutators[] = {"pop",    "popitem", "update", "setdefault",
+                                       "clear",  "append",  "extend", "insert",
+                                       "remove", "reverse", "sort",   NULL};
 
 static bool in_list(const char *const *names, const char *name) {
     for (int i = 0; names[i]; i++)
@@ -492,14 +505,13 @@ static size_t str_method_arity(const char *m) {
     static const struct {
         const char *name;
         size_t n;
-    } arity[] = {{"startswith", 1}, {"endswith", 1}, {"split", 2},   {"rsplit", 2},
-                 {"strip", 1},      {"lstrip", 1},   {"rstrip", 1},  {"replace", 3},
-                 {"find", 1},       {"rfind", 1},    {"index", 1},   {"rindex", 1},
-                 {"count", 1},      {"join", 1},     {"splitlines", 1},
-                 {"removeprefix", 1}, {"removesuffix", 1}, {"upper", 0},
-                 {"lower", 0},      {"title", 0},    {"capitalize", 0}, {"casefold", 0},
-                 {"isdigit", 0},    {"isalpha", 0},  {"isalnum", 0}, {"isspace", 0},
-                 {"islower", 0},    {"isupper", 0}};
+    } arity[] = {{"startswith", 1},   {"endswith", 1}, {"split", 2},      {"rsplit", 2},
+                 {"strip", 1},        {"lstrip", 1},   {"rstrip", 1},     {"replace", 3},
+                 {"find", 1},         {"rfind", 1},    {"index", 1},      {"rindex", 1},
+                 {"count", 1},        {"join", 1},     {"splitlines", 1}, {"removeprefix", 1},
+                 {"removesuffix", 1}, {"upper", 0},    {"lower", 0},      {"title", 0},
+                 {"capitalize", 0},   {"casefold", 0}, {"isdigit", 0},    {"isalpha", 0},
+                 {"isalnum", 0},      {"isspace", 0},  {"islower", 0},    {"isupper", 0}};
     for (size_t i = 0; i < sizeof arity / sizeof *arity; i++)
         if (!strcmp(arity[i].name, m)) return arity[i].n;
     return SIZE_MAX; /* not implemented: reported below */
@@ -541,8 +553,8 @@ static ingot_status str_method(jctx *c, jv s, const char *m, const jargs *a, jv 
         if (!a0) return ingot__error(INGOT_ERR_FORMAT, "join: missing argument");
         return join_items(c, *a0, s.u.s, true, out);
     }
-    static const char *const preds[] = {"isdigit", "isalpha", "isalnum", "isspace", "islower",
-                                        "isupper", NULL};
+    static const char *const preds[] = {"isdigit", "isalpha", "isalnum", "isspace",
+                                        "islower", "isupper", NULL};
     for (int k = 0; preds[k]; k++)
         if (!strcmp(m, preds[k])) {
             *out = jv_bool(str_all(s.u.s, k));
@@ -620,8 +632,9 @@ ingot_status jinja__method(jctx *c, jv obj, const char *name, const jargs *a, jv
 /* ---- globals ---- */
 
 enum { G_RANGE, G_NAMESPACE, G_DICT, G_RAISE, G_STRFTIME, G_LIPSUM, G_CYCLER, G_JOINER };
-static const char *const globals[] = {"range",  "namespace", "dict",   "raise_exception",
-                                      "strftime_now", "lipsum", "cycler", "joiner", NULL};
+static const char *const globals[] = {"range",           "namespace",    "dict",
+                                      "raise_exception", "strftime_now", "lipsum",
+                                      "cycler",          "joiner",       NULL};
 
 int jinja__global_id(const char *name) {
     for (int i = 0; globals[i]; i++)
@@ -638,8 +651,9 @@ static ingot_status call_range(jctx *c, const jargs *a, jv *out) {
     if (a->npos == 0) return ingot__error(INGOT_ERR_FORMAT, "range expected at least 1 argument");
     for (size_t i = 0; i < a->npos; i++) {
         if (a->pos[i].type != JV_INT && a->pos[i].type != JV_BOOL)
-            return ingot__error(INGOT_ERR_FORMAT, "'%s' object cannot be interpreted as an "
-                                                  "integer",
+            return ingot__error(INGOT_ERR_FORMAT,
+                                "'%s' object cannot be interpreted as an "
+                                "integer",
                                 jv_type_name(a->pos[i]));
         v[a->npos == 1 ? 1 : i] = a->pos[i].type == JV_INT ? a->pos[i].u.i : a->pos[i].u.b;
     }
@@ -649,8 +663,9 @@ static ingot_status call_range(jctx *c, const jargs *a, jv *out) {
                             : ceil(((double)start - (double)stop) / -(double)step);
     if (count < 0) count = 0;
     if (count > MAX_RANGE)
-        return ingot__error(INGOT_ERR_LIMIT, "range too big: the sandbox blocks ranges larger "
-                                             "than %d",
+        return ingot__error(INGOT_ERR_LIMIT,
+                            "range too big: the sandbox blocks ranges larger "
+                            "than %d",
                             MAX_RANGE);
     if ((st = jinja__charge(c, (uint64_t)count / 16)) ||
         (st = jv_list_new(out, (size_t)count, false)))
@@ -676,8 +691,9 @@ static ingot_status call_mapping(jctx *c, const jargs *a, jv_type type, jv *out)
             for (size_t i = 0; i < src.u.l->n && !st; i++) {
                 jv pair = src.u.l->items[i];
                 if (pair.type != JV_LIST || pair.u.l->n != 2)
-                    st = ingot__error(INGOT_ERR_FORMAT, "dictionary update sequence element #%zu "
-                                                        "has the wrong length",
+                    st = ingot__error(INGOT_ERR_FORMAT,
+                                      "dictionary update sequence element #%zu "
+                                      "has the wrong length",
                                       i);
                 else
                     st = jv_dict_set(*out, jv_incref(pair.u.l->items[0]),
@@ -689,7 +705,8 @@ static ingot_status call_mapping(jctx *c, const jargs *a, jv_type type, jv *out)
     }
     for (size_t k = 0; k < a->nkw && !st; k++) {
         jv key;
-        if (!(st = jv_str_cstr(&key, a->kwnames[k]))) st = jv_dict_set(*out, key, jv_incref(a->kw[k]));
+        if (!(st = jv_str_cstr(&key, a->kwnames[k])))
+            st = jv_dict_set(*out, key, jv_incref(a->kw[k]));
     }
     if (!st && type == JV_NS) st = jv_list_push(c->namespaces, jv_incref(*out));
     if (st) jv_decref(*out);
@@ -705,8 +722,8 @@ ingot_status jinja__call_global(jctx *c, int id, const jargs *a, jv *out) {
         const jv *m = jinja__arg(a, 0, "message");
         jv_buf b = {.max = 4096};
         if (m) jv_write_str(&b, *m);
-        ingot_status st = ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%.*s", (int)b.len,
-                                       b.data ? b.data : "");
+        ingot_status st =
+            ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%.*s", (int)b.len, b.data ? b.data : "");
         jv_buf_free(&b);
         c->located = true;
         return st;
@@ -734,16 +751,53 @@ ingot_status jinja__call_global(jctx *c, int id, const jargs *a, jv *out) {
 /* ---- tests ---- */
 
 enum {
-    T_BOOLEAN, T_CALLABLE, T_DEFINED, T_DIVISIBLEBY, T_EQ, T_EQUALTO, T_ESCAPED, T_EVEN, T_FALSE,
-    T_FILTER, T_FLOAT, T_GE, T_GT, T_GREATERTHAN, T_IN, T_INTEGER, T_ITERABLE, T_LE, T_LESSTHAN,
-    T_LOWER, T_LT, T_MAPPING, T_NE, T_NONE, T_NUMBER, T_ODD, T_SAMEAS, T_SEQUENCE, T_STRING,
-    T_TEST, T_TRUE, T_UNDEFINED, T_UPPER, T_EQ_OP, T_NE_OP, T_LT_OP, T_LE_OP, T_GT_OP, T_GE_OP,
+    T_BOOLEAN,
+    T_CALLABLE,
+    T_DEFINED,
+    T_DIVISIBLEBY,
+    T_EQ,
+    T_EQUALTO,
+    T_ESCAPED,
+    T_EVEN,
+    T_FALSE,
+    T_FILTER,
+    T_FLOAT,
+    T_GE,
+    T_GT,
+    T_GREATERTHAN,
+    T_IN,
+    T_INTEGER,
+    T_ITERABLE,
+    T_LE,
+    T_LESSTHAN,
+    T_LOWER,
+    T_LT,
+    T_MAPPING,
+    T_NE,
+    T_NONE,
+    T_NUMBER,
+    T_ODD,
+    T_SAMEAS,
+    T_SEQUENCE,
+    T_STRING,
+    T_TEST,
+    T_TRUE,
+    T_UNDEFINED,
+    T_UPPER,
+    T_EQ_OP,
+    T_NE_OP,
+    T_LT_OP,
+    T_LE_OP,
+    T_GT_OP,
+    T_GE_OP,
 };
 static const char *const tests[] = {
-    "boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even", "false",
-    "filter", "float", "ge", "gt", "greaterthan", "in", "integer", "iterable", "le", "lessthan",
-    "lower", "lt", "mapping", "ne", "none", "number", "odd", "sameas", "sequence", "string",
-    "test", "true", "undefined", "upper", "==", "!=", "<", "<=", ">", ">=", NULL};
+    "boolean", "callable", "defined",  "divisibleby", "eq",       "equalto", "escaped",
+    "even",    "false",    "filter",   "float",       "ge",       "gt",      "greaterthan",
+    "in",      "integer",  "iterable", "le",          "lessthan", "lower",   "lt",
+    "mapping", "ne",       "none",     "number",      "odd",      "sameas",  "sequence",
+    "string",  "test",     "true",     "undefined",   "upper",    "==",      "!=",
+    "<",       "<=",       ">",        ">=",          NULL};
 
 int jinja__test_id(const char *name) {
     for (int i = 0; tests[i]; i++)
@@ -762,8 +816,9 @@ static ingot_status cmp_test(jctx *c, jv a, const jv *b, int want, bool *out) {
 }
 
 static ingot_status parity(jv v, int64_t div, bool *out) {
-    if (v.type == JV_UNDEF) return ingot__error(INGOT_ERR_FORMAT, "'%s' is undefined",
-                                                v.u.p ? (const char *)v.u.p : "value");
+    if (v.type == JV_UNDEF)
+        return ingot__error(INGOT_ERR_FORMAT, "'%s' is undefined",
+                            v.u.p ? (const char *)v.u.p : "value");
     if (v.type == JV_INT || v.type == JV_BOOL) {
         int64_t x = v.type == JV_INT ? v.u.i : v.u.b;
         *out = div != 0 && x % div == 0;
@@ -841,7 +896,8 @@ ingot_status jinja__test(jctx *c, int id, jv v, const jargs *a, bool *out) {
         }
         if (a0->type == JV_LIST) {
             *out = false;
-            for (size_t i = 0; i < a0->u.l->n && !*out; i++) *out = jv_equal(v, a0->u.l->items[i]);
+            for (size_t i = 0; i < a0->u.l->n && !*out; i++)
+                *out = jv_equal(v, a0->u.l->items[i]);
             return INGOT_OK;
         }
         if (a0->type == JV_DICT) {
@@ -867,11 +923,16 @@ ingot_status jinja__test(jctx *c, int id, jv v, const jargs *a, bool *out) {
     case T_STRING: *out = v.type == JV_STR; return INGOT_OK;
     case T_SAMEAS:
         if (!a0) return ingot__error(INGOT_ERR_FORMAT, "test: missing argument");
-        if (v.type != a0->type) *out = false;
-        else if (v.type == JV_STR) *out = v.u.s == a0->u.s;
-        else if (v.type == JV_LIST) *out = v.u.l == a0->u.l;
-        else if (v.type == JV_DICT || v.type == JV_NS) *out = v.u.d == a0->u.d;
-        else *out = jv_equal(v, *a0);
+        if (v.type != a0->type)
+            *out = false;
+        else if (v.type == JV_STR)
+            *out = v.u.s == a0->u.s;
+        else if (v.type == JV_LIST)
+            *out = v.u.l == a0->u.l;
+        else if (v.type == JV_DICT || v.type == JV_NS)
+            *out = v.u.d == a0->u.d;
+        else
+            *out = jv_equal(v, *a0);
         return INGOT_OK;
     case T_LOWER:
     case T_UPPER: {
@@ -888,21 +949,60 @@ ingot_status jinja__test(jctx *c, int id, jv v, const jargs *a, bool *out) {
 /* ---- filters ---- */
 
 enum {
-    F_ABS, F_ATTR, F_BATCH, F_CAPITALIZE, F_CENTER, F_COUNT, F_D, F_DEFAULT, F_DICTSORT, F_E,
-    F_ESCAPE, F_FIRST, F_FLOAT, F_FORCEESCAPE, F_INDENT, F_INT, F_ITEMS, F_JOIN, F_LAST,
-    F_LENGTH, F_LIST, F_LOWER, F_MAP, F_MAX, F_MIN, F_REJECT, F_REJECTATTR, F_REPLACE, F_REVERSE,
-    F_ROUND, F_SAFE, F_SELECT, F_SELECTATTR, F_SORT, F_STRING, F_SUM, F_TITLE, F_TOJSON, F_TRIM,
-    F_UNIQUE, F_UPPER, F_WORDCOUNT,
+    F_ABS,
+    F_ATTR,
+    F_BATCH,
+    F_CAPITALIZE,
+    F_CENTER,
+    F_COUNT,
+    F_D,
+    F_DEFAULT,
+    F_DICTSORT,
+    F_E,
+    F_ESCAPE,
+    F_FIRST,
+    F_FLOAT,
+    F_FORCEESCAPE,
+    F_INDENT,
+    F_INT,
+    F_ITEMS,
+    F_JOIN,
+    F_LAST,
+    F_LENGTH,
+    F_LIST,
+    F_LOWER,
+    F_MAP,
+    F_MAX,
+    F_MIN,
+    F_REJECT,
+    F_REJECTATTR,
+    F_REPLACE,
+    F_REVERSE,
+    F_ROUND,
+    F_SAFE,
+    F_SELECT,
+    F_SELECTATTR,
+    F_SORT,
+    F_STRING,
+    F_SUM,
+    F_TITLE,
+    F_TOJSON,
+    F_TRIM,
+    F_UNIQUE,
+    F_UPPER,
+    F_WORDCOUNT,
 };
 static const char *const filters[] = {
-    "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e",
-    "escape", "first", "float", "forceescape", "indent", "int", "items", "join", "last",
-    "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse",
-    "round", "safe", "select", "selectattr", "sort", "string", "sum", "title", "tojson", "trim",
-    "unique", "upper", "wordcount", NULL};
+    "abs",     "attr",     "batch",  "capitalize", "center",     "count",      "d",
+    "default", "dictsort", "e",      "escape",     "first",      "float",      "forceescape",
+    "indent",  "int",      "items",  "join",       "last",       "length",     "list",
+    "lower",   "map",      "max",    "min",        "reject",     "rejectattr", "replace",
+    "reverse", "round",    "safe",   "select",     "selectattr", "sort",       "string",
+    "sum",     "title",    "tojson", "trim",       "unique",     "upper",      "wordcount",
+    NULL};
 static const char *const unsupported_filters[] = {
-    "filesizeformat", "format", "groupby", "pprint", "random", "slice", "striptags",
-    "truncate", "urlencode", "urlize", "wordwrap", "xmlattr", NULL};
+    "filesizeformat", "format",    "groupby", "pprint",   "random",  "slice", "striptags",
+    "truncate",       "urlencode", "urlize",  "wordwrap", "xmlattr", NULL};
 
 /* Each filter's parameters after the value (NULL-terminated); "*" for the
  * filters that take any arguments (select, map, ...). */
@@ -964,8 +1064,7 @@ static ingot_status length_of(jv v, int64_t *n) {
     case JV_LIST: *n = (int64_t)v.u.l->n; return INGOT_OK;
     case JV_DICT: *n = (int64_t)v.u.d->n; return INGOT_OK;
     default:
-        return ingot__error(INGOT_ERR_FORMAT, "object of type '%s' has no len()",
-                            jv_type_name(v));
+        return ingot__error(INGOT_ERR_FORMAT, "object of type '%s' has no len()", jv_type_name(v));
     }
 }
 
@@ -981,9 +1080,12 @@ static ingot_status get_path(jctx *c, jv v, const jv *path, jv *out) {
         if (!dot) dot = end;
         jv key, next;
         bool digits = dot > p;
-        for (const char *q = p; q < dot; q++) digits &= *q >= '0' && *q <= '9';
-        if (digits && dot - p < 18) key = jv_int(strtoll(p, NULL, 10));
-        else if ((st = jv_str_new(&key, p, (size_t)(dot - p)))) break;
+        for (const char *q = p; q < dot; q++)
+            digits &= *q >= '0' && *q <= '9';
+        if (digits && dot - p < 18)
+            key = jv_int(strtoll(p, NULL, 10));
+        else if ((st = jv_str_new(&key, p, (size_t)(dot - p))))
+            break;
         st = jinja__getitem(c, cur, key, &next);
         jv_decref(key);
         jv_decref(cur);
@@ -1003,8 +1105,8 @@ static ingot_status get_path(jctx *c, jv v, const jv *path, jv *out) {
  * unless case_sensitive. */
 static ingot_status sort_key(jctx *c, jv v, const jv *attr, bool case_sensitive, jv *out) {
     jv k;
-    ingot_status st = attr && attr->type != JV_NONE ? get_path(c, v, attr, &k)
-                                                    : (k = jv_incref(v), INGOT_OK);
+    ingot_status st =
+        attr && attr->type != JV_NONE ? get_path(c, v, attr, &k) : (k = jv_incref(v), INGOT_OK);
     if (st) return st;
     if (!case_sensitive && k.type == JV_STR) {
         st = str_lower(c, k.u.s, out);
@@ -1061,8 +1163,10 @@ static ingot_status sorted(jctx *c, jv seq, const jv *attr, bool case_sensitive,
     }
     if (!st) st = merge_sort(keys, items, tk, ti, n, reverse);
     if (!st) st = jv_list_new(out, n, false);
-    for (size_t i = 0; i < n && !st; i++) st = jv_list_push(*out, jv_incref(items[i]));
-    for (size_t i = 0; i < made; i++) jv_decref(keys[i]);
+    for (size_t i = 0; i < n && !st; i++)
+        st = jv_list_push(*out, jv_incref(items[i]));
+    for (size_t i = 0; i < made; i++)
+        jv_decref(keys[i]);
     free(keys);
     return st;
 }
@@ -1083,7 +1187,8 @@ static ingot_status filter_unique(jctx *c, jv v, const jargs *a, jv *out) {
         jv k;
         if ((st = sort_key(c, items.u.l->items[i], attr, cs, &k))) break;
         bool seen = false;
-        for (size_t j = 0; j < nk && !seen; j++) seen = jv_equal(keys[j], k);
+        for (size_t j = 0; j < nk && !seen; j++)
+            seen = jv_equal(keys[j], k);
         if ((st = jinja__charge(c, nk / 16))) {
             jv_decref(k);
             break;
@@ -1095,7 +1200,8 @@ static ingot_status filter_unique(jctx *c, jv v, const jargs *a, jv *out) {
         keys[nk++] = k;
         st = jv_list_push(*out, jv_incref(items.u.l->items[i]));
     }
-    for (size_t j = 0; j < nk; j++) jv_decref(keys[j]);
+    for (size_t j = 0; j < nk; j++)
+        jv_decref(keys[j]);
     free(keys);
     if (st && out->type == JV_LIST) jv_decref(*out);
     jv_decref(items);
@@ -1113,8 +1219,9 @@ static ingot_status filter_select(jctx *c, int id, jv v, const jargs *a, jv *out
     const jv *attr = attr_mode ? jinja__arg(a, 0, NULL) : NULL;
     const jv *test_name = jinja__arg(a, first_arg, NULL);
     int test_id = -1;
-    if (attr_mode && !attr) st = ingot__error(INGOT_ERR_FORMAT, "missing parameter for attribute "
-                                                                "name");
+    if (attr_mode && !attr)
+        st = ingot__error(INGOT_ERR_FORMAT, "missing parameter for attribute "
+                                            "name");
     if (!st && test_name) {
         if ((st = need_str("select", test_name))) goto done;
         test_id = jinja__test_id(test_name->u.s->data);
@@ -1123,13 +1230,17 @@ static ingot_status filter_select(jctx *c, int id, jv v, const jargs *a, jv *out
     }
     jargs rest = {.pos = a->npos > first_arg + 1 ? a->pos + first_arg + 1 : NULL,
                   .npos = a->npos > first_arg + 1 ? a->npos - first_arg - 1 : 0,
-                  .kwnames = a->kwnames, .kw = a->kw, .nkw = a->nkw};
+                  .kwnames = a->kwnames,
+                  .kw = a->kw,
+                  .nkw = a->nkw};
     if (!st) st = jv_list_new(out, 0, false);
     if (st) goto done;
     for (size_t i = 0; i < items.u.l->n && !st; i++) {
         jv item = items.u.l->items[i], subject;
-        if (attr) st = get_path(c, item, attr, &subject);
-        else subject = jv_incref(item);
+        if (attr)
+            st = get_path(c, item, attr, &subject);
+        else
+            subject = jv_incref(item);
         if (st) break;
         bool r = jv_truthy(subject);
         if (test_id >= 0) st = jinja__test(c, test_id, subject, &rest, &r);
@@ -1149,8 +1260,10 @@ static ingot_status filter_map(jctx *c, jv v, const jargs *a, jv *out) {
     const jv *attr = NULL, *dflt = NULL;
     int fid = -1;
     for (size_t k = 0; k < a->nkw; k++) {
-        if (!strcmp(a->kwnames[k], "attribute")) attr = &a->kw[k];
-        else if (!strcmp(a->kwnames[k], "default")) dflt = &a->kw[k];
+        if (!strcmp(a->kwnames[k], "attribute"))
+            attr = &a->kw[k];
+        else if (!strcmp(a->kwnames[k], "default"))
+            dflt = &a->kw[k];
     }
     if (!attr) {
         const jv *name = jinja__arg(a, 0, NULL);
@@ -1180,8 +1293,7 @@ done:
 }
 
 static ingot_status filter_tojson(jctx *c, jv v, const jargs *a, jv *out) {
-    static const char *const names[] = {"ensure_ascii", "indent", "separators", "sort_keys",
-                                        NULL};
+    static const char *const names[] = {"ensure_ascii", "indent", "separators", "sort_keys", NULL};
     ingot_status st = jinja__check_args(a, 4, names, "tojson");
     if (st) return st;
     const jv *ascii = jinja__arg(a, 0, "ensure_ascii"), *indent = jinja__arg(a, 1, "indent");
@@ -1193,8 +1305,9 @@ static ingot_status filter_tojson(jctx *c, jv v, const jargs *a, jv *out) {
         o.indent_len = indent->u.s->len;
     } else if (indent && (indent->type == JV_INT || indent->type == JV_BOOL)) {
         int64_t w = indent->type == JV_INT ? indent->u.i : indent->u.b;
-        if (w > (int64_t)sizeof spaces) return ingot__error(INGOT_ERR_LIMIT, "tojson: indent too "
-                                                                             "large");
+        if (w > (int64_t)sizeof spaces)
+            return ingot__error(INGOT_ERR_LIMIT, "tojson: indent too "
+                                                 "large");
         memset(spaces, ' ', sizeof spaces);
         o.indent = spaces;
         o.indent_len = w > 0 ? (size_t)w : 0;
@@ -1216,8 +1329,7 @@ static ingot_status filter_tojson(jctx *c, jv v, const jargs *a, jv *out) {
 
 static ingot_status filter_indent(jctx *c, jv v, const jargs *a, jv *out) {
     if (v.type != JV_STR) /* Jinja2 appends "\n" to the value: only strings work */
-        return ingot__error(INGOT_ERR_FORMAT, "indent: expected a string, got %s",
-                            jv_type_name(v));
+        return ingot__error(INGOT_ERR_FORMAT, "indent: expected a string, got %s", jv_type_name(v));
     jv s = jv_incref(v);
     ingot_status st;
     const jv *w = jinja__arg(a, 0, "width");
@@ -1229,7 +1341,8 @@ static ingot_status filter_indent(jctx *c, jv v, const jargs *a, jv *out) {
     } else {
         int64_t width;
         if (!(st = opt_int("indent", w, 4, &width)))
-            for (int64_t i = 0; i < width && !st; i++) st = jv_buf_addc(&ind, ' ');
+            for (int64_t i = 0; i < width && !st; i++)
+                st = jv_buf_addc(&ind, ' ');
     }
     jv lines = jv_none();
     if (!st) { /* s + "\n", split into lines */
@@ -1263,8 +1376,10 @@ static bool parse_number(const jv_str *s, bool want_int, int base, double *f, in
     char buf[128];
     size_t n = 0;
     size_t a = 0, b = s->len;
-    while (a < b && strchr(" \t\n\v\f\r", s->data[a]) && s->data[a]) a++;
-    while (b > a && strchr(" \t\n\v\f\r", s->data[b - 1]) && s->data[b - 1]) b--;
+    while (a < b && strchr(" \t\n\v\f\r", s->data[a]) && s->data[a])
+        a++;
+    while (b > a && strchr(" \t\n\v\f\r", s->data[b - 1]) && s->data[b - 1])
+        b--;
     for (size_t k = a; k < b; k++) {
         char ch = s->data[k];
         if (ch == '_') {
@@ -1396,8 +1511,8 @@ static ingot_status filter_title(jctx *c, jv s, jv *out) {
     bool word_start = true;
     for (size_t i = 0; i < s.u.s->len && !st;) {
         uint32_t cp = jv_utf8_next(s.u.s->data, &i);
-        bool sep = jv_py_isspace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' ||
-                   cp == '<';
+        bool sep =
+            jv_py_isspace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
         uint32_t o = sep ? cp
                          : (uint32_t)(word_start ? utf8proc_toupper((utf8proc_int32_t)cp)
                                                  : utf8proc_tolower((utf8proc_int32_t)cp));
@@ -1436,9 +1551,11 @@ static ingot_status filter_center(jctx *c, jv s, const jargs *a, jv *out) {
         return ingot__error(INGOT_ERR_LIMIT, "center: width over the output limit");
     int64_t pad = width - n, left = pad / 2 + (pad & width & 1);
     jv_buf b = {.max = c->max_output};
-    for (int64_t i = 0; i < left && !st; i++) st = jv_buf_addc(&b, ' ');
+    for (int64_t i = 0; i < left && !st; i++)
+        st = jv_buf_addc(&b, ' ');
     if (!st) st = jv_buf_add(&b, s.u.s->data, s.u.s->len);
-    for (int64_t i = 0; i < pad - left && !st; i++) st = jv_buf_addc(&b, ' ');
+    for (int64_t i = 0; i < pad - left && !st; i++)
+        st = jv_buf_addc(&b, ' ');
     return new_str_buf(out, &b, st);
 }
 
@@ -1451,8 +1568,10 @@ static ingot_status filter_minmax(jctx *c, jv v, const jargs *a, bool max, jv *o
     jv_decref(items);
     if (st) return st;
     size_t n = sorted_items.u.l->n;
-    if (n == 0) *out = jv_undef(NULL);
-    else if (!max) *out = jv_incref(sorted_items.u.l->items[0]);
+    if (n == 0)
+        *out = jv_undef(NULL);
+    else if (!max)
+        *out = jv_incref(sorted_items.u.l->items[0]);
     else { /* Python's max keeps the first of equal maxima */
         size_t k = n - 1;
         while (k > 0) {
@@ -1518,8 +1637,10 @@ static ingot_status filter_batch(jctx *c, jv v, const jargs *a, jv *out) {
     if (!st && row.type == JV_LIST) {
         while (!st && fill && fill->type != JV_NONE && (int64_t)row.u.l->n < size)
             st = jv_list_push(row, jv_incref(*fill));
-        if (!st) st = jv_list_push(*out, row);
-        else jv_decref(row);
+        if (!st)
+            st = jv_list_push(*out, row);
+        else
+            jv_decref(row);
     } else {
         jv_decref(row);
     }
@@ -1536,12 +1657,15 @@ static ingot_status filter_sum(jctx *c, jv v, const jargs *a, jv *out) {
     jv acc = start ? jv_incref(*start) : jv_int(0);
     for (size_t i = 0; i < items.u.l->n && !st; i++) {
         jv x, r;
-        if (attr && attr->type != JV_NONE) st = get_path(c, items.u.l->items[i], attr, &x);
-        else x = jv_incref(items.u.l->items[i]);
+        if (attr && attr->type != JV_NONE)
+            st = get_path(c, items.u.l->items[i], attr, &x);
+        else
+            x = jv_incref(items.u.l->items[i]);
         if (st) break;
         if (!jv_is_number(x) || !jv_is_number(acc)) {
-            st = ingot__error(INGOT_ERR_FORMAT, "unsupported operand type(s) for +: '%s' and "
-                                                "'%s'",
+            st = ingot__error(INGOT_ERR_FORMAT,
+                              "unsupported operand type(s) for +: '%s' and "
+                              "'%s'",
                               jv_type_name(acc), jv_type_name(x));
         } else if (acc.type == JV_FLOAT || x.type == JV_FLOAT) {
             r = jv_float(jv_as_double(acc) + jv_as_double(x));
@@ -1551,7 +1675,8 @@ static ingot_status filter_sum(jctx *c, jv v, const jargs *a, jv *out) {
             if (__builtin_add_overflow(acc.type == JV_INT ? acc.u.i : acc.u.b,
                                        x.type == JV_INT ? x.u.i : x.u.b, &s))
                 st = ingot__error(INGOT_ERR_UNSUPPORTED, "template: integer overflow");
-            else acc = jv_int(s);
+            else
+                acc = jv_int(s);
         }
         jv_decref(x);
     }
@@ -1619,20 +1744,23 @@ ingot_status jinja__filter(jctx *c, int id, jv v, const jargs *a, jv *out) {
     const char *const *params = filter_params[id];
     if (!params[0] || strcmp(params[0], "*") != 0) {
         size_t np = 0;
-        while (params[np]) np++;
+        while (params[np])
+            np++;
         char what[48];
         snprintf(what, sizeof what, "filter '%s'", filters[id]);
         if ((st = jinja__check_args(a, np, params, what))) return st;
     }
     switch (id) {
     case F_ABS:
-        if (v.type == JV_FLOAT) *out = jv_float(fabs(v.u.f));
+        if (v.type == JV_FLOAT)
+            *out = jv_float(fabs(v.u.f));
         else if (v.type == JV_INT && v.u.i == INT64_MIN)
             return ingot__error(INGOT_ERR_UNSUPPORTED, "template: integer overflow");
         else if (v.type == JV_INT || v.type == JV_BOOL)
             *out = jv_int(v.type == JV_INT ? (v.u.i < 0 ? -v.u.i : v.u.i) : v.u.b);
-        else return ingot__error(INGOT_ERR_FORMAT, "bad operand type for abs(): '%s'",
-                                 jv_type_name(v));
+        else
+            return ingot__error(INGOT_ERR_FORMAT, "bad operand type for abs(): '%s'",
+                                jv_type_name(v));
         return INGOT_OK;
     case F_ATTR: {
         const jv *name = jinja__arg(a, 0, "name");
@@ -1650,8 +1778,10 @@ ingot_status jinja__filter(jctx *c, int id, jv v, const jargs *a, jv *out) {
         const jv *dflt = jinja__arg(a, 0, "default_value");
         bool boolean = opt_bool(jinja__arg(a, 1, "boolean"), false);
         if (v.type == JV_UNDEF || (boolean && !jv_truthy(v))) {
-            if (dflt) *out = jv_incref(*dflt);
-            else if ((st = jv_str_new(out, "", 0))) return st;
+            if (dflt)
+                *out = jv_incref(*dflt);
+            else if ((st = jv_str_new(out, "", 0)))
+                return st;
         } else {
             *out = jv_incref(v);
         }

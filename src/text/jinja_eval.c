@@ -58,18 +58,20 @@ const jv *jinja__arg(const jargs *a, size_t i, const char *name) {
 ingot_status jinja__check_args(const jargs *a, size_t maxpos, const char *const *names,
                                const char *what) {
     if (a->npos > maxpos)
-        return ingot__error(INGOT_ERR_FORMAT, "%s takes at most %zu positional argument(s), got "
-                                              "%zu",
+        return ingot__error(INGOT_ERR_FORMAT,
+                            "%s takes at most %zu positional argument(s), got "
+                            "%zu",
                             what, maxpos, a->npos);
     for (size_t k = 0; k < a->nkw; k++) {
         size_t i = 0;
-        while (names && names[i] && strcmp(names[i], a->kwnames[k]) != 0) i++;
+        while (names && names[i] && strcmp(names[i], a->kwnames[k]) != 0)
+            i++;
         if (!names || !names[i])
             return ingot__error(INGOT_ERR_FORMAT, "%s got an unexpected keyword argument '%s'",
                                 what, a->kwnames[k]);
         if (i < a->npos)
-            return ingot__error(INGOT_ERR_FORMAT, "%s got multiple values for argument '%s'",
-                                what, a->kwnames[k]);
+            return ingot__error(INGOT_ERR_FORMAT, "%s got multiple values for argument '%s'", what,
+                                a->kwnames[k]);
     }
     return INGOT_OK;
 }
@@ -108,22 +110,32 @@ static jv lookup(jctx *c, const char *name) {
 
 static ingot_status loop_attr(jctx *c, const jv_loop *l, const char *name, jv *out) {
     int64_t i = (int64_t)l->index, n = (int64_t)l->items->n;
-    if (strcmp(name, "index") == 0) *out = jv_int(i + 1);
-    else if (strcmp(name, "index0") == 0) *out = jv_int(i);
-    else if (strcmp(name, "revindex") == 0) *out = jv_int(n - i);
-    else if (strcmp(name, "revindex0") == 0) *out = jv_int(n - i - 1);
-    else if (strcmp(name, "first") == 0) *out = jv_bool(i == 0);
-    else if (strcmp(name, "last") == 0) *out = jv_bool(i == n - 1);
-    else if (strcmp(name, "length") == 0) *out = jv_int(n);
-    else if (strcmp(name, "depth") == 0) *out = jv_int(1);
-    else if (strcmp(name, "depth0") == 0) *out = jv_int(0);
+    if (strcmp(name, "index") == 0)
+        *out = jv_int(i + 1);
+    else if (strcmp(name, "index0") == 0)
+        *out = jv_int(i);
+    else if (strcmp(name, "revindex") == 0)
+        *out = jv_int(n - i);
+    else if (strcmp(name, "revindex0") == 0)
+        *out = jv_int(n - i - 1);
+    else if (strcmp(name, "first") == 0)
+        *out = jv_bool(i == 0);
+    else if (strcmp(name, "last") == 0)
+        *out = jv_bool(i == n - 1);
+    else if (strcmp(name, "length") == 0)
+        *out = jv_int(n);
+    else if (strcmp(name, "depth") == 0)
+        *out = jv_int(1);
+    else if (strcmp(name, "depth0") == 0)
+        *out = jv_int(0);
     else if (strcmp(name, "previtem") == 0)
         *out = i > 0 ? jv_incref(l->items->items[i - 1]) : jv_undef("previtem");
     else if (strcmp(name, "nextitem") == 0)
         *out = i + 1 < n ? jv_incref(l->items->items[i + 1]) : jv_undef("nextitem");
     else if (strcmp(name, "cycle") == 0 || strcmp(name, "changed") == 0)
         *out = (jv){.type = JV_FUNC, .u.i = -1};
-    else *out = jv_undef(NULL);
+    else
+        *out = jv_undef(NULL);
     (void)c;
     return INGOT_OK;
 }
@@ -178,8 +190,10 @@ static ingot_status slice_indices(const jv *parts, int64_t n, int64_t *start, in
             if (x < lo) x = lo;
             if (x > hi) x = hi;
         }
-        if (k == 0) *start = x;
-        else *stop = x;
+        if (k == 0)
+            *start = x;
+        else
+            *stop = x;
     }
     return INGOT_OK;
 }
@@ -209,7 +223,8 @@ static ingot_status do_slice(jctx *c, jv obj, const jv *parts, jv *out) {
         offs[n] = i;
     }
     int64_t start, stop, step;
-    if ((st = slice_indices(parts, n, &start, &stop, &step)) || (st = jinja__charge(c, (uint64_t)n / 16))) {
+    if ((st = slice_indices(parts, n, &start, &stop, &step)) ||
+        (st = jinja__charge(c, (uint64_t)n / 16))) {
         free(offs);
         return st;
     }
@@ -245,7 +260,8 @@ static ingot_status str_index(jv s, int64_t i, jv *out) {
     if (s.u.s->ascii) {
         pos = (size_t)i;
     } else {
-        for (int64_t k = 0; k < i; k++) jv_utf8_next(s.u.s->data, &pos);
+        for (int64_t k = 0; k < i; k++)
+            jv_utf8_next(s.u.s->data, &pos);
     }
     size_t end = pos;
     jv_utf8_next(s.u.s->data, &end);
@@ -288,19 +304,21 @@ ingot_status jinja__iterate(jctx *c, jv v, jv *out) {
     case JV_UNDEF: return jv_list_new(out, 0, false);
     case JV_DICT:
         if ((st = jv_list_new(out, v.u.d->n, false))) return st;
-        for (size_t i = 0; i < v.u.d->n && !st; i++) st = jv_list_push(*out, jv_incref(v.u.d->keys[i]));
+        for (size_t i = 0; i < v.u.d->n && !st; i++)
+            st = jv_list_push(*out, jv_incref(v.u.d->keys[i]));
         break;
     case JV_STR:
-        if ((st = jinja__charge(c, v.u.s->len / 16)) || (st = jv_list_new(out, 0, false))) return st;
+        if ((st = jinja__charge(c, v.u.s->len / 16)) || (st = jv_list_new(out, 0, false)))
+            return st;
         for (size_t i = 0; i < v.u.s->len && !st;) {
             size_t start = i;
             jv_utf8_next(v.u.s->data, &i);
             jv ch;
-            if (!(st = jv_str_new(&ch, v.u.s->data + start, i - start))) st = jv_list_push(*out, ch);
+            if (!(st = jv_str_new(&ch, v.u.s->data + start, i - start)))
+                st = jv_list_push(*out, ch);
         }
         break;
-    default:
-        return ingot__error(INGOT_ERR_FORMAT, "'%s' object is not iterable", jv_type_name(v));
+    default: return ingot__error(INGOT_ERR_FORMAT, "'%s' object is not iterable", jv_type_name(v));
     }
     if (st) jv_decref(*out);
     return st;
@@ -321,14 +339,16 @@ static ingot_status repeat(jctx *c, jv seq, int64_t times, jv *out) {
     if (times < 0) times = 0;
     size_t unit = seq.type == JV_STR ? seq.u.s->len : seq.u.l->n;
     if (unit && (uint64_t)times > c->max_output / unit)
-        return ingot__error(INGOT_ERR_LIMIT, "template: repetition exceeds the output limit of "
-                                             "%zu",
+        return ingot__error(INGOT_ERR_LIMIT,
+                            "template: repetition exceeds the output limit of "
+                            "%zu",
                             c->max_output);
     ingot_status st = jinja__charge(c, unit * (uint64_t)times / 16);
     if (st) return st;
     if (seq.type == JV_STR) {
         jv_buf b = {.max = c->max_output};
-        for (int64_t i = 0; i < times && !st; i++) st = jv_buf_add(&b, seq.u.s->data, unit);
+        for (int64_t i = 0; i < times && !st; i++)
+            st = jv_buf_add(&b, seq.u.s->data, unit);
         if (st) {
             jv_buf_free(&b);
             return st;
@@ -337,7 +357,8 @@ static ingot_status repeat(jctx *c, jv seq, int64_t times, jv *out) {
     }
     if ((st = jv_list_new(out, unit * (size_t)times, seq.u.l->tuple))) return st;
     for (int64_t i = 0; i < times && !st; i++)
-        for (size_t k = 0; k < unit && !st; k++) st = jv_list_push(*out, jv_incref(seq.u.l->items[k]));
+        for (size_t k = 0; k < unit && !st; k++)
+            st = jv_list_push(*out, jv_incref(seq.u.l->items[k]));
     if (st) jv_decref(*out);
     return st;
 }
@@ -362,8 +383,10 @@ static ingot_status concat_seq(jctx *c, jv a, jv b, jv *out) {
     if ((st = jinja__charge(c, (a.u.l->n + b.u.l->n) / 16)) ||
         (st = jv_list_new(out, a.u.l->n + b.u.l->n, a.u.l->tuple)))
         return st;
-    for (size_t i = 0; i < a.u.l->n && !st; i++) st = jv_list_push(*out, jv_incref(a.u.l->items[i]));
-    for (size_t i = 0; i < b.u.l->n && !st; i++) st = jv_list_push(*out, jv_incref(b.u.l->items[i]));
+    for (size_t i = 0; i < a.u.l->n && !st; i++)
+        st = jv_list_push(*out, jv_incref(a.u.l->items[i]));
+    for (size_t i = 0; i < b.u.l->n && !st; i++)
+        st = jv_list_push(*out, jv_incref(b.u.l->items[i]));
     if (st) jv_decref(*out);
     return st;
 }
@@ -393,8 +416,9 @@ static ingot_status float_floordiv_mod(double x, double y, double *fd, double *m
 
 static ingot_status int_pow(int64_t base, int64_t e, jv *out) {
     if (e < 0) {
-        if (base == 0) return ingot__error(INGOT_ERR_FORMAT, "0 cannot be raised to a negative "
-                                                             "power");
+        if (base == 0)
+            return ingot__error(INGOT_ERR_FORMAT, "0 cannot be raised to a negative "
+                                                  "power");
         *out = jv_float(pow((double)base, (double)e));
         return INGOT_OK;
     }
@@ -505,15 +529,17 @@ static ingot_status contains(jctx *c, jv needle, jv hay, bool *out) {
     case JV_UNDEF: *out = false; return INGOT_OK;
     case JV_STR:
         if (needle.type != JV_STR)
-            return ingot__error(INGOT_ERR_FORMAT, "'in <string>' requires string as left "
-                                                  "operand, not %s",
+            return ingot__error(INGOT_ERR_FORMAT,
+                                "'in <string>' requires string as left "
+                                "operand, not %s",
                                 jv_type_name(needle));
         *out = needle.u.s->len == 0 ||
                memmem(hay.u.s->data, hay.u.s->len, needle.u.s->data, needle.u.s->len) != NULL;
         return jinja__charge(c, hay.u.s->len / 16);
     case JV_LIST:
         *out = false;
-        for (size_t i = 0; i < hay.u.l->n && !*out; i++) *out = jv_equal(needle, hay.u.l->items[i]);
+        for (size_t i = 0; i < hay.u.l->n && !*out; i++)
+            *out = jv_equal(needle, hay.u.l->items[i]);
         return jinja__charge(c, hay.u.l->n / 16);
     case JV_DICT:
     case JV_NS: *out = jv_dict_get(hay.u.d, needle) != NULL; return INGOT_OK;
@@ -561,7 +587,8 @@ typedef struct evargs {
 } evargs;
 
 static void evargs_free(evargs *e) {
-    for (size_t i = 0; e->vals && i < e->a.npos + e->a.nkw; i++) jv_decref(e->vals[i]);
+    for (size_t i = 0; e->vals && i < e->a.npos + e->a.nkw; i++)
+        jv_decref(e->vals[i]);
     free(e->vals);
 }
 
@@ -577,7 +604,8 @@ static ingot_status eval_args(jctx *c, const jnode *n, evargs *e) {
         const jnode *arg = i < n->args.n ? n->args.v[i] : n->kw.v[i - n->args.n];
         ingot_status st = eval(c, arg, &e->vals[i]);
         if (st) {
-            for (size_t k = 0; k < i; k++) jv_decref(e->vals[k]);
+            for (size_t k = 0; k < i; k++)
+                jv_decref(e->vals[k]);
             free(e->vals);
             e->vals = NULL;
             return st;
@@ -601,14 +629,17 @@ static ingot_status call_macro(jctx *c, const jv_macro *mv, const jargs *a, jv *
     c->frame = &f;
     jv varargs = jv_none(), kwargs = jv_none();
     if (!(st = jv_list_new(&varargs, 0, true))) st = jv_dict_new(&kwargs, JV_DICT);
-    for (size_t i = np; i < a->npos && !st; i++) st = jv_list_push(varargs, jv_incref(a->pos[i]));
+    for (size_t i = np; i < a->npos && !st; i++)
+        st = jv_list_push(varargs, jv_incref(a->pos[i]));
     for (size_t k = 0; k < a->nkw && !st; k++) {
         size_t i = 0;
-        while (i < np && strcmp(m->args.v[i]->name, a->kwnames[k]) != 0) i++;
+        while (i < np && strcmp(m->args.v[i]->name, a->kwnames[k]) != 0)
+            i++;
         if (i < np) {
             if (i < a->npos)
-                st = ingot__error(INGOT_ERR_FORMAT, "macro '%s' got multiple values for argument "
-                                                    "'%s'",
+                st = ingot__error(INGOT_ERR_FORMAT,
+                                  "macro '%s' got multiple values for argument "
+                                  "'%s'",
                                   m->name, a->kwnames[k]);
             continue;
         }
@@ -618,14 +649,18 @@ static ingot_status call_macro(jctx *c, const jv_macro *mv, const jargs *a, jv *
             break;
         }
         jv key;
-        if (!(st = jv_str_cstr(&key, a->kwnames[k]))) st = jv_dict_set(kwargs, key, jv_incref(a->kw[k]));
+        if (!(st = jv_str_cstr(&key, a->kwnames[k])))
+            st = jv_dict_set(kwargs, key, jv_incref(a->kw[k]));
     }
     for (size_t i = 0; i < np && !st; i++) {
         const jv *v = jinja__arg(a, i, m->args.v[i]->name);
         jv val;
-        if (v) val = jv_incref(*v);
-        else if (m->kw.v[i]) st = eval(c, m->kw.v[i], &val);
-        else val = jv_undef(m->args.v[i]->name);
+        if (v)
+            val = jv_incref(*v);
+        else if (m->kw.v[i])
+            st = eval(c, m->kw.v[i], &val);
+        else
+            val = jv_undef(m->args.v[i]->name);
         if (!st) st = frame_set(&f, m->args.v[i]->name, val);
     }
     if (!st) {
@@ -696,9 +731,12 @@ done:
 static ingot_status eval_filter_chain(jctx *c, const jnode *n, jv value, jv *out) {
     jv inner;
     ingot_status st;
-    if (n->a == NULL) inner = jv_incref(value);
-    else if (n->a->kind == N_FILTER && (st = eval_filter_chain(c, n->a, value, &inner))) return st;
-    else if (n->a->kind != N_FILTER && (st = eval(c, n->a, &inner))) return st;
+    if (n->a == NULL)
+        inner = jv_incref(value);
+    else if (n->a->kind == N_FILTER && (st = eval_filter_chain(c, n->a, value, &inner)))
+        return st;
+    else if (n->a->kind != N_FILTER && (st = eval(c, n->a, &inner)))
+        return st;
     evargs e;
     if ((st = eval_args(c, n, &e))) {
         jv_decref(inner);
@@ -737,7 +775,8 @@ static ingot_status eval_getitem(jctx *c, const jnode *n, jv *out) {
         for (int k = 0; k < 3 && !st; k++)
             if (n->b->args.v[k]) st = eval(c, n->b->args.v[k], &parts[k]);
         if (!st) st = do_slice(c, obj, parts, out);
-        for (int k = 0; k < 3; k++) jv_decref(parts[k]);
+        for (int k = 0; k < 3; k++)
+            jv_decref(parts[k]);
     } else if (!(st = eval(c, n->b, &key))) {
         st = jinja__getitem(c, obj, key, out);
         jv_decref(key);
@@ -791,15 +830,19 @@ static ingot_status eval_inner(jctx *c, const jnode *n, jv *out) {
     case N_NEG:
     case N_POS:
         if ((st = eval(c, n->a, &a))) return st;
-        if (a.type == JV_UNDEF) st = undefined_error(a);
+        if (a.type == JV_UNDEF)
+            st = undefined_error(a);
         else if (!jv_is_number(a))
             st = ingot__error(INGOT_ERR_FORMAT, "bad operand type for unary %c: '%s'",
                               n->kind == N_NEG ? '-' : '+', jv_type_name(a));
-        else if (a.type == JV_FLOAT) *out = jv_float(n->kind == N_NEG ? -a.u.f : a.u.f);
+        else if (a.type == JV_FLOAT)
+            *out = jv_float(n->kind == N_NEG ? -a.u.f : a.u.f);
         else {
             int64_t i = a.type == JV_INT ? a.u.i : a.u.b;
-            if (n->kind == N_NEG && i == INT64_MIN) st = int_overflow();
-            else *out = jv_int(n->kind == N_NEG ? -i : i);
+            if (n->kind == N_NEG && i == INT64_MIN)
+                st = int_overflow();
+            else
+                *out = jv_int(n->kind == N_NEG ? -i : i);
         }
         jv_decref(a);
         return st;
@@ -880,11 +923,13 @@ static ingot_status assign(jctx *c, jframe *f, const jnode *target, jv value) {
     size_t want = target->args.n, got = items.u.l->n;
     if (got != want) {
         jv_decref(items);
-        return got > want ? ingot__error(INGOT_ERR_FORMAT, "too many values to unpack (expected "
-                                                           "%zu)",
+        return got > want ? ingot__error(INGOT_ERR_FORMAT,
+                                         "too many values to unpack (expected "
+                                         "%zu)",
                                          want)
-                          : ingot__error(INGOT_ERR_FORMAT, "not enough values to unpack "
-                                                           "(expected %zu, got %zu)",
+                          : ingot__error(INGOT_ERR_FORMAT,
+                                         "not enough values to unpack "
+                                         "(expected %zu, got %zu)",
                                          want, got);
     }
     for (size_t i = 0; i < want && !st; i++)
@@ -902,8 +947,10 @@ static ingot_status exec_set(jctx *c, const jnode *target, jv value) {
         jv_decref(value);
     } else {
         jv key;
-        if ((st = jv_str_cstr(&key, target->name))) jv_decref(value);
-        else st = jv_dict_set(ns, key, value);
+        if ((st = jv_str_cstr(&key, target->name)))
+            jv_decref(value);
+        else
+            st = jv_dict_set(ns, key, value);
     }
     jv_decref(ns);
     return st;
@@ -1041,8 +1088,10 @@ static ingot_status exec_stmt(jctx *c, const jnode *n, int *flow) {
         int inner = FLOW_NORMAL;
         st = exec_body(c, &n->body, &inner);
         c->out = saved;
-        if (!st) st = jv_buf_take(&v, &buf);
-        else jv_buf_free(&buf);
+        if (!st)
+            st = jv_buf_take(&v, &buf);
+        else
+            jv_buf_free(&buf);
         if (st) return st;
         if (n->c) {
             jv filtered;
@@ -1087,7 +1136,8 @@ ingot_status jinja__render(jv_buf *out, const jnodes *body, jv vars,
     if (!st) st = exec_body(&c, body, &flow);
     jv_decref(root.vars);
     if (c.namespaces.type == JV_LIST) {
-        for (size_t i = 0; i < c.namespaces.u.l->n; i++) jv_dict_clear(c.namespaces.u.l->items[i].u.d);
+        for (size_t i = 0; i < c.namespaces.u.l->n; i++)
+            jv_dict_clear(c.namespaces.u.l->items[i].u.d);
         jv_decref(c.namespaces);
     }
     return st;

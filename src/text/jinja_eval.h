@@ -58,8 +58,7 @@ ingot_status jinja__iterate(jctx *c, jv v, jv *out);
 ingot_status jinja__filter(jctx *c, int id, jv value, const jargs *a, jv *out);
 ingot_status jinja__test(jctx *c, int id, jv value, const jargs *a, bool *out);
 /* A method call obj.name(args); *found false when obj has no such method. */
-ingot_status jinja__method(jctx *c, jv obj, const char *name, const jargs *a, jv *out,
-                           bool *found);
+ingot_status jinja__method(jctx *c, jv obj, const char *name, const jargs *a, jv *out, bool *found);
 /* True when obj (str, list, dict) has a method of that name in Python. */
 bool jinja__has_method(jv obj, const char *name);
 /* True for the methods that modify their object (unsafe in the sandbox). */

@@ -72,7 +72,8 @@ static void line_col(lexer *L, size_t pos, int *line, int *col) {
             L->line_start = L->lc_pos + 1;
         }
     int c = 1;
-    for (size_t i = L->line_start; i < pos; i++) c += ((unsigned char)L->src[i] & 0xc0) != 0x80;
+    for (size_t i = L->line_start; i < pos; i++)
+        c += ((unsigned char)L->src[i] & 0xc0) != 0x80;
     *line = L->line;
     *col = c;
 }
@@ -113,7 +114,8 @@ static size_t ws_len(const char *s, size_t len, size_t i) {
 }
 
 static size_t skip_ws(const char *s, size_t len, size_t i) {
-    for (size_t n; (n = ws_len(s, len, i)) > 0;) i += n;
+    for (size_t n; (n = ws_len(s, len, i)) > 0;)
+        i += n;
     return i;
 }
 
@@ -125,7 +127,8 @@ static size_t strip_before(lexer *L, const char *text, size_t n, char sign, bool
         size_t end = n;
         while (end > 0) {
             size_t start = end - 1;
-            while (start > 0 && ((unsigned char)text[start] & 0xc0) == 0x80) start--;
+            while (start > 0 && ((unsigned char)text[start] & 0xc0) == 0x80)
+                start--;
             if (ws_len(text, n, start) != end - start) break;
             end = start;
         }
@@ -133,7 +136,8 @@ static size_t strip_before(lexer *L, const char *text, size_t n, char sign, bool
     }
     if (sign == '+' || !lstrip) return n;
     size_t l_pos = n;
-    while (l_pos > 0 && text[l_pos - 1] != '\n') l_pos--;
+    while (l_pos > 0 && text[l_pos - 1] != '\n')
+        l_pos--;
     if (l_pos == 0 && !L->line_starting) return n;
     if (l_pos < n && skip_ws(text, n, l_pos) == n) return l_pos;
     return n;
@@ -151,7 +155,8 @@ static ingot_status lex_string(lexer *L, size_t start) {
     const char *s = L->src;
     char q = s[start];
     size_t i = start + 1;
-    while (i < L->len && s[i] != q) i += s[i] == '\\' && i + 1 < L->len ? 2 : 1;
+    while (i < L->len && s[i] != q)
+        i += s[i] == '\\' && i + 1 < L->len ? 2 : 1;
     if (i >= L->len) return lex_error(L, start, "unterminated string literal", NULL);
     size_t end = i;
     jv_buf b = {.max = SIZE_MAX / 2};
@@ -159,7 +164,8 @@ static ingot_status lex_string(lexer *L, size_t start) {
     for (i = start + 1; i < end && !st;) {
         if (s[i] != '\\') {
             size_t j = i;
-            while (j < end && s[j] != '\\') j++;
+            while (j < end && s[j] != '\\')
+                j++;
             st = jv_buf_add(&b, s + i, j - i);
             i = j;
             continue;
@@ -184,9 +190,10 @@ static ingot_status lex_string(lexer *L, size_t start) {
                 int h = i < end ? hexval(s[i]) : -1;
                 if (h < 0) {
                     jv_buf_free(&b);
-                    return lex_error(L, start, "truncated \\", c == 'x'   ? "xXX escape"
-                                                              : c == 'u' ? "uXXXX escape"
-                                                                         : "UXXXXXXXX escape");
+                    return lex_error(L, start, "truncated \\",
+                                     c == 'x'   ? "xXX escape"
+                                     : c == 'u' ? "uXXXX escape"
+                                                : "UXXXXXXXX escape");
                 }
                 v = v * 16 + (uint32_t)h;
             }
@@ -298,12 +305,12 @@ static ingot_status lex_operator(lexer *L) {
         const char *text;
         jop op;
     } ops[] = {
-        {"//", OP_FLOORDIV}, {"**", OP_POW},  {"==", OP_EQ},     {"!=", OP_NE},
-        {">=", OP_GTEQ},     {"<=", OP_LTEQ}, {"+", OP_ADD},     {"-", OP_SUB},
-        {"/", OP_DIV},       {"*", OP_MUL},   {"%", OP_MOD},     {"~", OP_TILDE},
-        {"[", OP_LBRACKET},  {"]", OP_RBRACKET}, {"(", OP_LPAREN}, {")", OP_RPAREN},
-        {"{", OP_LBRACE},    {"}", OP_RBRACE}, {">", OP_GT},      {"<", OP_LT},
-        {"=", OP_ASSIGN},    {".", OP_DOT},   {":", OP_COLON},   {"|", OP_PIPE},
+        {"//", OP_FLOORDIV}, {"**", OP_POW},      {"==", OP_EQ},    {"!=", OP_NE},
+        {">=", OP_GTEQ},     {"<=", OP_LTEQ},     {"+", OP_ADD},    {"-", OP_SUB},
+        {"/", OP_DIV},       {"*", OP_MUL},       {"%", OP_MOD},    {"~", OP_TILDE},
+        {"[", OP_LBRACKET},  {"]", OP_RBRACKET},  {"(", OP_LPAREN}, {")", OP_RPAREN},
+        {"{", OP_LBRACE},    {"}", OP_RBRACE},    {">", OP_GT},     {"<", OP_LT},
+        {"=", OP_ASSIGN},    {".", OP_DOT},       {":", OP_COLON},  {"|", OP_PIPE},
         {",", OP_COMMA},     {";", OP_SEMICOLON},
     };
     const char *s = L->src + L->pos;
@@ -357,8 +364,10 @@ static ingot_status lex_tag(lexer *L, bool block) {
                 after = p + 2;
             }
             if (after) {
-                if (sign == '-') after = skip_ws(s, L->len, after);
-                else if (block && sign == 0 && after < L->len && s[after] == '\n') after++;
+                if (sign == '-')
+                    after = skip_ws(s, L->len, after);
+                else if (block && sign == 0 && after < L->len && s[after] == '\n')
+                    after++;
                 ingot_status st =
                     push(L, (jtok){.kind = block ? TK_BLOCK_END : TK_VAR_END}, end_at);
                 L->pos = after;
@@ -367,8 +376,9 @@ static ingot_status lex_tag(lexer *L, bool block) {
             }
         }
         if (p >= L->len)
-            return lex_error(L, tag_start, block ? "unclosed block tag (missing '%}')"
-                                                 : "unclosed variable tag (missing '}}')",
+            return lex_error(L, tag_start,
+                             block ? "unclosed block tag (missing '%}')"
+                                   : "unclosed variable tag (missing '}}')",
                              NULL);
         size_t w = skip_ws(s, L->len, p);
         if (w > p) {
@@ -381,7 +391,8 @@ static ingot_status lex_tag(lexer *L, bool block) {
             st = lex_number(L);
         } else if (is_name_start(c)) {
             size_t e = p;
-            while (e < L->len && (is_name_start(s[e]) || is_digit(s[e]))) e++;
+            while (e < L->len && (is_name_start(s[e]) || is_digit(s[e])))
+                e++;
             st = push_text(L, TK_NAME, s + p, e - p, p);
             L->pos = e;
         } else if (c == '\'' || c == '"') {
@@ -443,7 +454,8 @@ static ingot_status lex_root(lexer *L) {
     const char *s = L->src;
     while (L->pos < L->len) {
         size_t i = L->pos;
-        while (i + 1 < L->len && !(s[i] == '{' && strchr("{%#", s[i + 1]) && s[i + 1])) i++;
+        while (i + 1 < L->len && !(s[i] == '{' && strchr("{%#", s[i + 1]) && s[i + 1]))
+            i++;
         if (i + 1 >= L->len) return push_text(L, TK_DATA, s + L->pos, L->len - L->pos, L->pos);
         char kind = s[i + 1];
         char sign = i + 2 < L->len && (s[i + 2] == '-' || s[i + 2] == '+') ? s[i + 2] : 0;
@@ -461,18 +473,20 @@ static ingot_status lex_root(lexer *L) {
             L->line_starting = s[after - 1] == '\n';
         } else if (kind == '#') {
             size_t j = i + 2 + (sign != 0);
-            while (j + 1 < L->len && !(s[j] == '#' && s[j + 1] == '}')) j++;
+            while (j + 1 < L->len && !(s[j] == '#' && s[j + 1] == '}'))
+                j++;
             if (j + 1 >= L->len) return lex_error(L, i, "missing end of comment tag", NULL);
             char esign = j > i + 2 + (sign != 0) ? s[j - 1] : 0;
             size_t after = j + 2;
-            if (esign == '-') after = skip_ws(s, L->len, after);
-            else if (esign != '+' && after < L->len && s[after] == '\n') after++;
+            if (esign == '-')
+                after = skip_ws(s, L->len, after);
+            else if (esign != '+' && after < L->len && s[after] == '\n')
+                after++;
             L->pos = after;
             L->line_starting = s[after - 1] == '\n';
         } else {
             bool block = kind == '%';
-            if ((st = push(L, (jtok){.kind = block ? TK_BLOCK_BEGIN : TK_VAR_BEGIN}, i)))
-                return st;
+            if ((st = push(L, (jtok){.kind = block ? TK_BLOCK_BEGIN : TK_VAR_BEGIN}, i))) return st;
             L->pos = i + 2 + (sign != 0);
             if ((st = lex_tag(L, block))) return st;
         }
@@ -495,8 +509,8 @@ ingot_status jinja__lex(jtokens *toks, jarena *arena, const char *src, size_t le
     }
     if (n > 0 && norm[n - 1] == '\n') n--;
     norm[n] = '\0';
-    lexer L = {.src = norm, .len = n, .toks = toks, .arena = arena, .line = 1,
-               .line_starting = true};
+    lexer L = {
+        .src = norm, .len = n, .toks = toks, .arena = arena, .line = 1, .line_starting = true};
     ingot_status st = lex_root(&L);
     if (!st) st = push(&L, (jtok){.kind = TK_EOF}, L.len);
     free(norm);

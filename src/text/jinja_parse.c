@@ -28,9 +28,9 @@ static bool is_name(const jtok *t, const char *name) {
 }
 
 static const char *describe(const jtok *t, char *buf, size_t n) {
-    static const char *const opnames[] = {"+", "-", "/", "//", "*", "%", "**", "~", "[",
-                                          "]", "(", ")", "{", "}", "==", "!=", ">", ">=",
-                                          "<", "<=", "=", ".", ":", "|", ",", ";"};
+    static const char *const opnames[] = {
+        "+", "-",  "/",  "//", "*",  "%", "**", "~", "[", "]", "(", ")", "{",
+        "}", "==", "!=", ">",  ">=", "<", "<=", "=", ".", ":", "|", ",", ";"};
     switch (t->kind) {
     case TK_NAME: snprintf(buf, n, "'%.40s'", t->s); return buf;
     case TK_STRING: return "string";
@@ -48,18 +48,16 @@ static const char *describe(const jtok *t, char *buf, size_t n) {
 
 static ingot_status fail_at(const jtok *t, ingot_status st, const char *fmt, const char *a,
                             const char *b) {
-    return ingot__error(st, "template:%d:%d: %s%s%s", t->line, t->col, fmt, a ? a : "",
-                        b ? b : "");
+    return ingot__error(st, "template:%d:%d: %s%s%s", t->line, t->col, fmt, a ? a : "", b ? b : "");
 }
 
 static ingot_status unexpected(parser *P, const char *expected) {
     char buf[64];
-    return fail_at(cur(P), INGOT_ERR_FORMAT, expected ? "expected " : "unexpected ",
-                   expected ? expected : describe(cur(P), buf, sizeof buf),
-                   expected ? (snprintf(buf, sizeof buf, ", got %s",
-                                        describe(cur(P), buf + 40, 24)),
-                               buf)
-                            : NULL);
+    return fail_at(
+        cur(P), INGOT_ERR_FORMAT, expected ? "expected " : "unexpected ",
+        expected ? expected : describe(cur(P), buf, sizeof buf),
+        expected ? (snprintf(buf, sizeof buf, ", got %s", describe(cur(P), buf + 40, 24)), buf)
+                 : NULL);
 }
 
 static ingot_status nomem(void) {
@@ -74,8 +72,7 @@ static ingot_status expect_op(parser *P, jop op, const char *what) {
 
 static ingot_status enter(parser *P) {
     if (++P->depth > P->max_depth)
-        return fail_at(cur(P), INGOT_ERR_LIMIT, "nesting deeper than the depth limit", NULL,
-                       NULL);
+        return fail_at(cur(P), INGOT_ERR_LIMIT, "nesting deeper than the depth limit", NULL, NULL);
     return INGOT_OK;
 }
 
@@ -121,12 +118,16 @@ static ingot_status vec_take(parser *P, jnodes *out, const char ***names, nodeve
     ingot_status st = INGOT_OK;
     out->n = v->n;
     out->v = v->n ? jarena_alloc(P->arena, v->n * sizeof *out->v) : NULL;
-    if (v->n && !out->v) st = nomem();
-    else if (v->n) memcpy(out->v, v->v, v->n * sizeof *out->v);
+    if (v->n && !out->v)
+        st = nomem();
+    else if (v->n)
+        memcpy(out->v, v->v, v->n * sizeof *out->v);
     if (!st && names && v->n) {
         *names = jarena_alloc(P->arena, v->n * sizeof **names);
-        if (!*names) st = nomem();
-        else memcpy(*names, v->names, v->n * sizeof **names);
+        if (!*names)
+            st = nomem();
+        else
+            memcpy(*names, v->names, v->n * sizeof **names);
     }
     vec_free(v);
     return st;
@@ -201,8 +202,9 @@ static ingot_status parse_call_args(parser *P, jnode *call) {
             if (is_op(cur(P), OP_RPAREN)) break;
         }
         if (is_op(cur(P), OP_MUL) || is_op(cur(P), OP_POW)) {
-            st = fail_at(cur(P), INGOT_ERR_UNSUPPORTED, "*args and **kwargs in calls are not "
-                                                        "supported",
+            st = fail_at(cur(P), INGOT_ERR_UNSUPPORTED,
+                         "*args and **kwargs in calls are not "
+                         "supported",
                          NULL, NULL);
             break;
         }
@@ -213,8 +215,9 @@ static ingot_status parse_call_args(parser *P, jnode *call) {
             next(P);
             if (!(st = parse_expression(P, &e, true))) st = vec_push(&kw, e, key);
         } else if (kw.n) {
-            st = fail_at(cur(P), INGOT_ERR_FORMAT, "positional argument follows keyword "
-                                                   "argument",
+            st = fail_at(cur(P), INGOT_ERR_FORMAT,
+                         "positional argument follows keyword "
+                         "argument",
                          NULL, NULL);
         } else if (!(st = parse_expression(P, &e, true))) {
             st = vec_push(&args, e, NULL);
@@ -443,10 +446,14 @@ static ingot_status parse_sequence(parser *P, jnode *n, bool dict) {
             st = vec_push(&vals, v, NULL);
     }
     if (!st) st = expect_op(P, close, dict ? "'}'" : "']'");
-    if (!st) st = vec_take(P, &n->args, NULL, &keys);
-    else vec_free(&keys);
-    if (!st) st = vec_take(P, &n->kw, NULL, &vals);
-    else vec_free(&vals);
+    if (!st)
+        st = vec_take(P, &n->args, NULL, &keys);
+    else
+        vec_free(&keys);
+    if (!st)
+        st = vec_take(P, &n->kw, NULL, &vals);
+    else
+        vec_free(&vals);
     return st;
 }
 
@@ -474,7 +481,8 @@ static ingot_status parse_primary(parser *P, jnode **out) {
     case TK_STRING: {
         /* adjacent string literals concatenate */
         size_t len = 0, i = P->pos;
-        for (; P->t[i].kind == TK_STRING; i++) len += P->t[i].len;
+        for (; P->t[i].kind == TK_STRING; i++)
+            len += P->t[i].len;
         char *s = jarena_alloc(P->arena, len + 1);
         if (!s || !(n = new_node(P, N_CONST, t))) return nomem();
         len = 0;
@@ -541,7 +549,8 @@ static ingot_status parse_binary(parser *P, jnode **out, level_fn sub, const jop
         if (st) return st;
         const jtok *t = cur(P);
         size_t k = 0;
-        while (k < nops && !is_op(t, ops[k])) k++;
+        while (k < nops && !is_op(t, ops[k]))
+            k++;
         if (k == nops) break;
         next(P);
         jnode *n = new_node(P, kind, t);
@@ -751,8 +760,8 @@ static ingot_status parse_for(parser *P, jnode *n) {
         if ((st = parse_expression(P, &n->c, true))) return st;
     }
     if (is_name(cur(P), "recursive"))
-        return fail_at(cur(P), INGOT_ERR_UNSUPPORTED, "recursive for loops are not supported",
-                       NULL, NULL);
+        return fail_at(cur(P), INGOT_ERR_UNSUPPORTED, "recursive for loops are not supported", NULL,
+                       NULL);
     if ((st = expect_block_end(P))) return st;
     static const char *const ends[] = {"endfor", "else", NULL};
     P->loops++;
@@ -839,8 +848,9 @@ static ingot_status parse_macro(parser *P, jnode *n) {
             next(P);
             st = parse_expression(P, &def, true);
         } else if (defaults.n && defaults.v[defaults.n - 1]) {
-            st = fail_at(cur(P), INGOT_ERR_FORMAT, "non-default argument follows default "
-                                                   "argument",
+            st = fail_at(cur(P), INGOT_ERR_FORMAT,
+                         "non-default argument follows default "
+                         "argument",
                          NULL, NULL);
         }
         if (!st) st = vec_push(&params, p, NULL);
@@ -848,10 +858,14 @@ static ingot_status parse_macro(parser *P, jnode *n) {
     }
     if (!st) st = expect_op(P, OP_RPAREN, "')'");
     if (!st) st = expect_block_end(P);
-    if (!st) st = vec_take(P, &n->args, NULL, &params);
-    else vec_free(&params);
-    if (!st) st = vec_take(P, &n->kw, NULL, &defaults);
-    else vec_free(&defaults);
+    if (!st)
+        st = vec_take(P, &n->args, NULL, &params);
+    else
+        vec_free(&params);
+    if (!st)
+        st = vec_take(P, &n->kw, NULL, &defaults);
+    else
+        vec_free(&defaults);
     if (st) return st;
     static const char *const ends[] = {"endmacro", NULL};
     jnode *outer = P->macro;
@@ -882,10 +896,14 @@ static ingot_status parse_with(parser *P, jnode *n) {
             st = vec_push(&values, v, NULL);
     }
     if (!st) st = expect_block_end(P);
-    if (!st) st = vec_take(P, &n->args, NULL, &targets);
-    else vec_free(&targets);
-    if (!st) st = vec_take(P, &n->kw, NULL, &values);
-    else vec_free(&values);
+    if (!st)
+        st = vec_take(P, &n->args, NULL, &targets);
+    else
+        vec_free(&targets);
+    if (!st)
+        st = vec_take(P, &n->kw, NULL, &values);
+    else
+        vec_free(&values);
     static const char *const ends[] = {"endwith", NULL};
     if (!st) st = parse_body(P, &n->body, ends);
     if (st) return st;
@@ -896,8 +914,8 @@ static ingot_status parse_with(parser *P, jnode *n) {
 static ingot_status parse_statement(parser *P, jnode **out) {
     const jtok *t = cur(P);
     if (t->kind != TK_NAME) return unexpected(P, "a statement name");
-    static const char *const unsupported[] = {"extends", "include", "import", "from", "block",
-                                              "call", "filter", "autoescape", NULL};
+    static const char *const unsupported[] = {"extends", "include", "import",     "from", "block",
+                                              "call",    "filter",  "autoescape", NULL};
     for (int i = 0; unsupported[i]; i++)
         if (is_name(t, unsupported[i]))
             return fail_at(t, INGOT_ERR_UNSUPPORTED, "the '", t->s,
@@ -905,11 +923,12 @@ static ingot_status parse_statement(parser *P, jnode **out) {
     static const struct {
         const char *name;
         jnode_kind kind;
-    } tags[] = {{"if", N_IF},       {"for", N_FOR},           {"set", N_SET},
-                {"macro", N_MACRO}, {"break", N_BREAK},       {"continue", N_CONTINUE},
+    } tags[] = {{"if", N_IF},       {"for", N_FOR},         {"set", N_SET},
+                {"macro", N_MACRO}, {"break", N_BREAK},     {"continue", N_CONTINUE},
                 {"with", N_WITH},   {"generation", N_BLOCK}};
     size_t k = 0;
-    while (k < sizeof tags / sizeof *tags && !is_name(t, tags[k].name)) k++;
+    while (k < sizeof tags / sizeof *tags && !is_name(t, tags[k].name))
+        k++;
     if (k == sizeof tags / sizeof *tags)
         return fail_at(t, INGOT_ERR_FORMAT, "encountered unknown tag '", t->s, "'");
     jnode *n = new_node(P, tags[k].kind, t);
@@ -986,7 +1005,8 @@ static ingot_status parse_body(parser *P, jnodes *body, const char *const *ends)
         } else if (t->kind == TK_BLOCK_BEGIN) {
             next(P);
             bool is_end = false;
-            for (int i = 0; ends && ends[i]; i++) is_end |= is_name(cur(P), ends[i]);
+            for (int i = 0; ends && ends[i]; i++)
+                is_end |= is_name(cur(P), ends[i]);
             if (is_end) break;
             if ((st = parse_statement(P, &n))) break;
         } else {

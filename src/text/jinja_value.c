@@ -33,7 +33,8 @@ jv jv_incref(jv v) {
 }
 
 static void free_list(jv_list *l) {
-    for (size_t i = 0; i < l->n; i++) jv_decref(l->items[i]);
+    for (size_t i = 0; i < l->n; i++)
+        jv_decref(l->items[i]);
     free(l->items);
     free(l);
 }
@@ -141,18 +142,21 @@ jv jv_str_immortal(void *(*alloc_fn)(void *ctx, size_t n), void *ctx, const char
 size_t jv_str_ncp(const jv_str *s) {
     if (s->ascii) return s->len;
     size_t n = 0;
-    for (size_t i = 0; i < s->len; i++) n += ((unsigned char)s->data[i] & 0xc0) != 0x80;
+    for (size_t i = 0; i < s->len; i++)
+        n += ((unsigned char)s->data[i] & 0xc0) != 0x80;
     return n;
 }
 
 static ingot_status buf_reserve(jv_buf *b, size_t n) {
     if (n > b->max || b->len > b->max - n)
-        return ingot__error(INGOT_ERR_LIMIT, "template: a string exceeds the output limit of %zu "
-                                             "bytes",
+        return ingot__error(INGOT_ERR_LIMIT,
+                            "template: a string exceeds the output limit of %zu "
+                            "bytes",
                             b->max);
     if (b->len + n + 1 <= b->cap) return INGOT_OK;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1) cap = cap > SIZE_MAX / 2 ? b->len + n + 1 : cap * 2;
+    while (cap < b->len + n + 1)
+        cap = cap > SIZE_MAX / 2 ? b->len + n + 1 : cap * 2;
     char *d = realloc(b->data, cap);
     if (!d) return oom("buffer");
     b->data = d;
@@ -265,7 +269,8 @@ static uint64_t mix64(uint64_t x) {
 
 static uint64_t hash_bytes(const char *s, size_t len) {
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
     return h;
 }
 
@@ -285,7 +290,8 @@ static uint64_t hash_key(jv k) {
 
 static void index_insert(jv_dict *d, size_t entry) {
     size_t mask = d->index_cap - 1, h = (size_t)hash_key(d->keys[entry]) & mask;
-    while (d->index[h]) h = (h + 1) & mask;
+    while (d->index[h])
+        h = (h + 1) & mask;
     d->index[h] = (uint32_t)(entry + 1);
 }
 
@@ -295,7 +301,8 @@ static ingot_status index_rebuild(jv_dict *d, size_t cap) {
     free(d->index);
     d->index = index;
     d->index_cap = cap;
-    for (size_t i = 0; i < d->n; i++) index_insert(d, i);
+    for (size_t i = 0; i < d->n; i++)
+        index_insert(d, i);
     return INGOT_OK;
 }
 
@@ -536,7 +543,8 @@ size_t jv_format_float(char *buf, double f) {
     for (; *s && *s != 'e'; s++)
         if (*s != '.') digits[nd++] = *s;
     int exp10 = atoi(s + 1);
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
     size_t n = 0;
     if (neg) buf[n++] = '-';
     if (exp10 < -4 || exp10 >= 16) {
@@ -550,11 +558,13 @@ size_t jv_format_float(char *buf, double f) {
     } else if (exp10 < 0) {
         buf[n++] = '0';
         buf[n++] = '.';
-        for (int i = 0; i < -exp10 - 1; i++) buf[n++] = '0';
+        for (int i = 0; i < -exp10 - 1; i++)
+            buf[n++] = '0';
         memcpy(buf + n, digits, nd);
         n += nd;
     } else {
-        for (int i = 0; i <= exp10; i++) buf[n++] = (size_t)i < nd ? digits[i] : '0';
+        for (int i = 0; i <= exp10; i++)
+            buf[n++] = (size_t)i < nd ? digits[i] : '0';
         buf[n++] = '.';
         if ((size_t)exp10 + 1 < nd) {
             memcpy(buf + n, digits + exp10 + 1, nd - (size_t)exp10 - 1);
@@ -649,8 +659,10 @@ static ingot_status write_value(jv_buf *b, jv v, bool repr) {
             if (i) st = jv_buf_add(b, ", ", 2);
             if (!st) st = write_value(b, d->keys[i], true);
             if (!st) st = jv_buf_add(b, ": ", 2);
-            if (!st && d->vals[i].type == JV_NS) st = jv_buf_add(b, "<Namespace>", 11);
-            else if (!st) st = write_value(b, d->vals[i], true);
+            if (!st && d->vals[i].type == JV_NS)
+                st = jv_buf_add(b, "<Namespace>", 11);
+            else if (!st)
+                st = write_value(b, d->vals[i], true);
         }
         if (!st) st = jv_buf_addc(b, '}');
         if (!st && v.type == JV_NS) st = jv_buf_addc(b, '>');
@@ -743,7 +755,8 @@ static ingot_status json_put_float(jv_buf *b, double f) {
 
 static ingot_status json_newline(jv_buf *b, const jv_json_opts *o, int level) {
     ingot_status st = jv_buf_addc(b, '\n');
-    for (int i = 0; i < level && !st; i++) st = jv_buf_add(b, o->indent, o->indent_len);
+    for (int i = 0; i < level && !st; i++)
+        st = jv_buf_add(b, o->indent, o->indent_len);
     return st;
 }
 
@@ -771,7 +784,8 @@ static ingot_status json_dict(jv_buf *b, const jv_dict *d, const jv_json_opts *o
     if (d->n == 0) return jv_buf_add(b, "{}", 2);
     size_t *order = malloc(d->n * sizeof *order);
     if (!order) return oom("tojson");
-    for (size_t i = 0; i < d->n; i++) order[i] = i;
+    for (size_t i = 0; i < d->n; i++)
+        order[i] = i;
     ingot_status st = INGOT_OK;
     if (o->sort_keys) /* insertion sort: stable, and dicts in templates are small */
         for (size_t i = 1; i < d->n && !st; i++)
@@ -873,8 +887,8 @@ static ingot_status from_json(jv *out, json_t *j, int depth) {
 
 ingot_status jv_from_json(jv *out, const char *text, size_t len, const char *what) {
     json_error_t err;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY,
-                           &err);
+    json_t *j =
+        json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &err);
     if (!j)
         return ingot__error(INGOT_ERR_FORMAT, "%s: invalid JSON at line %d column %d: %s", what,
                             err.line, err.column, err.text);

@@ -8,16 +8,17 @@
 #include "cli.h"
 
 static int usage(FILE *f, int code) {
-    fprintf(f, "usage: ingot template --tokenizer DIR [--generation-prompt] [--var NAME=VALUE]...\n\n"
-               "Reads a conversation as a JSON object from standard input, e.g.\n"
-               "  {\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"tools\": [...]}\n"
-               "(any other keys become template variables too), renders the chat template of\n"
-               "DIR/tokenizer_config.json with the tokenizer's bos_token and eos_token, and\n"
-               "prints the text exactly, with nothing added (no trailing newline).\n\n"
-               "  --generation-prompt  set add_generation_prompt (open an assistant turn)\n"
-               "  --var NAME=VALUE     one more variable, overriding the input's; VALUE is read\n"
-               "                       as JSON when it parses (true, 3, \"x\", {...}), else as\n"
-               "                       a string (e.g. --var enable_thinking=false)\n");
+    fprintf(f,
+            "usage: ingot template --tokenizer DIR [--generation-prompt] [--var NAME=VALUE]...\n\n"
+            "Reads a conversation as a JSON object from standard input, e.g.\n"
+            "  {\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"tools\": [...]}\n"
+            "(any other keys become template variables too), renders the chat template of\n"
+            "DIR/tokenizer_config.json with the tokenizer's bos_token and eos_token, and\n"
+            "prints the text exactly, with nothing added (no trailing newline).\n\n"
+            "  --generation-prompt  set add_generation_prompt (open an assistant turn)\n"
+            "  --var NAME=VALUE     one more variable, overriding the input's; VALUE is read\n"
+            "                       as JSON when it parses (true, 3, \"x\", {...}), else as\n"
+            "                       a string (e.g. --var enable_thinking=false)\n");
     return code;
 }
 
