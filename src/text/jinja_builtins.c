@@ -883,9 +883,6 @@ ingot_status jinja__test(jctx *c, int id, jv v, const jargs *a, bool *out) {
     case T_NUMBER: *out = jv_is_number(v); return INGOT_OK;
     case T_IN: {
         if (!a0) return ingot__error(INGOT_ERR_FORMAT, "test: missing argument");
-        jv r;
-        jargs none = {0};
-        (void)none;
         if (a0->type == JV_STR) {
             if (v.type != JV_STR)
                 return ingot__error(INGOT_ERR_FORMAT, "'in <string>' requires string as left "
@@ -908,7 +905,6 @@ ingot_status jinja__test(jctx *c, int id, jv v, const jargs *a, bool *out) {
             *out = false;
             return INGOT_OK;
         }
-        (void)r;
         return ingot__error(INGOT_ERR_FORMAT, "argument of type '%s' is not iterable",
                             jv_type_name(*a0));
     }
@@ -1691,9 +1687,6 @@ static ingot_status filter_sum(jctx *c, jv v, const jargs *a, jv *out) {
 
 static ingot_status filter_reverse(jctx *c, jv v, jv *out) {
     if (v.type == JV_STR) {
-        jv parts[3] = {jv_none(), jv_none(), jv_int(-1)};
-        jv tmp = {.type = JV_LIST};
-        (void)tmp;
         jv_buf b = {.max = c->max_output};
         ingot_status st = INGOT_OK;
         size_t end = v.u.s->len;
@@ -1702,7 +1695,6 @@ static ingot_status filter_reverse(jctx *c, jv v, jv *out) {
             st = jv_buf_add(&b, v.u.s->data + k, end - k);
             end = k;
         }
-        (void)parts;
         return new_str_buf(out, &b, st);
     }
     jv items;

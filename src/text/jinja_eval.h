@@ -45,8 +45,7 @@ ingot_status jinja__check_args(const jargs *a, size_t maxpos, const char *const 
                                const char *what);
 
 /* Attribute and item lookup as Jinja2's sandboxed getattr / getitem (new
- * reference; a missing one gives undefined). attr_hint must live as long as
- * the template (it names the undefined value). */
+ * reference; a missing one gives undefined). */
 ingot_status jinja__getattr(jctx *c, jv obj, const char *name, size_t len, jv *out);
 ingot_status jinja__getitem(jctx *c, jv obj, jv key, jv *out);
 
