@@ -470,6 +470,11 @@ static void test_limits(void **state) {
         NULL, "limit");
     expect_limit("{{ 'x' * 1000000000000 }}", NULL, "output limit");
     expect_limit("{{ [1] * 1000000000000 }}", NULL, "output limit");
+    /* work on big strings counts by size: comparing or indexing 8 MB strings in a loop */
+    expect_limit(
+        "{% set s = 'é' * 4000000 %}{% set t = 'é' * 4000000 %}{% for i in range(100000) %}"
+        "{% if s == t %}{{ s[-1] }}{% endif %}{% endfor %}",
+        NULL, "evaluation steps");
     /* huge ranges: the sandbox's MAX_RANGE */
     expect_limit("{{ range(1000000000)|length }}", NULL, "range too big");
     /* unbounded macro recursion: the depth limit */

@@ -1762,6 +1762,8 @@ ingot_status jinja__filter(jctx *c, int id, jv v, const jargs *a, jv *out) {
     case F_BATCH: return filter_batch(c, v, a, out);
     case F_COUNT:
     case F_LENGTH:
+        if (v.type == JV_STR && !v.u.s->ascii && (st = jinja__charge(c, v.u.s->len / 16)))
+            return st;
         if ((st = length_of(v, &n))) return st;
         *out = jv_int(n);
         return INGOT_OK;

@@ -275,7 +275,10 @@ ingot_status jinja__getitem(jctx *c, jv obj, jv key, jv *out) {
     case JV_STR:
         if (key.type == JV_INT || key.type == JV_BOOL) {
             int64_t i = key.type == JV_INT ? key.u.i : key.u.b;
-            if (obj.type == JV_STR) return str_index(obj, i, out);
+            if (obj.type == JV_STR) {
+                ingot_status st = obj.u.s->ascii ? INGOT_OK : jinja__charge(c, obj.u.s->len / 16);
+                return st ? st : str_index(obj, i, out);
+            }
             int64_t n = (int64_t)obj.u.l->n;
             if (i < 0) i += n;
             *out = i >= 0 && i < n ? jv_incref(obj.u.l->items[i]) : jv_undef(NULL);
@@ -553,8 +556,13 @@ static ingot_status compare_op(jctx *c, int op, jv a, jv b, bool *out) {
     int cmp;
     ingot_status st;
     switch (op) {
-    case OP_EQ: *out = jv_equal(a, b); return INGOT_OK;
-    case OP_NE: *out = !jv_equal(a, b); return INGOT_OK;
+    case OP_EQ:
+    case OP_NE:
+        *out = jv_equal(a, b) == (op == OP_EQ);
+        return jinja__charge(c, (a.type == JV_STR    ? a.u.s->len
+                                 : a.type == JV_LIST ? a.u.l->n
+                                                     : 0) /
+                                    16);
     case OP_IN: return contains(c, a, b, out);
     case OP_NOTIN:
         st = contains(c, a, b, out);
