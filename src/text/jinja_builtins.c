@@ -57,7 +57,7 @@ typedef utf8proc_int32_t (*cp_map)(utf8proc_int32_t);
 static ingot_status map_case(jctx *c, const jv_str *s, cp_map first, cp_map rest, bool words,
                              jv *out) {
     jv_buf b = {.max = c->max_output};
-    ingot_status st = jinja__charge(c, s->len / 16);
+    ingot_status st = jinja__charge_size(c, s->len);
     bool prev_cased = false;
     for (size_t i = 0; i < s->len && !st;) {
         uint32_t cp = jv_utf8_next(s->data, &i);
@@ -153,7 +153,7 @@ static ingot_status str_split(jctx *c, jv s, const jv *sep_arg, const jv *max_ar
         sep = sep_arg->u.s;
         if (sep->len == 0) return ingot__error(INGOT_ERR_FORMAT, "split: empty separator");
     }
-    if ((st = jinja__charge(c, s.u.s->len / 16)) || (st = jv_list_new(out, 0, false))) return st;
+    if ((st = jinja__charge_size(c, s.u.s->len)) || (st = jv_list_new(out, 0, false))) return st;
     const char *d = s.u.s->data;
     size_t len = s.u.s->len;
     /* pieces as [from, to) byte ranges, collected in order of discovery */
@@ -269,7 +269,7 @@ static ingot_status str_replace(jctx *c, jv s, const jv *old_arg, const jv *new_
     const char *d = s.u.s->data;
     size_t len = s.u.s->len;
     jv_buf b = {.max = c->max_output};
-    if ((st = jinja__charge(c, len / 16))) return st;
+    if ((st = jinja__charge_size(c, len))) return st;
     int64_t done = 0;
     if (old->len == 0) {
         for (size_t i = 0; i <= len && !st;) {
@@ -343,7 +343,7 @@ static ingot_status join_items(jctx *c, jv seq, const jv_str *sep, bool strict, 
         if (!st) st = jv_write_str(&b, it);
     }
     jv_decref(items);
-    if (!st) st = jinja__charge(c, b.len / 16);
+    if (!st) st = jinja__charge_size(c, b.len);
     return new_str_buf(out, &b, st);
 }
 
@@ -375,7 +375,7 @@ static ingot_status str_affix(jv s, const jv *arg, bool end, jv *out) {
 
 static ingot_status str_find(jctx *c, jv s, const jv *sub, bool reverse, bool count, jv *out) {
     ingot_status st = need_str(count ? "count" : "find", sub);
-    if (st || (st = jinja__charge(c, s.u.s->len / 16))) return st;
+    if (st || (st = jinja__charge_size(c, s.u.s->len))) return st;
     const char *d = s.u.s->data, *p = sub->u.s->data;
     size_t len = s.u.s->len, plen = sub->u.s->len;
     if (count) {
@@ -623,7 +623,7 @@ ingot_status jinja__method(jctx *c, jv obj, const char *name, const jargs *a, jv
         }
         if (at < 0) return ingot__error(INGOT_ERR_FORMAT, "value is not in list");
         *out = jv_int(at);
-        return jinja__charge(c, obj.u.l->n / 16);
+        return jinja__charge_size(c, obj.u.l->n);
     }
     return ingot__error(INGOT_ERR_UNSUPPORTED, "template: %s.%s is not supported",
                         jv_type_name(obj), name);
@@ -667,7 +667,7 @@ static ingot_status call_range(jctx *c, const jargs *a, jv *out) {
                             "range too big: the sandbox blocks ranges larger "
                             "than %d",
                             MAX_RANGE);
-    if ((st = jinja__charge(c, (uint64_t)count / 16)) ||
+    if ((st = jinja__charge_size(c, (uint64_t)count)) ||
         (st = jv_list_new(out, (size_t)count, false)))
         return st;
     for (int64_t i = 0; i < (int64_t)count && !st; i++)
@@ -1185,7 +1185,7 @@ static ingot_status filter_unique(jctx *c, jv v, const jargs *a, jv *out) {
         bool seen = false;
         for (size_t j = 0; j < nk && !seen; j++)
             seen = jv_equal(keys[j], k);
-        if ((st = jinja__charge(c, nk / 16))) {
+        if ((st = jinja__charge_size(c, nk))) {
             jv_decref(k);
             break;
         }
@@ -1319,7 +1319,7 @@ static ingot_status filter_tojson(jctx *c, jv v, const jargs *a, jv *out) {
     }
     jv_buf b = {.max = c->max_output};
     st = jv_write_json(&b, v, &o);
-    if (!st) st = jinja__charge(c, b.len / 16);
+    if (!st) st = jinja__charge_size(c, b.len);
     return new_str_buf(out, &b, st);
 }
 
@@ -1363,7 +1363,7 @@ static ingot_status filter_indent(jctx *c, jv v, const jargs *a, jv *out) {
     jv_decref(lines);
     jv_decref(s);
     jv_buf_free(&ind);
-    if (!st) st = jinja__charge(c, b.len / 16);
+    if (!st) st = jinja__charge_size(c, b.len);
     return new_str_buf(out, &b, st);
 }
 
@@ -1762,7 +1762,7 @@ ingot_status jinja__filter(jctx *c, int id, jv v, const jargs *a, jv *out) {
     case F_BATCH: return filter_batch(c, v, a, out);
     case F_COUNT:
     case F_LENGTH:
-        if (v.type == JV_STR && !v.u.s->ascii && (st = jinja__charge(c, v.u.s->len / 16)))
+        if (v.type == JV_STR && !v.u.s->ascii && (st = jinja__charge_size(c, v.u.s->len)))
             return st;
         if ((st = length_of(v, &n))) return st;
         *out = jv_int(n);

@@ -19,6 +19,10 @@ ingot_status jinja__charge(jctx *c, uint64_t n) {
     return INGOT_OK;
 }
 
+ingot_status jinja__charge_size(jctx *c, uint64_t n) {
+    return jinja__charge(c, n / JINJA_UNITS_PER_STEP);
+}
+
 static ingot_status enter(jctx *c) {
     if (++c->depth > c->max_depth) {
         c->depth--;
@@ -224,7 +228,7 @@ static ingot_status do_slice(jctx *c, jv obj, const jv *parts, jv *out) {
     }
     int64_t start, stop, step;
     if ((st = slice_indices(parts, n, &start, &stop, &step)) ||
-        (st = jinja__charge(c, (uint64_t)n / 16))) {
+        (st = jinja__charge_size(c, (uint64_t)n))) {
         free(offs);
         return st;
     }
@@ -276,7 +280,7 @@ ingot_status jinja__getitem(jctx *c, jv obj, jv key, jv *out) {
         if (key.type == JV_INT || key.type == JV_BOOL) {
             int64_t i = key.type == JV_INT ? key.u.i : key.u.b;
             if (obj.type == JV_STR) {
-                ingot_status st = obj.u.s->ascii ? INGOT_OK : jinja__charge(c, obj.u.s->len / 16);
+                ingot_status st = obj.u.s->ascii ? INGOT_OK : jinja__charge_size(c, obj.u.s->len);
                 return st ? st : str_index(obj, i, out);
             }
             int64_t n = (int64_t)obj.u.l->n;
@@ -311,7 +315,7 @@ ingot_status jinja__iterate(jctx *c, jv v, jv *out) {
             st = jv_list_push(*out, jv_incref(v.u.d->keys[i]));
         break;
     case JV_STR:
-        if ((st = jinja__charge(c, v.u.s->len / 16)) || (st = jv_list_new(out, 0, false)))
+        if ((st = jinja__charge_size(c, v.u.s->len)) || (st = jv_list_new(out, 0, false)))
             return st;
         for (size_t i = 0; i < v.u.s->len && !st;) {
             size_t start = i;
@@ -346,7 +350,7 @@ static ingot_status repeat(jctx *c, jv seq, int64_t times, jv *out) {
                             "template: repetition exceeds the output limit of "
                             "%zu",
                             c->max_output);
-    ingot_status st = jinja__charge(c, unit * (uint64_t)times / 16);
+    ingot_status st = jinja__charge_size(c, unit * (uint64_t)times);
     if (st) return st;
     if (seq.type == JV_STR) {
         jv_buf b = {.max = c->max_output};
@@ -370,7 +374,7 @@ static ingot_status concat_seq(jctx *c, jv a, jv b, jv *out) {
     ingot_status st;
     if (a.type == JV_STR) {
         jv_buf buf = {.max = c->max_output};
-        if ((st = jinja__charge(c, (a.u.s->len + b.u.s->len) / 16)) ||
+        if ((st = jinja__charge_size(c, (a.u.s->len + b.u.s->len))) ||
             (st = jv_buf_add(&buf, a.u.s->data, a.u.s->len)) ||
             (st = jv_buf_add(&buf, b.u.s->data, b.u.s->len))) {
             jv_buf_free(&buf);
@@ -383,7 +387,7 @@ static ingot_status concat_seq(jctx *c, jv a, jv b, jv *out) {
                             jv_type_name(a), jv_type_name(b), jv_type_name(a));
     if (a.u.l->n + b.u.l->n > c->max_output)
         return ingot__error(INGOT_ERR_LIMIT, "template: list longer than the output limit");
-    if ((st = jinja__charge(c, (a.u.l->n + b.u.l->n) / 16)) ||
+    if ((st = jinja__charge_size(c, (a.u.l->n + b.u.l->n))) ||
         (st = jv_list_new(out, a.u.l->n + b.u.l->n, a.u.l->tuple)))
         return st;
     for (size_t i = 0; i < a.u.l->n && !st; i++)
@@ -538,12 +542,12 @@ static ingot_status contains(jctx *c, jv needle, jv hay, bool *out) {
                                 jv_type_name(needle));
         *out = needle.u.s->len == 0 ||
                memmem(hay.u.s->data, hay.u.s->len, needle.u.s->data, needle.u.s->len) != NULL;
-        return jinja__charge(c, hay.u.s->len / 16);
+        return jinja__charge_size(c, hay.u.s->len);
     case JV_LIST:
         *out = false;
         for (size_t i = 0; i < hay.u.l->n && !*out; i++)
             *out = jv_equal(needle, hay.u.l->items[i]);
-        return jinja__charge(c, hay.u.l->n / 16);
+        return jinja__charge_size(c, hay.u.l->n);
     case JV_DICT:
     case JV_NS: *out = jv_dict_get(hay.u.d, needle) != NULL; return INGOT_OK;
     default:
@@ -559,10 +563,9 @@ static ingot_status compare_op(jctx *c, int op, jv a, jv b, bool *out) {
     case OP_EQ:
     case OP_NE:
         *out = jv_equal(a, b) == (op == OP_EQ);
-        return jinja__charge(c, (a.type == JV_STR    ? a.u.s->len
-                                 : a.type == JV_LIST ? a.u.l->n
-                                                     : 0) /
-                                    16);
+        return jinja__charge_size(c, a.type == JV_STR    ? a.u.s->len
+                                     : a.type == JV_LIST ? a.u.l->n
+                                                         : 0);
     case OP_IN: return contains(c, a, b, out);
     case OP_NOTIN:
         st = contains(c, a, b, out);
@@ -901,7 +904,7 @@ static ingot_status eval_inner(jctx *c, const jnode *n, jv *out) {
             st = jv_write_str(&buf, a);
             jv_decref(a);
         }
-        if (!st) st = jinja__charge(c, buf.len / 16);
+        if (!st) st = jinja__charge_size(c, buf.len);
         if (st) {
             jv_buf_free(&buf);
             return st;
@@ -1079,7 +1082,7 @@ static ingot_status exec_stmt(jctx *c, const jnode *n, int *flow) {
         size_t before = c->out->len;
         st = jv_write_str(c->out, v);
         jv_decref(v);
-        return st ? st : jinja__charge(c, (c->out->len - before) / 16);
+        return st ? st : jinja__charge_size(c, (c->out->len - before));
     case N_IF:
         if ((st = eval(c, n->a, &v))) return st;
         bool t = jv_truthy(v);

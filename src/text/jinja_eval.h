@@ -36,6 +36,10 @@ typedef struct jargs {
 
 /* Adds n to the step count: LIMIT beyond max_steps. */
 ingot_status jinja__charge(jctx *c, uint64_t n);
+/* Charges work proportional to data: one step per JINJA_UNITS_PER_STEP bytes
+ * or items. */
+#define JINJA_UNITS_PER_STEP 64
+ingot_status jinja__charge_size(jctx *c, uint64_t n);
 
 /* Argument i by position, or by name: a borrowed pointer or NULL. */
 const jv *jinja__arg(const jargs *a, size_t i, const char *name);
