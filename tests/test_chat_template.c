@@ -157,6 +157,8 @@ static void test_statements(void **state) {
            "{{ loop.cycle('x', 'y') }};{% endfor %}",
            NULL, "-2x;1-3y;2-x;");
     EXPECT("{% for x in [] %}x{% else %}empty{% endfor %}", NULL, "empty");
+    EXPECT("{% for x in [1, 1, 2, 1] %}{% if loop.changed(x) %}{{ x }}{% endif %}{% endfor %}",
+           NULL, "121");
     EXPECT("{% for x in [1, 2, 3, 4] if x is even %}{{ x }}/{{ loop.index }}/{{ loop.length }} "
            "{% endfor %}",
            NULL, "2/1/2 4/2/2 ");

@@ -580,6 +580,27 @@ static ingot_status str_method(jctx *c, jv s, const char *m, const jargs *a, jv 
 ingot_status jinja__method(jctx *c, jv obj, const char *name, const jargs *a, jv *out,
                            bool *found) {
     *found = false;
+    if (obj.type == JV_LOOP && strcmp(name, "changed") == 0) {
+        *found = true;
+        jv args;
+        ingot_status st = jv_list_new(&args, a->npos, true);
+        for (size_t i = 0; i < a->npos && !st; i++)
+            st = jv_list_push(args, jv_incref(a->pos[i]));
+        if (st) {
+            if (args.type == JV_LIST) jv_decref(args);
+            return st;
+        }
+        jv_loop *l = obj.u.loop;
+        bool changed = l->changed.type != JV_LIST || !jv_equal(l->changed, args);
+        if (changed) {
+            jv_decref(l->changed);
+            l->changed = args;
+        } else {
+            jv_decref(args);
+        }
+        *out = jv_bool(changed);
+        return INGOT_OK;
+    }
     if (obj.type == JV_LOOP) {
         if (strcmp(name, "cycle") != 0) return INGOT_OK;
         *found = true;

@@ -1006,6 +1006,7 @@ static ingot_status exec_for(jctx *c, const jnode *n) {
     }
     loop->refs = 1;
     loop->items = items.u.l;
+    loop->changed = jv_none();
     jv loopv = {.type = JV_LOOP, .u.loop = loop};
     size_t n_items = items.u.l->n;
     for (size_t i = 0; i < n_items && !st; i++) {

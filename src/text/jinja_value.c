@@ -65,6 +65,7 @@ void jv_decref(jv v) {
         break;
     case JV_LOOP:
         jv_decref((jv){.type = JV_LIST, .u.l = v.u.loop->items});
+        jv_decref(v.u.loop->changed);
         free(v.u.loop);
         break;
     case JV_MACRO:

@@ -88,6 +88,7 @@ struct jv_loop {
     uint32_t refs;
     jv_list *items; /* what the loop iterates over (after its filter) */
     size_t index;   /* index0 of the current iteration */
+    jv changed;     /* the arguments of the last loop.changed() (a tuple), or JV_NONE */
 };
 
 static inline jv jv_undef(const char *hint) {
