@@ -261,6 +261,22 @@ static void test_filters(void **state) {
            "[[1, 2], [3, 4], [5]] [[1, 2], [3, 0]]");
 }
 
+/* Python's printf-style formatting: the % operator and the format filter */
+static void test_percent_format(void **state) {
+    (void)state;
+    EXPECT("{{ 'a%sb'|format('X') }} {{ '%s %s'|format(1, 2) }} {{ '%(x)s'|format(x=5) }}", NULL,
+           "aXb 1 2 5");
+    EXPECT("{{ '%s-%d-%5.2f|%-5s|%05d|%x|%X|%#x|%o|%#o|%+d|% d' % ('s', 42, 3.14159, 'ab', -42, "
+           "255, 255, 255, 8, 8, 5, 5) }}",
+           NULL, "s-42- 3.14|ab   |-0042|ff|FF|0xff|10|0o10|+5| 5");
+    EXPECT("{{ '%e|%g|%G|%%|%c|%c|%r' % (12345.678, 0.00001234, 1e20, 65, 'z', 'q') }}", NULL,
+           "1.234568e+04|1.234e-05|1E+20|%|A|z|'q'");
+    EXPECT("{{ '%s' % none }} {{ '%s' % [1, 2] }} {{ '%s' % (1,) }} {{ '%d' % 3.9 }} "
+           "{{ '%.2s' % 'héllo' }} {{ '%3s|%-3s|' % ('é', 'é') }} {{ '%(a)s %(b)d' % {'a': 'x', "
+           "'b': 2} }} {{ '%x' % -255 }}",
+           NULL, "None [1, 2] 1 3 hé   é|é  | x 2 -ff");
+}
+
 static void test_tests(void **state) {
     (void)state;
     EXPECT("{{ a is defined }}{{ b is defined }}{{ b is undefined }}{{ none is none }}"
@@ -394,7 +410,9 @@ static void test_errors(void **state) {
     EXPECT_FAIL("{% call m() %}x{% endcall %}", NULL, INGOT_ERR_UNSUPPORTED, "'call'");
     EXPECT_FAIL("{{ x|wordwrap }}", NULL, INGOT_ERR_UNSUPPORTED, "filter 'wordwrap'");
     EXPECT_FAIL("{% for x in y recursive %}{% endfor %}", NULL, INGOT_ERR_UNSUPPORTED, "recursive");
-    EXPECT_FAIL("{{ '%s' % 1 }}", NULL, INGOT_ERR_UNSUPPORTED, "formatting");
+    EXPECT_FAIL("{{ '%d' % 'x' }}", NULL, INGOT_ERR_FORMAT, "a real number is required");
+    EXPECT_FAIL("{{ '%s %s' % (1,) }}", NULL, INGOT_ERR_FORMAT, "not enough arguments");
+    EXPECT_FAIL("{{ '%s' % (1, 2) }}", NULL, INGOT_ERR_FORMAT, "not all arguments converted");
     /* runtime errors name the place */
     EXPECT_FAIL("line1\n  {{ 1 / 0 }}", NULL, INGOT_ERR_FORMAT, "template:2:8: division by zero");
     EXPECT_FAIL("{{ 'a' + 1 }}", NULL, INGOT_ERR_FORMAT, "unsupported operand type(s) for +");
@@ -679,6 +697,7 @@ int main(void) {
         cmocka_unit_test(test_whitespace_control),
         cmocka_unit_test(test_statements),
         cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_percent_format),
         cmocka_unit_test(test_tests),
         cmocka_unit_test(test_dict_and_list_methods),
         cmocka_unit_test(test_tojson),

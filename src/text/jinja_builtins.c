@@ -769,6 +769,213 @@ ingot_status jinja__call_global(jctx *c, int id, const jargs *a, jv *out) {
     }
 }
 
+/* ---- printf-style formatting: str % args ---- */
+
+static ingot_status pad_to(jv_buf *b, const char *s, size_t n, size_t ncp, int64_t width,
+                           bool left) {
+    ingot_status st = INGOT_OK;
+    for (int64_t i = (int64_t)ncp; !left && i < width && !st; i++)
+        st = jv_buf_addc(b, ' ');
+    if (!st) st = jv_buf_add(b, s, n);
+    for (int64_t i = (int64_t)ncp; left && i < width && !st; i++)
+        st = jv_buf_addc(b, ' ');
+    return st;
+}
+
+/* An integer conversion (d i u x X o) as Python does it, sign and all. */
+static ingot_status format_int(jv_buf *b, int64_t v, char conv, const char *flags, int64_t width,
+                               int64_t prec) {
+    char digits[80], body[160];
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    int base = conv == 'x' || conv == 'X' ? 16 : conv == 'o' ? 8 : 10;
+    const char *alpha = conv == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+    size_t nd = 0;
+    do {
+        digits[nd++] = alpha[mag % (uint64_t)base];
+        mag /= (uint64_t)base;
+    } while (mag);
+    while ((int64_t)nd < prec && nd < 64)
+        digits[nd++] = '0';
+    size_t n = 0;
+    if (v < 0)
+        body[n++] = '-';
+    else if (strchr(flags, '+'))
+        body[n++] = '+';
+    else if (strchr(flags, ' '))
+        body[n++] = ' ';
+    if (strchr(flags, '#') && base != 10) {
+        body[n++] = '0';
+        body[n++] = conv == 'o' ? 'o' : conv;
+    }
+    size_t prefix = n;
+    bool left = strchr(flags, '-') != NULL, zero = !left && strchr(flags, '0');
+    while (zero && (int64_t)(n + nd) < width && n < 80)
+        body[n++] = '0';
+    (void)prefix;
+    while (nd)
+        body[n++] = digits[--nd];
+    return pad_to(b, body, n, n, width, left);
+}
+
+static ingot_status format_one(jctx *c, jv_buf *b, jv v, char conv, const char *flags,
+                               int64_t width, int64_t prec) {
+    ingot_status st = INGOT_OK;
+    bool left = strchr(flags, '-') != NULL;
+    if (width > (int64_t)c->max_output || prec > (int64_t)c->max_output)
+        return ingot__error(INGOT_ERR_LIMIT, "format: width over the output limit");
+    switch (conv) {
+    case 's':
+    case 'r':
+    case 'a': {
+        jv_buf t = {.max = c->max_output};
+        st = conv == 's' ? jv_write_str(&t, v) : jv_write_repr(&t, v);
+        size_t n = t.len, ncp = 0, i = 0;
+        while (i < t.len && (prec < 0 || (int64_t)ncp < prec)) {
+            jv_utf8_next(t.data, &i);
+            ncp++;
+        }
+        n = i;
+        if (!st) st = pad_to(b, t.data ? t.data : "", n, ncp, width, left);
+        jv_buf_free(&t);
+        return st;
+    }
+    case 'c': {
+        char u[4];
+        if (v.type == JV_STR && jv_str_ncp(v.u.s) == 1)
+            return pad_to(b, v.u.s->data, v.u.s->len, 1, width, left);
+        if (v.type != JV_INT || v.u.i < 0 || v.u.i > 0x10ffff)
+            return ingot__error(INGOT_ERR_FORMAT, "%%c requires an int in range(0x110000) or a "
+                                                  "single character");
+        size_t n = (size_t)utf8proc_encode_char((utf8proc_int32_t)v.u.i, (utf8proc_uint8_t *)u);
+        return pad_to(b, u, n, 1, width, left);
+    }
+    case 'd':
+    case 'i':
+    case 'u':
+    case 'x':
+    case 'X':
+    case 'o':
+        if (v.type == JV_FLOAT && strchr("diu", conv)) {
+            if (!isfinite(v.u.f) || fabs(v.u.f) >= 9.2e18)
+                return ingot__error(INGOT_ERR_UNSUPPORTED, "template: %%d of a huge float");
+            v = jv_int((int64_t)v.u.f);
+        }
+        if (v.type != JV_INT && v.type != JV_BOOL)
+            return ingot__error(INGOT_ERR_FORMAT, "%%%c format: %s is required, not %s", conv,
+                                strchr("diu", conv) ? "a real number" : "an integer",
+                                jv_type_name(v));
+        return format_int(b, v.type == JV_INT ? v.u.i : v.u.b, conv == 'u' ? 'd' : conv, flags,
+                          width, prec);
+    default: { /* e E f F g G */
+        if (!jv_is_number(v))
+            return ingot__error(INGOT_ERR_FORMAT, "must be real number, not %s", jv_type_name(v));
+        char spec[32], tmp[512];
+        snprintf(spec, sizeof spec, "%%%s*.*%c", flags, conv);
+        int n = snprintf(tmp, sizeof tmp, spec, (int)(width < 0 ? 0 : width),
+                         (int)(prec < 0     ? 6
+                               : prec > 400 ? 400
+                                            : prec),
+                         jv_as_double(v));
+        if (n < 0 || (size_t)n >= sizeof tmp)
+            return ingot__error(INGOT_ERR_LIMIT, "format: number too wide");
+        return jv_buf_add(b, tmp, (size_t)n);
+    }
+    }
+}
+
+ingot_status jinja__percent_format(jctx *c, const jv_str *fmt, jv args, jv *out) {
+    const jv *items = &args;
+    size_t n = 1, next = 0;
+    if (args.type == JV_LIST && args.u.l->tuple) {
+        items = args.u.l->items;
+        n = args.u.l->n;
+    }
+    bool mapping = args.type == JV_DICT;
+    bool used_mapping = false;
+    jv_buf b = {.max = c->max_output};
+    ingot_status st = jinja__charge_size(c, fmt->len);
+    const char *f = fmt->data, *end = f + fmt->len;
+    while (f < end && !st) {
+        const char *pct = memchr(f, '%', (size_t)(end - f));
+        if (!pct) {
+            st = jv_buf_add(&b, f, (size_t)(end - f));
+            break;
+        }
+        if ((st = jv_buf_add(&b, f, (size_t)(pct - f)))) break;
+        f = pct + 1;
+        jv key_value = jv_none();
+        bool keyed = false;
+        if (f < end && *f == '(') {
+            const char *close = memchr(f, ')', (size_t)(end - f));
+            if (!close || !mapping) {
+                st = ingot__error(INGOT_ERR_FORMAT,
+                                  close ? "format requires a mapping" : "incomplete format key");
+                break;
+            }
+            jv *hit = jv_dict_get_str(args.u.d, f + 1, (size_t)(close - f - 1));
+            if (!hit) {
+                st = ingot__error(INGOT_ERR_FORMAT, "format: key %.*s not found",
+                                  (int)(close - f - 1), f + 1);
+                break;
+            }
+            key_value = *hit;
+            keyed = used_mapping = true;
+            f = close + 1;
+        }
+        char flags[8];
+        size_t nf = 0;
+        while (f < end && strchr("-+ #0", *f) && *f) {
+            if (nf < sizeof flags - 1 && !memchr(flags, *f, nf)) flags[nf++] = *f;
+            f++;
+        }
+        flags[nf] = '\0';
+        int64_t width = -1, prec = -1;
+        if (f < end && *f == '*') {
+            st = ingot__error(INGOT_ERR_UNSUPPORTED, "template: '*' widths in %% formats are "
+                                                     "not supported");
+            break;
+        }
+        for (; f < end && *f >= '0' && *f <= '9'; f++)
+            width = (width < 0 ? 0 : width) * 10 + (*f - '0') > 1000000000
+                        ? 1000000000
+                        : (width < 0 ? 0 : width) * 10 + (*f - '0');
+        if (f < end && *f == '.') {
+            prec = 0;
+            for (f++; f < end && *f >= '0' && *f <= '9'; f++)
+                prec = prec * 10 + (*f - '0') > 1000000000 ? 1000000000 : prec * 10 + (*f - '0');
+        }
+        while (f < end && (*f == 'l' || *f == 'h' || *f == 'L'))
+            f++;
+        if (f >= end) {
+            st = ingot__error(INGOT_ERR_FORMAT, "incomplete format");
+            break;
+        }
+        char conv = *f++;
+        if (conv == '%') {
+            st = jv_buf_addc(&b, '%');
+            continue;
+        }
+        if (!strchr("srcdiuoxXeEfFgGa", conv)) {
+            st = ingot__error(INGOT_ERR_FORMAT, "unsupported format character '%c'", conv);
+            break;
+        }
+        jv v;
+        if (keyed) {
+            v = key_value;
+        } else if (next < n) {
+            v = items[next++];
+        } else {
+            st = ingot__error(INGOT_ERR_FORMAT, "not enough arguments for format string");
+            break;
+        }
+        st = format_one(c, &b, v, conv, flags, width, prec);
+    }
+    if (!st && !used_mapping && !mapping && next < n)
+        st = ingot__error(INGOT_ERR_FORMAT, "not all arguments converted during string "
+                                            "formatting");
+    return new_str_buf(out, &b, st);
+}
+
 /* ---- tests ---- */
 
 enum {
@@ -980,6 +1187,7 @@ enum {
     F_FIRST,
     F_FLOAT,
     F_FORCEESCAPE,
+    F_FORMAT,
     F_INDENT,
     F_INT,
     F_ITEMS,
@@ -1010,16 +1218,16 @@ enum {
     F_WORDCOUNT,
 };
 static const char *const filters[] = {
-    "abs",     "attr",     "batch",  "capitalize", "center",     "count",      "d",
-    "default", "dictsort", "e",      "escape",     "first",      "float",      "forceescape",
-    "indent",  "int",      "items",  "join",       "last",       "length",     "list",
-    "lower",   "map",      "max",    "min",        "reject",     "rejectattr", "replace",
-    "reverse", "round",    "safe",   "select",     "selectattr", "sort",       "string",
-    "sum",     "title",    "tojson", "trim",       "unique",     "upper",      "wordcount",
-    NULL};
+    "abs",       "attr",     "batch", "capitalize", "center", "count",      "d",
+    "default",   "dictsort", "e",     "escape",     "first",  "float",      "forceescape",
+    "format",    "indent",   "int",   "items",      "join",   "last",       "length",
+    "list",      "lower",    "map",   "max",        "min",    "reject",     "rejectattr",
+    "replace",   "reverse",  "round", "safe",       "select", "selectattr", "sort",
+    "string",    "sum",      "title", "tojson",     "trim",   "unique",     "upper",
+    "wordcount", NULL};
 static const char *const unsupported_filters[] = {
-    "filesizeformat", "format",    "groupby", "pprint",   "random",  "slice", "striptags",
-    "truncate",       "urlencode", "urlize",  "wordwrap", "xmlattr", NULL};
+    "filesizeformat", "groupby",   "pprint", "random",   "slice",   "striptags",
+    "truncate",       "urlencode", "urlize", "wordwrap", "xmlattr", NULL};
 
 /* Each filter's parameters after the value (NULL-terminated); "*" for the
  * filters that take any arguments (select, map, ...). */
@@ -1038,6 +1246,7 @@ static const char *const filter_params[][5] = {
     [F_FIRST] = {NULL},
     [F_FLOAT] = {"default", NULL},
     [F_FORCEESCAPE] = {NULL},
+    [F_FORMAT] = {"*", NULL},
     [F_INDENT] = {"width", "first", "blank", NULL},
     [F_INT] = {"default", "base", NULL},
     [F_ITEMS] = {NULL},
@@ -1818,6 +2027,29 @@ ingot_status jinja__filter(jctx *c, int id, jv v, const jargs *a, jv *out) {
         jv_decref(items);
         return INGOT_OK;
     case F_FLOAT: return filter_float(v, a, out);
+    case F_FORMAT: {
+        if (a->npos && a->nkw)
+            return ingot__error(INGOT_ERR_FORMAT, "can't handle positional and keyword arguments "
+                                                  "at the same time");
+        jv s, args;
+        if ((st = to_str(c, v, &s))) return st;
+        if (a->nkw) {
+            st = jv_dict_new(&args, JV_DICT);
+            for (size_t k = 0; k < a->nkw && !st; k++) {
+                jv key;
+                if (!(st = jv_str_cstr(&key, a->kwnames[k])))
+                    st = jv_dict_set(args, key, jv_incref(a->kw[k]));
+            }
+        } else {
+            st = jv_list_new(&args, a->npos, true);
+            for (size_t i = 0; i < a->npos && !st; i++)
+                st = jv_list_push(args, jv_incref(a->pos[i]));
+        }
+        if (!st) st = jinja__percent_format(c, s.u.s, args, out);
+        if (args.type == JV_LIST || args.type == JV_DICT) jv_decref(args);
+        jv_decref(s);
+        return st;
+    }
     case F_INT: return filter_int(v, a, out);
     case F_INDENT: return filter_indent(c, v, a, out);
     case F_ITEMS:

@@ -446,6 +446,7 @@ static ingot_status binop_error(int op, jv a, jv b) {
 }
 
 static ingot_status arith(jctx *c, int op, jv a, jv b, jv *out) {
+    if (op == OP_MOD && a.type == JV_STR) return jinja__percent_format(c, a.u.s, b, out);
     if (a.type == JV_UNDEF) return undefined_error(a);
     if (b.type == JV_UNDEF) return undefined_error(b);
     if (jv_is_number(a) && jv_is_number(b)) {
@@ -525,9 +526,6 @@ static ingot_status arith(jctx *c, int op, jv a, jv b, jv *out) {
     if (op == OP_MUL && (b.type == JV_STR || b.type == JV_LIST) &&
         (a.type == JV_INT || a.type == JV_BOOL))
         return repeat(c, b, a.type == JV_INT ? a.u.i : a.u.b, out);
-    if (op == OP_MOD && a.type == JV_STR)
-        return ingot__error(INGOT_ERR_UNSUPPORTED, "template: printf-style string formatting "
-                                                   "('...' %% value) is not supported");
     return binop_error(op, a, b);
 }
 

@@ -66,6 +66,9 @@ ingot_status jinja__method(jctx *c, jv obj, const char *name, const jargs *a, jv
 bool jinja__has_method(jv obj, const char *name);
 /* True for the methods that modify their object (unsafe in the sandbox). */
 bool jinja__is_mutator(const char *name);
+/* Python's fmt % args (args: a tuple of values, a dict for %(key)s, or one
+ * value). */
+ingot_status jinja__percent_format(jctx *c, const jv_str *fmt, jv args, jv *out);
 /* Global functions: an id >= 0, or -1. */
 int jinja__global_id(const char *name);
 ingot_status jinja__call_global(jctx *c, int id, const jargs *a, jv *out);
