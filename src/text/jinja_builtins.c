@@ -884,14 +884,17 @@ static ingot_status format_one(jctx *c, jv_buf *b, jv v, char conv, const char *
 }
 
 ingot_status jinja__percent_format(jctx *c, const jv_str *fmt, jv args, jv *out) {
-    const jv *items = &args;
-    size_t n = 1, next = 0;
+    /* CPython's argument walk: a tuple gives its items; anything else is one
+     * argument (consumed once); a %(key) spec makes the mapping's value the
+     * next argument */
+    const jv *items = NULL, *single = &args;
+    int64_t arglen = -1, argidx = -2;
     if (args.type == JV_LIST && args.u.l->tuple) {
         items = args.u.l->items;
-        n = args.u.l->n;
+        arglen = (int64_t)args.u.l->n;
+        argidx = 0;
     }
     bool mapping = args.type == JV_DICT;
-    bool used_mapping = false;
     jv_buf b = {.max = c->max_output};
     ingot_status st = jinja__charge_size(c, fmt->len);
     const char *f = fmt->data, *end = f + fmt->len;
@@ -903,8 +906,6 @@ ingot_status jinja__percent_format(jctx *c, const jv_str *fmt, jv args, jv *out)
         }
         if ((st = jv_buf_add(&b, f, (size_t)(pct - f)))) break;
         f = pct + 1;
-        jv key_value = jv_none();
-        bool keyed = false;
         if (f < end && *f == '(') {
             const char *close = memchr(f, ')', (size_t)(end - f));
             if (!close || !mapping) {
@@ -918,8 +919,9 @@ ingot_status jinja__percent_format(jctx *c, const jv_str *fmt, jv args, jv *out)
                                   (int)(close - f - 1), f + 1);
                 break;
             }
-            key_value = *hit;
-            keyed = used_mapping = true;
+            single = hit;
+            arglen = -1;
+            argidx = -2;
             f = close + 1;
         }
         char flags[8];
@@ -931,18 +933,16 @@ ingot_status jinja__percent_format(jctx *c, const jv_str *fmt, jv args, jv *out)
         flags[nf] = '\0';
         int64_t width = -1, prec = -1;
         if (f < end && *f == '*') {
-            st = ingot__error(INGOT_ERR_UNSUPPORTED, "template: '*' widths in %% formats are "
-                                                     "not supported");
+            st = ingot__error(INGOT_ERR_UNSUPPORTED,
+                              "template: '*' widths in %% formats are not supported");
             break;
         }
         for (; f < end && *f >= '0' && *f <= '9'; f++)
-            width = (width < 0 ? 0 : width) * 10 + (*f - '0') > 1000000000
-                        ? 1000000000
-                        : (width < 0 ? 0 : width) * 10 + (*f - '0');
+            width = width >= 100000000 ? width : (width < 0 ? 0 : width) * 10 + (*f - '0');
         if (f < end && *f == '.') {
             prec = 0;
             for (f++; f < end && *f >= '0' && *f <= '9'; f++)
-                prec = prec * 10 + (*f - '0') > 1000000000 ? 1000000000 : prec * 10 + (*f - '0');
+                prec = prec >= 100000000 ? prec : prec * 10 + (*f - '0');
         }
         while (f < end && (*f == 'l' || *f == 'h' || *f == 'L'))
             f++;
@@ -959,20 +959,16 @@ ingot_status jinja__percent_format(jctx *c, const jv_str *fmt, jv args, jv *out)
             st = ingot__error(INGOT_ERR_FORMAT, "unsupported format character '%c'", conv);
             break;
         }
-        jv v;
-        if (keyed) {
-            v = key_value;
-        } else if (next < n) {
-            v = items[next++];
-        } else {
+        if (argidx >= arglen) {
             st = ingot__error(INGOT_ERR_FORMAT, "not enough arguments for format string");
             break;
         }
+        argidx++;
+        jv v = arglen < 0 ? *single : items[argidx - 1];
         st = format_one(c, &b, v, conv, flags, width, prec);
     }
-    if (!st && !used_mapping && !mapping && next < n)
-        st = ingot__error(INGOT_ERR_FORMAT, "not all arguments converted during string "
-                                            "formatting");
+    if (!st && argidx < arglen && !mapping)
+        st = ingot__error(INGOT_ERR_FORMAT, "not all arguments converted during string formatting");
     return new_str_buf(out, &b, st);
 }
 

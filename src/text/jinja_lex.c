@@ -285,6 +285,16 @@ static ingot_status lex_number(lexer *L) {
             L->pos = i;
             return push(L, (jtok){.kind = TK_FLOAT, .f = strtod(buf, NULL)}, start);
         }
+        if (s[start] == '0') { /* Jinja2's integers starting with 0 are only zeros */
+            n = 0;
+            i = start;
+            while (i < L->len && (s[i] == '0' || (s[i] == '_' && i + 1 < L->len &&
+                                                  s[i + 1] == '0' && i > start))) {
+                if (s[i] == '0') buf[n++] = '0';
+                i++;
+                if (n >= 400) break;
+            }
+        }
     }
     if (n >= 400) return lex_error(L, start, "integer literal too large", NULL);
     buf[n] = '\0';
