@@ -1957,7 +1957,7 @@ static ingot_status str_filter(jctx *c, int id, jv v, const jargs *a, jv *out) {
 
 ingot_status jinja__filter(jctx *c, int id, jv v, const jargs *a, jv *out) {
     ingot_status st;
-    int64_t n;
+    int64_t n = 0;
     jv items;
     const char *const *params = filter_params[id];
     if (!params[0] || strcmp(params[0], "*") != 0) {

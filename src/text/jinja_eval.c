@@ -226,7 +226,7 @@ static ingot_status do_slice(jctx *c, jv obj, const jv *parts, jv *out) {
         }
         offs[n] = i;
     }
-    int64_t start, stop, step;
+    int64_t start = 0, stop = 0, step = 1;
     if ((st = slice_indices(parts, n, &start, &stop, &step)) ||
         (st = jinja__charge_size(c, (uint64_t)n))) {
         free(offs);
@@ -492,7 +492,7 @@ static ingot_status arith(jctx *c, int op, jv a, jv b, jv *out) {
             default: break;
             }
         }
-        double x = jv_as_double(a), y = jv_as_double(b), fd, md;
+        double x = jv_as_double(a), y = jv_as_double(b), fd = 0, md = 0;
         ingot_status st;
         switch (op) {
         case OP_ADD: *out = jv_float(x + y); return INGOT_OK;

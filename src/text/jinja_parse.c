@@ -372,7 +372,7 @@ static ingot_status parse_postfix(parser *P, jnode **node) {
             nodevec keys = {0};
             while (!st && !is_op(cur(P), OP_RBRACKET)) {
                 if (keys.n && (st = expect_op(P, OP_COMMA, "','"))) break;
-                jnode *k;
+                jnode *k = NULL;
                 if (!(st = parse_subscribed(P, &k))) st = vec_push(&keys, k, NULL);
             }
             if (!st) st = expect_op(P, OP_RBRACKET, "']'");
