@@ -180,6 +180,8 @@ static void test_statements(void **state) {
     EXPECT("{% set ns = namespace(n=0, s='') %}{% for i in [1, 2, 3] %}{% set ns.n = ns.n + i %}"
            "{% set ns.s = ns.s ~ i %}{% endfor %}{{ ns.n }} {{ ns.s }} {{ ns.missing is defined }}",
            NULL, "6 123 False");
+    EXPECT("{% set ns = namespace(a=1) %}{% set ns.l = [ns] %}{% set ns.m = ns %}{{ ns }}", NULL,
+           "<Namespace {'a': 1, 'l': [<Namespace>], 'm': <Namespace>}>");
     EXPECT("{% set a, b = 1, 2 %}{{ a }}{{ b }}{% set t = (3, 4) %}{% set c, d = t %}{{ c + d }}",
            NULL, "127");
     EXPECT(

@@ -651,6 +651,9 @@ static ingot_status write_value(jv_buf *b, jv v, bool repr) {
         return st ? st : jv_buf_addc(b, l->tuple ? ')' : ']');
     }
     case JV_NS:
+        /* a namespace inside a container prints without its attributes:
+         * namespaces can hold themselves */
+        if (repr) return jv_buf_add(b, "<Namespace>", 11);
         st = jv_buf_add(b, "<Namespace ", 11);
         /* fall through */
     case JV_DICT: {
@@ -660,10 +663,7 @@ static ingot_status write_value(jv_buf *b, jv v, bool repr) {
             if (i) st = jv_buf_add(b, ", ", 2);
             if (!st) st = write_value(b, d->keys[i], true);
             if (!st) st = jv_buf_add(b, ": ", 2);
-            if (!st && d->vals[i].type == JV_NS)
-                st = jv_buf_add(b, "<Namespace>", 11);
-            else if (!st)
-                st = write_value(b, d->vals[i], true);
+            if (!st) st = write_value(b, d->vals[i], true);
         }
         if (!st) st = jv_buf_addc(b, '}');
         if (!st && v.type == JV_NS) st = jv_buf_addc(b, '>');
