@@ -13,5 +13,6 @@
 #include "ingot/safetensors.h"
 #include "ingot/tokenizer.h"
 #include "ingot/chat.h"
+#include "ingot/model.h"
 
 #endif

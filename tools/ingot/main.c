@@ -12,6 +12,7 @@ static const struct {
     {"demo", cli_demo, "a short tour of the library: arrays, autograd, safetensors"},
     {"tensors", cli_tensors, "list the tensors of a .safetensors file or model folder"},
     {"devices", cli_devices, "list the devices ingot can use"},
+    {"tokenize", cli_tokenize, "encode standard input with a model folder's tokenizer"},
     {"template", cli_template, "render a model folder's chat template for a JSON conversation"},
 };
 

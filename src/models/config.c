@@ -1,0 +1,339 @@
+/* config.json: both the Hub form (rope_theta, rope_scaling,
+ * rope_local_base_freq, sliding_window_pattern) and the transformers 5 form
+ * (rope_parameters, per layer type for Gemma 3, layer_types). Keys the model
+ * cannot do without are required; others take transformers' defaults for
+ * the family. Every error names the key. */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "models/models_internal.h"
+
+#define CFG "config.json"
+
+/* Looks up key; NULL when absent or JSON null. */
+static json_t *get(const json_t *obj, const char *key) {
+    json_t *v = json_object_get(obj, key);
+    return json_is_null(v) ? NULL : v;
+}
+
+/* Integer key > 0 (required when def < 0, else def when absent). */
+static ingot_status get_int(int64_t *out, const json_t *obj, const char *key, int64_t def) {
+    json_t *v = get(obj, key);
+    if (!v) {
+        if (def < 0)
+            return ingot__error(INGOT_ERR_FORMAT, CFG ": required key '%s' is missing", key);
+        *out = def;
+        return INGOT_OK;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+        json_integer_value(v) > ((int64_t)1 << 40))
+        return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s' must be a positive integer", key);
+    *out = json_integer_value(v);
+    return INGOT_OK;
+}
+
+/* Number key (finite; > 0 when positive), def when absent. */
+static ingot_status get_num(double *out, const json_t *obj, const char *key, double def,
+                            bool positive) {
+    json_t *v = get(obj, key);
+    if (!v) {
+        *out = def;
+        return INGOT_OK;
+    }
+    if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
+        (positive && json_number_value(v) <= 0))
+        return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s' must be a %snumber", key,
+                            positive ? "positive " : "");
+    *out = json_number_value(v);
+    return INGOT_OK;
+}
+
+static ingot_status get_bool(bool *out, const json_t *obj, const char *key, bool def) {
+    json_t *v = get(obj, key);
+    if (!v) {
+        *out = def;
+        return INGOT_OK;
+    }
+    if (!json_is_boolean(v))
+        return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s' must be true or false", key);
+    *out = json_is_true(v);
+    return INGOT_OK;
+}
+
+/* A rope description: {"rope_type" (or "type"), "rope_theta", "factor", ...}
+ * (rope_parameters entries carry their theta; rope_scaling ones take
+ * theta_def). NULL obj is the default rope with theta_def. */
+static ingot_status parse_rope(ingot__rope_config *r, const json_t *obj, double theta_def,
+                               const char *what) {
+    memset(r, 0, sizeof *r);
+    r->type = INGOT__ROPE_DEFAULT;
+    r->theta = theta_def;
+    if (!obj) return INGOT_OK;
+    if (!json_is_object(obj))
+        return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s' must be an object", what);
+    ingot_status st = get_num(&r->theta, obj, "rope_theta", theta_def, true);
+    if (st) return st;
+    json_t *t = get(obj, "rope_type");
+    if (!t) t = get(obj, "type");
+    const char *type = t ? json_string_value(t) : "default";
+    if (!type) return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s.rope_type' must be a string", what);
+    if (strcmp(type, "default") == 0) return INGOT_OK;
+    bool linear = strcmp(type, "linear") == 0, llama3 = strcmp(type, "llama3") == 0;
+    if (!linear && !llama3)
+        return ingot__error(INGOT_ERR_UNSUPPORTED,
+                            CFG ": rope type '%s' in '%s' is not supported "
+                                "(default, linear, llama3)",
+                            type, what);
+    r->type = linear ? INGOT__ROPE_LINEAR : INGOT__ROPE_LLAMA3;
+    if (!get(obj, "factor"))
+        return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s.factor' is missing", what);
+    if ((st = get_num(&r->factor, obj, "factor", 1, true))) return st;
+    if (linear) return INGOT_OK;
+    static const char *const keys[] = {"low_freq_factor", "high_freq_factor",
+                                       "original_max_position_embeddings"};
+    double *vals[] = {&r->low_freq_factor, &r->high_freq_factor,
+                      &r->original_max_position_embeddings};
+    for (int i = 0; i < 3; i++) {
+        if (!get(obj, keys[i]))
+            return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s.%s' is missing", what, keys[i]);
+        if ((st = get_num(vals[i], obj, keys[i], 0, true))) return st;
+    }
+    if (r->high_freq_factor <= r->low_freq_factor)
+        return ingot__error(INGOT_ERR_FORMAT,
+                            CFG ": '%s': high_freq_factor must exceed "
+                                "low_freq_factor",
+                            what);
+    return INGOT_OK;
+}
+
+/* Rope of full and sliding layers from either form. */
+static ingot_status parse_ropes(ingot__config *c, const json_t *tc, double theta_def) {
+    json_t *params = get(tc, "rope_parameters");
+    ingot_status st;
+    if (params) {
+        if (!json_is_object(params))
+            return ingot__error(INGOT_ERR_FORMAT, CFG ": 'rope_parameters' must be an object");
+        json_t *full = get(params, "full_attention"), *slide = get(params, "sliding_attention");
+        if (full || slide) { /* per layer type */
+            if (!full)
+                return ingot__error(INGOT_ERR_FORMAT,
+                                    CFG ": 'rope_parameters.full_attention' is missing");
+            if ((st = parse_rope(&c->rope_full, full, theta_def, "rope_parameters.full_attention")))
+                return st;
+            if (!slide) {
+                c->rope_sliding = c->rope_full;
+                return INGOT_OK;
+            }
+            return parse_rope(&c->rope_sliding, slide, theta_def,
+                              "rope_parameters.sliding_attention");
+        }
+        if ((st = parse_rope(&c->rope_full, params, theta_def, "rope_parameters"))) return st;
+        c->rope_sliding = c->rope_full;
+        return INGOT_OK;
+    }
+    double theta = theta_def;
+    if ((st = get_num(&theta, tc, "rope_theta", theta_def, true))) return st;
+    if ((st = parse_rope(&c->rope_full, get(tc, "rope_scaling"), theta, "rope_scaling"))) return st;
+    if (c->family != INGOT__FAMILY_GEMMA3) {
+        c->rope_sliding = c->rope_full;
+        return INGOT_OK;
+    }
+    double local = 10000.0;
+    if ((st = get_num(&local, tc, "rope_local_base_freq", 10000.0, true))) return st;
+    return parse_rope(&c->rope_sliding, NULL, local, "rope_local_base_freq");
+}
+
+/* Which layers slide: layer_types, else Gemma 3's sliding_window_pattern,
+ * else Qwen's use_sliding_window with max_window_layers. */
+static ingot_status parse_layer_types(ingot__config *c, const json_t *tc) {
+    c->layer_sliding = calloc((size_t)c->n_layers, sizeof(bool));
+    if (!c->layer_sliding) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, CFG ": out of memory");
+    json_t *types = get(tc, "layer_types");
+    ingot_status st;
+    if (types) {
+        if (!json_is_array(types) || (int64_t)json_array_size(types) != c->n_layers)
+            return ingot__error(INGOT_ERR_FORMAT,
+                                CFG ": 'layer_types' must be an array of "
+                                    "num_hidden_layers (%lld) strings",
+                                (long long)c->n_layers);
+        for (int64_t i = 0; i < c->n_layers; i++) {
+            const char *t = json_string_value(json_array_get(types, (size_t)i));
+            if (!t || (strcmp(t, "full_attention") && strcmp(t, "sliding_attention")))
+                return ingot__error(INGOT_ERR_FORMAT,
+                                    CFG ": 'layer_types[%lld]' must be "
+                                        "\"full_attention\" or \"sliding_attention\"",
+                                    (long long)i);
+            c->layer_sliding[i] = strcmp(t, "sliding_attention") == 0;
+        }
+    } else if (c->family == INGOT__FAMILY_GEMMA3) {
+        int64_t pattern = 6;
+        if ((st = get_int(&pattern, tc, "sliding_window_pattern", 6))) return st;
+        for (int64_t i = 0; i < c->n_layers; i++)
+            c->layer_sliding[i] = (i + 1) % pattern != 0;
+    } else {
+        bool use = false;
+        int64_t max_window_layers = 0;
+        if ((st = get_bool(&use, tc, "use_sliding_window", false))) return st;
+        if ((st = get_int(&max_window_layers, tc, "max_window_layers", c->n_layers))) return st;
+        for (int64_t i = 0; use && i < c->n_layers; i++)
+            c->layer_sliding[i] = i >= max_window_layers;
+    }
+    bool any = false;
+    for (int64_t i = 0; i < c->n_layers; i++)
+        any |= c->layer_sliding[i];
+    if (!any) {
+        c->sliding_window = 0;
+        return INGOT_OK;
+    }
+    return get_int(&c->sliding_window, tc, "sliding_window", -1);
+}
+
+static ingot_status parse_family(ingot__config *c, const json_t *root, const json_t **tc) {
+    json_t *mt = get(root, "model_type");
+    if (!mt) return ingot__error(INGOT_ERR_FORMAT, CFG ": required key 'model_type' is missing");
+    const char *type = json_string_value(mt);
+    if (!type) return ingot__error(INGOT_ERR_FORMAT, CFG ": 'model_type' must be a string");
+    json_t *arch = get(root, "architectures");
+    if (arch) {
+        const char *a = json_string_value(json_array_get(arch, 0));
+        if (!json_is_array(arch) || (json_array_size(arch) > 0 && !a))
+            return ingot__error(INGOT_ERR_FORMAT, CFG ": 'architectures' must be an array of "
+                                                      "strings");
+        snprintf(c->architecture, sizeof c->architecture, "%s", a ? a : "");
+    }
+    snprintf(c->model_type, sizeof c->model_type, "%s", type);
+    *tc = root;
+    static const struct {
+        const char *name;
+        ingot__family family;
+    } families[] = {{"qwen3", INGOT__FAMILY_QWEN3},
+                    {"qwen2", INGOT__FAMILY_QWEN2},
+                    {"llama", INGOT__FAMILY_LLAMA},
+                    {"gemma3_text", INGOT__FAMILY_GEMMA3},
+                    {"gemma3", INGOT__FAMILY_GEMMA3}};
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        if (strcmp(type, families[i].name)) continue;
+        c->family = families[i].family;
+        if (strcmp(type, "gemma3") == 0) {
+            c->multimodal = true;
+            *tc = get(root, "text_config");
+            if (!json_is_object(*tc))
+                return ingot__error(INGOT_ERR_FORMAT, CFG ": model_type gemma3 needs a "
+                                                          "'text_config' object");
+        }
+        return INGOT_OK;
+    }
+    return ingot__error(INGOT_ERR_UNSUPPORTED,
+                        CFG ": model_type '%s' is not supported (qwen3, "
+                            "qwen2, llama, gemma3_text, gemma3)",
+                        type);
+}
+
+static ingot_status parse_activation(ingot__config *c, const json_t *tc) {
+    const char *key = c->family == INGOT__FAMILY_GEMMA3 ? "hidden_activation" : "hidden_act";
+    json_t *v = get(tc, key);
+    if (!v && c->family == INGOT__FAMILY_GEMMA3) v = get(tc, (key = "hidden_act"));
+    const char *act = v                                   ? json_string_value(v)
+                      : c->family == INGOT__FAMILY_GEMMA3 ? "gelu_pytorch_tanh"
+                                                          : "silu";
+    if (!act) return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s' must be a string", key);
+    if (!strcmp(act, "silu") || !strcmp(act, "swish"))
+        c->act = INGOT__ACT_SILU;
+    else if (!strcmp(act, "gelu_pytorch_tanh") || !strcmp(act, "gelu_new"))
+        c->act = INGOT__ACT_GELU_TANH;
+    else if (!strcmp(act, "gelu"))
+        c->act = INGOT__ACT_GELU;
+    else
+        return ingot__error(INGOT_ERR_UNSUPPORTED,
+                            CFG ": activation '%s' is not supported "
+                                "(silu, gelu_pytorch_tanh, gelu)",
+                            act);
+    return INGOT_OK;
+}
+
+static ingot_status parse(ingot__config *c, const json_t *root) {
+    if (!json_is_object(root))
+        return ingot__error(INGOT_ERR_FORMAT, CFG ": the document must be a JSON object");
+    const json_t *tc = NULL;
+    ingot_status st = parse_family(c, root, &tc);
+    if (st) return st;
+    bool gemma = c->family == INGOT__FAMILY_GEMMA3;
+    if ((st = get_int(&c->vocab_size, tc, "vocab_size", -1)) ||
+        (st = get_int(&c->hidden_size, tc, "hidden_size", -1)) ||
+        (st = get_int(&c->intermediate_size, tc, "intermediate_size", -1)) ||
+        (st = get_int(&c->n_layers, tc, "num_hidden_layers", -1)) ||
+        (st = get_int(&c->n_heads, tc, "num_attention_heads", -1)) ||
+        (st = get_int(&c->n_kv_heads, tc, "num_key_value_heads", c->n_heads)))
+        return st;
+    bool qwen = c->family == INGOT__FAMILY_QWEN3 || c->family == INGOT__FAMILY_QWEN2;
+    int64_t ctx_def = gemma ? 131072 : qwen ? 32768 : 2048;
+    /* transformers' defaults: Qwen3Config 128, Gemma3TextConfig 256, else hidden / heads */
+    int64_t hd_def = c->family == INGOT__FAMILY_QWEN3 ? 128
+                     : gemma                          ? 256
+                                                      : c->hidden_size / c->n_heads;
+    if ((st = get_int(&c->head_dim, tc, "head_dim", hd_def)) ||
+        (st = get_int(&c->max_position_embeddings, tc, "max_position_embeddings", ctx_def)) ||
+        (st = get_num(&c->rms_norm_eps, tc, "rms_norm_eps", 1e-6, true)) ||
+        (st = get_bool(&c->tie_word_embeddings, tc, "tie_word_embeddings", gemma)))
+        return st;
+    if (c->multimodal && !get(tc, "tie_word_embeddings") &&
+        (st = get_bool(&c->tie_word_embeddings, root, "tie_word_embeddings", true)))
+        return st;
+    if (c->n_heads % c->n_kv_heads)
+        return ingot__error(INGOT_ERR_FORMAT,
+                            CFG ": num_attention_heads (%lld) is not a "
+                                "multiple of num_key_value_heads (%lld)",
+                            (long long)c->n_heads, (long long)c->n_kv_heads);
+    if (c->head_dim % 2)
+        return ingot__error(INGOT_ERR_FORMAT, CFG ": head_dim (%lld) must be even",
+                            (long long)c->head_dim);
+    bool attn_bias = false;
+    if ((st = get_bool(&attn_bias, tc, "attention_bias", false)) ||
+        (st = get_bool(&c->mlp_bias, tc, "mlp_bias", false)))
+        return st;
+    c->attn_qkv_bias = attn_bias || c->family == INGOT__FAMILY_QWEN2;
+    c->attn_o_bias = attn_bias;
+    c->qk_norm = c->family == INGOT__FAMILY_QWEN3 || gemma;
+    c->gemma_norms = gemma;
+    if (gemma) {
+        double qpas = 256;
+        if ((st = get_num(&qpas, tc, "query_pre_attn_scalar", 256, true))) return st;
+        c->attn_scale = 1.0 / sqrt(qpas);
+        if ((st = get_num(&c->final_logit_softcap, tc, "final_logit_softcapping", 0, true)))
+            return st;
+        if (get(tc, "attn_logit_softcapping"))
+            return ingot__error(INGOT_ERR_UNSUPPORTED,
+                                CFG ": 'attn_logit_softcapping' is not supported");
+    }
+    if ((st = parse_activation(c, tc)) || (st = parse_layer_types(c, tc))) return st;
+    return parse_ropes(c, tc, gemma ? 1000000.0 : 10000.0);
+}
+
+ingot_status ingot__config_load(ingot__config *cfg, const char *path) {
+    memset(cfg, 0, sizeof *cfg);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        return ingot__error(e == ENOENT ? INGOT_ERR_NOT_FOUND : INGOT_ERR_IO,
+                            "model: cannot open %s: %s", path, strerror(e));
+    }
+    json_error_t err;
+    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
+    fclose(f);
+    if (!root)
+        return ingot__error(INGOT_ERR_FORMAT, "%s: invalid JSON at line %d: %s", path, err.line,
+                            err.text);
+    ingot_status st = parse(cfg, root);
+    json_decref(root);
+    return st;
+}
+
+void ingot__config_free(ingot__config *cfg) {
+    free(cfg->layer_sliding);
+    cfg->layer_sliding = NULL;
+}

@@ -1,0 +1,116 @@
+/* Library-internal model structures: the parsed configuration, the weights
+ * of every layer, the KV cache layout and the helpers shared by config.c,
+ * weights.c, transformer.c and kv_cache.c. Not installed. */
+#ifndef INGOT_MODELS_INTERNAL_H
+#define INGOT_MODELS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ingot/model.h"
+
+/* Model families: what differs between them is data (flags below), not code. */
+typedef enum ingot__family {
+    INGOT__FAMILY_QWEN3,
+    INGOT__FAMILY_QWEN2,
+    INGOT__FAMILY_LLAMA,
+    INGOT__FAMILY_GEMMA3,
+} ingot__family;
+
+typedef enum ingot__rope_type {
+    INGOT__ROPE_DEFAULT, /* base^(-2i/d) */
+    INGOT__ROPE_LINEAR,  /* default / factor */
+    INGOT__ROPE_LLAMA3,  /* HF _compute_llama3_parameters */
+} ingot__rope_type;
+
+typedef struct ingot__rope_config {
+    ingot__rope_type type;
+    double theta;
+    double factor;          /* linear, llama3 */
+    double low_freq_factor; /* llama3 */
+    double high_freq_factor;
+    double original_max_position_embeddings;
+} ingot__rope_config;
+
+typedef enum ingot__activation {
+    INGOT__ACT_SILU,
+    INGOT__ACT_GELU_TANH,
+    INGOT__ACT_GELU,
+} ingot__activation;
+
+typedef struct ingot__config {
+    char model_type[32];    /* as in config.json: "qwen3", "gemma3", ... */
+    char architecture[128]; /* architectures[0] or "" */
+    ingot__family family;
+    bool multimodal; /* gemma3: text_config and language_model weights */
+    int64_t vocab_size, hidden_size, intermediate_size;
+    int64_t n_layers, n_heads, n_kv_heads, head_dim;
+    int64_t max_position_embeddings;
+    int64_t sliding_window; /* 0: no layer slides */
+    double rms_norm_eps;
+    bool tie_word_embeddings;
+    bool attn_qkv_bias; /* q, k, v projections have biases */
+    bool attn_o_bias;   /* o_proj has a bias */
+    bool mlp_bias;
+    bool qk_norm;               /* per-head RMSNorm of q and k (Qwen3, Gemma 3) */
+    bool gemma_norms;           /* (1 + w) norms, four per layer, scaled embedding */
+    double attn_scale;          /* 0: 1/sqrt(head_dim) */
+    double final_logit_softcap; /* 0: none */
+    ingot__activation act;
+    bool *layer_sliding; /* [n_layers] */
+    ingot__rope_config rope_full, rope_sliding;
+} ingot__config;
+
+/* Parses config.json at path into *cfg (freed with ingot__config_free, also
+ * after a failure). Errors: NOT_FOUND, IO, FORMAT (key named), UNSUPPORTED. */
+ingot_status ingot__config_load(ingot__config *cfg, const char *path);
+void ingot__config_free(ingot__config *cfg);
+
+typedef struct ingot__layer {
+    ingot_array *in_norm, *post_attn_norm;   /* [H] (gemma: 1 + w in f32) */
+    ingot_array *pre_ff_norm, *post_ff_norm; /* gemma only, [H] f32 */
+    ingot_array *q_w, *k_w, *v_w, *o_w;      /* [out, in] */
+    ingot_array *q_b, *k_b, *v_b, *o_b;      /* [out] or NULL */
+    ingot_array *q_norm, *k_norm;            /* [head_dim] or NULL */
+    ingot_array *gate_w, *up_w, *down_w;
+    ingot_array *gate_b, *up_b, *down_b; /* or NULL */
+} ingot__layer;
+
+struct ingot_model {
+    ingot__config cfg;
+    ingot_dtype dtype;
+    ingot_array *embed;                      /* [V, H] */
+    ingot_array *norm;                       /* [H] */
+    ingot_array *lm_head;                    /* [V, H]; the embedding when tied */
+    ingot_array *embed_scale;                /* gemma: 0-d scalar in dtype, else NULL */
+    ingot_array *freqs_full, *freqs_sliding; /* [head_dim / 2] f32 */
+    ingot__layer *layers;                    /* [n_layers] */
+    int64_t n_params;
+    size_t weight_bytes;
+};
+
+/* One layer of a cache: keys and values [B, Hkv, cap, D] of which the first
+ * n slots hold the tokens at absolute positions start .. start + n - 1. */
+typedef struct ingot__kv_layer {
+    ingot_array *k, *v;
+    int64_t cap, n, start;
+} ingot__kv_layer;
+
+struct ingot_kv_cache {
+    const ingot_model *model;
+    int64_t batch;
+    int64_t limit;  /* most tokens held */
+    int64_t length; /* tokens seen */
+    ingot__kv_layer *layers;
+};
+
+/* Makes sure every full-attention layer of c can take `more` tokens, growing
+ * buffers (contents kept). Errors: LIMIT, OUT_OF_MEMORY. */
+ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more);
+
+/* Copies the first n slots of the contiguous src [B, Hkv, S, D] into slots
+ * slot .. slot + n - 1 of the cache-owned buffer [B, Hkv, cap, D] (reserved
+ * before). */
+void ingot__kv_write(ingot_array *buf, int64_t slot, const ingot_array *src, int64_t n);
+
+#endif

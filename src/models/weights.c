@@ -1,0 +1,320 @@
+/* Loading a model folder: config.json, then every expected tensor of the
+ * safetensors file(s), each checked for presence, shape and dtype; model
+ * info; rope frequencies. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "ingot/ops.h"
+#include "ingot/safetensors.h"
+#include "models/models_internal.h"
+
+typedef struct loader {
+    ingot_safetensors *st;
+    const char *prefix; /* "model.", "language_model.model.", ... */
+    ingot_dtype want;   /* target dtype, or INGOT_DTYPE_COUNT: the stored one */
+    ingot_model *m;
+} loader;
+
+/* Reads prefix + name, checks shape (d1 == 0: 1-D [d0]) and dtype. */
+static ingot_status load_raw(ingot_array **out, loader *L, const char *prefix, const char *name,
+                             int64_t d0, int64_t d1) {
+    *out = NULL;
+    char full[256];
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    ingot_tensor_info info;
+    if (ingot_safetensors_info(&info, L->st, full) != INGOT_OK)
+        return ingot__error(INGOT_ERR_NOT_FOUND, "model: tensor '%s' is missing", full);
+    int64_t want[2] = {d0, d1};
+    int ndim = d1 ? 2 : 1;
+    bool ok = info.ndim == ndim && info.shape[0] == d0 && (ndim == 1 || info.shape[1] == d1);
+    if (!ok) {
+        char a[INGOT__SHAPE_STR_MAX], b[INGOT__SHAPE_STR_MAX];
+        return ingot__error(INGOT_ERR_FORMAT, "model: tensor '%s' has shape %s, expected %s", full,
+                            info.ndim <= INGOT_MAX_DIMS ? ingot__shape_str(a, info.shape, info.ndim)
+                                                        : "(too many dims)",
+                            ingot__shape_str(b, want, ndim));
+    }
+    if (!info.supported || !ingot_dtype_is_float(info.dtype))
+        return ingot__error(INGOT_ERR_FORMAT,
+                            "model: tensor '%s' has dtype %s; weights must be "
+                            "F32, BF16 or F16",
+                            full, info.dtype_name);
+    if (L->m->dtype == INGOT_DTYPE_COUNT) L->m->dtype = info.dtype; /* the first: embeddings */
+    if (L->want == INGOT_DTYPE_COUNT && info.dtype != L->m->dtype)
+        return ingot__error(INGOT_ERR_FORMAT,
+                            "model: tensor '%s' is %s but the model's weights "
+                            "are %s",
+                            full, ingot_dtype_name(info.dtype), ingot_dtype_name(L->m->dtype));
+    ingot_array *a;
+    ingot_status st = ingot_safetensors_get(&a, L->st, full);
+    if (st) return st;
+    L->m->n_params += ingot_array_size(a);
+    if (L->want != INGOT_DTYPE_COUNT && info.dtype != L->want) {
+        st = ingot_astype(out, a, L->want);
+        ingot_array_free(a);
+        if (st) return st;
+    } else {
+        *out = a;
+    }
+    return INGOT_OK;
+}
+
+static ingot_status load(ingot_array **out, loader *L, const char *name, int64_t d0, int64_t d1) {
+    ingot_status st = load_raw(out, L, L->prefix, name, d0, d1);
+    if (!st) L->m->weight_bytes += ingot_array_nbytes(*out);
+    return st;
+}
+
+/* A norm weight [d]: Gemma's (1 + w) is formed in f32, as HF does. */
+static ingot_status load_norm(ingot_array **out, loader *L, const char *name, int64_t d) {
+    if (!L->m->cfg.gemma_norms) return load(out, L, name, d, 0);
+    ingot_array *w = NULL, *w32 = NULL, *one = NULL;
+    ingot_status st = load_raw(&w, L, L->prefix, name, d, 0);
+    if (!st) st = ingot_astype(&w32, w, INGOT_F32);
+    if (!st) st = ingot_scalar(&one, INGOT_F32, 1.0);
+    if (!st) st = ingot_add(out, w32, one);
+    if (!st) L->m->weight_bytes += ingot_array_nbytes(*out);
+    ingot_array_free(w);
+    ingot_array_free(w32);
+    ingot_array_free(one);
+    return st;
+}
+
+/* Optional bias: loaded only when the config says the layer has one. */
+static ingot_status load_bias(ingot_array **out, loader *L, bool present, const char *name,
+                              int64_t d) {
+    *out = NULL;
+    return present ? load(out, L, name, d, 0) : INGOT_OK;
+}
+
+static ingot_status load_layer(ingot__layer *l, loader *L, int64_t i) {
+    const ingot__config *c = &L->m->cfg;
+    int64_t H = c->hidden_size, I = c->intermediate_size, D = c->head_dim;
+    int64_t q = c->n_heads * D, kv = c->n_kv_heads * D;
+    char n[24][128];
+    static const char *const names[] = {"input_layernorm.weight",
+                                        "post_attention_layernorm.weight",
+                                        "pre_feedforward_layernorm.weight",
+                                        "post_feedforward_layernorm.weight",
+                                        "self_attn.q_proj.weight",
+                                        "self_attn.k_proj.weight",
+                                        "self_attn.v_proj.weight",
+                                        "self_attn.o_proj.weight",
+                                        "self_attn.q_proj.bias",
+                                        "self_attn.k_proj.bias",
+                                        "self_attn.v_proj.bias",
+                                        "self_attn.o_proj.bias",
+                                        "self_attn.q_norm.weight",
+                                        "self_attn.k_norm.weight",
+                                        "mlp.gate_proj.weight",
+                                        "mlp.up_proj.weight",
+                                        "mlp.down_proj.weight",
+                                        "mlp.gate_proj.bias",
+                                        "mlp.up_proj.bias",
+                                        "mlp.down_proj.bias"};
+    for (int j = 0; j < 20; j++)
+        snprintf(n[j], sizeof n[j], "layers.%lld.%s", (long long)i, names[j]);
+    ingot_status st;
+    bool g = c->gemma_norms;
+    if ((st = load_norm(&l->in_norm, L, n[0], H)) ||
+        (st = load_norm(&l->post_attn_norm, L, n[1], H)) ||
+        (g && (st = load_norm(&l->pre_ff_norm, L, n[2], H))) ||
+        (g && (st = load_norm(&l->post_ff_norm, L, n[3], H))) ||
+        (st = load(&l->q_w, L, n[4], q, H)) || (st = load(&l->k_w, L, n[5], kv, H)) ||
+        (st = load(&l->v_w, L, n[6], kv, H)) || (st = load(&l->o_w, L, n[7], H, q)) ||
+        (st = load_bias(&l->q_b, L, c->attn_qkv_bias, n[8], q)) ||
+        (st = load_bias(&l->k_b, L, c->attn_qkv_bias, n[9], kv)) ||
+        (st = load_bias(&l->v_b, L, c->attn_qkv_bias, n[10], kv)) ||
+        (st = load_bias(&l->o_b, L, c->attn_o_bias, n[11], H)) ||
+        (c->qk_norm && (st = load_norm(&l->q_norm, L, n[12], D))) ||
+        (c->qk_norm && (st = load_norm(&l->k_norm, L, n[13], D))) ||
+        (st = load(&l->gate_w, L, n[14], I, H)) || (st = load(&l->up_w, L, n[15], I, H)) ||
+        (st = load(&l->down_w, L, n[16], H, I)) ||
+        (st = load_bias(&l->gate_b, L, c->mlp_bias, n[17], I)) ||
+        (st = load_bias(&l->up_b, L, c->mlp_bias, n[18], I)) ||
+        (st = load_bias(&l->down_b, L, c->mlp_bias, n[19], H)))
+        return st;
+    return INGOT_OK;
+}
+
+static void free_layer(ingot__layer *l) {
+    ingot_array *all[] = {l->in_norm,     l->post_attn_norm,
+                          l->pre_ff_norm, l->post_ff_norm,
+                          l->q_w,         l->k_w,
+                          l->v_w,         l->o_w,
+                          l->q_b,         l->k_b,
+                          l->v_b,         l->o_b,
+                          l->q_norm,      l->k_norm,
+                          l->gate_w,      l->up_w,
+                          l->down_w,      l->gate_b,
+                          l->up_b,        l->down_b};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ingot_array_free(all[i]);
+}
+
+/* HF's inverse frequencies (modeling_rope_utils), in f32 step for step:
+ * default 1 / base^(2i/d); linear divides by factor; llama3 smooths between
+ * the low- and high-frequency wavelengths. */
+static ingot_status rope_freqs(ingot_array **out, const ingot__rope_config *r, int64_t dims) {
+    int64_t n = dims / 2;
+    float *f = malloc((size_t)n * sizeof(float));
+    if (!f) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "model: out of memory");
+    float base = (float)r->theta, factor = (float)r->factor;
+    for (int64_t i = 0; i < n; i++) {
+        float inv = 1.0f / powf(base, (float)(2 * i) / (float)dims);
+        if (r->type == INGOT__ROPE_LINEAR) inv = inv / factor;
+        if (r->type == INGOT__ROPE_LLAMA3) {
+            float old = (float)r->original_max_position_embeddings;
+            float lo = (float)r->low_freq_factor;
+            float lo_wavelen = (float)(r->original_max_position_embeddings / r->low_freq_factor);
+            float hi_wavelen = (float)(r->original_max_position_embeddings / r->high_freq_factor);
+            float wavelen = (float)(2 * M_PI) / inv;
+            float scaled = wavelen > lo_wavelen ? inv / factor : inv;
+            float smooth = (old / wavelen - lo) / (float)(r->high_freq_factor - r->low_freq_factor);
+            float smoothed = (1.0f - smooth) * scaled / factor + smooth * scaled;
+            if (!(wavelen < hi_wavelen) && !(wavelen > lo_wavelen)) scaled = smoothed;
+            inv = scaled;
+        }
+        f[i] = inv;
+    }
+    ingot_status st = ingot_array_from_data(out, f, INGOT_F32, &n, 1);
+    free(f);
+    return st;
+}
+
+/* Tensor name prefixes: text checkpoints use "model."; the multimodal Gemma 3
+ * one "language_model.model." (Hub) or "model.language_model." (newer). */
+static ingot_status find_prefix(loader *L, const char **head_prefix) {
+    static const char *const mm[][2] = {{"language_model.model.", "language_model."},
+                                        {"model.language_model.", ""}};
+    *head_prefix = "";
+    L->prefix = "model.";
+    if (!L->m->cfg.multimodal) return INGOT_OK;
+    for (int i = 0; i < 2; i++) {
+        char name[64];
+        ingot_tensor_info info;
+        snprintf(name, sizeof name, "%sembed_tokens.weight", mm[i][0]);
+        if (ingot_safetensors_info(&info, L->st, name) == INGOT_OK) {
+            L->prefix = mm[i][0];
+            *head_prefix = mm[i][1];
+            return INGOT_OK;
+        }
+    }
+    return ingot__error(INGOT_ERR_NOT_FOUND,
+                        "model: tensor 'language_model.model.embed_tokens."
+                        "weight' (or 'model.language_model.embed_tokens.weight') is missing");
+}
+
+static ingot_status load_weights(ingot_model *m, const char *dir, ingot_dtype want) {
+    loader L = {.want = want, .m = m};
+    ingot_status st = ingot_safetensors_open(&L.st, dir);
+    if (st) return st;
+    const ingot__config *c = &m->cfg;
+    const char *head_prefix;
+    m->dtype = want;
+    if ((st = find_prefix(&L, &head_prefix)) ||
+        (st = load(&m->embed, &L, "embed_tokens.weight", c->vocab_size, c->hidden_size)) ||
+        (st = load_norm(&m->norm, &L, "norm.weight", c->hidden_size)))
+        goto done;
+    m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
+    if (!m->layers) {
+        st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "model: out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < c->n_layers; i++)
+        if ((st = load_layer(&m->layers[i], &L, i))) goto done;
+    if (c->tie_word_embeddings) {
+        m->lm_head = ingot_array_retain(m->embed);
+    } else if ((st = load_raw(&m->lm_head, &L, head_prefix, "lm_head.weight", c->vocab_size,
+                              c->hidden_size)) == INGOT_OK) {
+        m->weight_bytes += ingot_array_nbytes(m->lm_head);
+    }
+done:
+    ingot_safetensors_close(L.st);
+    return st;
+}
+
+static ingot_status parse_dtype(ingot_dtype *out, const char *name) {
+    static const ingot_dtype dts[] = {INGOT_F32, INGOT_BF16, INGOT_F16};
+    *out = INGOT_DTYPE_COUNT;
+    if (!name) return INGOT_OK;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, ingot_dtype_name(dts[i])) == 0) {
+            *out = dts[i];
+            return INGOT_OK;
+        }
+    return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                        "model_load: dtype '%s' is not one of f32, "
+                        "bf16, f16",
+                        name);
+}
+
+static ingot_status finish(ingot_model *m) {
+    const ingot__config *c = &m->cfg;
+    ingot_status st = rope_freqs(&m->freqs_full, &c->rope_full, c->head_dim);
+    if (!st) st = rope_freqs(&m->freqs_sliding, &c->rope_sliding, c->head_dim);
+    if (st || !c->gemma_norms) return st;
+    /* HF: torch.tensor(hidden_size ** 0.5) (f32), then .to(weight dtype) */
+    float scale = (float)sqrt((double)c->hidden_size);
+    return ingot_scalar(&m->embed_scale, m->dtype, (double)scale);
+}
+
+ingot_status ingot_model_load(ingot_model **out, const char *dir, const ingot_model_options *opts) {
+    INGOT__CHECK_NOT_NULL(out, "model_load");
+    *out = NULL;
+    INGOT__CHECK_NOT_NULL(dir, "model_load");
+    ingot_dtype want = INGOT_DTYPE_COUNT;
+    ingot_status st = parse_dtype(&want, opts ? opts->dtype : NULL);
+    if (st) return st;
+    if (opts && opts->device.type != INGOT_DEVICE_CPU)
+        return ingot__error(INGOT_ERR_DEVICE, "model_load: only the CPU runs models for now");
+    ingot_model *m = calloc(1, sizeof *m);
+    if (!m) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "model_load: out of memory");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    st = ingot__config_load(&m->cfg, path);
+    if (!st) st = load_weights(m, dir, want);
+    if (!st) st = finish(m);
+    if (st) {
+        ingot_model_free(m);
+        return st;
+    }
+    *out = m;
+    return INGOT_OK;
+}
+
+void ingot_model_free(ingot_model *m) {
+    if (!m) return;
+    for (int64_t i = 0; m->layers && i < m->cfg.n_layers; i++)
+        free_layer(&m->layers[i]);
+    free(m->layers);
+    ingot_array *all[] = {m->embed,       m->norm,       m->lm_head,
+                          m->embed_scale, m->freqs_full, m->freqs_sliding};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ingot_array_free(all[i]);
+    ingot__config_free(&m->cfg);
+    free(m);
+}
+
+void ingot_model_get_info(ingot_model_info *out, const ingot_model *m) {
+    if (!out || !m) return;
+    const ingot__config *c = &m->cfg;
+    *out = (ingot_model_info){
+        .model_type = c->model_type,
+        .architecture = c->architecture,
+        .dtype = m->dtype,
+        .n_params = m->n_params,
+        .vocab_size = c->vocab_size,
+        .hidden_size = c->hidden_size,
+        .n_layers = c->n_layers,
+        .n_heads = c->n_heads,
+        .n_kv_heads = c->n_kv_heads,
+        .head_dim = c->head_dim,
+        .context_length = c->max_position_embeddings,
+        .sliding_window = c->sliding_window,
+        .weight_bytes = m->weight_bytes,
+    };
+}

@@ -1,0 +1,490 @@
+/* Models against Hugging Face transformers: every folder under
+ * $INGOT_FIXTURES/models (tiny random-weight models written by
+ * scripts/fixtures/gen_model_fixtures.py with transformers' eager attention)
+ * holds expected.safetensors (ids_<i>, logits_<i> of each prompt) and
+ * expected.json (greedy continuations). Checked here, for each folder:
+ *  - logits at every position, loading config.json (transformers 5 form) and
+ *    config.hub.json (the Hub form): f32 within 1e-4 of the largest |logit|
+ *    (relative; seen <= 4e-6), bf16 within BF16_TOL (seen <= 6.2e-2, qwen2
+ *    with 37 tokens: HF's eager bf16 attention rounds the scores, large without
+ *    q/k norms, and the probabilities to bf16; ingot keeps them in f32);
+ *  - greedy continuations with the KV cache token-identical; in bf16 they may
+ *    part only at a step where HF's own top two logits are within BF16_MARGIN
+ *    (a near tie: seen 0 to 0.0625, i.e. one or two bf16 ulps);
+ *  - cached decode equal to recomputing the whole sequence;
+ *  - chunked prefill through the cache (the sliding layers' windowed cache)
+ *    equal to full attention with the window mask;
+ *  - trim + recompute and save + load of the cache equal to the original;
+ *  - the batched left-padded prompts (attention mask and positions) equal to
+ *    HF's batch and to each prompt alone; 8 greedy steps of all prompts
+ *    decoded together through one cache equal to each one's continuation;
+ *  - f32 weights converted at load to f16 (F16_TOL) and bf16 (BF16_TOL). */
+#include <dirent.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/testutil.h"
+#include "ingot/model.h"
+
+#define F32_TOL 1e-4
+#define BF16_TOL 8e-2
+#define BF16_MARGIN 0.1
+#define F16_TOL 1e-2   /* f32 weights converted to f16 at load */
+#define CACHE_TOL 1e-5 /* f32: cached vs recomputed (different summation splits) */
+
+static char g_models[512];
+static char g_tmp[256];
+
+typedef struct fixture {
+    char dir[600];
+    char name[128];
+    bool bf16;
+    json_t *expected;
+    ingot_safetensors *st;
+    ingot_model *m;
+} fixture;
+
+static void fixture_open(fixture *f, const char *name) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    snprintf(f->dir, sizeof f->dir, "%s/%s", g_models, name);
+    char p[700];
+    snprintf(p, sizeof p, "%s/expected.json", f->dir);
+    json_error_t err;
+    f->expected = json_load_file(p, 0, &err);
+    if (!f->expected) fail_msg("%s: %s", p, err.text);
+    snprintf(p, sizeof p, "%s/expected.safetensors", f->dir);
+    TU_OK(ingot_safetensors_open(&f->st, p));
+    const char *dt = json_string_value(json_object_get(f->expected, "weights_dtype"));
+    f->bf16 = dt && strcmp(dt, "bf16") == 0;
+    TU_OK(ingot_model_load(&f->m, f->dir, NULL));
+}
+
+static void fixture_close(fixture *f) {
+    ingot_model_free(f->m);
+    ingot_safetensors_close(f->st);
+    json_decref(f->expected);
+}
+
+static size_t n_prompts(const fixture *f) {
+    return json_array_size(json_object_get(f->expected, "prompts"));
+}
+
+static json_t *prompt(const fixture *f, size_t i) {
+    return json_array_get(json_object_get(f->expected, "prompts"), i);
+}
+
+/* An int64 [1, n] array of a JSON list of ints (plus extra appended). */
+static ingot_array *ids_array(const json_t *list, const int64_t *extra, int64_t n_extra) {
+    int64_t n = (int64_t)json_array_size(list), shape[2] = {1, n + n_extra};
+    int64_t *v = malloc((size_t)(n + n_extra) * sizeof *v);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = json_integer_value(json_array_get(list, (size_t)i));
+    for (int64_t i = 0; i < n_extra; i++)
+        v[n + i] = extra[i];
+    ingot_array *a;
+    TU_OK(ingot_array_from_data(&a, v, INGOT_I64, shape, 2));
+    free(v);
+    return a;
+}
+
+static ingot_array *expected_tensor(const fixture *f, const char *fmt, size_t i) {
+    char name[64];
+    snprintf(name, sizeof name, fmt, i);
+    ingot_array *a;
+    TU_OK(ingot_safetensors_get(&a, f->st, name));
+    return a;
+}
+
+/* max |a - e| / max |e| over all elements. */
+static double rel_err(const ingot_array *a, const ingot_array *e) {
+    assert_int_equal(ingot_array_size(a), ingot_array_size(e));
+    double *x = tu_values(a), *y = tu_values(e), d = 0, s = 0;
+    for (int64_t i = 0; i < ingot_array_size(a); i++) {
+        d = fmax(d, fabs(x[i] - y[i]));
+        s = fmax(s, fabs(y[i]));
+    }
+    free(x);
+    free(y);
+    return d / (s > 0 ? s : 1);
+}
+
+static void check_close(const fixture *f, const ingot_array *a, const ingot_array *e, double tol,
+                        const char *what, size_t i) {
+    double r = rel_err(a, e);
+    if (getenv("INGOT_TEST_VERBOSE")) printf("  %s %s %zu: rel err %.3g\n", f->name, what, i, r);
+    if (!(r <= tol)) fail_msg("%s: %s %zu: relative error %.3g > %.3g", f->name, what, i, r, tol);
+}
+
+static ingot_status forward(ingot_array **out, const ingot_model *m, const ingot_array *ids,
+                            ingot_kv_cache *c, bool last_only) {
+    ingot_forward_options o = {.last_only = last_only};
+    return ingot_model_forward(out, m, ids, c, &o);
+}
+
+static void check_logits(fixture *f, const ingot_model *m, const char *what) {
+    for (size_t i = 0; i < n_prompts(f); i++) {
+        ingot_array *ids = ids_array(json_object_get(prompt(f, i), "ids"), NULL, 0);
+        ingot_array *want = expected_tensor(f, "logits_%zu", i), *got;
+        TU_OK(forward(&got, m, ids, NULL, false));
+        assert_int_equal(ingot_array_dim(got, 1), ingot_array_dim(want, 0));
+        check_close(f, got, want, f->bf16 ? BF16_TOL : F32_TOL, what, i);
+        ingot_array_free(got);
+        ingot_array_free(want);
+        ingot_array_free(ids);
+    }
+}
+
+static int64_t argmax_last(const ingot_array *logits) {
+    double *v = tu_values(logits);
+    int64_t V = ingot_array_dim(logits, -1), n = ingot_array_size(logits), best = n - V;
+    for (int64_t j = n - V; j < n; j++)
+        if (v[j] > v[best]) best = j;
+    free(v);
+    return best - (n - V);
+}
+
+/* Greedy decode with the cache; returns the steps' logits [1, 1, V] too. */
+static void greedy(fixture *f, size_t i, int64_t *out, ingot_array **step_logits, int64_t n) {
+    ingot_array *ids = ids_array(json_object_get(prompt(f, i), "ids"), NULL, 0), *lg;
+    ingot_kv_cache *c;
+    TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
+    TU_OK(forward(&lg, f->m, ids, c, true));
+    for (int64_t s = 0; s < n; s++) {
+        out[s] = argmax_last(lg);
+        step_logits[s] = lg;
+        ingot_array_free(ids);
+        int64_t shape[2] = {1, 1};
+        TU_OK(ingot_array_from_data(&ids, &out[s], INGOT_I64, shape, 2));
+        if (s + 1 < n) TU_OK(forward(&lg, f->m, ids, c, true));
+    }
+    ingot_array_free(ids);
+    ingot_kv_cache_free(c);
+}
+
+static void check_greedy(fixture *f) {
+    for (size_t i = 0; i < n_prompts(f); i++) {
+        json_t *p = prompt(f, i), *cont = json_object_get(p, "continuation");
+        json_t *margins = json_object_get(p, "top2_margins");
+        int64_t n = (int64_t)json_array_size(cont), got[64];
+        ingot_array *steps[64];
+        assert_true(n > 0 && n <= 64);
+        greedy(f, i, got, steps, n);
+        int64_t same = 0;
+        while (same < n && got[same] == json_integer_value(json_array_get(cont, (size_t)same)))
+            same++;
+        if (getenv("INGOT_TEST_VERBOSE"))
+            printf("  %s prompt %zu: greedy identical for %lld of %lld tokens\n", f->name, i,
+                   (long long)same, (long long)n);
+        if (same < n) { /* bf16: only at a near tie of HF's top two */
+            double margin = json_number_value(json_array_get(margins, (size_t)same));
+            if (getenv("INGOT_TEST_VERBOSE")) printf("    HF margin there %.4g\n", margin);
+            if (!f->bf16 || !(margin < BF16_MARGIN))
+                fail_msg("%s prompt %zu: greedy token %lld is %lld, HF %lld (HF top-2 margin "
+                         "%.3g)",
+                         f->name, i, (long long)same, (long long)got[same],
+                         (long long)json_integer_value(json_array_get(cont, (size_t)same)), margin);
+        }
+        /* cached decode == recomputing prompt + continuation without a cache */
+        if (!f->bf16) {
+            ingot_array *all = ids_array(json_object_get(p, "ids"), got, n - 1), *full, *row;
+            TU_OK(forward(&full, f->m, all, NULL, false));
+            int64_t T = ingot_array_dim(all, 1);
+            for (int64_t s = 0; s < n; s++) {
+                TU_OK(ingot_slice_axis(&row, full, 1, T - n + s, T - n + s + 1));
+                check_close(f, steps[s], row, CACHE_TOL, "cached decode step", (size_t)s);
+                ingot_array_free(row);
+            }
+            ingot_array_free(full);
+            ingot_array_free(all);
+        }
+        for (int64_t s = 0; s < n; s++)
+            ingot_array_free(steps[s]);
+    }
+}
+
+/* Prefill in chunks through the cache == full forward; then trim and
+ * save/load give the same next-step logits. */
+static void check_cache(fixture *f) {
+    size_t last = n_prompts(f) - 1;
+    ingot_array *ids = ids_array(json_object_get(prompt(f, last), "ids"), NULL, 0), *full;
+    TU_OK(forward(&full, f->m, ids, NULL, false));
+    int64_t T = ingot_array_dim(ids, 1);
+    ingot_kv_cache *c;
+    TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
+    for (int64_t t0 = 0; t0 < T; t0 += 5) {
+        int64_t t1 = t0 + 5 < T ? t0 + 5 : T;
+        ingot_array *chunk, *lg, *want;
+        TU_OK(ingot_slice_axis(&chunk, ids, 1, t0, t1));
+        TU_OK(forward(&lg, f->m, chunk, c, false));
+        TU_OK(ingot_slice_axis(&want, full, 1, t0, t1));
+        check_close(f, lg, want, f->bf16 ? 1e-2 : CACHE_TOL, "chunked prefill", (size_t)t0);
+        ingot_array_free(chunk);
+        ingot_array_free(lg);
+        ingot_array_free(want);
+    }
+    assert_int_equal(ingot_kv_cache_length(c), T);
+    /* rollback by one token and recompute it */
+    ingot_array *tok, *lg, *want, *lg2;
+    TU_OK(ingot_kv_cache_trim(c, T - 1));
+    TU_OK(ingot_slice_axis(&tok, ids, 1, T - 1, T));
+    TU_OK(forward(&lg, f->m, tok, c, false));
+    TU_OK(ingot_slice_axis(&want, full, 1, T - 1, T));
+    check_close(f, lg, want, f->bf16 ? 1e-2 : CACHE_TOL, "after trim", 0);
+    /* save, load, decode one more token in both */
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s.cache", g_tmp, f->name);
+    TU_OK(ingot_kv_cache_save(c, path));
+    ingot_kv_cache *c2;
+    TU_OK(ingot_kv_cache_load(&c2, f->m, path));
+    assert_int_equal(ingot_kv_cache_length(c2), T);
+    ingot_array_free(lg);
+    TU_OK(forward(&lg, f->m, tok, c, false));
+    TU_OK(forward(&lg2, f->m, tok, c2, false));
+    double *a = tu_values(lg), *b = tu_values(lg2);
+    assert_memory_equal(a, b, (size_t)ingot_array_size(lg) * sizeof(double));
+    free(a);
+    free(b);
+    ingot_model_info info;
+    ingot_model_get_info(&info, f->m);
+    if (info.sliding_window > 0 && T > info.sliding_window + 2) /* the window is gone */
+        TU_FAILS(ingot_kv_cache_trim(c, T - 3), INGOT_ERR_UNSUPPORTED, "keeps tokens from");
+    else
+        TU_OK(ingot_kv_cache_trim(c, T - 3));
+    ingot_kv_cache_free(c2);
+    ingot_kv_cache_free(c);
+    ingot_array *arrays[] = {tok, lg, lg2, want, full, ids};
+    for (size_t i = 0; i < 6; i++)
+        ingot_array_free(arrays[i]);
+}
+
+/* All prompts left-padded into one batch (mask, positions) == each alone. */
+static void check_batch_vs_single(fixture *f) {
+    int64_t n = (int64_t)n_prompts(f), T = 0;
+    for (int64_t b = 0; b < n; b++) {
+        int64_t len = (int64_t)json_array_size(json_object_get(prompt(f, (size_t)b), "ids"));
+        T = len > T ? len : T;
+    }
+    int64_t *ids = calloc((size_t)(n * T), sizeof *ids), *mask = calloc((size_t)(n * T), 8);
+    int64_t *pos = calloc((size_t)(n * T), sizeof *pos), shape[2] = {n, T};
+    for (int64_t b = 0; b < n; b++) {
+        json_t *list = json_object_get(prompt(f, (size_t)b), "ids");
+        int64_t len = (int64_t)json_array_size(list), pad = T - len;
+        for (int64_t t = pad; t < T; t++) {
+            ids[b * T + t] = json_integer_value(json_array_get(list, (size_t)(t - pad)));
+            mask[b * T + t] = 1;
+            pos[b * T + t] = t - pad;
+        }
+    }
+    ingot_array *a_ids, *a_mask, *a_pos, *got;
+    TU_OK(ingot_array_from_data(&a_ids, ids, INGOT_I64, shape, 2));
+    TU_OK(ingot_array_from_data(&a_mask, mask, INGOT_I64, shape, 2));
+    TU_OK(ingot_array_from_data(&a_pos, pos, INGOT_I64, shape, 2));
+    ingot_forward_options o = {.positions = a_pos, .attention_mask = a_mask, .last_only = true};
+    TU_OK(ingot_model_forward(&got, f->m, a_ids, NULL, &o)); /* [n, 1, V] */
+    for (int64_t b = 0; b < n; b++) {
+        ingot_array *want = expected_tensor(f, "logits_%zu", (size_t)b), *row, *last;
+        int64_t len = ingot_array_dim(want, 0);
+        TU_OK(ingot_slice_axis(&row, got, 0, b, b + 1));
+        TU_OK(ingot_slice_axis(&last, want, 0, len - 1, len));
+        check_close(f, row, last, f->bf16 ? BF16_TOL : F32_TOL, "padded batch row", (size_t)b);
+        ingot_array_free(row);
+        ingot_array_free(last);
+        ingot_array_free(want);
+    }
+    ingot_array *arrays[] = {a_ids, a_mask, a_pos, got};
+    for (size_t i = 0; i < 4; i++)
+        ingot_array_free(arrays[i]);
+    free(ids);
+    free(mask);
+    free(pos);
+}
+
+static void check_batch(fixture *f) {
+    ingot_tensor_info info;
+    if (ingot_safetensors_info(&info, f->st, "batch_ids") != INGOT_OK) return;
+    ingot_array *ids, *mask, *pos, *want, *got;
+    TU_OK(ingot_safetensors_get(&ids, f->st, "batch_ids"));
+    TU_OK(ingot_safetensors_get(&mask, f->st, "batch_mask"));
+    TU_OK(ingot_safetensors_get(&pos, f->st, "batch_position_ids"));
+    TU_OK(ingot_safetensors_get(&want, f->st, "batch_last_logits"));
+    ingot_forward_options o = {.positions = pos, .attention_mask = mask, .last_only = true};
+    TU_OK(ingot_model_forward(&got, f->m, ids, NULL, &o));
+    check_close(f, got, want, f->bf16 ? BF16_TOL : F32_TOL, "batch last logits", 0);
+    ingot_array *arrays[] = {ids, mask, pos, want, got};
+    for (size_t i = 0; i < 5; i++)
+        ingot_array_free(arrays[i]);
+}
+
+/* f32 weights converted at load to f16 and bf16 stay close to HF's f32 logits. */
+static void check_converted(fixture *f) {
+    static const char *const dtypes[] = {"f16", "bf16"};
+    for (int d = 0; d < 2 && !f->bf16; d++) {
+        ingot_model_options o = {.dtype = dtypes[d]};
+        ingot_model *m;
+        TU_OK(ingot_model_load(&m, f->dir, &o));
+        ingot_model_info info;
+        ingot_model_get_info(&info, m);
+        assert_int_equal(info.dtype, d ? INGOT_BF16 : INGOT_F16);
+        ingot_array *ids = ids_array(json_object_get(prompt(f, 0), "ids"), NULL, 0);
+        ingot_array *want = expected_tensor(f, "logits_%zu", 0), *got;
+        TU_OK(forward(&got, m, ids, NULL, false));
+        check_close(f, got, want, d ? BF16_TOL : F16_TOL, d ? "as bf16" : "as f16", 0);
+        ingot_array_free(got);
+        ingot_array_free(want);
+        ingot_array_free(ids);
+        ingot_model_free(m);
+    }
+}
+
+/* Greedy decode of all prompts together (left-padded, mask and positions
+ * growing with the cache) == each prompt's own continuation. */
+static void check_batched_decode(fixture *f) {
+    enum { STEPS = 8 };
+    int64_t n = (int64_t)n_prompts(f), T = 0;
+    if (f->bf16) return;
+    for (int64_t b = 0; b < n; b++) {
+        int64_t len = (int64_t)json_array_size(json_object_get(prompt(f, (size_t)b), "ids"));
+        T = len > T ? len : T;
+    }
+    int64_t Tk = T + STEPS, *ids = calloc((size_t)(n * T), 8), *mask = calloc((size_t)(n * Tk), 8);
+    int64_t *pos = calloc((size_t)(n * T), 8), *next = calloc((size_t)n, 8);
+    for (int64_t b = 0; b < n; b++) {
+        json_t *list = json_object_get(prompt(f, (size_t)b), "ids");
+        int64_t len = (int64_t)json_array_size(list), pad = T - len;
+        for (int64_t t = pad; t < T; t++) {
+            ids[b * T + t] = json_integer_value(json_array_get(list, (size_t)(t - pad)));
+            pos[b * T + t] = t - pad;
+        }
+        for (int64_t t = pad; t < Tk; t++)
+            mask[b * Tk + t] = 1;
+    }
+    ingot_kv_cache *c;
+    TU_OK(ingot_kv_cache_new(&c, f->m, n, 0));
+    int64_t cur = T;
+    for (int64_t s = 0; s < STEPS; s++) {
+        int64_t shape[2] = {n, s ? 1 : T}, mshape[2] = {n, Tk};
+        ingot_array *a_ids, *a_pos, *a_mask, *mview, *lg;
+        TU_OK(ingot_array_from_data(&a_ids, s ? next : ids, INGOT_I64, shape, 2));
+        for (int64_t b = 0; s && b < n; b++) /* the next position of row b */
+            pos[b] = (int64_t)json_array_size(json_object_get(prompt(f, (size_t)b), "ids")) + s - 1;
+        TU_OK(ingot_array_from_data(&a_pos, pos, INGOT_I64, shape, 2));
+        TU_OK(ingot_array_from_data(&a_mask, mask, INGOT_I64, mshape, 2));
+        TU_OK(ingot_slice_axis(&mview, a_mask, 1, 0, cur));
+        ingot_forward_options o = {.positions = a_pos, .attention_mask = mview, .last_only = true};
+        TU_OK(ingot_model_forward(&lg, f->m, a_ids, c, &o));
+        for (int64_t b = 0; b < n; b++) {
+            ingot_array *row;
+            TU_OK(ingot_slice_axis(&row, lg, 0, b, b + 1));
+            next[b] = argmax_last(row);
+            ingot_array_free(row);
+            json_t *cont = json_object_get(prompt(f, (size_t)b), "continuation");
+            if (next[b] != json_integer_value(json_array_get(cont, (size_t)s)))
+                fail_msg("%s: batched decode row %lld step %lld: %lld, alone %lld", f->name,
+                         (long long)b, (long long)s, (long long)next[b],
+                         (long long)json_integer_value(json_array_get(cont, (size_t)s)));
+        }
+        ingot_array *arrays[] = {a_ids, a_pos, a_mask, mview, lg};
+        for (size_t i = 0; i < 5; i++)
+            ingot_array_free(arrays[i]);
+        cur++;
+    }
+    ingot_kv_cache_free(c);
+    free(ids);
+    free(mask);
+    free(pos);
+    free(next);
+}
+
+/* The same folder with config.hub.json as its config.json. */
+static void check_hub_config(fixture *f) {
+    char dir[400], src[800], dst[800];
+    snprintf(dir, sizeof dir, "%s/%s.hub", g_tmp, f->name);
+    assert_int_equal(mkdir(dir, 0777), 0);
+    snprintf(src, sizeof src, "%s/config.hub.json", f->dir);
+    if (access(src, R_OK) != 0) {
+        printf("  %s: no config.hub.json\n", f->name);
+        return;
+    }
+    snprintf(src, sizeof src, "%s/model.safetensors", f->dir);
+    snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
+    assert_int_equal(symlink(src, dst), 0);
+    snprintf(src, sizeof src, "%s/config.hub.json", f->dir);
+    snprintf(dst, sizeof dst, "%s/config.json", dir);
+    json_error_t err;
+    json_t *hub = json_load_file(src, 0, &err);
+    assert_non_null(hub);
+    assert_int_equal(json_dump_file(hub, dst, 0), 0);
+    json_decref(hub);
+    ingot_model *m;
+    TU_OK(ingot_model_load(&m, dir, NULL));
+    check_logits(f, m, "logits (hub config)");
+    ingot_model_free(m);
+}
+
+static void test_fixture(void **state) {
+    fixture f;
+    fixture_open(&f, (const char *)*state);
+    check_logits(&f, f.m, "logits");
+    check_hub_config(&f);
+    check_greedy(&f);
+    check_cache(&f);
+    check_batch(&f);
+    check_batch_vs_single(&f);
+    check_batched_decode(&f);
+    check_converted(&f);
+    fixture_close(&f);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int main(void) {
+    const char *fx = getenv("INGOT_FIXTURES");
+    snprintf(g_models, sizeof g_models, "%s/models", fx ? fx : "tests/fixtures");
+    DIR *d = opendir(g_models);
+    if (!d) {
+        printf("no model fixtures in %s: skipped\n", g_models);
+        return 77;
+    }
+    char *names[64];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 64) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s/expected.json", g_models, e->d_name);
+        if (e->d_name[0] != '.' && access(p, R_OK) == 0) names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], cmp_str);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_tmp, sizeof g_tmp, "%s/ingot_models_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (n == 0 || !mkdtemp(g_tmp)) {
+        printf("no model fixtures in %s: skipped\n", g_models);
+        return 77;
+    }
+    struct CMUnitTest *tests = calloc(n, sizeof *tests);
+    for (size_t i = 0; i < n; i++)
+        tests[i] = (struct CMUnitTest){
+            .name = names[i], .test_func = test_fixture, .initial_state = names[i]};
+    int rc = _cmocka_run_group_tests("test_model", tests, n, NULL, NULL);
+    nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(tests);
+    return rc;
+}

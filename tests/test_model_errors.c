@@ -1,0 +1,441 @@
+/* Broken model folders: each case writes a tiny Qwen3 / Llama / Gemma 3 folder
+ * (config.json from a JSON object built here, model.safetensors with random
+ * weights), breaks one thing, and checks that ingot_model_load fails with the
+ * right status and a message naming the problem, with nothing leaked (the
+ * _asan variant runs under LeakSanitizer). Also forward and KV cache misuse. */
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/testutil.h"
+#include "ingot/model.h"
+
+static char g_dir[256];
+static int g_case;
+
+#define MAX_W 64
+
+/* A folder under construction: its config and its weights. */
+typedef struct folder {
+    json_t *cfg;
+    char names[MAX_W][96];
+    ingot_array *arrays[MAX_W];
+    int n;
+} folder;
+
+static void add(folder *f, const char *name, int64_t d0, int64_t d1, ingot_dtype dt) {
+    int64_t shape[2] = {d0, d1};
+    snprintf(f->names[f->n], sizeof f->names[0], "%s", name);
+    f->arrays[f->n] = tu_random(dt, shape, d1 ? 2 : 1, (uint64_t)f->n + 1, -0.5, 0.5);
+    f->n++;
+}
+
+/* Qwen3: vocab 32, hidden 16, intermediate 24, 2 layers, 2 heads of 8, 1 kv head. */
+static void qwen3(folder *f) {
+    memset(f, 0, sizeof *f);
+    f->cfg =
+        json_pack("{s:s, s:[s], s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:i}",
+                  "model_type", "qwen3", "architectures", "Qwen3ForCausalLM", "vocab_size", 32,
+                  "hidden_size", 16, "intermediate_size", 24, "num_hidden_layers", 2,
+                  "num_attention_heads", 2, "num_key_value_heads", 1, "head_dim", 8, "rms_norm_eps",
+                  1e-6, "rope_theta", 1e6, "tie_word_embeddings", 0, "max_position_embeddings", 64);
+    assert_non_null(f->cfg);
+    add(f, "model.embed_tokens.weight", 32, 16, INGOT_F32);
+    add(f, "model.norm.weight", 16, 0, INGOT_F32);
+    add(f, "lm_head.weight", 32, 16, INGOT_F32);
+    for (int l = 0; l < 2; l++) {
+        static const struct {
+            const char *name;
+            int64_t d0, d1;
+        } w[] = {{"input_layernorm.weight", 16, 0},   {"post_attention_layernorm.weight", 16, 0},
+                 {"self_attn.q_proj.weight", 16, 16}, {"self_attn.k_proj.weight", 8, 16},
+                 {"self_attn.v_proj.weight", 8, 16},  {"self_attn.o_proj.weight", 16, 16},
+                 {"self_attn.q_norm.weight", 8, 0},   {"self_attn.k_norm.weight", 8, 0},
+                 {"mlp.gate_proj.weight", 24, 16},    {"mlp.up_proj.weight", 24, 16},
+                 {"mlp.down_proj.weight", 16, 24}};
+        for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+            char name[96];
+            snprintf(name, sizeof name, "model.layers.%d.%s", l, w[i].name);
+            add(f, name, w[i].d0, w[i].d1, INGOT_F32);
+        }
+    }
+}
+
+static int find(folder *f, const char *name) {
+    for (int i = 0; i < f->n; i++)
+        if (strcmp(f->names[i], name) == 0) return i;
+    fail_msg("no weight %s", name);
+    return -1;
+}
+
+static void drop(folder *f, const char *name) {
+    int i = find(f, name);
+    ingot_array_free(f->arrays[i]);
+    f->n--;
+    memmove(&f->names[i], &f->names[i + 1], (size_t)(f->n - i) * sizeof f->names[0]);
+    memmove(&f->arrays[i], &f->arrays[i + 1], (size_t)(f->n - i) * sizeof f->arrays[0]);
+}
+
+static void replace_w(folder *f, const char *name, int64_t d0, int64_t d1, ingot_dtype dt) {
+    drop(f, name);
+    add(f, name, d0, d1, dt);
+}
+
+/* Writes the folder to a fresh directory (path in dir) and frees it. */
+static void write_folder(folder *f, char *dir, size_t size, bool weights) {
+    snprintf(dir, size, "%s/case%d", g_dir, g_case++);
+    assert_int_equal(mkdir(dir, 0777), 0);
+    char p[512];
+    if (f->cfg) {
+        snprintf(p, sizeof p, "%s/config.json", dir);
+        assert_int_equal(json_dump_file(f->cfg, p, JSON_INDENT(1)), 0);
+    }
+    if (weights) {
+        const char *names[MAX_W];
+        for (int i = 0; i < f->n; i++)
+            names[i] = f->names[i];
+        snprintf(p, sizeof p, "%s/model.safetensors", dir);
+        TU_OK(ingot_safetensors_save(p, names, (const ingot_array *const *)f->arrays, (size_t)f->n,
+                                     NULL, NULL, 0));
+    }
+    json_decref(f->cfg);
+    for (int i = 0; i < f->n; i++)
+        ingot_array_free(f->arrays[i]);
+    f->n = 0;
+}
+
+/* Writes f and expects loading it to fail with status and needle. */
+static void expect_fail(folder *f, ingot_status status, const char *needle) {
+    char dir[300];
+    write_folder(f, dir, sizeof dir, true);
+    ingot_model *m = (ingot_model *)1;
+    TU_FAILS(ingot_model_load(&m, dir, NULL), status, needle);
+    assert_null(m);
+}
+
+static void test_valid_folder_loads(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    char dir[300];
+    write_folder(&f, dir, sizeof dir, true);
+    ingot_model *m;
+    TU_OK(ingot_model_load(&m, dir, NULL));
+    ingot_model_info info;
+    ingot_model_get_info(&info, m);
+    assert_string_equal(info.model_type, "qwen3");
+    assert_string_equal(info.architecture, "Qwen3ForCausalLM");
+    assert_int_equal(info.n_layers, 2);
+    assert_int_equal(info.head_dim, 8);
+    assert_int_equal(info.dtype, INGOT_F32);
+    /* 2 * 32*16 + 16 + 2 * (2*16 + 16*16 + 2*8*16 + 16*16 + 2*8 + 3*24*16) */
+    assert_int_equal(info.n_params, 2 * 32 * 16 + 16 + 2 * (32 + 256 + 256 + 256 + 16 + 1152));
+    ingot_model_free(m);
+    ingot_model_options o = {.dtype = "bf16"};
+    TU_OK(ingot_model_load(&m, dir, &o));
+    ingot_model_get_info(&info, m);
+    assert_int_equal(info.dtype, INGOT_BF16);
+    ingot_model_free(m);
+}
+
+static void test_config_missing(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    json_decref(f.cfg);
+    f.cfg = NULL;
+    expect_fail(&f, INGOT_ERR_NOT_FOUND, "config.json");
+}
+
+static void test_config_not_json(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    char dir[300], p[400];
+    write_folder(&f, dir, sizeof dir, true);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    FILE *fp = fopen(p, "w");
+    fputs("{\"model_type\": \"qwen3\",", fp);
+    fclose(fp);
+    ingot_model *m;
+    TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_FORMAT, "invalid JSON");
+}
+
+/* One config edit per case: key set to value (NULL: removed). */
+static void config_case(const char *key, json_t *value, ingot_status status, const char *needle) {
+    folder f;
+    qwen3(&f);
+    if (value)
+        json_object_set_new(f.cfg, key, value);
+    else
+        json_object_del(f.cfg, key);
+    expect_fail(&f, status, needle);
+}
+
+static void test_config_keys(void **state) {
+    (void)state;
+    config_case("hidden_size", NULL, INGOT_ERR_FORMAT, "'hidden_size' is missing");
+    config_case("model_type", NULL, INGOT_ERR_FORMAT, "'model_type' is missing");
+    config_case("num_hidden_layers", NULL, INGOT_ERR_FORMAT, "'num_hidden_layers' is missing");
+    config_case("vocab_size", NULL, INGOT_ERR_FORMAT, "'vocab_size' is missing");
+    config_case("model_type", json_string("mamba"), INGOT_ERR_UNSUPPORTED, "'mamba'");
+    config_case("hidden_size", json_string("16"), INGOT_ERR_FORMAT, "'hidden_size' must be");
+    config_case("num_key_value_heads", json_integer(3), INGOT_ERR_FORMAT, "not a multiple");
+    config_case("hidden_act", json_string("relu"), INGOT_ERR_UNSUPPORTED, "'relu'");
+    config_case("rms_norm_eps", json_integer(-1), INGOT_ERR_FORMAT, "'rms_norm_eps'");
+    config_case("rope_scaling", json_pack("{s:s, s:f}", "rope_type", "yarn", "factor", 4.0),
+                INGOT_ERR_UNSUPPORTED, "'yarn'");
+    config_case("rope_scaling", json_pack("{s:s, s:f}", "rope_type", "llama3", "factor", 8.0),
+                INGOT_ERR_FORMAT, "low_freq_factor");
+    config_case("layer_types", json_pack("[s]", "full_attention"), INGOT_ERR_FORMAT,
+                "'layer_types'");
+    config_case("layer_types", json_pack("[s, s]", "full_attention", "sliding_attention"),
+                INGOT_ERR_FORMAT, "'sliding_window'");
+    config_case("rope_parameters", json_string("x"), INGOT_ERR_FORMAT, "'rope_parameters'");
+    config_case("head_dim", json_integer(7), INGOT_ERR_FORMAT, "head_dim");
+}
+
+static void test_vocab_mismatch(void **state) {
+    (void)state;
+    config_case("vocab_size", json_integer(40), INGOT_ERR_FORMAT,
+                "'model.embed_tokens.weight' has shape (32,16), expected (40,16)");
+}
+
+static void test_weights_missing(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    char dir[300];
+    write_folder(&f, dir, sizeof dir, false);
+    ingot_model *m;
+    TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_NOT_FOUND, NULL);
+}
+
+static void test_tensor_missing(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    drop(&f, "model.layers.1.self_attn.q_proj.weight");
+    expect_fail(&f, INGOT_ERR_NOT_FOUND, "'model.layers.1.self_attn.q_proj.weight' is missing");
+    qwen3(&f);
+    drop(&f, "lm_head.weight");
+    expect_fail(&f, INGOT_ERR_NOT_FOUND, "'lm_head.weight' is missing");
+    qwen3(&f);
+    drop(&f, "model.layers.0.self_attn.k_norm.weight");
+    expect_fail(&f, INGOT_ERR_NOT_FOUND, "k_norm");
+}
+
+static void test_tensor_shape_dtype(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    replace_w(&f, "model.layers.0.mlp.down_proj.weight", 24, 16, INGOT_F32);
+    expect_fail(&f, INGOT_ERR_FORMAT,
+                "'model.layers.0.mlp.down_proj.weight' has shape (24,16), "
+                "expected (16,24)");
+    qwen3(&f);
+    replace_w(&f, "model.norm.weight", 16, 1, INGOT_F32);
+    expect_fail(&f, INGOT_ERR_FORMAT, "has shape (16,1), expected (16)");
+    qwen3(&f);
+    replace_w(&f, "model.layers.1.mlp.up_proj.weight", 24, 16, INGOT_I32);
+    expect_fail(&f, INGOT_ERR_FORMAT, "dtype I32");
+    qwen3(&f);
+    replace_w(&f, "model.layers.1.mlp.up_proj.weight", 24, 16, INGOT_F16);
+    expect_fail(&f, INGOT_ERR_FORMAT, "is f16 but the model's weights are f32");
+}
+
+static void test_truncated_weights(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    char dir[300], p[400];
+    write_folder(&f, dir, sizeof dir, true);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(truncate(p, sb.st_size - 100), 0);
+    ingot_model *m;
+    TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_FORMAT, "model.safetensors");
+}
+
+/* The folder's weights split over two shards with an index. */
+static void write_sharded(char *dir, size_t size, bool drop_second) {
+    folder f;
+    qwen3(&f);
+    write_folder(&f, dir, size, false);
+    qwen3(&f);
+    json_decref(f.cfg);
+    f.cfg = NULL;
+    char p[400];
+    const char *names[MAX_W];
+    json_t *map = json_object();
+    for (int i = 0; i < f.n; i++) {
+        names[i] = f.names[i];
+        json_object_set_new(map, f.names[i],
+                            json_string(i < 10 ? "a.safetensors" : "b.safetensors"));
+    }
+    snprintf(p, sizeof p, "%s/a.safetensors", dir);
+    TU_OK(
+        ingot_safetensors_save(p, names, (const ingot_array *const *)f.arrays, 10, NULL, NULL, 0));
+    snprintf(p, sizeof p, "%s/b.safetensors", dir);
+    if (!drop_second)
+        TU_OK(ingot_safetensors_save(p, names + 10, (const ingot_array *const *)f.arrays + 10,
+                                     (size_t)f.n - 10, NULL, NULL, 0));
+    json_t *index = json_pack("{s:{}, s:o}", "metadata", "weight_map", map);
+    snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
+    assert_int_equal(json_dump_file(index, p, 0), 0);
+    json_decref(index);
+    for (int i = 0; i < f.n; i++)
+        ingot_array_free(f.arrays[i]);
+}
+
+static void test_sharded(void **state) {
+    (void)state;
+    char dir[300];
+    write_sharded(dir, sizeof dir, false);
+    ingot_model *m;
+    TU_OK(ingot_model_load(&m, dir, NULL));
+    ingot_model_free(m);
+    write_sharded(dir, sizeof dir, true);
+    TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_NOT_FOUND, "b.safetensors");
+}
+
+static void test_gemma3_multimodal_without_text_config(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    json_object_set_new(f.cfg, "model_type", json_string("gemma3"));
+    expect_fail(&f, INGOT_ERR_FORMAT, "'text_config'");
+}
+
+static void test_bad_options(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    char dir[300];
+    write_folder(&f, dir, sizeof dir, true);
+    ingot_model *m;
+    ingot_model_options o = {.dtype = "f64"};
+    TU_FAILS(ingot_model_load(&m, dir, &o), INGOT_ERR_INVALID_ARGUMENT, "'f64'");
+    TU_FAILS(ingot_model_load(NULL, dir, NULL), INGOT_ERR_INVALID_ARGUMENT, NULL);
+    TU_FAILS(ingot_model_load(&m, NULL, NULL), INGOT_ERR_INVALID_ARGUMENT, NULL);
+}
+
+static void test_forward_and_cache_errors(void **state) {
+    (void)state;
+    folder f;
+    qwen3(&f);
+    char dir[300];
+    write_folder(&f, dir, sizeof dir, true);
+    ingot_model *m;
+    TU_OK(ingot_model_load(&m, dir, NULL));
+    int64_t shape[2] = {1, 3};
+    int32_t bad[3] = {1, 32, 2}, good[3] = {1, 2, 3};
+    ingot_array *ids, *ids_ok, *logits;
+    TU_OK(ingot_array_from_data(&ids, bad, INGOT_I32, shape, 2));
+    TU_OK(ingot_array_from_data(&ids_ok, good, INGOT_I32, shape, 2));
+    TU_FAILS(ingot_model_forward(&logits, m, ids, NULL, NULL), INGOT_ERR_INDEX,
+             "token id 32 at (0,1)");
+    ingot_kv_cache *c;
+    TU_OK(ingot_kv_cache_new(&c, m, 2, 4));
+    TU_FAILS(ingot_model_forward(&logits, m, ids_ok, c, NULL), INGOT_ERR_INVALID_ARGUMENT, "batch");
+    ingot_kv_cache_free(c);
+    TU_OK(ingot_kv_cache_new(&c, m, 1, 4));
+    TU_OK(ingot_model_forward(&logits, m, ids_ok, c, NULL));
+    ingot_array_free(logits);
+    TU_FAILS(ingot_model_forward(&logits, m, ids_ok, c, NULL), INGOT_ERR_LIMIT, "capacity of 4");
+    assert_int_equal(ingot_kv_cache_length(c), 3);
+    ingot_array *short_mask;
+    TU_OK(ingot_slice_axis(&short_mask, ids_ok, 1, 0, 2));
+    ingot_forward_options o = {.attention_mask = short_mask};
+    TU_FAILS(ingot_model_forward(&logits, m, ids_ok, NULL, &o), INGOT_ERR_SHAPE,
+             "attention_mask must be [B, cache length + T] = [1, 3]");
+    ingot_array_free(short_mask);
+    TU_FAILS(ingot_kv_cache_trim(c, 4), INGOT_ERR_INVALID_ARGUMENT, "outside");
+    char p[400];
+    snprintf(p, sizeof p, "%s/cache.safetensors", dir);
+    TU_OK(ingot_kv_cache_save(c, p));
+    ingot_kv_cache_free(c);
+
+    /* a cache file for another model shape */
+    folder g;
+    qwen3(&g);
+    json_object_set_new(g.cfg, "num_hidden_layers", json_integer(1));
+    drop(&g, "model.layers.1.input_layernorm.weight");
+    char dir2[300];
+    write_folder(&g, dir2, sizeof dir2, true);
+    ingot_model *m2;
+    TU_OK(ingot_model_load(&m2, dir2, NULL));
+    TU_FAILS(ingot_kv_cache_load(&c, m2, p), INGOT_ERR_FORMAT, "'n_layers' is '2'");
+    ingot_model_free(m2);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    TU_FAILS(ingot_kv_cache_load(&c, m, p), INGOT_ERR_FORMAT, "'format' is missing");
+    /* the saved cache with its length changed: tensors no longer fit */
+    snprintf(p, sizeof p, "%s/cache.safetensors", dir);
+    ingot_safetensors *st;
+    TU_OK(ingot_safetensors_open(&st, p));
+    const char *keys[16], *vals[16], *names[8];
+    ingot_array *arrays[8];
+    size_t nm = ingot_safetensors_metadata_count(st), nt = ingot_safetensors_count(st);
+    assert_true(nm <= 16 && nt <= 8);
+    for (size_t i = 0; i < nm; i++) {
+        keys[i] = ingot_safetensors_metadata_key(st, i);
+        vals[i] = strcmp(keys[i], "length") ? ingot_safetensors_metadata_value(st, i) : "2";
+    }
+    for (size_t i = 0; i < nt; i++) {
+        names[i] = ingot_safetensors_name(st, i);
+        TU_OK(ingot_safetensors_get(&arrays[i], st, names[i]));
+    }
+    snprintf(p, sizeof p, "%s/cache2.safetensors", dir);
+    TU_OK(ingot_safetensors_save(p, names, (const ingot_array *const *)arrays, nt, keys, vals, nm));
+    for (size_t i = 0; i < nt; i++)
+        ingot_array_free(arrays[i]);
+    ingot_safetensors_close(st);
+    TU_FAILS(ingot_kv_cache_load(&c, m, p), INGOT_ERR_FORMAT,
+             "tensor 'layers.0.k' f32 (1,1,3,8) does not fit the model and a cache of 2 tokens");
+    ingot_array_free(ids);
+    ingot_array_free(ids_ok);
+    ingot_model_free(m);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state) {
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/ingot_model_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    return nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_folder_loads),
+        cmocka_unit_test(test_config_missing),
+        cmocka_unit_test(test_config_not_json),
+        cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_vocab_mismatch),
+        cmocka_unit_test(test_weights_missing),
+        cmocka_unit_test(test_tensor_missing),
+        cmocka_unit_test(test_tensor_shape_dtype),
+        cmocka_unit_test(test_truncated_weights),
+        cmocka_unit_test(test_sharded),
+        cmocka_unit_test(test_gemma3_multimodal_without_text_config),
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_forward_and_cache_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
