@@ -56,9 +56,10 @@ ingot_status ingot_chat_template_parse(ingot_chat_template **out, const char *so
 void ingot_chat_template_free(ingot_chat_template *t);
 
 /* Renders the template with the variables of a JSON object (vars_json, len
- * bytes; invalid JSON or a repeated key is INVALID_ARGUMENT): each key becomes a template variable, e.g. {"messages": [...],
- * "tools": [...], "add_generation_prompt": true, "enable_thinking": false,
- * "bos_token": "<bos>"}. The result is NUL-terminated in *out (malloc'd; the
+ * bytes; invalid JSON or a repeated key is INVALID_ARGUMENT): each key
+ * becomes a template variable, e.g. {"messages": [...], "tools": [...],
+ * "add_generation_prompt": true, "enable_thinking": false, "bos_token":
+ * "<bos>"}. The result is NUL-terminated in *out (malloc'd; the
  * caller frees it with free()), its length in *out_len (may be NULL).
  * Errors: INVALID_ARGUMENT (NULLs, vars not a JSON object; a template's
  * raise_exception, with its message: the conversation was rejected), FORMAT
