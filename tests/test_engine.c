@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/testutil.h"
+#include "ingot/chat.h"
 #include "ingot/engine.h"
 
 static char g_models[512];
@@ -685,6 +686,44 @@ static void test_eos_and_callback_stop(void **state) {
     text_close(&e);
 }
 
+/* Multi-turn chat through ingot_chat_apply: the second turn's rendering
+ * starts with the first turn's prompt, which is reused. */
+static void test_chat_turns(void **state) {
+    (void)state;
+    char dir[600];
+    make_text_model(dir, sizeof dir, -1);
+    write_file(dir, "tokenizer_config.json",
+               "{\"chat_template\": \"{% for m in messages %}<{{ m.role }}>{{ m.content }}\\n"
+               "{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}\"}");
+    text_env e;
+    TU_OK(ingot_model_load(&e.m, dir, NULL));
+    TU_OK(ingot_tokenizer_load(&e.tok, dir));
+    TU_OK(ingot_session_new(&e.s, e.m, e.tok, 0));
+    json_t *conv = json_pack("{s:[{s:s, s:s}]}", "messages", "role", "user", "content", "Hi!");
+    ingot_generate_options o = {.max_tokens = 6};
+    size_t first_prompt = 0;
+    for (int t = 0; t < 2; t++) {
+        char *js = json_dumps(conv, 0), *text;
+        size_t len;
+        TU_OK(ingot_chat_apply(&text, &len, e.tok, js, strlen(js), true, NULL));
+        assert_memory_equal(text, "<user>Hi!\n", 10);
+        ingot_generation g = {0};
+        TU_OK(ingot_session_generate_text(e.s, text, len, NULL, &o, &g));
+        assert_int_equal(g.metrics.prompt_tokens, len); /* one id a byte */
+        if (t == 0) first_prompt = len;
+        else assert_true(g.metrics.reused_tokens >= (int64_t)first_prompt);
+        json_t *msgs = json_object_get(conv, "messages");
+        json_array_append_new(msgs, json_pack("{s:s, s:s%}", "role", "assistant", "content",
+                                              g.text, g.text_len));
+        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", "More."));
+        ingot_generation_free(&g);
+        free(text);
+        free(js);
+    }
+    json_decref(conv);
+    text_close(&e);
+}
+
 /* ---- errors ---- */
 
 static void test_errors(void **state) {
@@ -789,6 +828,7 @@ int main(void) {
         cmocka_unit_test(test_text_stream),
         cmocka_unit_test(test_stop_strings),
         cmocka_unit_test(test_eos_and_callback_stop),
+        cmocka_unit_test(test_chat_turns),
         cmocka_unit_test(test_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
