@@ -312,6 +312,27 @@ static void test_large_vocab(void **state) {
     probs_of(got, &p, l, N, NULL, 0);
     reference(want, l, N, 0.7, keep);
     expect_probs(got, want, N, "top_k 5 of 1000");
+    /* top-p 0.9 and 0.3: the most likely first until the mass before reaches
+     * p (selection by repeated scans, in double) */
+    for (int t = 0; t < 2; t++) {
+        double top_p = t ? 0.3 : 0.9, before = 0;
+        int all[N];
+        for (int i = 0; i < N; i++)
+            all[i] = 1;
+        reference(want, l, N, 0.7, all);
+        memset(keep, 0, N * sizeof *keep);
+        while (before < top_p) {
+            int best = -1;
+            for (int i = 0; i < N; i++)
+                if (!keep[i] && (best < 0 || want[i] > want[best])) best = i;
+            keep[best] = 1;
+            before += want[best];
+        }
+        p = (ingot_sampler_params){.temperature = 0.7f, .top_p = (float)top_p};
+        probs_of(got, &p, l, N, NULL, 0);
+        reference(want, l, N, 0.7, keep);
+        expect_probs(got, want, N, t ? "top_p 0.3 of 1000" : "top_p 0.9 of 1000");
+    }
     free(l);
     free(got);
     free(keep);
