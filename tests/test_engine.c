@@ -100,7 +100,8 @@ static void check_greedy(const char *name) {
     ingot_generate_options o = {.max_tokens = 32};
     for (size_t i = 0; i < n_prompts(&f); i++) {
         size_t n, nc;
-        int32_t *ids = prompt_list(&f, i, "ids", &n), *cont = prompt_list(&f, i, "continuation", &nc);
+        int32_t *ids = prompt_list(&f, i, "ids", &n),
+                *cont = prompt_list(&f, i, "continuation", &nc);
         ingot_generation g = {0};
         TU_OK(ingot_session_generate(s, ids, n, &o, &g));
         assert_int_equal(g.n_ids, 32);
@@ -441,19 +442,21 @@ static void make_text_model(char *dir, size_t size, int eos) {
     for (int b = 0; b < 256; b++) {
         char key[8];
         int c = byte_char(b);
-        if (c < 0x80) snprintf(key, sizeof key, "%c", c);
-        else snprintf(key, sizeof key, "%c%c", 0xC0 | (c >> 6), 0x80 | (c & 0x3F));
+        if (c < 0x80)
+            snprintf(key, sizeof key, "%c", c);
+        else
+            snprintf(key, sizeof key, "%c%c", 0xC0 | (c >> 6), 0x80 | (c & 0x3F));
         json_object_set_new(v, key, json_integer(b));
     }
-    json_t *doc = json_pack(
-        "{s:s, s:n, s:n, s:[], s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b},"
-        " s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:[]}}",
-        "version", "1.0", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer",
-        "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 0, "use_regex", 0,
-        "post_processor", "decoder", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 0,
-        "use_regex", 0, "model", "type", "BPE", "dropout", "unk_token",
-        "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0,
-        "ignore_merges", 0, "vocab", v, "merges");
+    json_t *doc =
+        json_pack("{s:s, s:n, s:n, s:[], s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b},"
+                  " s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:[]}}",
+                  "version", "1.0", "truncation", "padding", "added_tokens", "normalizer",
+                  "pre_tokenizer", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 0,
+                  "use_regex", 0, "post_processor", "decoder", "type", "ByteLevel",
+                  "add_prefix_space", 0, "trim_offsets", 0, "use_regex", 0, "model", "type", "BPE",
+                  "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
+                  "fuse_unk", 0, "byte_fallback", 0, "ignore_merges", 0, "vocab", v, "merges");
     char *text = json_dumps(doc, 0);
     write_file(dir, "tokenizer.json", text);
     free(text);
@@ -489,8 +492,8 @@ static void text_close(text_env *e) {
 typedef struct seen {
     char text[4096];
     size_t len;
-    int calls, stop_after;       /* stop_after > 0: return false on that call */
-    size_t emitted_at[64];       /* bytes emitted after the call for generated id k */
+    int calls, stop_after; /* stop_after > 0: return false on that call */
+    size_t emitted_at[64]; /* bytes emitted after the call for generated id k */
     int32_t ids[64];
     int n_ids;
 } seen;
@@ -710,11 +713,13 @@ static void test_chat_turns(void **state) {
         ingot_generation g = {0};
         TU_OK(ingot_session_generate_text(e.s, text, len, NULL, &o, &g));
         assert_int_equal(g.metrics.prompt_tokens, len); /* one id a byte */
-        if (t == 0) first_prompt = len;
-        else assert_true(g.metrics.reused_tokens >= (int64_t)first_prompt);
+        if (t == 0)
+            first_prompt = len;
+        else
+            assert_true(g.metrics.reused_tokens >= (int64_t)first_prompt);
         json_t *msgs = json_object_get(conv, "messages");
-        json_array_append_new(msgs, json_pack("{s:s, s:s%}", "role", "assistant", "content",
-                                              g.text, g.text_len));
+        json_array_append_new(
+            msgs, json_pack("{s:s, s:s%}", "role", "assistant", "content", g.text, g.text_len));
         json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", "More."));
         ingot_generation_free(&g);
         free(text);

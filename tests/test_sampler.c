@@ -167,8 +167,8 @@ static void test_penalties(void **state) {
     reference(want, (const float[]){1.0f, -2.0f, 0.5f, 1.0f}, V, 1.0, all);
     expect_probs(got, want, V, "repetition");
     /* presence 0.5, frequency 0.25: id 0 (once) -0.75, id 1 (twice) -1.0 */
-    p = (ingot_sampler_params){.temperature = 1.0f, .presence_penalty = 0.5f,
-                               .frequency_penalty = 0.25f};
+    p = (ingot_sampler_params){
+        .temperature = 1.0f, .presence_penalty = 0.5f, .frequency_penalty = 0.25f};
     probs_of(got, &p, l, V, hist, 3);
     reference(want, (const float[]){1.25f, -2.0f, 0.5f, 1.0f}, V, 1.0, all);
     expect_probs(got, want, V, "presence/frequency");
@@ -178,8 +178,8 @@ static void test_penalties(void **state) {
     reference(want, (const float[]){2.0f, -1.75f, 0.5f, 1.0f}, V, 1.0, all);
     expect_probs(got, want, V, "penalty_last_n 1");
     /* repetition, then presence/frequency, then temperature 2 */
-    p = (ingot_sampler_params){.temperature = 2.0f, .repetition_penalty = 2.0f,
-                               .presence_penalty = 0.5f};
+    p = (ingot_sampler_params){
+        .temperature = 2.0f, .repetition_penalty = 2.0f, .presence_penalty = 0.5f};
     probs_of(got, &p, l, V, hist, 3);
     reference(want, (const float[]){0.5f, -2.5f, 0.5f, 1.0f}, V, 2.0, all);
     expect_probs(got, want, V, "repetition, presence, temperature");

@@ -80,14 +80,14 @@ typedef struct ingot_logit_bias {
  * top_k <= 0, top_p <= 0 or >= 1, min_p <= 0, repetition_penalty 0 or 1,
  * presence/frequency_penalty 0. */
 typedef struct ingot_sampler_params {
-    float temperature;        /* >= 0; 0 = greedy */
-    int32_t top_k;            /* keep the k most likely; <= 0 = off */
-    float top_p;              /* nucleus mass in (0, 1); otherwise off */
-    float min_p;              /* in [0, 1]; 0 = off */
-    float repetition_penalty; /* > 0; 0 or 1 = off */
-    float presence_penalty;   /* any finite value; 0 = off */
-    float frequency_penalty;  /* any finite value; 0 = off */
-    int32_t penalty_last_n;   /* window of the penalties; 0 = the whole history */
+    float temperature;                  /* >= 0; 0 = greedy */
+    int32_t top_k;                      /* keep the k most likely; <= 0 = off */
+    float top_p;                        /* nucleus mass in (0, 1); otherwise off */
+    float min_p;                        /* in [0, 1]; 0 = off */
+    float repetition_penalty;           /* > 0; 0 or 1 = off */
+    float presence_penalty;             /* any finite value; 0 = off */
+    float frequency_penalty;            /* any finite value; 0 = off */
+    int32_t penalty_last_n;             /* window of the penalties; 0 = the whole history */
     const ingot_logit_bias *logit_bias; /* n_logit_bias entries; copied */
     size_t n_logit_bias;
     uint64_t seed; /* the sampler's ingot_rng_seed */
@@ -142,14 +142,14 @@ typedef bool (*ingot_token_callback)(void *user, int32_t id, const char *piece, 
 
 typedef struct ingot_generate_options {
     ingot_sampler_params sampling;
-    int64_t max_tokens;   /* generated tokens at most; <= 0: until another stop or the
-                             context length */
-    bool ignore_eos;      /* do not stop on the tokenizer's / model's EOS ids */
+    int64_t max_tokens;      /* generated tokens at most; <= 0: until another stop or the
+                                context length */
+    bool ignore_eos;         /* do not stop on the tokenizer's / model's EOS ids */
     const int32_t *stop_ids; /* n_stop_ids more ids that end generation; copied */
     size_t n_stop_ids;
     const char *const *stop_strings; /* NUL-terminated, non-empty; need a tokenizer */
     size_t n_stop_strings;
-    bool skip_special;    /* leave special tokens out of the text */
+    bool skip_special;             /* leave special tokens out of the text */
     ingot_token_callback callback; /* may be NULL */
     void *user;
 } ingot_generate_options;
@@ -171,23 +171,23 @@ typedef struct ingot_metrics {
     int64_t prefill_tokens;   /* of them, computed: prompt_tokens - reused_tokens */
     int64_t generated_tokens; /* tokens sampled (the stop token included) */
     double prefill_seconds;
-    double decode_seconds;    /* forward passes after the first token */
+    double decode_seconds;            /* forward passes after the first token */
     double prefill_tokens_per_second; /* prefill_tokens / prefill_seconds (0 if none) */
     double decode_tokens_per_second;  /* (generated_tokens - 1) / decode_seconds (0 if none) */
-    double time_to_first_token; /* from the call's start to the first sampled token */
-    size_t peak_memory;       /* the device's peak active bytes during the call
-                                 (ingot_memory_stats: array buffers, weights
-                                 included; the peak is reset at the start) */
+    double time_to_first_token;       /* from the call's start to the first sampled token */
+    size_t peak_memory;               /* the device's peak active bytes during the call
+                                         (ingot_memory_stats: array buffers, weights
+                                         included; the peak is reset at the start) */
 } ingot_metrics;
 
 /* The result of one generation. Zero-initialise; free with
  * ingot_generation_free (which zeroes it, so it can be reused). */
 typedef struct ingot_generation {
-    int32_t *ids;       /* n_ids generated ids, the stop token included */
+    int32_t *ids; /* n_ids generated ids, the stop token included */
     size_t n_ids;
-    char *text;         /* NUL-terminated text of the ids (without a stop
-                           string and what follows it; EOS / stop ids are not
-                           decoded into it); NULL without a tokenizer */
+    char *text; /* NUL-terminated text of the ids (without a stop
+                   string and what follows it; EOS / stop ids are not
+                   decoded into it); NULL without a tokenizer */
     size_t text_len;
     ingot_stop_reason stop_reason;
     ingot_metrics metrics;
@@ -248,8 +248,7 @@ ingot_status ingot_session_generate(ingot_session *s, const int32_t *prompt, siz
  * for invalid UTF-8 or an empty encoding. */
 ingot_status ingot_session_generate_text(ingot_session *s, const char *text, size_t len,
                                          const ingot_encode_options *eopts,
-                                         const ingot_generate_options *opts,
-                                         ingot_generation *out);
+                                         const ingot_generate_options *opts, ingot_generation *out);
 
 /* ---- classify and score ---- */
 
@@ -277,8 +276,7 @@ ingot_status ingot_classify_logits(ingot_array **logits, const ingot_model *m,
  * clamped to the vocabulary: entries past it are id -1 and -INFINITY.
  * Errors: as ingot_classify_logits, INVALID_ARGUMENT for k < 1. */
 ingot_status ingot_classify_topk(int32_t *ids, float *logprobs, const ingot_model *m,
-                                 const ingot_token_seq *prompts, size_t n, size_t max_batch,
-                                 int k);
+                                 const ingot_token_seq *prompts, size_t n, size_t max_batch, int k);
 
 /* Label scoring: scores[i*n_labels + j] = log P(label j | prompt i), the sum
  * over the label's tokens of the log-softmax of the token given the prompt
@@ -292,8 +290,7 @@ ingot_status ingot_classify_topk(int32_t *ids, float *logprobs, const ingot_mode
  * exceed the context). */
 ingot_status ingot_score_labels(double *scores, const ingot_model *m,
                                 const ingot_token_seq *prompts, size_t n_prompts,
-                                const ingot_token_seq *labels, size_t n_labels,
-                                size_t max_batch);
+                                const ingot_token_seq *labels, size_t n_labels, size_t max_batch);
 
 /* ---- batch generation ---- */
 
@@ -304,8 +301,8 @@ ingot_status ingot_score_labels(double *scores, const ingot_model *m,
  * ids, up to floating-point differences between the batched and the single
  * forward pass that could flip a near tie. A finished row stops contributing
  * output while the others go on (its slot is still computed). The callback,
- * when given, is not called (use a session for streaming). tok may be NULL (ids only; no stop strings; the EOS ids
- * then come from nowhere: give stop_ids). out is a caller array of n
+ * when given, is not called (use a session for streaming). tok may be NULL (ids only; no stop
+ * strings; the EOS ids then come from nowhere: give stop_ids). out is a caller array of n
  * generations, each to be freed with ingot_generation_free; their metrics
  * describe the whole batch (prompt_tokens: the sum over rows).
  * Errors: as ingot_session_generate; on error every out[i] is zeroed. */

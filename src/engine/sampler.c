@@ -30,11 +30,10 @@ static ingot_status check_params(const ingot_sampler_params *p, int64_t vocab) {
     if (!(p->min_p >= 0.0f && p->min_p <= 1.0f))
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: min_p %g is not in [0, 1]", op,
                             (double)p->min_p);
-    if (isnan(p->top_p))
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: top_p is NaN", op);
+    if (isnan(p->top_p)) return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: top_p is NaN", op);
     if (!(p->repetition_penalty >= 0.0f) || !isfinite(p->repetition_penalty))
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: repetition_penalty %g is not >= 0",
-                            op, (double)p->repetition_penalty);
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: repetition_penalty %g is not >= 0", op,
+                            (double)p->repetition_penalty);
     if (!isfinite(p->presence_penalty) || !isfinite(p->frequency_penalty))
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
                             "%s: presence/frequency penalties must be finite", op);
@@ -141,8 +140,8 @@ static void apply_penalties(const ingot_sampler *s, float *l, int32_t *counts) {
         int32_t c = counts[id];
         if (c == 0) continue; /* already penalised */
         counts[id] = 0;
-        if (rep) l[id] = l[id] > 0.0f ? l[id] / p->repetition_penalty
-                                      : l[id] * p->repetition_penalty;
+        if (rep)
+            l[id] = l[id] > 0.0f ? l[id] / p->repetition_penalty : l[id] * p->repetition_penalty;
         l[id] -= (float)c * p->frequency_penalty + p->presence_penalty;
     }
 }
@@ -177,8 +176,7 @@ static void sift_down(float *heap, int64_t n, int64_t i) {
 
 /* The k-th largest of l[order[0..m)] (0 < k < m) with a min-heap of the k
  * largest so far in heap[k]: O(m log k), so top-k needs no full sort. */
-static float kth_largest(const float *l, const int32_t *order, int64_t m, int64_t k,
-                         float *heap) {
+static float kth_largest(const float *l, const int32_t *order, int64_t m, int64_t k, float *heap) {
     for (int64_t j = 0; j < k; j++)
         heap[j] = l[order[j]];
     for (int64_t i = k / 2 - 1; i >= 0; i--)
@@ -244,9 +242,9 @@ static int64_t top_p_filter(int32_t *order, float *prob, int64_t m, double top_p
 /* The whole chain: on success order[0..*kept) are the surviving ids in
  * increasing order, prob[0..*kept) their probabilities. l, prob, order and
  * idx are [V] scratch. */
-static ingot_status distribution(const ingot_sampler *s, const float *logits, int64_t n,
-                                 float *l, float *prob, int32_t *order, int32_t *idx,
-                                 int64_t *kept, const char *op) {
+static ingot_status distribution(const ingot_sampler *s, const float *logits, int64_t n, float *l,
+                                 float *prob, int32_t *order, int32_t *idx, int64_t *kept,
+                                 const char *op) {
     INGOT__CHECK_NOT_NULL(logits, op);
     if (n != s->vocab)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
