@@ -228,6 +228,14 @@ static void check_multi_turn(const char *name, bool rotating) {
     /* back 6 ids: beyond a window of 8 once 3 more were fed */
     ingot_generation g5 = turn(s, f.m, buf, n2 - 2, 4);
     assert_int_equal(g5.metrics.reused_tokens, rotating ? 0 : n2 - 3);
+    /* the held ids themselves as the prompt (continue where it stopped) */
+    size_t nh;
+    const int32_t *held = ingot_session_tokens(s, &nh);
+    ingot_generation g6 = {0};
+    ingot_generate_options o6 = {.max_tokens = 3};
+    TU_OK(ingot_session_generate(s, held, nh, &o6, &g6));
+    assert_int_equal(g6.metrics.reused_tokens, nh - 1);
+    ingot_generation_free(&g6);
     ingot_generation gs[] = {g1, g2, g3, g4, g5};
     for (size_t k = 0; k < 5; k++)
         ingot_generation_free(&gs[k]);

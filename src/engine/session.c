@@ -196,21 +196,30 @@ ingot_status ingot_session_generate(ingot_session *s, const int32_t *prompt, siz
                          "%s: a prompt of %zu tokens leaves no room in a context of %lld", op, n,
                          (long long)s->limit);
     if (e) return e;
+    int32_t *own = malloc((n + 1) * sizeof *own); /* prompt may point into s->held */
+    if (!own) {
+        ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
+        return INGOT_ERR_OUT_OF_MEMORY; /* spelled out for the static analyzer */
+    }
+    memcpy(own, prompt, n * sizeof *own);
     ingot_sampler *smp = NULL;
     ingot__stream st;
     e = ingot_sampler_new(&smp, &o.sampling, s->vocab);
-    if (!e) e = ingot_sampler_accept(smp, prompt, n);
+    if (!e) e = ingot_sampler_accept(smp, own, n);
     if (!e) e = ingot__stream_init(&st, s->tok, &o, true);
-    if (e) {
-        ingot_sampler_free(smp);
-        return e;
+    if (!e) {
+        e = run(s, smp, &st, &out->metrics, own, n, &o);
+        if (!e)
+            e = ingot__stream_finish(&st, out);
+        else
+            ingot__stream_free(&st);
     }
-    e = run(s, smp, &st, &out->metrics, prompt, n, &o);
     ingot_sampler_free(smp);
-    if (!e) return ingot__stream_finish(&st, out);
-    ingot__stream_free(&st);
-    ingot_session_reset(s);
-    memset(out, 0, sizeof *out);
+    free(own);
+    if (e) {
+        ingot_session_reset(s);
+        memset(out, 0, sizeof *out);
+    }
     return e;
 }
 
