@@ -250,6 +250,37 @@ static void test_multi_turn_reuse(void **state) {
     check_multi_turn("gemma3_text_f32", true);
 }
 
+/* Sampling in a session: the same seed gives the same tokens, another seed
+ * other tokens; a banned token never comes. */
+static void test_session_sampling(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f, "qwen2_f32");
+    size_t n;
+    int32_t *ids = prompt_list(&f, 1, "ids", &n);
+    const ingot_logit_bias ban[] = {{42, -INFINITY}};
+    ingot_generate_options o = {
+        .max_tokens = 32,
+        .sampling = {.temperature = 1.5f, .seed = 3, .logit_bias = ban, .n_logit_bias = 1}};
+    ingot_generation g[3];
+    for (int k = 0; k < 3; k++) {
+        ingot_session *s;
+        TU_OK(ingot_session_new(&s, f.m, NULL, 0));
+        o.sampling.seed = k < 2 ? 3 : 4;
+        g[k] = (ingot_generation){0};
+        TU_OK(ingot_session_generate(s, ids, n, &o, &g[k]));
+        for (size_t t = 0; t < g[k].n_ids; t++)
+            assert_int_not_equal(g[k].ids[t], 42);
+        ingot_session_free(s);
+    }
+    assert_memory_equal(g[0].ids, g[1].ids, 32 * sizeof *g[0].ids);
+    assert_memory_not_equal(g[0].ids, g[2].ids, 32 * sizeof *g[0].ids);
+    for (int k = 0; k < 3; k++)
+        ingot_generation_free(&g[k]);
+    free(ids);
+    fixture_close(&f);
+}
+
 /* ---- classify and score ---- */
 
 static void test_classify(void **state) {
@@ -843,19 +874,13 @@ int main(void) {
     snprintf(g_tmp, sizeof g_tmp, "%s/ingot_engine_XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(g_tmp)) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_greedy_qwen3),
-        cmocka_unit_test(test_greedy_llama3),
-        cmocka_unit_test(test_greedy_gemma3),
-        cmocka_unit_test(test_cached_equals_recompute),
-        cmocka_unit_test(test_multi_turn_reuse),
-        cmocka_unit_test(test_classify),
-        cmocka_unit_test(test_score_labels),
-        cmocka_unit_test(test_batch_generation),
-        cmocka_unit_test(test_text_stream),
-        cmocka_unit_test(test_stop_strings),
-        cmocka_unit_test(test_eos_and_callback_stop),
-        cmocka_unit_test(test_chat_turns),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_greedy_qwen3),     cmocka_unit_test(test_greedy_llama3),
+        cmocka_unit_test(test_greedy_gemma3),    cmocka_unit_test(test_cached_equals_recompute),
+        cmocka_unit_test(test_multi_turn_reuse), cmocka_unit_test(test_session_sampling),
+        cmocka_unit_test(test_classify),         cmocka_unit_test(test_score_labels),
+        cmocka_unit_test(test_batch_generation), cmocka_unit_test(test_text_stream),
+        cmocka_unit_test(test_stop_strings),     cmocka_unit_test(test_eos_and_callback_stop),
+        cmocka_unit_test(test_chat_turns),       cmocka_unit_test(test_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
