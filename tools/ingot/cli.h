@@ -14,6 +14,10 @@ int cli_demo(int argc, char **argv);
 int cli_tensors(int argc, char **argv);
 int cli_devices(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_logits(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+int cli_random_model(int argc, char **argv);
 
 /* Prints "ingot <what>: <status name>: <last error>" to stderr; returns 1. */
 int cli_fail(const char *what, ingot_status st);

@@ -1,0 +1,209 @@
+/* Shared command-line option parsing and helpers of the model commands. */
+#include "options.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ingot %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'ingot %s --help')\n", cmd);
+    va_end(ap);
+    return 2;
+}
+
+void cli_ids_free(cli_ids *ids) {
+    free(ids->ids);
+    ids->ids = NULL;
+    ids->count = 0;
+}
+
+/* Parses "1,2,3" into ids; returns false on malformed text. */
+static bool parse_ids(cli_ids *out, const char *text) {
+    size_t cap = 1;
+    for (const char *p = text; *p; p++) cap += *p == ',';
+    int32_t *ids = malloc(cap * sizeof *ids);
+    size_t n = 0;
+    const char *p = text;
+    while (ids && *p) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX || (*end && *end != ',')) break;
+        ids[n++] = (int32_t)v;
+        p = *end ? end + 1 : end;
+        if (*end == ',' && !*p) break; /* trailing comma */
+    }
+    if (!ids || *p || n == 0) {
+        free(ids);
+        return false;
+    }
+    cli_ids_free(out);
+    out->ids = ids;
+    out->count = n;
+    return true;
+}
+
+/* Stores value for option o; returns 0 or 2 after printing the problem. */
+static int store(const char *cmd, const cli_option *o, const char *value) {
+    char *end;
+    errno = 0;
+    switch (o->kind) {
+    case CLI_FLAG: *(bool *)o->dest = true; return 0;
+    case CLI_STRING: *(const char **)o->dest = value; return 0;
+    case CLI_INT: {
+        long long v = strtoll(value, &end, 10);
+        if (end == value || *end || errno)
+            return cli_usage_error(cmd, "%s expects an integer, got '%s'", o->name, value);
+        if ((double)v < o->min || (double)v > o->max)
+            return cli_usage_error(cmd, "%s must be in [%.0f, %.0f], got %lld", o->name, o->min,
+                                   o->max, v);
+        *(int64_t *)o->dest = v;
+        return 0;
+    }
+    case CLI_FLOAT: {
+        double v = strtod(value, &end);
+        if (end == value || *end || errno || !isfinite(v))
+            return cli_usage_error(cmd, "%s expects a number, got '%s'", o->name, value);
+        if (v < o->min || v > o->max)
+            return cli_usage_error(cmd, "%s must be in [%g, %g], got %g", o->name, o->min, o->max,
+                                   v);
+        *(double *)o->dest = v;
+        return 0;
+    }
+    case CLI_IDS:
+        if (!parse_ids(o->dest, value))
+            return cli_usage_error(cmd, "%s expects comma-separated token ids such as 1,2,3, "
+                                        "got '%s'",
+                                   o->name, value);
+        return 0;
+    case CLI_LIST: {
+        cli_list *l = o->dest;
+        if (l->count == CLI_LIST_MAX)
+            return cli_usage_error(cmd, "%s given more than %d times", o->name, CLI_LIST_MAX);
+        l->items[l->count++] = value;
+        return 0;
+    }
+    }
+    return 2;
+}
+
+static void release_ids(const cli_option *opts, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (opts[i].kind == CLI_IDS) cli_ids_free(opts[i].dest);
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts, size_t n,
+              const char **positional, size_t n_positional, size_t *n_pos) {
+    size_t npos = 0;
+    int rc = 0;
+    for (int i = 0; i < argc && !rc; i++) {
+        const char *arg = argv[i];
+        const cli_option *o = NULL;
+        for (size_t k = 0; k < n && !o; k++)
+            if (!strcmp(arg, opts[k].name) || (opts[k].alias && !strcmp(arg, opts[k].alias)))
+                o = &opts[k];
+        if (o && o->kind == CLI_FLAG) {
+            rc = store(cmd, o, NULL);
+        } else if (o && i + 1 >= argc) {
+            rc = cli_usage_error(cmd, "%s needs a value", arg);
+        } else if (o) {
+            rc = store(cmd, o, argv[++i]);
+        } else if (arg[0] == '-' && arg[1]) {
+            rc = cli_usage_error(cmd, "unknown option '%s'", arg);
+        } else if (npos < n_positional) {
+            positional[npos++] = arg;
+        } else {
+            rc = cli_usage_error(cmd, "unexpected argument '%s'", arg);
+        }
+    }
+    if (rc) release_ids(opts, n);
+    if (n_pos) *n_pos = npos;
+    return rc;
+}
+
+int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const char *dtype) {
+    ingot_model_options o = {.dtype = dtype};
+    ingot_status s = ingot_model_load(out, dir, &o);
+    return s ? cli_fail(cmd, s) : 0;
+}
+
+int cli_load_tokenizer(ingot_tokenizer **out, const char *cmd, const char *dir) {
+    ingot_status s = ingot_tokenizer_load(out, dir);
+    if (!s) return 0;
+    cli_fail(cmd, s);
+    fprintf(stderr, "ingot %s: text needs the model folder's tokenizer.json; "
+                    "--prompt-ids takes token ids instead\n",
+            cmd);
+    return 1;
+}
+
+void cli_print_float(FILE *f, double v) {
+    if (isnan(v))
+        fputs("\"NaN\"", f);
+    else if (isinf(v))
+        fputs(v > 0 ? "\"Infinity\"" : "\"-Infinity\"", f);
+    else
+        fprintf(f, "%.9g", v);
+}
+
+void cli_print_json_string(FILE *f, const char *s, size_t len) {
+    fputc('"', f);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c == '\r')
+            fputs("\\r", f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void cli_print_ids(FILE *f, const int32_t *ids, size_t n) {
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) fprintf(f, i ? ", %d" : "%d", ids[i]);
+    fputs("]\n", f);
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int cli_prompt_tokens(ingot_tokens *out, const char *cmd, const ingot_tokenizer *tok,
+                      const char *text, const cli_ids *given, bool add_special) {
+    ingot_status s = INGOT_OK;
+    if (text) {
+        ingot_encode_options eo = {.add_special_tokens = add_special};
+        s = ingot_tokenizer_encode(out, tok, text, strlen(text), &eo);
+    } else {
+        int32_t *ids = realloc(out->ids, (given->count ? given->count : 1) * sizeof *ids);
+        if (!ids) return cli_fail(cmd, INGOT_ERR_OUT_OF_MEMORY);
+        memcpy(ids, given->ids, given->count * sizeof *ids);
+        out->ids = ids;
+        out->count = out->capacity = given->count;
+    }
+    if (s) return cli_fail(cmd, s);
+    if (out->count == 0) {
+        fprintf(stderr, "ingot %s: the prompt holds no tokens\n", cmd);
+        return 1;
+    }
+    return 0;
+}
