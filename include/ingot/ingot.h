@@ -14,5 +14,6 @@
 #include "ingot/tokenizer.h"
 #include "ingot/chat.h"
 #include "ingot/model.h"
+#include "ingot/engine.h"
 
 #endif

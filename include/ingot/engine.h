@@ -1,0 +1,310 @@
+/* ingot/engine.h - text generation: sampling, sessions, classify and score,
+ * batch generation.
+ *
+ * The engine drives ingot_model_forward (model.h) with a KV cache:
+ *  - a sampler turns one row of logits into a token id (temperature, top-k,
+ *    top-p, min-p, repetition/presence/frequency penalties, logit bias, a
+ *    seed; greedy at temperature 0);
+ *  - a session prefills a prompt and decodes token by token, streaming each
+ *    token's text to a callback, stopping on end-of-sequence ids, given stop
+ *    ids, stop strings or a token budget, and measuring the call. A session
+ *    keeps its KV cache between calls and reuses the longest common token
+ *    prefix of the next prompt: multi-turn chat recomputes only the new turn;
+ *  - classify and score run many prompts in one batched prefill (left padding
+ *    with an attention mask and per-row positions);
+ *  - batch generation decodes many prompts together, each row giving exactly
+ *    what it gives alone (greedy).
+ *
+ * Token ids are int32_t, as in tokenizer.h. Every fallible function returns
+ * an ingot_status with the thread's message set (ingot_last_error); nothing
+ * stays allocated after a failed call or a stopped generation, and outputs
+ * are left zeroed / NULL on failure.
+ *
+ * Thread rule: the model and tokenizer are shared read-only; a sampler or a
+ * session belongs to one thread at a time. */
+#ifndef INGOT_ENGINE_H
+#define INGOT_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingot/array.h"
+#include "ingot/model.h"
+#include "ingot/status.h"
+#include "ingot/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- sampling ----
+ *
+ * The chain, applied to one row of logits (the order of Hugging Face
+ * transformers' generate(): logits processors, then warpers):
+ *   1. logit bias: logits[id] += bias for every entry (-INFINITY bans a token);
+ *   2. repetition penalty (transformers' RepetitionPenaltyLogitsProcessor,
+ *      llama.cpp's penalty_repeat): for every distinct id in the penalty
+ *      window, a logit l becomes l / penalty when l > 0 and l * penalty
+ *      otherwise;
+ *   3. presence and frequency penalties (OpenAI's definition, as llama.cpp
+ *      applies them): l -= count * frequency_penalty + (count > 0) *
+ *      presence_penalty, count = occurrences of the id in the window;
+ *   4. temperature 0: greedy - the argmax of the penalised logits (the lowest
+ *      id among equal maxima); steps 5-8 are skipped;
+ *   5. temperature: l /= temperature;
+ *   6. top-k: keep the tokens whose logit is >= the k-th largest (ties at the
+ *      boundary are all kept, as in transformers);
+ *   7. top-p: softmax; sort by probability (descending, lower id first among
+ *      equals); keep a token while the mass of the tokens before it is < top_p
+ *      (the smallest prefix whose mass reaches top_p; at least one token);
+ *   8. min-p: drop tokens whose probability (after temperature and the
+ *      filters above, renormalised) is < min_p * the largest probability;
+ *   9. draw from the renormalised survivors with one uniform number from the
+ *      sampler's ingot_rng (inverse CDF in the order of step 7), so the same
+ *      seed and the same logits give the same tokens.
+ * The penalty window is the last penalty_last_n ids of the sampler's history
+ * (ingot_sampler_accept), or the whole history when penalty_last_n is 0 (as
+ * transformers, which penalises the prompt and everything generated).
+ * Sessions and batch generation put the prompt and every generated id in the
+ * history. */
+
+typedef struct ingot_logit_bias {
+    int32_t id;
+    float bias; /* added to the logit; -INFINITY bans the token */
+} ingot_logit_bias;
+
+/* Zero-initialised (`ingot_sampler_params p = {0};`) means greedy with no
+ * filter and no penalty. Values that switch a step off: temperature 0 (greedy),
+ * top_k <= 0, top_p <= 0 or >= 1, min_p <= 0, repetition_penalty 0 or 1,
+ * presence/frequency_penalty 0. */
+typedef struct ingot_sampler_params {
+    float temperature;        /* >= 0; 0 = greedy */
+    int32_t top_k;            /* keep the k most likely; <= 0 = off */
+    float top_p;              /* nucleus mass in (0, 1); otherwise off */
+    float min_p;              /* in [0, 1]; 0 = off */
+    float repetition_penalty; /* > 0; 0 or 1 = off */
+    float presence_penalty;   /* any finite value; 0 = off */
+    float frequency_penalty;  /* any finite value; 0 = off */
+    int32_t penalty_last_n;   /* window of the penalties; 0 = the whole history */
+    const ingot_logit_bias *logit_bias; /* n_logit_bias entries; copied */
+    size_t n_logit_bias;
+    uint64_t seed; /* the sampler's ingot_rng_seed */
+} ingot_sampler_params;
+
+typedef struct ingot_sampler ingot_sampler;
+
+/* A sampler for logits rows of vocab_size entries. params may be NULL
+ * (greedy). Errors: INVALID_ARGUMENT (NULL out, vocab_size < 1, a negative or
+ * non-finite temperature, min_p outside [0, 1], repetition_penalty < 0,
+ * non-finite penalties, a NaN or +inf bias, a bias id outside the
+ * vocabulary: named), OUT_OF_MEMORY. */
+ingot_status ingot_sampler_new(ingot_sampler **out, const ingot_sampler_params *params,
+                               int64_t vocab_size);
+
+/* Frees a sampler; NULL is ignored. */
+void ingot_sampler_free(ingot_sampler *s);
+
+/* Forgets the history and restarts the random stream at the seed. */
+void ingot_sampler_reset(ingot_sampler *s);
+
+/* Appends n ids to the penalty history. Errors: INVALID_ARGUMENT (NULLs with
+ * n > 0), INDEX (an id outside the vocabulary, named), OUT_OF_MEMORY; on error
+ * the history is unchanged. */
+ingot_status ingot_sampler_accept(ingot_sampler *s, const int32_t *ids, size_t n);
+
+/* Samples one id from n (= vocab_size) logits: the chain above; advances the
+ * random stream (not at temperature 0). It does not add the id to the
+ * history: call ingot_sampler_accept. NaN logits are treated as -inf.
+ * Errors: INVALID_ARGUMENT (NULLs, n != vocab_size, every logit -inf after
+ * the bias and penalties). */
+ingot_status ingot_sampler_sample(int32_t *id, ingot_sampler *s, const float *logits, int64_t n);
+
+/* The distribution step 9 draws from, in probs[n] (0 for removed tokens; one-
+ * hot at temperature 0), without consuming randomness: what sample would draw
+ * from. For tests and for inspecting a configuration. Errors as sample. */
+ingot_status ingot_sampler_probs(float *probs, const ingot_sampler *s, const float *logits,
+                                 int64_t n);
+
+/* ---- generation (shared by sessions and batch generation) ---- */
+
+/* Called once per generated token with its id and the text it completes
+ * (from the streaming detokenizer; possibly empty, and text that could be the
+ * start of a stop string is held back until it is known not to be one, so
+ * piece may hold text of earlier tokens). piece is NULL with len 0 when the
+ * session has no tokenizer. Return false to stop generation (the token is
+ * kept in the output). Called for the final flush of held-back text with
+ * id -1. */
+typedef bool (*ingot_token_callback)(void *user, int32_t id, const char *piece, size_t len);
+
+typedef struct ingot_generate_options {
+    ingot_sampler_params sampling;
+    int64_t max_tokens;   /* generated tokens at most; <= 0: until another stop or the
+                             context length */
+    bool ignore_eos;      /* do not stop on the tokenizer's / model's EOS ids */
+    const int32_t *stop_ids; /* n_stop_ids more ids that end generation; copied */
+    size_t n_stop_ids;
+    const char *const *stop_strings; /* NUL-terminated, non-empty; need a tokenizer */
+    size_t n_stop_strings;
+    bool skip_special;    /* leave special tokens out of the text */
+    ingot_token_callback callback; /* may be NULL */
+    void *user;
+} ingot_generate_options;
+
+/* Why a generation ended. */
+typedef enum ingot_stop_reason {
+    INGOT_STOP_MAX_TOKENS = 0, /* max_tokens generated */
+    INGOT_STOP_EOS = 1,        /* an EOS id (not ignored) was generated */
+    INGOT_STOP_ID = 2,         /* one of stop_ids was generated */
+    INGOT_STOP_STRING = 3,     /* the text reached a stop string */
+    INGOT_STOP_CALLBACK = 4,   /* the callback returned false */
+    INGOT_STOP_CONTEXT = 5,    /* the model's context length is reached */
+} ingot_stop_reason;
+
+/* Measurements of one call. Times are wall-clock seconds. */
+typedef struct ingot_metrics {
+    int64_t prompt_tokens;    /* tokens of the prompt given */
+    int64_t reused_tokens;    /* of them, taken from the session's cache */
+    int64_t prefill_tokens;   /* of them, computed: prompt_tokens - reused_tokens */
+    int64_t generated_tokens; /* tokens sampled (the stop token included) */
+    double prefill_seconds;
+    double decode_seconds;    /* forward passes after the first token */
+    double prefill_tokens_per_second; /* prefill_tokens / prefill_seconds (0 if none) */
+    double decode_tokens_per_second;  /* (generated_tokens - 1) / decode_seconds (0 if none) */
+    double time_to_first_token; /* from the call's start to the first sampled token */
+    size_t peak_memory;       /* the device's peak active bytes during the call
+                                 (ingot_memory_stats); the peak is reset at the start */
+} ingot_metrics;
+
+/* The result of one generation. Zero-initialise; free with
+ * ingot_generation_free (which zeroes it, so it can be reused). */
+typedef struct ingot_generation {
+    int32_t *ids;       /* n_ids generated ids, the stop token included */
+    size_t n_ids;
+    char *text;         /* NUL-terminated text of the ids (without a stop
+                           string and what follows it; EOS / stop ids are not
+                           decoded into it); NULL without a tokenizer */
+    size_t text_len;
+    ingot_stop_reason stop_reason;
+    ingot_metrics metrics;
+} ingot_generation;
+
+/* Frees the ids and text and zeroes *g; NULL is ignored. */
+void ingot_generation_free(ingot_generation *g);
+
+/* ---- sessions ---- */
+
+typedef struct ingot_session ingot_session;
+
+/* A session on model m (which must outlive it) with tokenizer tok (may be
+ * NULL: ids only, no text, no stop strings; otherwise it must outlive the
+ * session and its vocabulary must fit the model's). The EOS ids are the
+ * tokenizer's ingot_tokenizer_stop_ids. capacity is the KV cache size in
+ * tokens (0: the model's context length, grown on demand).
+ * Errors: INVALID_ARGUMENT (NULLs, capacity < 0, a tokenizer larger than the
+ * model's vocabulary), OUT_OF_MEMORY. */
+ingot_status ingot_session_new(ingot_session **out, const ingot_model *m,
+                               const ingot_tokenizer *tok, int64_t capacity);
+
+/* Frees a session and its cache; NULL is ignored. */
+void ingot_session_free(ingot_session *s);
+
+/* Empties the cache: the next prompt is computed from scratch. */
+void ingot_session_reset(ingot_session *s);
+
+/* The ids whose keys and values the cache holds (*n of them; *n may not be
+ * NULL), valid until the next call on s. */
+const int32_t *ingot_session_tokens(const ingot_session *s, size_t *n);
+
+/* Generates a continuation of prompt (n ids, n >= 1). The prompt is the
+ * whole sequence, not an addition: the session keeps the longest common
+ * prefix of prompt and the ids its cache holds (at most n - 1 of them, so the
+ * last prompt position is always computed), trims the cache to it and
+ * prefills only the rest (metrics.reused_tokens). A rotating (sliding-window)
+ * cache that can no longer be trimmed there is recomputed from scratch.
+ * After the call the cache holds the prompt and the generated ids except the
+ * last one. opts may be NULL (greedy, no limit but EOS and the context).
+ * *out is filled on success (also when stopped by the callback); free it with
+ * ingot_generation_free.
+ * Errors: INVALID_ARGUMENT (NULLs, n == 0, stop strings without a tokenizer,
+ * an empty stop string, bad sampling parameters), INDEX (an id outside the
+ * vocabulary, named), LIMIT (the prompt does not fit the context or the
+ * capacity), OUT_OF_MEMORY, and any error of the forward pass. On error the
+ * session is empty (as after ingot_session_reset) and *out is zeroed. */
+ingot_status ingot_session_generate(ingot_session *s, const int32_t *prompt, size_t n,
+                                    const ingot_generate_options *opts, ingot_generation *out);
+
+/* As ingot_session_generate for len bytes of UTF-8 text, encoded by the
+ * session's tokenizer with encode options eopts (NULL: no special tokens
+ * added, special-token text parsed as those tokens, which is what a rendered
+ * chat template needs). For multi-turn chat, render the whole conversation
+ * with ingot_chat_apply (chat.h, add_generation_prompt true) and pass it
+ * here each turn: the shared prefix of the earlier turns is reused.
+ * Errors: as ingot_session_generate, INVALID_ARGUMENT without a tokenizer or
+ * for invalid UTF-8 or an empty encoding. */
+ingot_status ingot_session_generate_text(ingot_session *s, const char *text, size_t len,
+                                         const ingot_encode_options *eopts,
+                                         const ingot_generate_options *opts,
+                                         ingot_generation *out);
+
+/* ---- classify and score ---- */
+
+/* One token sequence: n ids. */
+typedef struct ingot_token_seq {
+    const int32_t *ids;
+    size_t n;
+} ingot_token_seq;
+
+/* The last position's logits of n prompts (each n >= 1 ids), computed in
+ * batches of at most max_batch prompts (0: all at once), each batch one
+ * left-padded forward pass with an attention mask and per-row positions.
+ * *logits is an [n, V] f32 array (the caller frees it); row i equals what
+ * prompt i alone gives. Errors: INVALID_ARGUMENT (NULLs, n == 0, an empty
+ * prompt), INDEX (an id outside the vocabulary: prompt and position named),
+ * LIMIT (a prompt longer than the context), OUT_OF_MEMORY, the forward pass's
+ * errors. */
+ingot_status ingot_classify_logits(ingot_array **logits, const ingot_model *m,
+                                   const ingot_token_seq *prompts, size_t n, size_t max_batch);
+
+/* The k most likely next tokens of each of n prompts: ids[i*k + j] and their
+ * log-probabilities logprobs[i*k + j] (log-softmax of the last position's
+ * logits), most likely first, lower id first among equal values. ids and
+ * logprobs are caller arrays of n*k entries (logprobs may be NULL). k is
+ * clamped to the vocabulary: entries past it are id -1 and -INFINITY.
+ * Errors: as ingot_classify_logits, INVALID_ARGUMENT for k < 1. */
+ingot_status ingot_classify_topk(int32_t *ids, float *logprobs, const ingot_model *m,
+                                 const ingot_token_seq *prompts, size_t n, size_t max_batch,
+                                 int k);
+
+/* Label scoring: scores[i*n_labels + j] = log P(label j | prompt i), the sum
+ * over the label's tokens of the log-softmax of the token given the prompt
+ * and the label's earlier tokens (no length normalisation). Every
+ * (prompt, label) pair is one row of a batched forward pass over
+ * prompt + label, at most max_batch rows per pass (0: all). Each label has
+ * n >= 1 ids. Errors: as ingot_classify_logits (also for empty labels). */
+ingot_status ingot_score_labels(double *scores, const ingot_model *m,
+                                const ingot_token_seq *prompts, size_t n_prompts,
+                                const ingot_token_seq *labels, size_t n_labels,
+                                size_t max_batch);
+
+/* ---- batch generation ---- */
+
+/* Generates a continuation for each of n prompts, decoding them together in
+ * one batch (left padding, a per-row attention mask and positions). Row i
+ * gives exactly what ingot_session_generate gives for prompt i alone with the
+ * same options (greedy: the same ids; sampling: row i's sampler is seeded with
+ * opts->sampling.seed + i). A finished row stops contributing output while
+ * the others go on. The callback, when given, is not called (use a session
+ * for streaming). tok may be NULL (ids only; no stop strings; the EOS ids
+ * then come from nowhere: give stop_ids). out is a caller array of n
+ * generations, each to be freed with ingot_generation_free; their metrics
+ * describe the whole batch (prompt_tokens: the sum over rows).
+ * Errors: as ingot_session_generate; on error every out[i] is zeroed. */
+ingot_status ingot_generate_batch(ingot_generation *out, const ingot_model *m,
+                                  const ingot_tokenizer *tok, const ingot_token_seq *prompts,
+                                  size_t n, const ingot_generate_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,282 @@
+/* The sampling chain of engine.h: logit bias, penalties, temperature, top-k,
+ * top-p, min-p, then one seeded draw. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/internal.h"
+#include "engine/engine_internal.h"
+#include "ingot/random.h"
+
+struct ingot_sampler {
+    ingot_sampler_params params; /* logit_bias points at bias below */
+    ingot_logit_bias *bias;
+    int64_t vocab;
+    ingot_rng rng;
+    int32_t *history;
+    size_t n_history, cap_history;
+    float *work;    /* [V] scratch logits */
+    float *prob;    /* [V] the kept probabilities */
+    int32_t *order; /* [V] scratch counts, then ids by decreasing logit */
+};
+
+static bool is_off(float v, float off) { return v == 0.0f || v == off; }
+
+static ingot_status check_params(const ingot_sampler_params *p, int64_t vocab) {
+    const char *op = "sampler";
+    if (!(p->temperature >= 0.0f) || !isfinite(p->temperature))
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: temperature %g is not >= 0", op,
+                            (double)p->temperature);
+    if (!(p->min_p >= 0.0f && p->min_p <= 1.0f))
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: min_p %g is not in [0, 1]", op,
+                            (double)p->min_p);
+    if (isnan(p->top_p))
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: top_p is NaN", op);
+    if (!(p->repetition_penalty >= 0.0f) || !isfinite(p->repetition_penalty))
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: repetition_penalty %g is not >= 0",
+                            op, (double)p->repetition_penalty);
+    if (!isfinite(p->presence_penalty) || !isfinite(p->frequency_penalty))
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                            "%s: presence/frequency penalties must be finite", op);
+    if (p->n_logit_bias && !p->logit_bias)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: logit_bias is NULL", op);
+    for (size_t i = 0; i < p->n_logit_bias; i++) {
+        ingot_logit_bias b = p->logit_bias[i];
+        if (b.id < 0 || b.id >= vocab)
+            return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                                "%s: logit_bias[%zu] id %d is outside the vocabulary of %lld", op,
+                                i, (int)b.id, (long long)vocab);
+        if (isnan(b.bias) || b.bias == INFINITY)
+            return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                                "%s: logit_bias[%zu] (id %d) is NaN or +inf", op, i, (int)b.id);
+    }
+    return INGOT_OK;
+}
+
+ingot_status ingot_sampler_new(ingot_sampler **out, const ingot_sampler_params *params,
+                               int64_t vocab_size) {
+    INGOT__CHECK_NOT_NULL(out, "sampler_new");
+    *out = NULL;
+    ingot_sampler_params p = params ? *params : (ingot_sampler_params){0};
+    if (vocab_size < 1 || vocab_size > INT32_MAX)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "sampler_new: vocab_size %lld",
+                            (long long)vocab_size);
+    ingot_status st = check_params(&p, vocab_size);
+    if (st) return st;
+    ingot_sampler *s = calloc(1, sizeof *s);
+    if (!s) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_new: out of memory");
+    s->vocab = vocab_size;
+    s->work = malloc((size_t)vocab_size * sizeof *s->work);
+    s->prob = malloc((size_t)vocab_size * sizeof *s->prob);
+    s->order = malloc((size_t)vocab_size * sizeof *s->order);
+    s->bias = p.n_logit_bias ? malloc(p.n_logit_bias * sizeof *s->bias) : NULL;
+    if (!s->work || !s->prob || !s->order || (p.n_logit_bias && !s->bias)) {
+        ingot_sampler_free(s);
+        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_new: out of memory");
+    }
+    if (p.n_logit_bias) memcpy(s->bias, p.logit_bias, p.n_logit_bias * sizeof *s->bias);
+    p.logit_bias = s->bias;
+    s->params = p;
+    s->rng = ingot_rng_seed(p.seed);
+    *out = s;
+    return INGOT_OK;
+}
+
+void ingot_sampler_free(ingot_sampler *s) {
+    if (!s) return;
+    free(s->bias);
+    free(s->history);
+    free(s->work);
+    free(s->prob);
+    free(s->order);
+    free(s);
+}
+
+void ingot_sampler_reset(ingot_sampler *s) {
+    if (!s) return;
+    s->n_history = 0;
+    s->rng = ingot_rng_seed(s->params.seed);
+}
+
+ingot_status ingot_sampler_accept(ingot_sampler *s, const int32_t *ids, size_t n) {
+    INGOT__CHECK_NOT_NULL(s, "sampler_accept");
+    if (n == 0) return INGOT_OK;
+    INGOT__CHECK_NOT_NULL(ids, "sampler_accept");
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= s->vocab)
+            return ingot__error(INGOT_ERR_INDEX,
+                                "sampler_accept: id %d at %zu is outside the vocabulary of %lld",
+                                (int)ids[i], i, (long long)s->vocab);
+    if (s->n_history + n > s->cap_history) {
+        size_t cap = s->cap_history ? s->cap_history : 64;
+        while (cap < s->n_history + n)
+            cap *= 2;
+        int32_t *h = realloc(s->history, cap * sizeof *h);
+        if (!h) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_accept: out of memory");
+        s->history = h;
+        s->cap_history = cap;
+    }
+    memcpy(s->history + s->n_history, ids, n * sizeof *ids);
+    s->n_history += n;
+    return INGOT_OK;
+}
+
+/* Steps 2-3: repetition, presence and frequency penalties over the window;
+ * counts[V] is scratch. */
+static void apply_penalties(const ingot_sampler *s, float *l, int32_t *counts) {
+    const ingot_sampler_params *p = &s->params;
+    bool rep = !is_off(p->repetition_penalty, 1.0f);
+    if (!rep && p->presence_penalty == 0.0f && p->frequency_penalty == 0.0f) return;
+    size_t start = 0;
+    if (p->penalty_last_n > 0 && s->n_history > (size_t)p->penalty_last_n)
+        start = s->n_history - (size_t)p->penalty_last_n;
+    for (size_t i = start; i < s->n_history; i++)
+        counts[s->history[i]] = 0;
+    for (size_t i = start; i < s->n_history; i++)
+        counts[s->history[i]]++;
+    for (size_t i = start; i < s->n_history; i++) {
+        int32_t id = s->history[i];
+        int32_t c = counts[id];
+        if (c == 0) continue; /* already penalised */
+        counts[id] = 0;
+        if (rep) l[id] = l[id] > 0.0f ? l[id] / p->repetition_penalty
+                                      : l[id] * p->repetition_penalty;
+        l[id] -= (float)c * p->frequency_penalty + p->presence_penalty;
+    }
+}
+
+static _Thread_local const float *sort_keys; /* qsort has no context argument */
+
+static int by_logit_desc(const void *a, const void *b) {
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    if (sort_keys[i] != sort_keys[j]) return sort_keys[i] > sort_keys[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+/* Renormalises prob[0..m) to sum 1; returns m. */
+static int64_t renormalise(float *prob, int64_t m) {
+    double sum = 0.0;
+    for (int64_t j = 0; j < m; j++)
+        sum += prob[j];
+    for (int64_t j = 0; j < m; j++)
+        prob[j] = (float)(prob[j] / sum);
+    return m;
+}
+
+/* The whole chain: on success order[0..*kept) are the surviving ids from the
+ * most likely down, prob[0..*kept) their probabilities. l, prob and order are
+ * [V] scratch. */
+static ingot_status distribution(const ingot_sampler *s, const float *logits, int64_t n,
+                                 float *l, float *prob, int32_t *order, int64_t *kept,
+                                 const char *op) {
+    INGOT__CHECK_NOT_NULL(logits, op);
+    if (n != s->vocab)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                            "%s: %lld logits for a sampler of vocabulary %lld", op, (long long)n,
+                            (long long)s->vocab);
+    const ingot_sampler_params *p = &s->params;
+    for (int64_t i = 0; i < n; i++)
+        l[i] = isnan(logits[i]) ? -INFINITY : logits[i];
+    for (size_t i = 0; i < p->n_logit_bias; i++)
+        l[p->logit_bias[i].id] += p->logit_bias[i].bias;
+    apply_penalties(s, l, order);
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (l[i] > -INFINITY) order[m++] = (int32_t)i;
+    if (m == 0)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                            "%s: every logit is -inf after the bias and penalties", op);
+    if (p->temperature == 0.0f) { /* greedy: the first maximum */
+        int32_t best = order[0];
+        for (int64_t j = 1; j < m; j++)
+            if (l[order[j]] > l[best]) best = order[j];
+        order[0] = best;
+        prob[0] = 1.0f;
+        *kept = 1;
+        return INGOT_OK;
+    }
+    for (int64_t j = 0; j < m; j++)
+        l[order[j]] /= p->temperature;
+    sort_keys = l;
+    qsort(order, (size_t)m, sizeof *order, by_logit_desc);
+    if (p->top_k > 0 && p->top_k < m) { /* ties with the k-th are kept */
+        float kth = l[order[p->top_k - 1]];
+        int64_t k = p->top_k;
+        while (k < m && l[order[k]] >= kth)
+            k++;
+        m = k;
+    }
+    double top = l[order[0]];
+    for (int64_t j = 0; j < m; j++)
+        prob[j] = (float)exp((double)l[order[j]] - top);
+    m = renormalise(prob, m);
+    if (p->top_p > 0.0f && p->top_p < 1.0f) {
+        double before = 0.0;
+        int64_t k = 0;
+        while (k < m && before < (double)p->top_p)
+            before += prob[k++];
+        m = renormalise(prob, k);
+    }
+    if (p->min_p > 0.0f) {
+        float bound = p->min_p * prob[0];
+        int64_t k = 1;
+        while (k < m && prob[k] >= bound)
+            k++;
+        m = renormalise(prob, k);
+    }
+    *kept = m;
+    return INGOT_OK;
+}
+
+ingot_status ingot_sampler_sample(int32_t *id, ingot_sampler *s, const float *logits, int64_t n) {
+    const char *op = "sampler_sample";
+    INGOT__CHECK_NOT_NULL(id, op);
+    *id = -1;
+    INGOT__CHECK_NOT_NULL(s, op);
+    int64_t m;
+    ingot_status st = distribution(s, logits, n, s->work, s->prob, s->order, &m, op);
+    if (st) return st;
+    if (s->params.temperature == 0.0f) {
+        *id = s->order[0];
+        return INGOT_OK;
+    }
+    ingot_array *u;
+    int64_t one = 1;
+    st = ingot_random_uniform(&u, &s->rng, INGOT_F32, &one, 1, 0.0, 1.0);
+    if (st) return st;
+    float r;
+    st = ingot_array_to_host(&r, sizeof r, INGOT_F32, u);
+    ingot_array_free(u);
+    if (st) return st;
+    double cum = 0.0;
+    int64_t j = 0;
+    for (; j < m - 1; j++) {
+        cum += s->prob[j];
+        if ((double)r < cum) break;
+    }
+    *id = s->order[j];
+    return INGOT_OK;
+}
+
+ingot_status ingot_sampler_probs(float *probs, const ingot_sampler *s, const float *logits,
+                                 int64_t n) {
+    const char *op = "sampler_probs";
+    INGOT__CHECK_NOT_NULL(probs, op);
+    INGOT__CHECK_NOT_NULL(s, op);
+    size_t v = (size_t)s->vocab;
+    float *l = malloc(v * sizeof *l), *prob = malloc(v * sizeof *prob);
+    int32_t *order = malloc(v * sizeof *order);
+    ingot_status st = INGOT_OK;
+    int64_t m = 0;
+    if (!l || !prob || !order)
+        st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
+    if (!st) st = distribution(s, logits, n, l, prob, order, &m, op);
+    if (!st) {
+        memset(probs, 0, v * sizeof *probs);
+        for (int64_t j = 0; j < m; j++)
+            probs[order[j]] = prob[j];
+    }
+    free(l);
+    free(prob);
+    free(order);
+    return st;
+}
