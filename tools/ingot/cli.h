@@ -14,6 +14,7 @@ int cli_demo(int argc, char **argv);
 int cli_tensors(int argc, char **argv);
 int cli_devices(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
+int cli_template(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_logits(int argc, char **argv);
 int cli_bench(int argc, char **argv);

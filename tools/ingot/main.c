@@ -17,6 +17,7 @@ static const struct {
     {"tensors", cli_tensors, "list the tensors of a .safetensors file or model folder"},
     {"devices", cli_devices, "list the devices ingot can use"},
     {"tokenize", cli_tokenize, "encode standard input with a model folder's tokenizer"},
+    {"template", cli_template, "render a model folder's chat template for a JSON conversation"},
 };
 
 static void usage(FILE *f) {
