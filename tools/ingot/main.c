@@ -9,6 +9,9 @@ static const struct {
     cli_command_fn fn;
     const char *summary;
 } commands[] = {
+    {"generate", cli_generate, "generate text from a prompt with a model folder"},
+    {"chat", cli_chat, "chat with a model interactively (reads lines from stdin)"},
+    {"classify", cli_classify, "next-token top-k or label scores for many prompts (JSON lines)"},
     {"info", cli_info, "describe a model folder: architecture, parameters, dtype, memory"},
     {"logits", cli_logits, "print a model's logits for a prompt as JSON"},
     {"bench", cli_bench, "measure prefill and decode speed (tokens/s), like llama-bench"},

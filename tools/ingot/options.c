@@ -26,8 +26,7 @@ void cli_ids_free(cli_ids *ids) {
     ids->count = 0;
 }
 
-/* Parses "1,2,3" into ids; returns false on malformed text. */
-static bool parse_ids(cli_ids *out, const char *text) {
+bool cli_parse_ids(cli_ids *out, const char *text) {
     size_t cap = 1;
     for (const char *p = text; *p; p++) cap += *p == ',';
     int32_t *ids = malloc(cap * sizeof *ids);
@@ -80,7 +79,7 @@ static int store(const char *cmd, const cli_option *o, const char *value) {
         return 0;
     }
     case CLI_IDS:
-        if (!parse_ids(o->dest, value))
+        if (!cli_parse_ids(o->dest, value))
             return cli_usage_error(cmd, "%s expects comma-separated token ids such as 1,2,3, "
                                         "got '%s'",
                                    o->name, value);
@@ -206,4 +205,80 @@ int cli_prompt_tokens(ingot_tokens *out, const char *cmd, const ingot_tokenizer 
         return 1;
     }
     return 0;
+}
+
+cli_sampling cli_sampling_defaults(void) {
+    return (cli_sampling){.top_p = 1.0, .repeat_penalty = 1.0, .max_tokens = 256};
+}
+
+void cli_sampling_options(cli_option *opts, cli_sampling *s) {
+    const cli_option o[CLI_SAMPLING_OPTIONS] = {
+        {"--max-tokens", "-n", CLI_INT, &s->max_tokens, 1, 1e9},
+        {"--temp", NULL, CLI_FLOAT, &s->temp, 0, 1e6},
+        {"--top-p", NULL, CLI_FLOAT, &s->top_p, 0, 1},
+        {"--top-k", NULL, CLI_INT, &s->top_k, 0, 1e9},
+        {"--min-p", NULL, CLI_FLOAT, &s->min_p, 0, 1},
+        {"--repeat-penalty", "--repetition-penalty", CLI_FLOAT, &s->repeat_penalty, 0, 1e6},
+        {"--seed", "-s", CLI_INT, &s->seed, 0, 9007199254740992.0},
+        {"--ignore-eos", NULL, CLI_FLAG, &s->ignore_eos, 0, 0},
+        {"--stop", NULL, CLI_LIST, &s->stop, 0, 0},
+    };
+    memcpy(opts, o, sizeof o);
+}
+
+void cli_sampling_help(FILE *f) {
+    fprintf(f, "  -n, --max-tokens N    tokens to generate at most (default 256)\n"
+               "  --temp T              temperature; 0 (default) is greedy\n"
+               "  --top-p P             nucleus sampling mass in (0, 1); 1 (default) is off\n"
+               "  --top-k K             keep the K most likely tokens; 0 (default) is off\n"
+               "  --min-p P             drop tokens below P x the top probability; 0 is off\n"
+               "  --repeat-penalty R    repetition penalty (also --repetition-penalty); 1 is off\n"
+               "  -s, --seed S          random seed of the sampler (default 0)\n"
+               "  --ignore-eos          do not stop at end-of-sequence tokens\n"
+               "  --stop STR            stop when the text reaches STR (not printed); repeatable\n");
+}
+
+ingot_generate_options cli_generate_options(const cli_sampling *s) {
+    return (ingot_generate_options){
+        .sampling = {.temperature = (float)s->temp,
+                     .top_k = (int32_t)s->top_k,
+                     .top_p = (float)s->top_p,
+                     .min_p = (float)s->min_p,
+                     .repetition_penalty = (float)s->repeat_penalty,
+                     .seed = (uint64_t)s->seed},
+        .max_tokens = s->max_tokens,
+        .ignore_eos = s->ignore_eos,
+        .stop_strings = s->stop.items,
+        .n_stop_strings = s->stop.count,
+        .skip_special = true,
+    };
+}
+
+int cli_chat_render(char **out, size_t *len, const char *cmd, const ingot_tokenizer *tok,
+                    const char *messages_json) {
+    size_t n = strlen(messages_json) + 32;
+    char *conv = malloc(n);
+    if (!conv) return cli_fail(cmd, INGOT_ERR_OUT_OF_MEMORY);
+    snprintf(conv, n, "{\"messages\": %s}", messages_json);
+    ingot_status s = ingot_chat_apply(out, len, tok, conv, strlen(conv), true, NULL);
+    free(conv);
+    return s ? cli_fail(cmd, s) : 0;
+}
+
+static const char *stop_reason_name(ingot_stop_reason r) {
+    static const char *names[] = {"max tokens", "end of sequence", "stop id",
+                                  "stop string", "stopped", "context length"};
+    return (unsigned)r < sizeof names / sizeof *names ? names[r] : "?";
+}
+
+void cli_print_metrics(const ingot_generation *g) {
+    const ingot_metrics *m = &g->metrics;
+    fprintf(stderr,
+            "prompt: %lld tokens (%lld reused), prefill %.2f tokens/s | generated %lld tokens, "
+            "decode %.2f tokens/s | time to first token %.3f s | peak memory %.1f MiB | "
+            "stop: %s\n",
+            (long long)m->prompt_tokens, (long long)m->reused_tokens,
+            m->prefill_tokens_per_second, (long long)m->generated_tokens,
+            m->decode_tokens_per_second, m->time_to_first_token,
+            (double)m->peak_memory / (1024.0 * 1024.0), stop_reason_name(g->stop_reason));
 }

@@ -80,4 +80,38 @@ double cli_now(void);
  * error and returns 1 on failure (an empty prompt included), 0 on success. */
 int cli_prompt_tokens(ingot_tokens *out, const char *cmd, const ingot_tokenizer *tok,
                       const char *text, const cli_ids *given, bool add_special);
+/* Parses "1,2,3" into *out (replacing what it held); false when malformed. */
+bool cli_parse_ids(cli_ids *out, const char *text);
+
+/* Sampling and generation options shared by generate and chat. */
+typedef struct cli_sampling {
+    double temp, top_p, min_p, repeat_penalty;
+    int64_t top_k, seed, max_tokens;
+    bool ignore_eos;
+    cli_list stop;
+} cli_sampling;
+
+/* Default values (greedy, as mlx-lm; max 256 tokens). */
+cli_sampling cli_sampling_defaults(void);
+
+#define CLI_SAMPLING_OPTIONS 9
+
+/* Writes the CLI_SAMPLING_OPTIONS option entries that fill *s into opts. */
+void cli_sampling_options(cli_option *opts, cli_sampling *s);
+
+/* The help text of those options. */
+void cli_sampling_help(FILE *f);
+
+/* Generation options for s; stop strings point into s. */
+ingot_generate_options cli_generate_options(const cli_sampling *s);
+
+/* Renders the conversation messages (a JSON array of {"role", "content"})
+ * with tok's chat template and a generation prompt into *out (malloc'd).
+ * Prints the error and returns 1 on failure. */
+int cli_chat_render(char **out, size_t *len, const char *cmd, const ingot_tokenizer *tok,
+                    const char *messages_json);
+
+/* Prints the metrics of one generation to stderr. */
+void cli_print_metrics(const ingot_generation *g);
+
 #endif
