@@ -1,0 +1,236 @@
+/* Sessions: prefill with prefix reuse, then decode with streaming and stops. */
+#include <stdlib.h>
+
+#include "core/internal.h"
+#include "engine/engine_internal.h"
+#include "ingot/device.h"
+
+/* Prompt tokens per forward pass while prefilling (bounds the attention
+ * scores' memory on long prompts). */
+#define PREFILL_CHUNK 512
+
+struct ingot_session {
+    const ingot_model *m;
+    const ingot_tokenizer *tok; /* may be NULL */
+    int64_t vocab, limit;       /* limit: tokens the cache may hold */
+    int64_t capacity;
+    ingot_kv_cache *cache;      /* NULL while empty */
+    int32_t *held;              /* the ids the cache holds */
+    size_t n_held, cap_held;
+    float *logits;              /* [V] the last position's logits */
+    ingot_device device;        /* where the model computes */
+};
+
+ingot_status ingot_session_new(ingot_session **out, const ingot_model *m,
+                               const ingot_tokenizer *tok, int64_t capacity) {
+    const char *op = "session_new";
+    INGOT__CHECK_NOT_NULL(out, op);
+    *out = NULL;
+    INGOT__CHECK_NOT_NULL(m, op);
+    ingot_model_info info;
+    ingot_model_get_info(&info, m);
+    if (capacity < 0)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: capacity %lld is negative", op,
+                            (long long)capacity);
+    if (tok && ingot_tokenizer_vocab_size(tok) > (size_t)info.vocab_size)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                            "%s: the tokenizer's %zu ids do not fit the model's vocabulary of "
+                            "%lld",
+                            op, ingot_tokenizer_vocab_size(tok), (long long)info.vocab_size);
+    ingot_session *s = calloc(1, sizeof *s);
+    if (s) s->logits = malloc((size_t)info.vocab_size * sizeof *s->logits);
+    if (!s || !s->logits) {
+        free(s);
+        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
+    }
+    s->m = m;
+    s->tok = tok;
+    s->vocab = info.vocab_size;
+    s->capacity = capacity;
+    s->limit = capacity && capacity < info.context_length ? capacity : info.context_length;
+    s->device = ingot_cpu();
+    *out = s;
+    return INGOT_OK;
+}
+
+void ingot_session_reset(ingot_session *s) {
+    if (!s) return;
+    ingot_kv_cache_free(s->cache);
+    s->cache = NULL;
+    s->n_held = 0;
+}
+
+void ingot_session_free(ingot_session *s) {
+    if (!s) return;
+    ingot_session_reset(s);
+    free(s->held);
+    free(s->logits);
+    free(s);
+}
+
+const int32_t *ingot_session_tokens(const ingot_session *s, size_t *n) {
+    if (!n) return NULL;
+    *n = s ? s->n_held : 0;
+    return s ? s->held : NULL;
+}
+
+static ingot_status hold(ingot_session *s, const int32_t *ids, size_t n) {
+    if (s->n_held + n > s->cap_held) {
+        size_t cap = s->cap_held ? s->cap_held : 256;
+        while (cap < s->n_held + n)
+            cap *= 2;
+        int32_t *h = realloc(s->held, cap * sizeof *h);
+        if (!h) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "session: out of memory");
+        s->held = h;
+        s->cap_held = cap;
+    }
+    memcpy(s->held + s->n_held, ids, n * sizeof *ids);
+    s->n_held += n;
+    return INGOT_OK;
+}
+
+/* Runs ids through the model after what the cache holds, in chunks; leaves
+ * the last position's logits in s->logits. */
+static ingot_status feed(ingot_session *s, const int32_t *ids, size_t n) {
+    ingot_status st = INGOT_OK;
+    if (!s->cache) st = ingot_kv_cache_new(&s->cache, s->m, 1, s->capacity);
+    for (size_t at = 0; !st && at < n; at += PREFILL_CHUNK) {
+        size_t k = n - at < PREFILL_CHUNK ? n - at : PREFILL_CHUNK;
+        int64_t shape[2] = {1, (int64_t)k};
+        ingot_array *a_ids = NULL, *lg = NULL; /* [1, k], [1, 1, V] */
+        st = ingot_array_from_data(&a_ids, ids + at, INGOT_I32, shape, 2);
+        ingot_forward_options o = {.last_only = true};
+        if (!st) st = ingot_model_forward(&lg, s->m, a_ids, s->cache, &o);
+        if (!st && at + k == n) {
+            s->device = ingot_array_device(lg);
+            st = ingot_array_to_host(s->logits, (size_t)s->vocab * sizeof *s->logits, INGOT_F32,
+                                     lg);
+        }
+        if (!st) st = hold(s, ids + at, k);
+        ingot_array_free(a_ids);
+        ingot_array_free(lg);
+    }
+    return st;
+}
+
+/* Keeps the longest common prefix of the held ids and prompt (at most n - 1
+ * ids); returns how many are kept. A rotating cache that cannot be trimmed
+ * there is emptied. */
+static ingot_status reuse_prefix(ingot_session *s, const int32_t *prompt, size_t n,
+                                 size_t *kept) {
+    size_t common = 0;
+    while (common < s->n_held && common + 1 < n && s->held[common] == prompt[common])
+        common++;
+    *kept = common;
+    if (common == s->n_held) return INGOT_OK;
+    ingot_status st = ingot_kv_cache_trim(s->cache, (int64_t)common);
+    if (st == INGOT_ERR_UNSUPPORTED) {
+        ingot_clear_error();
+        ingot_session_reset(s);
+        *kept = 0;
+        return INGOT_OK;
+    }
+    if (!st) s->n_held = common;
+    return st;
+}
+
+/* t0: the call's start, tp: the prefill's end, t1: the first token, t2: the
+ * end. */
+static void finish_metrics(ingot_metrics *mt, const ingot_session *s, double t0, double tp,
+                           double t1, double t2) {
+    mt->prefill_seconds = tp - t0;
+    mt->decode_seconds = t2 - t1;
+    if (mt->prefill_tokens > 0 && mt->prefill_seconds > 0)
+        mt->prefill_tokens_per_second = (double)mt->prefill_tokens / mt->prefill_seconds;
+    if (mt->generated_tokens > 1 && mt->decode_seconds > 0)
+        mt->decode_tokens_per_second = (double)(mt->generated_tokens - 1) / mt->decode_seconds;
+    ingot_memory_stats ms;
+    if (ingot_memory_stats_get(&ms, s->device) == INGOT_OK) mt->peak_memory = ms.peak;
+}
+
+/* Prefill (with reuse) and the decode loop; fills st and mt. */
+static ingot_status run(ingot_session *s, ingot_sampler *smp, ingot__stream *st,
+                        ingot_metrics *mt, const int32_t *prompt, size_t n,
+                        const ingot_generate_options *o) {
+    double t0 = ingot__now();
+    ingot_memory_reset_peak(s->device);
+    size_t kept;
+    ingot_status e = reuse_prefix(s, prompt, n, &kept);
+    if (!e) e = feed(s, prompt + kept, n - kept);
+    mt->prompt_tokens = (int64_t)n;
+    mt->reused_tokens = (int64_t)kept;
+    mt->prefill_tokens = (int64_t)(n - kept);
+    double tp = ingot__now(), t1 = tp;
+    while (!e) {
+        int32_t id;
+        e = ingot_sampler_sample(&id, smp, s->logits, s->vocab);
+        if (!e) e = ingot_sampler_accept(smp, &id, 1);
+        if (!e) e = ingot__stream_push(st, id);
+        if (e) break;
+        if (++mt->generated_tokens == 1) {
+            t1 = ingot__now();
+            mt->time_to_first_token = t1 - t0;
+        }
+        if (!st->done && o->max_tokens > 0 && mt->generated_tokens >= o->max_tokens)
+            ingot__stream_stop(st, INGOT_STOP_MAX_TOKENS);
+        if (!st->done && (int64_t)s->n_held + 1 >= s->limit)
+            ingot__stream_stop(st, INGOT_STOP_CONTEXT);
+        if (st->done) break;
+        e = feed(s, &id, 1);
+    }
+    finish_metrics(mt, s, t0, tp, t1, ingot__now());
+    return e;
+}
+
+ingot_status ingot_session_generate(ingot_session *s, const int32_t *prompt, size_t n,
+                                    const ingot_generate_options *opts, ingot_generation *out) {
+    const char *op = "session_generate";
+    INGOT__CHECK_NOT_NULL(out, op);
+    memset(out, 0, sizeof *out);
+    INGOT__CHECK_NOT_NULL(s, op);
+    ingot_generate_options o = opts ? *opts : (ingot_generate_options){0};
+    ingot_token_seq row = {prompt, n};
+    ingot_status e = ingot__check_rows(&row, 1, s->vocab, "prompt", op);
+    if (!e) e = ingot__check_generate_options(&o, s->tok, s->vocab, op);
+    if (!e && (int64_t)n >= s->limit)
+        e = ingot__error(INGOT_ERR_LIMIT,
+                         "%s: a prompt of %zu tokens leaves no room in a context of %lld", op,
+                         n, (long long)s->limit);
+    if (e) return e;
+    ingot_sampler *smp = NULL;
+    ingot__stream st;
+    e = ingot_sampler_new(&smp, &o.sampling, s->vocab);
+    if (!e) e = ingot_sampler_accept(smp, prompt, n);
+    if (!e) e = ingot__stream_init(&st, s->tok, &o, true);
+    if (e) {
+        ingot_sampler_free(smp);
+        return e;
+    }
+    e = run(s, smp, &st, &out->metrics, prompt, n, &o);
+    ingot_sampler_free(smp);
+    if (!e) return ingot__stream_finish(&st, out);
+    ingot__stream_free(&st);
+    ingot_session_reset(s);
+    memset(out, 0, sizeof *out);
+    return e;
+}
+
+ingot_status ingot_session_generate_text(ingot_session *s, const char *text, size_t len,
+                                         const ingot_encode_options *eopts,
+                                         const ingot_generate_options *opts,
+                                         ingot_generation *out) {
+    const char *op = "session_generate_text";
+    INGOT__CHECK_NOT_NULL(out, op);
+    memset(out, 0, sizeof *out);
+    INGOT__CHECK_NOT_NULL(s, op);
+    if (!s->tok)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: the session has no tokenizer", op);
+    ingot_encode_options eo = eopts ? *eopts : (ingot_encode_options){.parse_special = true};
+    ingot_tokens ids = {0};
+    ingot_status e = ingot_tokenizer_encode(&ids, s->tok, text, len, &eo);
+    if (!e && ids.count == 0)
+        e = ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: the text encodes to no tokens", op);
+    if (!e) e = ingot_session_generate(s, ids.ids, ids.count, opts, out);
+    ingot_tokens_free(&ids);
+    return e;
+}
