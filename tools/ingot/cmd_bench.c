@@ -66,15 +66,16 @@ static ingot_status run_once(double *tps, const ingot_model *m, int64_t n_prompt
     if (!s) random_ids(ids, total, vocab, state);
     double t0 = cli_now();
     if (!s && n_prompt) s = forward(m, c, ids, n_prompt);
-    for (int64_t i = 0; i < n_gen && !s; i++) s = forward(m, c, ids + n_prompt + i, 1);
+    for (int64_t i = 0; i < n_gen && !s; i++)
+        s = forward(m, c, ids + n_prompt + i, 1);
     *tps = (double)total / (cli_now() - t0);
     ingot_kv_cache_free(c);
     free(ids);
     return s;
 }
 
-static ingot_status run_test(bench_result *r, const ingot_model *m, int64_t n_prompt,
-                             int64_t n_gen, int64_t reps, int64_t vocab, uint64_t *state) {
+static ingot_status run_test(bench_result *r, const ingot_model *m, int64_t n_prompt, int64_t n_gen,
+                             int64_t reps, int64_t vocab, uint64_t *state) {
     snprintf(r->test, sizeof r->test, n_prompt ? "pp%" PRId64 : "tg%" PRId64,
              n_prompt ? n_prompt : n_gen);
     r->n_prompt = n_prompt;
@@ -128,8 +129,8 @@ static void print_table(const ingot_model_info *info, const bench_result *r, siz
            "----------", "-------", "-------", "--------", "------------------");
     for (size_t i = 0; i < n; i++)
         printf("| %-24s | %6.2f GiB | %7s | %7d | %8s | %9.2f ± %6.2f |\n", model,
-               (double)info->weight_bytes / (1024.0 * 1024.0 * 1024.0), "CPU", threads,
-               r[i].test, r[i].mean, r[i].sd);
+               (double)info->weight_bytes / (1024.0 * 1024.0 * 1024.0), "CPU", threads, r[i].test,
+               r[i].mean, r[i].sd);
 }
 
 static void print_json(const ingot_model_info *info, const bench_result *r, size_t n, int threads,
@@ -140,9 +141,8 @@ static void print_json(const ingot_model_info *info, const bench_result *r, size
                ", \"model_size\": %zu, \"type\": \"%s\", \"backend\": \"CPU\", \"n_threads\": "
                "%d, \"test\": \"%s\", \"n_prompt\": %" PRId64 ", \"n_gen\": %" PRId64
                ", \"avg_ts\": %.6f, \"stddev_ts\": %.6f",
-               info->model_type, info->n_params, info->weight_bytes,
-               ingot_dtype_name(info->dtype), threads, r[i].test, r[i].n_prompt, r[i].n_gen,
-               r[i].mean, r[i].sd);
+               info->model_type, info->n_params, info->weight_bytes, ingot_dtype_name(info->dtype),
+               threads, r[i].test, r[i].n_prompt, r[i].n_gen, r[i].mean, r[i].sd);
         if (bandwidth > 0)
             printf(", \"bandwidth_bytes_per_s\": %.0f, \"decode_bound_ts\": %.6f", bandwidth,
                    bandwidth / (double)info->weight_bytes);

@@ -43,7 +43,7 @@ static json_t *new_conversation(const char *system) {
 
 /* One turn: renders msgs, generates and appends the assistant's reply. */
 static int turn(json_t *msgs, ingot_session *session, const ingot_tokenizer *tok,
-               const ingot_generate_options *go, bool verbose) {
+                const ingot_generate_options *go, bool verbose) {
     char *js = json_dumps(msgs, JSON_COMPACT), *text = NULL;
     size_t len = 0;
     int rc = js ? cli_chat_render(&text, &len, "chat", tok, js)
@@ -57,6 +57,7 @@ static int turn(json_t *msgs, ingot_session *session, const ingot_tokenizer *tok
     if (!rc) {
         putchar('\n');
         add_message(msgs, "assistant", g.text ? g.text : "");
+        fflush(stdout);
         if (verbose) cli_print_metrics(&g);
     }
     ingot_generation_free(&g);
@@ -97,7 +98,8 @@ int cli_chat(int argc, char **argv) {
     for (ssize_t n; !rc;) {
         if (tty) fputs("> ", stderr);
         if ((n = getline(&line, &cap, stdin)) < 0) break;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
         if (!strcmp(line, "/exit") || !strcmp(line, "/quit")) break;
         if (!strcmp(line, "/reset")) {
             json_decref(msgs);

@@ -8,23 +8,24 @@
 #include "options.h"
 
 static int usage(FILE *f, int code) {
-    fprintf(f, "usage: ingot classify --model DIR --prompts FILE [--labels a,b,c | --labels-file F]\n"
-               "                      [--top-k K] [--batch-size N] [--ids]\n\n"
-               "Reads one prompt per line from FILE ('-': standard input) and prints one JSON\n"
-               "object per prompt: without labels, the K most likely next tokens with their\n"
-               "log-probabilities ({\"prompt\", \"top_k\": [{\"id\", \"token\", \"logprob\"}]});\n"
-               "with labels, each label's log-probability as a continuation of the prompt (the\n"
-               "sum over its tokens) and the best label ({\"prompt\", \"scores\", \"label\"}).\n"
-               "Prompts run in batches: one padded forward pass per batch.\n\n"
-               "  -m, --model DIR       the model folder\n"
-               "  --prompts FILE        the prompts, one per line (encoded with special tokens\n"
-               "                        added, as Hugging Face does)\n"
-               "  --labels a,b,c        candidate continuations (encoded without special tokens;\n"
-               "                        a leading space is often wanted: --labels ' yes, no')\n"
-               "  --labels-file F       candidate continuations, one per line\n"
-               "  --top-k K             next tokens per prompt without labels (default 5)\n"
-               "  --batch-size N        prompts (or prompt-label pairs) per pass (default 8)\n"
-               "  --ids                 prompts and labels are comma-separated token ids\n");
+    fprintf(f,
+            "usage: ingot classify --model DIR --prompts FILE [--labels a,b,c | --labels-file F]\n"
+            "                      [--top-k K] [--batch-size N] [--ids]\n\n"
+            "Reads one prompt per line from FILE ('-': standard input) and prints one JSON\n"
+            "object per prompt: without labels, the K most likely next tokens with their\n"
+            "log-probabilities ({\"prompt\", \"top_k\": [{\"id\", \"token\", \"logprob\"}]});\n"
+            "with labels, each label's log-probability as a continuation of the prompt (the\n"
+            "sum over its tokens) and the best label ({\"prompt\", \"scores\", \"label\"}).\n"
+            "Prompts run in batches: one padded forward pass per batch.\n\n"
+            "  -m, --model DIR       the model folder\n"
+            "  --prompts FILE        the prompts, one per line (encoded with special tokens\n"
+            "                        added, as Hugging Face does)\n"
+            "  --labels a,b,c        candidate continuations (encoded without special tokens;\n"
+            "                        a leading space is often wanted: --labels ' yes, no')\n"
+            "  --labels-file F       candidate continuations, one per line\n"
+            "  --top-k K             next tokens per prompt without labels (default 5)\n"
+            "  --batch-size N        prompts (or prompt-label pairs) per pass (default 8)\n"
+            "  --ids                 prompts and labels are comma-separated token ids\n");
     return code;
 }
 
@@ -35,7 +36,8 @@ typedef struct lines {
 } lines;
 
 static void lines_free(lines *l) {
-    for (size_t i = 0; i < l->count; i++) free(l->items[i]);
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i]);
     free(l->items);
 }
 
@@ -59,7 +61,8 @@ static int read_lines(lines *l, const char *path) {
     size_t cap = 0;
     int rc = 0;
     for (ssize_t n; !rc && (n = getline(&line, &cap, f)) >= 0;) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
         if (n) rc = lines_add(l, line, (size_t)n);
     }
     free(line);
@@ -105,8 +108,8 @@ static int top_k(const ingot_model *m, const ingot_tokenizer *tok, const lines *
     size_t n = prompts->count;
     int32_t *ids = malloc(n * (size_t)k * sizeof *ids);
     float *lp = malloc(n * (size_t)k * sizeof *lp);
-    ingot_status s = ids && lp ? ingot_classify_topk(ids, lp, m, seqs, n, batch, k)
-                               : INGOT_ERR_OUT_OF_MEMORY;
+    ingot_status s =
+        ids && lp ? ingot_classify_topk(ids, lp, m, seqs, n, batch, k) : INGOT_ERR_OUT_OF_MEMORY;
     for (size_t i = 0; i < n && !s; i++) {
         print_prompt_key(prompts->items[i]);
         fputs(", \"top_k\": [", stdout);
@@ -134,8 +137,8 @@ static int score(const ingot_model *m, const lines *prompts, const ingot_token_s
                  const lines *labels, const ingot_token_seq *lseqs, size_t batch) {
     size_t n = prompts->count, nl = labels->count;
     double *sc = malloc(n * nl * sizeof *sc);
-    ingot_status s = sc ? ingot_score_labels(sc, m, seqs, n, lseqs, nl, batch)
-                        : INGOT_ERR_OUT_OF_MEMORY;
+    ingot_status s =
+        sc ? ingot_score_labels(sc, m, seqs, n, lseqs, nl, batch) : INGOT_ERR_OUT_OF_MEMORY;
     for (size_t i = 0; i < n && !s; i++) {
         print_prompt_key(prompts->items[i]);
         fputs(", \"scores\": {", stdout);
@@ -158,7 +161,8 @@ static int score(const ingot_model *m, const lines *prompts, const ingot_token_s
 /* Token sequences viewing toks. */
 static ingot_token_seq *as_seqs(const ingot_tokens *toks, size_t n) {
     ingot_token_seq *seqs = calloc(n ? n : 1, sizeof *seqs);
-    for (size_t i = 0; seqs && i < n; i++) seqs[i] = (ingot_token_seq){toks[i].ids, toks[i].count};
+    for (size_t i = 0; seqs && i < n; i++)
+        seqs[i] = (ingot_token_seq){toks[i].ids, toks[i].count};
     return seqs;
 }
 
@@ -211,8 +215,10 @@ int cli_classify(int argc, char **argv) {
         rc = score(m, &prompts, ps, &labels, ls, (size_t)batch);
     else if (!rc)
         rc = top_k(m, tok, &prompts, ps, (size_t)batch, (int)k);
-    for (size_t i = 0; pt && i < prompts.count; i++) ingot_tokens_free(&pt[i]);
-    for (size_t i = 0; lt && i < labels.count; i++) ingot_tokens_free(&lt[i]);
+    for (size_t i = 0; pt && i < prompts.count; i++)
+        ingot_tokens_free(&pt[i]);
+    for (size_t i = 0; lt && i < labels.count; i++)
+        ingot_tokens_free(&lt[i]);
     free(pt);
     free(lt);
     free(ps);

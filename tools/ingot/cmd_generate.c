@@ -7,19 +7,20 @@
 #include "options.h"
 
 static int usage(FILE *f, int code) {
-    fprintf(f, "usage: ingot generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]\n\n"
-               "Generates a continuation of the prompt and streams its text to standard output;\n"
-               "the measurements (prompt tokens, prefill and decode tokens/s, time to first\n"
-               "token) go to standard error. A text prompt is wrapped in the tokenizer's chat\n"
-               "template when it has one (as mlx-lm does), unless --raw.\n\n"
-               "  -m, --model DIR       the Hugging Face model folder\n"
-               "  -p, --prompt TEXT     the prompt\n"
-               "  --prompt-ids 1,2,3    token ids instead of text (used as they are)\n"
-               "  --system TEXT         a system message (chat template only)\n"
-               "  --chat-template       require the chat template (fail when there is none)\n"
-               "  --raw                 encode the prompt as it is, without the chat template\n"
-               "  --ids                 print only the generated ids, as a JSON array\n"
-               "  -q, --quiet           do not print the measurements\n");
+    fprintf(f,
+            "usage: ingot generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]\n\n"
+            "Generates a continuation of the prompt and streams its text to standard output;\n"
+            "the measurements (prompt tokens, prefill and decode tokens/s, time to first\n"
+            "token) go to standard error. A text prompt is wrapped in the tokenizer's chat\n"
+            "template when it has one (as mlx-lm does), unless --raw.\n\n"
+            "  -m, --model DIR       the Hugging Face model folder\n"
+            "  -p, --prompt TEXT     the prompt\n"
+            "  --prompt-ids 1,2,3    token ids instead of text (used as they are)\n"
+            "  --system TEXT         a system message (chat template only)\n"
+            "  --chat-template       require the chat template (fail when there is none)\n"
+            "  --raw                 encode the prompt as it is, without the chat template\n"
+            "  --ids                 print only the generated ids, as a JSON array\n"
+            "  -q, --quiet           do not print the measurements\n");
     cli_sampling_help(f);
     return code;
 }
@@ -49,14 +50,15 @@ static int prompt_text(const char **text, char **owned, const generate_args *a,
         return 0;
     }
     if (!has_template) {
-        fprintf(stderr, "ingot generate: the tokenizer of %s has no chat template "
-                        "(--system and --chat-template need one; --raw skips it)\n",
+        fprintf(stderr,
+                "ingot generate: the tokenizer of %s has no chat template "
+                "(--system and --chat-template need one; --raw skips it)\n",
                 a->dir);
         return 1;
     }
     json_t *msgs = json_array();
-    if (a->system) json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content",
-                                                         a->system));
+    if (a->system)
+        json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", a->system));
     json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", a->prompt));
     char *js = json_dumps(msgs, JSON_COMPACT);
     json_decref(msgs);
@@ -89,8 +91,9 @@ static int load(ingot_model **m, ingot_tokenizer **tok, const generate_args *a) 
     if (need_tok) return cli_load_tokenizer(tok, "generate", a->dir);
     /* ids in and out: the tokenizer only supplies the EOS ids, when present */
     if (ingot_tokenizer_load(tok, a->dir) && !a->sampling.ignore_eos)
-        fprintf(stderr, "ingot generate: no tokenizer in %s: generation stops only at "
-                        "--max-tokens\n",
+        fprintf(stderr,
+                "ingot generate: no tokenizer in %s: generation stops only at "
+                "--max-tokens\n",
                 a->dir);
     return 0;
 }
@@ -126,8 +129,8 @@ int cli_generate(int argc, char **argv) {
         ingot_encode_options raw_eo = {.add_special_tokens = true, .parse_special = true};
         ingot_status s = ingot_session_new(&session, m, tok, 0);
         if (!s && text)
-            s = ingot_session_generate_text(session, text, strlen(text),
-                                            rendered ? NULL : &raw_eo, &go, &g);
+            s = ingot_session_generate_text(session, text, strlen(text), rendered ? NULL : &raw_eo,
+                                            &go, &g);
         else if (!s)
             s = ingot_session_generate(session, a.prompt_ids.ids, a.prompt_ids.count, &go, &g);
         if (s) rc = cli_fail("generate", s);
@@ -136,6 +139,7 @@ int cli_generate(int argc, char **argv) {
         cli_print_ids(stdout, g.ids, g.n_ids);
     else if (!rc)
         putchar('\n');
+    fflush(stdout);
     if (!rc && !a.quiet) cli_print_metrics(&g);
     ingot_generation_free(&g);
     ingot_session_free(session);

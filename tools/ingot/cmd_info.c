@@ -29,7 +29,12 @@ int cli_info(int argc, char **argv) {
     printf("architecture    %s\n", i.architecture[0] ? i.architecture : "(not given)");
     double p = (double)i.n_params;
     printf("parameters      %" PRId64 " (%.2f %s)\n", i.n_params,
-           p >= 1e9 ? p / 1e9 : p >= 1e6 ? p / 1e6 : p / 1e3, p >= 1e9 ? "B" : p >= 1e6 ? "M" : "K");
+           p >= 1e9   ? p / 1e9
+           : p >= 1e6 ? p / 1e6
+                      : p / 1e3,
+           p >= 1e9   ? "B"
+           : p >= 1e6 ? "M"
+                      : "K");
     printf("dtype           %s\n", ingot_dtype_name(i.dtype));
     printf("context length  %" PRId64 "\n", i.context_length);
     printf("vocabulary      %" PRId64 "\n", i.vocab_size);
@@ -44,8 +49,8 @@ int cli_info(int argc, char **argv) {
     printf("weights memory  %zu bytes (%.1f MiB)\n", i.weight_bytes,
            (double)i.weight_bytes / (1024.0 * 1024.0));
     /* keys and values of every layer, per token of context, in the weights' dtype */
-    double kv_per_token = 2.0 * (double)(i.n_layers * i.n_kv_heads * i.head_dim) *
-                          (double)ingot_dtype_size(i.dtype);
+    double kv_per_token =
+        2.0 * (double)(i.n_layers * i.n_kv_heads * i.head_dim) * (double)ingot_dtype_size(i.dtype);
     printf("KV cache        %.0f bytes per token (%.1f MiB for 4096 tokens)\n", kv_per_token,
            kv_per_token * 4096 / (1024.0 * 1024.0));
     ingot_model_free(m);

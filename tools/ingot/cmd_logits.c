@@ -45,8 +45,7 @@ int cli_logits(int argc, char **argv) {
         {"--prompt-ids", NULL, CLI_IDS, &given, 0, 0},
         {"--all-positions", NULL, CLI_FLAG, &all, 0, 0},
     };
-    if (cli_parse("logits", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL))
-        return 2;
+    if (cli_parse("logits", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL)) return 2;
     int rc = 0;
     if (!dir)
         rc = cli_usage_error("logits", "--model DIR is required");
@@ -70,8 +69,7 @@ int cli_logits(int argc, char **argv) {
         if (!s) s = ingot_array_to_host(host, bytes, INGOT_F32, logits);
         if (s) rc = cli_fail("logits", s);
     }
-    if (!rc)
-        print_logits(host, ingot_array_dim(logits, 1), ingot_array_dim(logits, 2), all);
+    if (!rc) print_logits(host, ingot_array_dim(logits, 1), ingot_array_dim(logits, 2), all);
     free(host);
     ingot_array_free(logits);
     ingot_array_free(input);

@@ -29,15 +29,16 @@ static const shape shapes[] = {
 #define QWEN3_EOS 151645
 
 static int usage(FILE *f, int code) {
-    fprintf(f, "usage: ingot random-model --shape NAME [--tokenizer DIR] [--dtype D] [--seed S] "
-               "OUT\n\n"
-               "Writes the folder OUT (created; its parent must exist) holding a Qwen3-architecture\n"
-               "model with random weights: config.json, generation_config.json and\n"
-               "model.safetensors, plus tokenizer.json and tokenizer_config.json copied from the\n"
-               "tokenizer folder DIR when given. Matrices are N(0, 0.02) from the seed, norms are\n"
-               "ones: the same seed writes the same bytes. The text such a model generates is\n"
-               "meaningless; it serves demos and speed measurements.\n\n"
-               "  --shape NAME       ");
+    fprintf(f,
+            "usage: ingot random-model --shape NAME [--tokenizer DIR] [--dtype D] [--seed S] "
+            "OUT\n\n"
+            "Writes the folder OUT (created; its parent must exist) holding a Qwen3-architecture\n"
+            "model with random weights: config.json, generation_config.json and\n"
+            "model.safetensors, plus tokenizer.json and tokenizer_config.json copied from the\n"
+            "tokenizer folder DIR when given. Matrices are N(0, 0.02) from the seed, norms are\n"
+            "ones: the same seed writes the same bytes. The text such a model generates is\n"
+            "meaningless; it serves demos and speed measurements.\n\n"
+            "  --shape NAME       ");
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         fprintf(f, i ? ", %s" : "%s", shapes[i].name);
     fprintf(f, "\n"
@@ -69,8 +70,8 @@ static ingot_status make_weights(ingot_array **arrays, char **names, size_t *n, 
                                  ingot_dtype dt, uint64_t seed) {
     ingot_rng rng = ingot_rng_seed(seed);
     int64_t h = sh->hidden, q = sh->heads * sh->head_dim, kv = sh->kv_heads * sh->head_dim;
-    ingot_status s = add_tensor(arrays, names, n, &rng, dt, "model.embed_tokens.weight",
-                                sh->vocab, h);
+    ingot_status s =
+        add_tensor(arrays, names, n, &rng, dt, "model.embed_tokens.weight", sh->vocab, h);
     if (!s) s = add_tensor(arrays, names, n, &rng, dt, "model.norm.weight", h, 0);
     if (!s && !sh->tied) s = add_tensor(arrays, names, n, &rng, dt, "lm_head.weight", sh->vocab, h);
     for (int64_t l = 0; l < sh->layers && !s; l++) {
@@ -126,8 +127,9 @@ static int write_config(const char *out, const shape *sh, const char *dtype_name
     snprintf(path, sizeof path, "%s/generation_config.json", out);
     f = bad ? NULL : fopen(path, "w");
     if (!f) return 1;
-    fprintf(f, "{\n  \"bos_token_id\": %d,\n  \"eos_token_id\": [%d, %d],\n  \"do_sample\": false\n}\n",
-            QWEN3_BOS, QWEN3_EOS, QWEN3_BOS);
+    fprintf(
+        f, "{\n  \"bos_token_id\": %d,\n  \"eos_token_id\": [%d, %d],\n  \"do_sample\": false\n}\n",
+        QWEN3_BOS, QWEN3_EOS, QWEN3_BOS);
     bad = ferror(f);
     return (fclose(f) != 0) | bad;
 }

@@ -28,7 +28,8 @@ void cli_ids_free(cli_ids *ids) {
 
 bool cli_parse_ids(cli_ids *out, const char *text) {
     size_t cap = 1;
-    for (const char *p = text; *p; p++) cap += *p == ',';
+    for (const char *p = text; *p; p++)
+        cap += *p == ',';
     int32_t *ids = malloc(cap * sizeof *ids);
     size_t n = 0;
     const char *p = text;
@@ -80,8 +81,9 @@ static int store(const char *cmd, const cli_option *o, const char *value) {
     }
     case CLI_IDS:
         if (!cli_parse_ids(o->dest, value))
-            return cli_usage_error(cmd, "%s expects comma-separated token ids such as 1,2,3, "
-                                        "got '%s'",
+            return cli_usage_error(cmd,
+                                   "%s expects comma-separated token ids such as 1,2,3, "
+                                   "got '%s'",
                                    o->name, value);
         return 0;
     case CLI_LIST: {
@@ -139,8 +141,9 @@ int cli_load_tokenizer(ingot_tokenizer **out, const char *cmd, const char *dir) 
     ingot_status s = ingot_tokenizer_load(out, dir);
     if (!s) return 0;
     cli_fail(cmd, s);
-    fprintf(stderr, "ingot %s: text needs the model folder's tokenizer.json; "
-                    "--prompt-ids takes token ids instead\n",
+    fprintf(stderr,
+            "ingot %s: text needs the model folder's tokenizer.json; "
+            "--prompt-ids takes token ids instead\n",
             cmd);
     return 1;
 }
@@ -176,7 +179,8 @@ void cli_print_json_string(FILE *f, const char *s, size_t len) {
 
 void cli_print_ids(FILE *f, const int32_t *ids, size_t n) {
     fputc('[', f);
-    for (size_t i = 0; i < n; i++) fprintf(f, i ? ", %d" : "%d", ids[i]);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, i ? ", %d" : "%d", ids[i]);
     fputs("]\n", f);
 }
 
@@ -227,15 +231,16 @@ void cli_sampling_options(cli_option *opts, cli_sampling *s) {
 }
 
 void cli_sampling_help(FILE *f) {
-    fprintf(f, "  -n, --max-tokens N    tokens to generate at most (default 256)\n"
-               "  --temp T              temperature; 0 (default) is greedy\n"
-               "  --top-p P             nucleus sampling mass in (0, 1); 1 (default) is off\n"
-               "  --top-k K             keep the K most likely tokens; 0 (default) is off\n"
-               "  --min-p P             drop tokens below P x the top probability; 0 is off\n"
-               "  --repeat-penalty R    repetition penalty (also --repetition-penalty); 1 is off\n"
-               "  -s, --seed S          random seed of the sampler (default 0)\n"
-               "  --ignore-eos          do not stop at end-of-sequence tokens\n"
-               "  --stop STR            stop when the text reaches STR (not printed); repeatable\n");
+    fprintf(f,
+            "  -n, --max-tokens N    tokens to generate at most (default 256)\n"
+            "  --temp T              temperature; 0 (default) is greedy\n"
+            "  --top-p P             nucleus sampling mass in (0, 1); 1 (default) is off\n"
+            "  --top-k K             keep the K most likely tokens; 0 (default) is off\n"
+            "  --min-p P             drop tokens below P x the top probability; 0 is off\n"
+            "  --repeat-penalty R    repetition penalty (also --repetition-penalty); 1 is off\n"
+            "  -s, --seed S          random seed of the sampler (default 0)\n"
+            "  --ignore-eos          do not stop at end-of-sequence tokens\n"
+            "  --stop STR            stop when the text reaches STR (not printed); repeatable\n");
 }
 
 ingot_generate_options cli_generate_options(const cli_sampling *s) {
@@ -266,8 +271,8 @@ int cli_chat_render(char **out, size_t *len, const char *cmd, const ingot_tokeni
 }
 
 static const char *stop_reason_name(ingot_stop_reason r) {
-    static const char *names[] = {"max tokens", "end of sequence", "stop id",
-                                  "stop string", "stopped", "context length"};
+    static const char *names[] = {"max tokens",  "end of sequence", "stop id",
+                                  "stop string", "stopped",         "context length"};
     return (unsigned)r < sizeof names / sizeof *names ? names[r] : "?";
 }
 
@@ -277,8 +282,7 @@ void cli_print_metrics(const ingot_generation *g) {
             "prompt: %lld tokens (%lld reused), prefill %.2f tokens/s | generated %lld tokens, "
             "decode %.2f tokens/s | time to first token %.3f s | peak memory %.1f MiB | "
             "stop: %s\n",
-            (long long)m->prompt_tokens, (long long)m->reused_tokens,
-            m->prefill_tokens_per_second, (long long)m->generated_tokens,
-            m->decode_tokens_per_second, m->time_to_first_token,
+            (long long)m->prompt_tokens, (long long)m->reused_tokens, m->prefill_tokens_per_second,
+            (long long)m->generated_tokens, m->decode_tokens_per_second, m->time_to_first_token,
             (double)m->peak_memory / (1024.0 * 1024.0), stop_reason_name(g->stop_reason));
 }

@@ -34,8 +34,8 @@ typedef struct cli_option {
     const char *name;  /* "--max-tokens" */
     const char *alias; /* "-n", or NULL */
     cli_opt_kind kind;
-    void *dest;        /* bool*, const char**, int64_t*, double*, cli_ids*, cli_list* */
-    double min, max;   /* numeric bounds (CLI_INT, CLI_FLOAT) */
+    void *dest;      /* bool*, const char**, int64_t*, double*, cli_ids*, cli_list* */
+    double min, max; /* numeric bounds (CLI_INT, CLI_FLOAT) */
 } cli_option;
 
 /* Parses argv against opts (n entries). Positional arguments are stored in
@@ -49,8 +49,7 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts, si
 void cli_ids_free(cli_ids *ids);
 
 /* Prints "ingot CMD: MESSAGE" to stderr and returns 2 (usage error). */
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Loads the model folder dir on the CPU, keeping its dtype (dtype NULL) or
  * converting to dtype; prints the error and returns 1 on failure. */
@@ -72,8 +71,6 @@ void cli_print_ids(FILE *f, const int32_t *ids, size_t n);
 
 /* Seconds on a monotonic clock. */
 double cli_now(void);
-
-
 
 /* Fills *out with the prompt's ids: a copy of given when text is NULL, else
  * text encoded with tok (special tokens added when add_special). Prints the
