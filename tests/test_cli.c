@@ -18,7 +18,7 @@
 
 #include "common/testutil.h"
 
-static char g_bin[4096], g_models[4096], g_tmp[4096];
+static char g_bin[4096], g_models[4096], g_tmp[4096], g_assets[4096];
 
 /* The result of one run of the tool. */
 typedef struct run_result {
@@ -272,6 +272,54 @@ static void test_bench_and_random_model(void **state) {
     run_free(&r);
 }
 
+/* Text in and out on a tiny random-weight model with the real Qwen3
+ * tokenizer: generate through the chat template, a stop string, and a piped
+ * two-turn chat whose second turn reuses the first turn's cache. */
+static void test_text_and_chat(void **state) {
+    (void)state;
+    char tok[4300];
+    snprintf(tok, sizeof tok, "%s/tokenizer-qwen3/models/tokenizer.json", g_assets);
+    if (access(tok, R_OK) != 0) skip();
+    run_result r =
+        run("random-model --shape tiny --tokenizer '%s/tokenizer-qwen3/models' '%s/demo'", g_assets,
+            g_tmp);
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = run("generate -m '%s/demo' -p 'Hello' -n 6 --temp 0.7 --seed 3", g_tmp);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.err, "prompt: 9 tokens")); /* the chat template's 9 tokens */
+    char *first = strdup(r.out);
+    run_free(&r);
+    r = run("generate -m '%s/demo' -p 'Hello' -n 6 --temp 0.7 --seed 3", g_tmp);
+    assert_string_equal(r.out, first); /* same seed, same text */
+    free(first);
+    run_free(&r);
+    r = run("generate -m '%s/demo' -p 'Hello' --raw -n 4 -q", g_tmp);
+    assert_int_equal(r.code, 0);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    r = run("chat -m '%s/demo' -n 3 -v < /dev/null", g_tmp);
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    char in[4300];
+    snprintf(in, sizeof in, "%s/chat.txt", g_tmp);
+    FILE *f = fopen(in, "w");
+    assert_non_null(f);
+    fputs("Hi\nAnd then?\n/exit\nnever read\n", f);
+    fclose(f);
+    r = run("chat -m '%s/demo' -n 3 -v --system 'Be brief.' < '%s'", g_tmp, in);
+    assert_int_equal(r.code, 0);
+    const char *second = strstr(r.err, "prompt:");
+    assert_non_null(second);
+    second = strstr(second + 1, "prompt:");
+    assert_non_null(second);
+    assert_null(strstr(second + 1, "prompt:")); /* /exit ended the chat */
+    long reused = 0;
+    assert_int_equal(sscanf(strchr(second, '(') + 1, "%ld", &reused), 1);
+    assert_true(reused > 10);
+    run_free(&r);
+}
+
 static void test_usage_errors(void **state) {
     (void)state;
     char m[4300];
@@ -312,6 +360,8 @@ static void test_failures(void **state) {
 
 int main(void) {
     const char *build = getenv("INGOT_BUILD_DIR"), *fx = getenv("INGOT_FIXTURES");
+    const char *assets = getenv("INGOT_ASSETS");
+    snprintf(g_assets, sizeof g_assets, "%s", assets ? assets : ".cache/assets");
     snprintf(g_bin, sizeof g_bin, "%s/bin/ingot", build ? build : "build");
     snprintf(g_models, sizeof g_models, "%s/models", fx ? fx : "tests/fixtures");
     if (access(g_bin, X_OK) != 0) {
@@ -327,6 +377,7 @@ int main(void) {
         cmocka_unit_test(test_generate_greedy),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_bench_and_random_model),
+        cmocka_unit_test(test_text_and_chat),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_failures),
     };
