@@ -160,7 +160,7 @@ static int score(const ingot_model *m, const lines *prompts, const ingot_token_s
 
 /* Token sequences viewing toks. */
 static ingot_token_seq *as_seqs(const ingot_tokens *toks, size_t n) {
-    ingot_token_seq *seqs = calloc(n ? n : 1, sizeof *seqs);
+    ingot_token_seq *seqs = toks ? calloc(n ? n : 1, sizeof *seqs) : NULL;
     for (size_t i = 0; seqs && i < n; i++)
         seqs[i] = (ingot_token_seq){toks[i].ids, toks[i].count};
     return seqs;

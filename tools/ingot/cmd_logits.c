@@ -69,7 +69,8 @@ int cli_logits(int argc, char **argv) {
         if (!s) s = ingot_array_to_host(host, bytes, INGOT_F32, logits);
         if (s) rc = cli_fail("logits", s);
     }
-    if (!rc) print_logits(host, ingot_array_dim(logits, 1), ingot_array_dim(logits, 2), all);
+    if (!rc && host)
+        print_logits(host, ingot_array_dim(logits, 1), ingot_array_dim(logits, 2), all);
     free(host);
     ingot_array_free(logits);
     ingot_array_free(input);
