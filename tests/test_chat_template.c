@@ -540,6 +540,14 @@ static void test_limits(void **state) {
     strcpy(flat + k, " }}");
     TU_FAILS(try_render(&out, NULL, flat, "{}", NULL), INGOT_ERR_LIMIT, "nesting deeper");
     free(flat);
+    /* so is a long chain of filters */
+    char *chain = malloc(8 * 20000 + 16);
+    k = (size_t)sprintf(chain, "{{ 'x'");
+    for (int i = 0; i < 20000; i++)
+        k += (size_t)sprintf(chain + k, "|upper");
+    strcpy(chain + k, " }}");
+    TU_FAILS(try_render(&out, NULL, chain, "{}", NULL), INGOT_ERR_LIMIT, "nesting deeper");
+    free(chain);
     /* lists nested by a loop stay bounded too */
     expect_limit("{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = [ns.l] %}"
                  "{% endfor %}",

@@ -40,7 +40,8 @@ typedef struct ingot_chat_template ingot_chat_template;
 typedef struct ingot_template_limits {
     size_t max_output;  /* bytes of rendered text; default 16 MiB */
     uint64_t max_steps; /* evaluation steps (nodes, loop iterations); default 10^7 */
-    int max_depth;      /* nesting of blocks, calls and expressions; default 200 */
+    int max_depth;      /* nesting of blocks, calls and expressions; default 200,
+                           at most 1000 (a larger value is INVALID_ARGUMENT) */
 } ingot_template_limits;
 
 /* Parses len bytes of template source. limits may be NULL (defaults); they
@@ -55,9 +56,10 @@ ingot_status ingot_chat_template_parse(ingot_chat_template **out, const char *so
 void ingot_chat_template_free(ingot_chat_template *t);
 
 /* Renders the template with the variables of a JSON object (vars_json, len
- * bytes): each key becomes a template variable, e.g. {"messages": [...],
- * "tools": [...], "add_generation_prompt": true, "enable_thinking": false,
- * "bos_token": "<bos>"}. The result is NUL-terminated in *out (malloc'd; the
+ * bytes; invalid JSON or a repeated key is INVALID_ARGUMENT): each key
+ * becomes a template variable, e.g. {"messages": [...], "tools": [...],
+ * "add_generation_prompt": true, "enable_thinking": false, "bos_token":
+ * "<bos>"}. The result is NUL-terminated in *out (malloc'd; the
  * caller frees it with free()), its length in *out_len (may be NULL).
  * Errors: INVALID_ARGUMENT (NULLs, vars not a JSON object; a template's
  * raise_exception, with its message: the conversation was rejected), FORMAT

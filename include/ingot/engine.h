@@ -55,14 +55,15 @@ extern "C" {
  *   5. temperature: l /= temperature;
  *   6. top-k: keep the tokens whose logit is >= the k-th largest (ties at the
  *      boundary are all kept, as in transformers);
- *   7. top-p: softmax; sort by probability (descending, lower id first among
- *      equals); keep a token while the mass of the tokens before it is < top_p
- *      (the smallest prefix whose mass reaches top_p; at least one token);
+ *   7. top-p: softmax; in the order of decreasing probability (lower id first
+ *      among equals) keep a token while the mass of the tokens before it is
+ *      < top_p (the smallest such prefix whose mass reaches top_p; at least
+ *      one token);
  *   8. min-p: drop tokens whose probability (after temperature and the
  *      filters above, renormalised) is < min_p * the largest probability;
  *   9. draw from the renormalised survivors with one uniform number from the
- *      sampler's ingot_rng (inverse CDF in the order of step 7), so the same
- *      seed and the same logits give the same tokens.
+ *      sampler's ingot_rng (inverse CDF over the survivors in increasing id
+ *      order), so the same seed and the same logits give the same tokens.
  * The penalty window is the last penalty_last_n ids of the sampler's history
  * (ingot_sampler_accept), or the whole history when penalty_last_n is 0 (as
  * transformers, which penalises the prompt and everything generated).
@@ -79,14 +80,14 @@ typedef struct ingot_logit_bias {
  * top_k <= 0, top_p <= 0 or >= 1, min_p <= 0, repetition_penalty 0 or 1,
  * presence/frequency_penalty 0. */
 typedef struct ingot_sampler_params {
-    float temperature;        /* >= 0; 0 = greedy */
-    int32_t top_k;            /* keep the k most likely; <= 0 = off */
-    float top_p;              /* nucleus mass in (0, 1); otherwise off */
-    float min_p;              /* in [0, 1]; 0 = off */
-    float repetition_penalty; /* > 0; 0 or 1 = off */
-    float presence_penalty;   /* any finite value; 0 = off */
-    float frequency_penalty;  /* any finite value; 0 = off */
-    int32_t penalty_last_n;   /* window of the penalties; 0 = the whole history */
+    float temperature;                  /* >= 0; 0 = greedy */
+    int32_t top_k;                      /* keep the k most likely; <= 0 = off */
+    float top_p;                        /* nucleus mass in (0, 1); otherwise off */
+    float min_p;                        /* in [0, 1]; 0 = off */
+    float repetition_penalty;           /* > 0; 0 or 1 = off */
+    float presence_penalty;             /* any finite value; 0 = off */
+    float frequency_penalty;            /* any finite value; 0 = off */
+    int32_t penalty_last_n;             /* window of the penalties; 0 = the whole history */
     const ingot_logit_bias *logit_bias; /* n_logit_bias entries; copied */
     size_t n_logit_bias;
     uint64_t seed; /* the sampler's ingot_rng_seed */
@@ -131,22 +132,24 @@ ingot_status ingot_sampler_probs(float *probs, const ingot_sampler *s, const flo
 /* Called once per generated token with its id and the text it completes
  * (from the streaming detokenizer; possibly empty, and text that could be the
  * start of a stop string is held back until it is known not to be one, so
- * piece may hold text of earlier tokens). piece is NULL with len 0 when the
- * session has no tokenizer. Return false to stop generation (the token is
- * kept in the output). Called for the final flush of held-back text with
- * id -1. */
+ * piece may hold text of earlier tokens). EOS and stop ids come with an empty
+ * piece; piece is NULL with len 0 when the session has no tokenizer. piece
+ * is not NUL-terminated and is valid during the call only. Return false to
+ * stop generation (the token is kept in the output); the callback is not
+ * called again. Text still held back when generation ends comes in one more
+ * call with id -1. The pieces concatenated equal the generation's text. */
 typedef bool (*ingot_token_callback)(void *user, int32_t id, const char *piece, size_t len);
 
 typedef struct ingot_generate_options {
     ingot_sampler_params sampling;
-    int64_t max_tokens;   /* generated tokens at most; <= 0: until another stop or the
-                             context length */
-    bool ignore_eos;      /* do not stop on the tokenizer's / model's EOS ids */
+    int64_t max_tokens;      /* generated tokens at most; <= 0: until another stop or the
+                                context length */
+    bool ignore_eos;         /* do not stop on the tokenizer's / model's EOS ids */
     const int32_t *stop_ids; /* n_stop_ids more ids that end generation; copied */
     size_t n_stop_ids;
     const char *const *stop_strings; /* NUL-terminated, non-empty; need a tokenizer */
     size_t n_stop_strings;
-    bool skip_special;    /* leave special tokens out of the text */
+    bool skip_special;             /* leave special tokens out of the text */
     ingot_token_callback callback; /* may be NULL */
     void *user;
 } ingot_generate_options;
@@ -163,27 +166,28 @@ typedef enum ingot_stop_reason {
 
 /* Measurements of one call. Times are wall-clock seconds. */
 typedef struct ingot_metrics {
-    int64_t prompt_tokens;    /* tokens of the prompt given */
+    int64_t prompt_tokens;    /* tokens of the prompt given (batch: all rows) */
     int64_t reused_tokens;    /* of them, taken from the session's cache */
     int64_t prefill_tokens;   /* of them, computed: prompt_tokens - reused_tokens */
     int64_t generated_tokens; /* tokens sampled (the stop token included) */
     double prefill_seconds;
-    double decode_seconds;    /* forward passes after the first token */
+    double decode_seconds;            /* forward passes after the first token */
     double prefill_tokens_per_second; /* prefill_tokens / prefill_seconds (0 if none) */
     double decode_tokens_per_second;  /* (generated_tokens - 1) / decode_seconds (0 if none) */
-    double time_to_first_token; /* from the call's start to the first sampled token */
-    size_t peak_memory;       /* the device's peak active bytes during the call
-                                 (ingot_memory_stats); the peak is reset at the start */
+    double time_to_first_token;       /* from the call's start to the first sampled token */
+    size_t peak_memory;               /* the device's peak active bytes during the call
+                                         (ingot_memory_stats: array buffers, weights
+                                         included; the peak is reset at the start) */
 } ingot_metrics;
 
 /* The result of one generation. Zero-initialise; free with
  * ingot_generation_free (which zeroes it, so it can be reused). */
 typedef struct ingot_generation {
-    int32_t *ids;       /* n_ids generated ids, the stop token included */
+    int32_t *ids; /* n_ids generated ids, the stop token included */
     size_t n_ids;
-    char *text;         /* NUL-terminated text of the ids (without a stop
-                           string and what follows it; EOS / stop ids are not
-                           decoded into it); NULL without a tokenizer */
+    char *text; /* NUL-terminated text of the ids (without a stop
+                   string and what follows it; EOS / stop ids are not
+                   decoded into it); NULL without a tokenizer */
     size_t text_len;
     ingot_stop_reason stop_reason;
     ingot_metrics metrics;
@@ -244,8 +248,7 @@ ingot_status ingot_session_generate(ingot_session *s, const int32_t *prompt, siz
  * for invalid UTF-8 or an empty encoding. */
 ingot_status ingot_session_generate_text(ingot_session *s, const char *text, size_t len,
                                          const ingot_encode_options *eopts,
-                                         const ingot_generate_options *opts,
-                                         ingot_generation *out);
+                                         const ingot_generate_options *opts, ingot_generation *out);
 
 /* ---- classify and score ---- */
 
@@ -273,30 +276,33 @@ ingot_status ingot_classify_logits(ingot_array **logits, const ingot_model *m,
  * clamped to the vocabulary: entries past it are id -1 and -INFINITY.
  * Errors: as ingot_classify_logits, INVALID_ARGUMENT for k < 1. */
 ingot_status ingot_classify_topk(int32_t *ids, float *logprobs, const ingot_model *m,
-                                 const ingot_token_seq *prompts, size_t n, size_t max_batch,
-                                 int k);
+                                 const ingot_token_seq *prompts, size_t n, size_t max_batch, int k);
 
 /* Label scoring: scores[i*n_labels + j] = log P(label j | prompt i), the sum
  * over the label's tokens of the log-softmax of the token given the prompt
- * and the label's earlier tokens (no length normalisation). Every
+ * and the label's earlier tokens (no length normalisation), in double. Every
  * (prompt, label) pair is one row of a batched forward pass over
- * prompt + label, at most max_batch rows per pass (0: all). Each label has
- * n >= 1 ids. Errors: as ingot_classify_logits (also for empty labels). */
+ * prompt + label, at most max_batch rows per pass (0: as many as keep each
+ * pass's [rows, T, V] logits within 256 MiB). Each label has n >= 1 ids; the
+ * label's ids are taken as given (encode labels without special tokens, with
+ * the leading space a tokenizer expects after the prompt). Errors: as
+ * ingot_classify_logits (also for empty labels; LIMIT when prompt + label
+ * exceed the context). */
 ingot_status ingot_score_labels(double *scores, const ingot_model *m,
                                 const ingot_token_seq *prompts, size_t n_prompts,
-                                const ingot_token_seq *labels, size_t n_labels,
-                                size_t max_batch);
+                                const ingot_token_seq *labels, size_t n_labels, size_t max_batch);
 
 /* ---- batch generation ---- */
 
 /* Generates a continuation for each of n prompts, decoding them together in
  * one batch (left padding, a per-row attention mask and positions). Row i
- * gives exactly what ingot_session_generate gives for prompt i alone with the
- * same options (greedy: the same ids; sampling: row i's sampler is seeded with
- * opts->sampling.seed + i). A finished row stops contributing output while
- * the others go on. The callback, when given, is not called (use a session
- * for streaming). tok may be NULL (ids only; no stop strings; the EOS ids
- * then come from nowhere: give stop_ids). out is a caller array of n
+ * gives what ingot_session_generate gives for prompt i alone with the same
+ * options (row i's sampler is seeded with opts->sampling.seed + i): the same
+ * ids, up to floating-point differences between the batched and the single
+ * forward pass that could flip a near tie. A finished row stops contributing
+ * output while the others go on (its slot is still computed). The callback,
+ * when given, is not called (use a session for streaming). tok may be NULL (ids only; no stop
+ * strings; the EOS ids then come from nowhere: give stop_ids). out is a caller array of n
  * generations, each to be freed with ingot_generation_free; their metrics
  * describe the whole batch (prompt_tokens: the sum over rows).
  * Errors: as ingot_session_generate; on error every out[i] is zeroed. */

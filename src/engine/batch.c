@@ -90,8 +90,8 @@ static ingot_status sample_rows(batch *b, const ingot_generate_options *o, bool 
         ingot__stream *s = &b->streams[i];
         if (s->done) continue;
         int32_t id;
-        ingot_status st = ingot_sampler_sample(&id, b->samplers[i], b->logits + i * (size_t)b->V,
-                                               b->V);
+        ingot_status st =
+            ingot_sampler_sample(&id, b->samplers[i], b->logits + i * (size_t)b->V, b->V);
         if (!st) st = ingot_sampler_accept(b->samplers[i], &id, 1);
         if (!st) st = ingot__stream_push(s, id);
         if (st) return st;
@@ -116,8 +116,7 @@ static ingot_status step(batch *b, const ingot_model *m) {
     ingot_forward_options fo = {.positions = pos, .attention_mask = mask, .last_only = true};
     if (!st) st = ingot_model_forward(&lg, m, ids, b->cache, &fo); /* [n, 1, V] */
     if (!st)
-        st = ingot_array_to_host(b->logits, b->n * (size_t)b->V * sizeof *b->logits, INGOT_F32,
-                                 lg);
+        st = ingot_array_to_host(b->logits, b->n * (size_t)b->V * sizeof *b->logits, INGOT_F32, lg);
     for (size_t i = 0; i < b->n; i++)
         b->pos[i]++;
     ingot_array *arrays[] = {ids, pos, mask, lg};

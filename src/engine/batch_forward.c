@@ -36,8 +36,8 @@ ingot_status ingot__forward_left_padded(ingot_array **logits, const ingot_model 
     *logits = NULL;
     size_t T = ingot__max_row(rows, n);
     int64_t shape[2] = {(int64_t)n, (int64_t)T};
-    int32_t *ids = calloc(n * T, sizeof *ids);  /* [n, T] */
-    int32_t *pos = calloc(n * T, sizeof *pos);  /* [n, T] */
+    int32_t *ids = calloc(n * T, sizeof *ids);   /* [n, T] */
+    int32_t *pos = calloc(n * T, sizeof *pos);   /* [n, T] */
     int32_t *mask = calloc(n * T, sizeof *mask); /* [n, T] */
     ingot_array *a_ids = NULL, *a_pos = NULL, *a_mask = NULL;
     ingot_status st = INGOT_OK;
@@ -54,8 +54,8 @@ ingot_status ingot__forward_left_padded(ingot_array **logits, const ingot_model 
     if (!st) st = ingot_array_from_data(&a_pos, pos, INGOT_I32, shape, 2);
     if (!st) st = ingot_array_from_data(&a_mask, mask, INGOT_I32, shape, 2);
     if (!st) {
-        ingot_forward_options o = {.positions = a_pos, .attention_mask = a_mask,
-                                   .last_only = last_only};
+        ingot_forward_options o = {
+            .positions = a_pos, .attention_mask = a_mask, .last_only = last_only};
         st = ingot_model_forward(logits, m, a_ids, cache, &o);
     }
     ingot_array_free(a_ids);

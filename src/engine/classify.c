@@ -39,8 +39,8 @@ static ingot_status last_logits(float *host, const ingot_model *m, const ingot_t
         ingot_array *lg; /* [k, 1, V] */
         ingot_status st = ingot__forward_left_padded(&lg, m, rows + at, k, NULL, true);
         if (st) return st;
-        st = ingot_array_to_host(host + at * (size_t)V, k * (size_t)V * sizeof *host, INGOT_F32,
-                                 lg);
+        st =
+            ingot_array_to_host(host + at * (size_t)V, k * (size_t)V * sizeof *host, INGOT_F32, lg);
         ingot_array_free(lg);
         if (st) return st;
     }
@@ -118,18 +118,19 @@ ingot_status ingot_classify_topk(int32_t *ids, float *logprobs, const ingot_mode
 
 /* Scores the pairs [first, first + k) of the prompts x labels grid (pair p:
  * prompt p / n_labels, label p % n_labels) with one forward pass. */
-static ingot_status score_pass(double *scores, const ingot_model *m,
-                               const ingot_token_seq *prompts, const ingot_token_seq *labels,
-                               size_t n_labels, size_t first, size_t k, int64_t V) {
+static ingot_status score_pass(double *scores, const ingot_model *m, const ingot_token_seq *prompts,
+                               const ingot_token_seq *labels, size_t n_labels, size_t first,
+                               size_t k, int64_t V) {
     ingot_token_seq *rows = calloc(k, sizeof *rows);
     int32_t **bufs = calloc(k, sizeof *bufs);
-    ingot_status st = rows && bufs ? INGOT_OK
-                                   : ingot__error(INGOT_ERR_OUT_OF_MEMORY, "score: out of memory");
+    ingot_status st =
+        rows && bufs ? INGOT_OK : ingot__error(INGOT_ERR_OUT_OF_MEMORY, "score: out of memory");
     for (size_t r = 0; !st && r < k; r++) {
         const ingot_token_seq *p = &prompts[(first + r) / n_labels];
         const ingot_token_seq *l = &labels[(first + r) % n_labels];
         bufs[r] = malloc((p->n + l->n) * sizeof *bufs[r]);
-        if (!bufs[r]) st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "score: out of memory");
+        if (!bufs[r])
+            st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "score: out of memory");
         else {
             memcpy(bufs[r], p->ids, p->n * sizeof *p->ids);
             memcpy(bufs[r] + p->n, l->ids, l->n * sizeof *l->ids);
@@ -167,8 +168,7 @@ static ingot_status score_pass(double *scores, const ingot_model *m,
 
 ingot_status ingot_score_labels(double *scores, const ingot_model *m,
                                 const ingot_token_seq *prompts, size_t n_prompts,
-                                const ingot_token_seq *labels, size_t n_labels,
-                                size_t max_batch) {
+                                const ingot_token_seq *labels, size_t n_labels, size_t max_batch) {
     const char *op = "score_labels";
     INGOT__CHECK_NOT_NULL(scores, op);
     ingot_status st = check_model_rows(m, prompts, n_prompts, "prompt", op);
@@ -180,8 +180,8 @@ ingot_status ingot_score_labels(double *scores, const ingot_model *m,
     ingot_model_get_info(&info, m);
     if ((int64_t)T > info.context_length)
         return ingot__error(INGOT_ERR_LIMIT,
-                            "%s: prompt and label of %zu tokens exceed the context of %lld", op,
-                            T, (long long)info.context_length);
+                            "%s: prompt and label of %zu tokens exceed the context of %lld", op, T,
+                            (long long)info.context_length);
     size_t pairs = n_prompts * n_labels, step = max_batch;
     if (!step) {
         size_t row_bytes = T * (size_t)V * sizeof(float);

@@ -17,13 +17,13 @@ typedef struct ingot__stream {
     size_t tok_vocab;           /* ids at or past it decode to nothing */
     ingot_detokenizer *detok;
     const ingot_generate_options *opts;
-    bool call_back;             /* call opts->callback */
-    const int32_t *eos;         /* the tokenizer's stop ids (none when ignored) */
+    bool call_back;     /* call opts->callback */
+    const int32_t *eos; /* the tokenizer's stop ids (none when ignored) */
     size_t n_eos;
     int32_t *ids;
     size_t n_ids, cap_ids;
-    char *text;                 /* everything decoded, NUL-terminated */
-    size_t len, cap, emitted;   /* text[0..emitted) went to the callback */
+    char *text;               /* everything decoded, NUL-terminated */
+    size_t len, cap, emitted; /* text[0..emitted) went to the callback */
     bool done;
     ingot_stop_reason reason;
 } ingot__stream;

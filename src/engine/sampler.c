@@ -16,7 +16,8 @@ struct ingot_sampler {
     size_t n_history, cap_history;
     float *work;    /* [V] scratch logits */
     float *prob;    /* [V] the kept probabilities */
-    int32_t *order; /* [V] scratch counts, then ids by decreasing logit */
+    int32_t *order; /* [V] scratch counts, then the surviving ids (increasing) */
+    int32_t *idx;   /* [V] scratch for top-p */
 };
 
 static bool is_off(float v, float off) { return v == 0.0f || v == off; }
@@ -29,11 +30,10 @@ static ingot_status check_params(const ingot_sampler_params *p, int64_t vocab) {
     if (!(p->min_p >= 0.0f && p->min_p <= 1.0f))
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: min_p %g is not in [0, 1]", op,
                             (double)p->min_p);
-    if (isnan(p->top_p))
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: top_p is NaN", op);
+    if (isnan(p->top_p)) return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: top_p is NaN", op);
     if (!(p->repetition_penalty >= 0.0f) || !isfinite(p->repetition_penalty))
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: repetition_penalty %g is not >= 0",
-                            op, (double)p->repetition_penalty);
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: repetition_penalty %g is not >= 0", op,
+                            (double)p->repetition_penalty);
     if (!isfinite(p->presence_penalty) || !isfinite(p->frequency_penalty))
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
                             "%s: presence/frequency penalties must be finite", op);
@@ -68,8 +68,9 @@ ingot_status ingot_sampler_new(ingot_sampler **out, const ingot_sampler_params *
     s->work = malloc((size_t)vocab_size * sizeof *s->work);
     s->prob = malloc((size_t)vocab_size * sizeof *s->prob);
     s->order = malloc((size_t)vocab_size * sizeof *s->order);
+    s->idx = malloc((size_t)vocab_size * sizeof *s->idx);
     s->bias = p.n_logit_bias ? malloc(p.n_logit_bias * sizeof *s->bias) : NULL;
-    if (!s->work || !s->prob || !s->order || (p.n_logit_bias && !s->bias)) {
+    if (!s->work || !s->prob || !s->order || !s->idx || (p.n_logit_bias && !s->bias)) {
         ingot_sampler_free(s);
         return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_new: out of memory");
     }
@@ -88,6 +89,7 @@ void ingot_sampler_free(ingot_sampler *s) {
     free(s->work);
     free(s->prob);
     free(s->order);
+    free(s->idx);
     free(s);
 }
 
@@ -138,18 +140,53 @@ static void apply_penalties(const ingot_sampler *s, float *l, int32_t *counts) {
         int32_t c = counts[id];
         if (c == 0) continue; /* already penalised */
         counts[id] = 0;
-        if (rep) l[id] = l[id] > 0.0f ? l[id] / p->repetition_penalty
-                                      : l[id] * p->repetition_penalty;
+        if (rep)
+            l[id] = l[id] > 0.0f ? l[id] / p->repetition_penalty : l[id] * p->repetition_penalty;
         l[id] -= (float)c * p->frequency_penalty + p->presence_penalty;
     }
 }
 
 static _Thread_local const float *sort_keys; /* qsort has no context argument */
 
-static int by_logit_desc(const void *a, const void *b) {
+/* Positions j by decreasing sort_keys[j], lower j first among equals. */
+static int by_key_desc(const void *a, const void *b) {
     int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
     if (sort_keys[i] != sort_keys[j]) return sort_keys[i] > sort_keys[j] ? -1 : 1;
     return (i > j) - (i < j);
+}
+
+static int by_value(const void *a, const void *b) {
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    return (i > j) - (i < j);
+}
+
+/* Restores the min-heap property of heap[0..n) below slot i. */
+static void sift_down(float *heap, int64_t n, int64_t i) {
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && heap[c + 1] < heap[c]) c++;
+        if (heap[i] <= heap[c]) return;
+        float t = heap[i];
+        heap[i] = heap[c];
+        heap[c] = t;
+        i = c;
+    }
+}
+
+/* The k-th largest of l[order[0..m)] (0 < k < m) with a min-heap of the k
+ * largest so far in heap[k]: O(m log k), so top-k needs no full sort. */
+static float kth_largest(const float *l, const int32_t *order, int64_t m, int64_t k, float *heap) {
+    for (int64_t j = 0; j < k; j++)
+        heap[j] = l[order[j]];
+    for (int64_t i = k / 2 - 1; i >= 0; i--)
+        sift_down(heap, k, i);
+    for (int64_t j = k; j < m; j++)
+        if (l[order[j]] > heap[0]) {
+            heap[0] = l[order[j]];
+            sift_down(heap, k, 0);
+        }
+    return heap[0];
 }
 
 /* Renormalises prob[0..m) to sum 1; returns m. */
@@ -162,11 +199,51 @@ static int64_t renormalise(float *prob, int64_t m) {
     return m;
 }
 
-/* The whole chain: on success order[0..*kept) are the surviving ids from the
- * most likely down, prob[0..*kept) their probabilities. l, prob and order are
- * [V] scratch. */
-static ingot_status distribution(const ingot_sampler *s, const float *logits, int64_t n,
-                                 float *l, float *prob, int32_t *order, int64_t *kept,
+/* Keeps the entries j of order/prob[0..m) for which keep[j] (a sorted list
+ * of n positions); returns n. */
+static int64_t compact(int32_t *order, float *prob, const int32_t *keep, int64_t n) {
+    for (int64_t k = 0; k < n; k++) {
+        order[k] = order[keep[k]];
+        prob[k] = prob[keep[k]];
+    }
+    return n;
+}
+
+/* Top-p over prob[0..m) (sum 1, in id order): the smallest set of most
+ * likely tokens whose mass reaches top_p. Only the tokens at or above a
+ * threshold whose set already holds top_p are sorted (that set contains the
+ * answer), so a peaked distribution over a large vocabulary costs a few
+ * passes, not a sort. */
+static int64_t top_p_filter(int32_t *order, float *prob, int64_t m, double top_p, int32_t *idx) {
+    float top = 0.0f;
+    for (int64_t j = 0; j < m; j++)
+        top = prob[j] > top ? prob[j] : top;
+    int64_t n = 0;
+    for (float tau = top;; tau = tau > 1e-30f ? tau / 16.0f : 0.0f) {
+        double mass = 0.0;
+        n = 0;
+        for (int64_t j = 0; j < m; j++)
+            if (prob[j] >= tau) {
+                mass += prob[j];
+                idx[n++] = (int32_t)j;
+            }
+        if (mass >= top_p || tau == 0.0f) break;
+    }
+    sort_keys = prob;
+    qsort(idx, (size_t)n, sizeof *idx, by_key_desc);
+    double before = 0.0;
+    int64_t k = 0;
+    while (k < n && before < top_p)
+        before += prob[idx[k++]];
+    qsort(idx, (size_t)k, sizeof *idx, by_value);
+    return compact(order, prob, idx, k);
+}
+
+/* The whole chain: on success order[0..*kept) are the surviving ids in
+ * increasing order, prob[0..*kept) their probabilities. l, prob, order and
+ * idx are [V] scratch. */
+static ingot_status distribution(const ingot_sampler *s, const float *logits, int64_t n, float *l,
+                                 float *prob, int32_t *order, int32_t *idx, int64_t *kept,
                                  const char *op) {
     INGOT__CHECK_NOT_NULL(logits, op);
     if (n != s->vocab)
@@ -196,31 +273,32 @@ static ingot_status distribution(const ingot_sampler *s, const float *logits, in
     }
     for (int64_t j = 0; j < m; j++)
         l[order[j]] /= p->temperature;
-    sort_keys = l;
-    qsort(order, (size_t)m, sizeof *order, by_logit_desc);
     if (p->top_k > 0 && p->top_k < m) { /* ties with the k-th are kept */
-        float kth = l[order[p->top_k - 1]];
-        int64_t k = p->top_k;
-        while (k < m && l[order[k]] >= kth)
-            k++;
+        float kth = kth_largest(l, order, m, p->top_k, prob);
+        int64_t k = 0;
+        for (int64_t j = 0; j < m; j++)
+            if (l[order[j]] >= kth) order[k++] = order[j];
         m = k;
     }
-    double top = l[order[0]];
+    float top = -INFINITY;
     for (int64_t j = 0; j < m; j++)
-        prob[j] = (float)exp((double)l[order[j]] - top);
+        top = l[order[j]] > top ? l[order[j]] : top;
+    for (int64_t j = 0; j < m; j++)
+        prob[j] = (float)exp((double)l[order[j]] - (double)top);
     m = renormalise(prob, m);
-    if (p->top_p > 0.0f && p->top_p < 1.0f) {
-        double before = 0.0;
-        int64_t k = 0;
-        while (k < m && before < (double)p->top_p)
-            before += prob[k++];
-        m = renormalise(prob, k);
-    }
+    if (p->top_p > 0.0f && p->top_p < 1.0f)
+        m = renormalise(prob, top_p_filter(order, prob, m, p->top_p, idx));
     if (p->min_p > 0.0f) {
-        float bound = p->min_p * prob[0];
-        int64_t k = 1;
-        while (k < m && prob[k] >= bound)
-            k++;
+        float most = 0.0f;
+        for (int64_t j = 0; j < m; j++)
+            most = prob[j] > most ? prob[j] : most;
+        float bound = p->min_p * most;
+        int64_t k = 0;
+        for (int64_t j = 0; j < m; j++)
+            if (prob[j] >= bound) {
+                order[k] = order[j];
+                prob[k++] = prob[j];
+            }
         m = renormalise(prob, k);
     }
     *kept = m;
@@ -233,7 +311,7 @@ ingot_status ingot_sampler_sample(int32_t *id, ingot_sampler *s, const float *lo
     *id = -1;
     INGOT__CHECK_NOT_NULL(s, op);
     int64_t m;
-    ingot_status st = distribution(s, logits, n, s->work, s->prob, s->order, &m, op);
+    ingot_status st = distribution(s, logits, n, s->work, s->prob, s->order, s->idx, &m, op);
     if (st) return st;
     if (s->params.temperature == 0.0f) {
         *id = s->order[0];
@@ -264,12 +342,12 @@ ingot_status ingot_sampler_probs(float *probs, const ingot_sampler *s, const flo
     INGOT__CHECK_NOT_NULL(s, op);
     size_t v = (size_t)s->vocab;
     float *l = malloc(v * sizeof *l), *prob = malloc(v * sizeof *prob);
-    int32_t *order = malloc(v * sizeof *order);
+    int32_t *order = malloc(v * sizeof *order), *idx = malloc(v * sizeof *idx);
     ingot_status st = INGOT_OK;
     int64_t m = 0;
-    if (!l || !prob || !order)
+    if (!l || !prob || !order || !idx)
         st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
-    if (!st) st = distribution(s, logits, n, l, prob, order, &m, op);
+    if (!st) st = distribution(s, logits, n, l, prob, order, idx, &m, op);
     if (!st) {
         memset(probs, 0, v * sizeof *probs);
         for (int64_t j = 0; j < m; j++)
@@ -278,5 +356,6 @@ ingot_status ingot_sampler_probs(float *probs, const ingot_sampler *s, const flo
     free(l);
     free(prob);
     free(order);
+    free(idx);
     return st;
 }

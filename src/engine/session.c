@@ -14,11 +14,11 @@ struct ingot_session {
     const ingot_tokenizer *tok; /* may be NULL */
     int64_t vocab, limit;       /* limit: tokens the cache may hold */
     int64_t capacity;
-    ingot_kv_cache *cache;      /* NULL while empty */
-    int32_t *held;              /* the ids the cache holds */
+    ingot_kv_cache *cache; /* NULL while empty */
+    int32_t *held;         /* the ids the cache holds */
     size_t n_held, cap_held;
-    float *logits;              /* [V] the last position's logits */
-    ingot_device device;        /* where the model computes */
+    float *logits;       /* [V] the last position's logits */
+    ingot_device device; /* where the model computes */
 };
 
 ingot_status ingot_session_new(ingot_session **out, const ingot_model *m,
@@ -103,8 +103,8 @@ static ingot_status feed(ingot_session *s, const int32_t *ids, size_t n) {
         if (!st) st = ingot_model_forward(&lg, s->m, a_ids, s->cache, &o);
         if (!st && at + k == n) {
             s->device = ingot_array_device(lg);
-            st = ingot_array_to_host(s->logits, (size_t)s->vocab * sizeof *s->logits, INGOT_F32,
-                                     lg);
+            st =
+                ingot_array_to_host(s->logits, (size_t)s->vocab * sizeof *s->logits, INGOT_F32, lg);
         }
         if (!st) st = hold(s, ids + at, k);
         ingot_array_free(a_ids);
@@ -116,8 +116,7 @@ static ingot_status feed(ingot_session *s, const int32_t *ids, size_t n) {
 /* Keeps the longest common prefix of the held ids and prompt (at most n - 1
  * ids); returns how many are kept. A rotating cache that cannot be trimmed
  * there is emptied. */
-static ingot_status reuse_prefix(ingot_session *s, const int32_t *prompt, size_t n,
-                                 size_t *kept) {
+static ingot_status reuse_prefix(ingot_session *s, const int32_t *prompt, size_t n, size_t *kept) {
     size_t common = 0;
     while (common < s->n_held && common + 1 < n && s->held[common] == prompt[common])
         common++;
@@ -149,9 +148,8 @@ static void finish_metrics(ingot_metrics *mt, const ingot_session *s, double t0,
 }
 
 /* Prefill (with reuse) and the decode loop; fills st and mt. */
-static ingot_status run(ingot_session *s, ingot_sampler *smp, ingot__stream *st,
-                        ingot_metrics *mt, const int32_t *prompt, size_t n,
-                        const ingot_generate_options *o) {
+static ingot_status run(ingot_session *s, ingot_sampler *smp, ingot__stream *st, ingot_metrics *mt,
+                        const int32_t *prompt, size_t n, const ingot_generate_options *o) {
     double t0 = ingot__now();
     ingot_memory_reset_peak(s->device);
     size_t kept;
@@ -194,8 +192,8 @@ ingot_status ingot_session_generate(ingot_session *s, const int32_t *prompt, siz
     if (!e) e = ingot__check_generate_options(&o, s->tok, s->vocab, op);
     if (!e && (int64_t)n >= s->limit)
         e = ingot__error(INGOT_ERR_LIMIT,
-                         "%s: a prompt of %zu tokens leaves no room in a context of %lld", op,
-                         n, (long long)s->limit);
+                         "%s: a prompt of %zu tokens leaves no room in a context of %lld", op, n,
+                         (long long)s->limit);
     if (e) return e;
     ingot_sampler *smp = NULL;
     ingot__stream st;

@@ -21,12 +21,11 @@ ingot_status ingot__check_generate_options(const ingot_generate_options *opts,
     if (opts->n_stop_strings && !opts->stop_strings)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: stop_strings is NULL", op);
     if (opts->n_stop_strings && !tok)
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
-                            "%s: stop strings need a tokenizer", op);
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: stop strings need a tokenizer", op);
     for (size_t i = 0; i < opts->n_stop_strings; i++)
         if (!opts->stop_strings[i] || !opts->stop_strings[i][0])
-            return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: stop_strings[%zu] is %s", op,
-                                i, opts->stop_strings[i] ? "empty" : "NULL");
+            return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: stop_strings[%zu] is %s", op, i,
+                                opts->stop_strings[i] ? "empty" : "NULL");
     ingot_sampler *s;
     ingot_status st = ingot_sampler_new(&s, &opts->sampling, vocab);
     ingot_sampler_free(s);

@@ -325,21 +325,6 @@ ingot_status ingot__bpe_build(tok_bpe **out, const tj_value *model, tok_vocab *v
 
 /* ---- encoding ---- */
 
-static ingot_status push_ids(ingot_tokens *out, const int32_t *ids, size_t n) {
-    if (out->capacity - out->count < n) {
-        size_t cap = out->capacity ? out->capacity : 64;
-        while (cap - out->count < n)
-            cap *= 2;
-        int32_t *ni = realloc(out->ids, cap * sizeof *ni);
-        if (!ni) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-        out->ids = ni;
-        out->capacity = cap;
-    }
-    if (n) memcpy(out->ids + out->count, ids, n * sizeof *ids);
-    out->count += n;
-    return INGOT_OK;
-}
-
 static ingot_status add_symbol(tok_bpe_work *w, size_t *n, int32_t c, size_t len) {
     if (*n == w->sym_cap) {
         size_t cap = w->sym_cap ? w->sym_cap * 2 : 256;
@@ -495,7 +480,7 @@ static ingot_status merge_word(const tok_bpe *b, const tok_vocab *vocab, tok_bpe
         if (!st && cur->next >= 0) st = push_pair(b, w, top.pos, cur->c, sym[cur->next].c);
     }
     for (size_t i = 0; i < n && !st; i++)
-        if (sym[i].len) st = push_ids(out, &sym[i].c, 1);
+        if (sym[i].len) st = ingot__tokens_push(out, &sym[i].c, 1);
     return st;
 }
 
@@ -603,7 +588,7 @@ ingot_status ingot__bpe_tokenize(const tok_bpe *b, const tok_vocab *vocab, tok_b
     if (len == 0) return INGOT_OK;
     if (b->ignore_merges) {
         int32_t id = ingot__smap_get(&vocab->map, word, len);
-        if (id >= 0) return push_ids(out, &id, 1);
+        if (id >= 0) return ingot__tokens_push(out, &id, 1);
     }
     /* (with ignore_merges a piece could be looked up whole where the word was not: no cuts) */
     if (len >= CUT_MIN && b->cp_id && !b->ignore_merges && bigrams_ready((tok_bpe *)b, vocab))
@@ -619,7 +604,7 @@ static ingot_status tokenize_piece(const tok_bpe *b, const tok_vocab *vocab, tok
         return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
     cache_slot *slot = cache_find(w, word, len, ingot__tok_hash(word, len));
     if (slot->key_len)
-        return slot->ids_len ? push_ids(out, w->ids + slot->ids_off, slot->ids_len) : INGOT_OK;
+        return slot->ids_len ? ingot__tokens_push(out, w->ids + slot->ids_off, slot->ids_len) : INGOT_OK;
     size_t before = out->count;
     ingot_status st = merge_word(b, vocab, w, word, len, out);
     if (st) return st;

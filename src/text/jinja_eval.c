@@ -737,7 +737,18 @@ done:
     return st;
 }
 
+/* A filter applied to its operand, or (innermost a NULL: a block set's
+ * filters) to value. Chains recurse, so each link counts for the depth. */
+static ingot_status filter_link(jctx *c, const jnode *n, jv value, jv *out);
+
 static ingot_status eval_filter_chain(jctx *c, const jnode *n, jv value, jv *out) {
+    ingot_status st = enter(c);
+    if (!st) st = filter_link(c, n, value, out);
+    c->depth--;
+    return st;
+}
+
+static ingot_status filter_link(jctx *c, const jnode *n, jv value, jv *out) {
     jv inner;
     ingot_status st;
     if (n->a == NULL)

@@ -73,6 +73,9 @@ typedef struct {
     size_t len, cap;
 } tok_buf;
 
+/* Appends n ids to out, growing it (ids may be NULL when n is 0). */
+ingot_status ingot__tokens_push(ingot_tokens *out, const int32_t *ids, size_t n);
+
 ingot_status ingot__buf_reserve(tok_buf *b, size_t extra);
 ingot_status ingot__buf_append(tok_buf *b, const void *p, size_t n);
 void ingot__buf_free(tok_buf *b);

@@ -116,48 +116,55 @@ void ingot__buf_free(tok_buf *b) {
     memset(b, 0, sizeof *b);
 }
 
-size_t ingot__utf8_seq(const unsigned char *p, size_t n) {
-    unsigned char c = p[0];
-    if (c < 0x80) return 1;
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else {
-        return 0;
+ingot_status ingot__tokens_push(ingot_tokens *out, const int32_t *ids, size_t n) {
+    if (out->capacity - out->count < n) {
+        size_t cap = out->capacity ? out->capacity : 64;
+        while (cap - out->count < n)
+            cap *= 2;
+        int32_t *ni = realloc(out->ids, cap * sizeof *ni);
+        if (!ni) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+        out->ids = ni;
+        out->capacity = cap;
     }
-    if (n < need || p[1] < lo || p[1] > hi) return 0;
+    if (n) memcpy(out->ids + out->count, ids, n * sizeof *ids);
+    out->count += n;
+    return INGOT_OK;
+}
+
+/* The length a UTF-8 lead byte announces (0 for bytes that cannot lead) and
+ * the valid range of the byte after it (RFC 3629: no overlongs, surrogates
+ * or code points past U+10FFFF). */
+static size_t utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi) {
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) return 2;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0) *lo = 0xA0;
+        if (c == 0xED) *hi = 0x9F;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0) *lo = 0x90;
+        if (c == 0xF4) *hi = 0x8F;
+        return 4;
+    }
+    return 0;
+}
+
+size_t ingot__utf8_seq(const unsigned char *p, size_t n) {
+    if (p[0] < 0x80) return 1;
+    unsigned char lo, hi;
+    size_t need = utf8_lead(p[0], &lo, &hi);
+    if (!need || n < need || p[1] < lo || p[1] > hi) return 0;
     for (size_t i = 2; i < need; i++)
         if ((p[i] & 0xC0) != 0x80) return 0;
     return need;
 }
 
 size_t ingot__utf8_bad_len(const unsigned char *p, size_t n) {
-    unsigned char c = p[0];
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else {
-        return 1;
-    }
-    if (n < 2 || p[1] < lo || p[1] > hi) return 1;
+    unsigned char lo, hi;
+    size_t need = utf8_lead(p[0], &lo, &hi);
+    if (!need || n < 2 || p[1] < lo || p[1] > hi) return 1;
     size_t i = 2;
     while (i < need && i < n && (p[i] & 0xC0) == 0x80)
         i++;

@@ -493,21 +493,6 @@ void ingot_tokens_free(ingot_tokens *tokens) {
     memset(tokens, 0, sizeof *tokens);
 }
 
-static ingot_status push_id(ingot_tokens *out, const int32_t *ids, size_t n) {
-    if (out->capacity - out->count < n) {
-        size_t cap = out->capacity ? out->capacity : 64;
-        while (cap - out->count < n)
-            cap *= 2;
-        int32_t *ni = realloc(out->ids, cap * sizeof *ni);
-        if (!ni) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-        out->ids = ni;
-        out->capacity = cap;
-    }
-    if (n) memcpy(out->ids + out->count, ids, n * sizeof *ids);
-    out->count += n;
-    return INGOT_OK;
-}
-
 typedef struct {
     const ingot_tokenizer *t;
     ingot_tokens *out;
@@ -535,7 +520,7 @@ static ingot_status encode_text(const ingot_tokenizer *t, encode_work *w, const 
     for (size_t i = 0; i < w->ns && !st; i++) {
         const tok_split *sp = &w->splits[i];
         if (sp->token >= 0) {
-            st = push_id(out, &t->added[sp->token].id, 1);
+            st = ingot__tokens_push(out, &t->added[sp->token].id, 1);
             continue;
         }
         w->norm.len = 0;
@@ -550,7 +535,7 @@ static ingot_status encode_text(const ingot_tokenizer *t, encode_work *w, const 
                                     !parse_special, &w->nsplits, &w->nns, &w->nncap);
         for (size_t k = 0; k < w->nns && !st; k++) {
             const tok_split *q = &w->nsplits[k];
-            st = q->token >= 0 ? push_id(out, &t->added[q->token].id, 1)
+            st = q->token >= 0 ? ingot__tokens_push(out, &t->added[q->token].id, 1)
                                : encode_plain(w, w->norm.data + q->start, q->end - q->start,
                                               sp->start == 0 && q->start == 0);
         }
@@ -583,9 +568,9 @@ ingot_status ingot_tokenizer_encode(ingot_tokens *out, const ingot_tokenizer *to
     encode_work w = {.t = tok, .out = out};
     if (!(w.bpe = ingot__bpe_work_new()) || !(w.pre = ingot__pretok_work_new(tok->pretok)))
         st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-    if (!st && o.add_special_tokens) st = push_id(out, tok->post.before, tok->post.n_before);
+    if (!st && o.add_special_tokens) st = ingot__tokens_push(out, tok->post.before, tok->post.n_before);
     if (!st && len) st = encode_text(tok, &w, text, len, o.parse_special, out);
-    if (!st && o.add_special_tokens) st = push_id(out, tok->post.after, tok->post.n_after);
+    if (!st && o.add_special_tokens) st = ingot__tokens_push(out, tok->post.after, tok->post.n_after);
     ingot__pretok_work_free(w.pre);
     ingot__buf_free(&w.norm);
     free(w.splits);
