@@ -294,6 +294,16 @@ static void test_text_and_chat(void **state) {
     assert_string_equal(r.out, first); /* same seed, same text */
     free(first);
     run_free(&r);
+    char hello[4300];
+    snprintf(hello, sizeof hello, "%s/hello.txt", g_tmp);
+    FILE *hf = fopen(hello, "w");
+    assert_non_null(hf);
+    fputs("Hello", hf);
+    fclose(hf);
+    r = run("generate -m '%s/demo' -p - -n 2 --ids < '%s'", g_tmp, hello); /* prompt from stdin */
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.err, "prompt: 9 tokens"));
+    run_free(&r);
     r = run("generate -m '%s/demo' -p 'Hello' --raw -n 4 -q", g_tmp);
     assert_int_equal(r.code, 0);
     assert_string_equal(r.err, "");

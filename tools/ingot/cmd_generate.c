@@ -14,7 +14,7 @@ static int usage(FILE *f, int code) {
             "token) go to standard error. A text prompt is wrapped in the tokenizer's chat\n"
             "template when it has one (as mlx-lm does), unless --raw.\n\n"
             "  -m, --model DIR       the Hugging Face model folder\n"
-            "  -p, --prompt TEXT     the prompt\n"
+            "  -p, --prompt TEXT     the prompt ('-': read it from standard input)\n"
             "  --prompt-ids 1,2,3    token ids instead of text (used as they are)\n"
             "  --system TEXT         a system message (chat template only)\n"
             "  --chat-template       require the chat template (fail when there is none)\n"
@@ -121,6 +121,10 @@ int cli_generate(int argc, char **argv) {
     ingot_generation g = {0};
     char *rendered = NULL;
     const char *text = NULL;
+    char *stdin_prompt = NULL;
+    if (!rc && a.prompt && !strcmp(a.prompt, "-") &&
+        !(rc = cli_read_all(&stdin_prompt, "generate", stdin)))
+        a.prompt = stdin_prompt;
     if (!rc) rc = load(&m, &tok, &a);
     if (!rc && a.prompt) rc = prompt_text(&text, &rendered, &a, tok);
     if (!rc) {
@@ -144,6 +148,7 @@ int cli_generate(int argc, char **argv) {
     ingot_generation_free(&g);
     ingot_session_free(session);
     free(rendered);
+    free(stdin_prompt);
     ingot_tokenizer_free(tok);
     ingot_model_free(m);
     cli_ids_free(&a.prompt_ids);

@@ -11,13 +11,13 @@
 
 /* Shapes of ../shared/reference/model-shapes.json (Qwen3 family), and a tiny
  * one with the real vocabulary for the bundled demo. */
-typedef struct shape {
+typedef struct model_shape {
     const char *name;
     int64_t hidden, intermediate, layers, heads, kv_heads, head_dim, vocab, context;
     bool tied;
-} shape;
+} model_shape;
 
-static const shape shapes[] = {
+static const model_shape shapes[] = {
     {"qwen3-0.6b", 1024, 3072, 28, 16, 8, 128, 151936, 40960, true},
     {"qwen3-1.7b", 2048, 6144, 28, 16, 8, 128, 151936, 40960, true},
     {"qwen3-8b", 4096, 12288, 36, 32, 8, 128, 151936, 40960, false},
@@ -66,8 +66,8 @@ static ingot_status add_tensor(ingot_array **arrays, char **names, size_t *n, in
 }
 
 /* Creates every weight of shape sh in a fixed order from the seed. */
-static ingot_status make_weights(ingot_array **arrays, char **names, size_t *n, const shape *sh,
-                                 ingot_dtype dt, uint64_t seed) {
+static ingot_status make_weights(ingot_array **arrays, char **names, size_t *n,
+                                 const model_shape *sh, ingot_dtype dt, uint64_t seed) {
     ingot_rng rng = ingot_rng_seed(seed);
     int64_t h = sh->hidden, q = sh->heads * sh->head_dim, kv = sh->kv_heads * sh->head_dim;
     ingot_status s =
@@ -100,7 +100,7 @@ static ingot_status make_weights(ingot_array **arrays, char **names, size_t *n, 
     return s;
 }
 
-static int write_config(const char *out, const shape *sh, const char *dtype_name) {
+static int write_config(const char *out, const model_shape *sh, const char *dtype_name) {
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", out);
     FILE *f = fopen(path, "w");
@@ -170,7 +170,7 @@ int cli_random_model(int argc, char **argv) {
     size_t npos = 0;
     if (cli_parse("random-model", argc, argv, opts, sizeof opts / sizeof *opts, &out, 1, &npos))
         return 2;
-    const shape *sh = NULL;
+    const model_shape *sh = NULL;
     for (size_t i = 0; shape_name && i < sizeof shapes / sizeof *shapes; i++)
         if (!strcmp(shape_name, shapes[i].name)) sh = &shapes[i];
     ingot_dtype dt = !strcmp(dtype_name, "bf16")  ? INGOT_BF16

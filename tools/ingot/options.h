@@ -111,4 +111,8 @@ int cli_chat_render(char **out, size_t *len, const char *cmd, const ingot_tokeni
 /* Prints the metrics of one generation to stderr. */
 void cli_print_metrics(const ingot_generation *g);
 
+/* Reads all of stream into *out (malloc'd, NUL-terminated); prints the error
+ * and returns 1 on failure. */
+int cli_read_all(char **out, const char *cmd, FILE *stream);
+
 #endif
