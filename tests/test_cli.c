@@ -343,6 +343,7 @@ static void test_usage_errors(void **state) {
                  "--max-tokens expects an integer");
     expect_error(run("generate %s --prompt-ids 1,x", m), 2, "comma-separated token ids");
     expect_error(run("generate %s --prompt-ids 1 --raw --system hi", m), 2, "--raw excludes");
+    expect_error(run("generate %s --prompt-ids 1 --stop ''", m), 2, "--stop needs a non-empty");
     expect_error(run("logits %s --prompt-ids 1 --bogus", m), 2, "unknown option '--bogus'");
     expect_error(run("logits %s --prompt-ids", m), 2, "--prompt-ids needs a value");
     expect_error(run("bench %s -r 0", m), 2, "--repetitions must be in");
@@ -363,6 +364,8 @@ static void test_failures(void **state) {
                  "out of range");
     expect_error(run("logits --model '%s/qwen3_tied_f32' --prompt hello", g_models), 1,
                  "tokenizer");
+    expect_error(run("generate --model '%s/qwen3_tied_f32' --prompt-ids 1", g_models), 1,
+                 "--ids takes token ids instead");
     expect_error(
         run("classify --model '%s/qwen3_tied_f32' --prompts '%s/none.txt'", g_models, g_tmp), 1,
         "cannot open");

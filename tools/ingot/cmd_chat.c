@@ -82,7 +82,7 @@ int cli_chat(int argc, char **argv) {
     ingot_tokenizer *tok = NULL;
     ingot_session *session = NULL;
     int rc = cli_load_model(&m, "chat", dir, NULL);
-    if (!rc) rc = cli_load_tokenizer(&tok, "chat", dir);
+    if (!rc) rc = cli_load_tokenizer(&tok, "chat", dir, NULL);
     if (!rc && !ingot_tokenizer_chat_template(tok)) {
         fprintf(stderr, "ingot chat: the tokenizer of %s has no chat template\n", dir);
         rc = 1;

@@ -88,6 +88,7 @@ static int store(const char *cmd, const cli_option *o, const char *value) {
         return 0;
     case CLI_LIST: {
         cli_list *l = o->dest;
+        if (!*value) return cli_usage_error(cmd, "%s needs a non-empty value", o->name);
         if (l->count == CLI_LIST_MAX)
             return cli_usage_error(cmd, "%s given more than %d times", o->name, CLI_LIST_MAX);
         l->items[l->count++] = value;
@@ -137,14 +138,16 @@ int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const ch
     return s ? cli_fail(cmd, s) : 0;
 }
 
-int cli_load_tokenizer(ingot_tokenizer **out, const char *cmd, const char *dir) {
+int cli_load_tokenizer(ingot_tokenizer **out, const char *cmd, const char *dir,
+                       const char *ids_option) {
     ingot_status s = ingot_tokenizer_load(out, dir);
     if (!s) return 0;
     cli_fail(cmd, s);
-    fprintf(stderr,
-            "ingot %s: text needs the model folder's tokenizer.json; "
-            "--prompt-ids takes token ids instead\n",
-            cmd);
+    if (ids_option)
+        fprintf(stderr,
+                "ingot %s: text needs the model folder's tokenizer.json; %s takes token "
+                "ids instead\n",
+                cmd, ids_option);
     return 1;
 }
 
