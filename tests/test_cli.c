@@ -365,7 +365,7 @@ static void test_failures(void **state) {
     expect_error(run("logits --model '%s/qwen3_tied_f32' --prompt hello", g_models), 1,
                  "tokenizer");
     expect_error(run("generate --model '%s/qwen3_tied_f32' --prompt-ids 1", g_models), 1,
-                 "--ids takes token ids instead");
+                 "--ids prints token ids instead");
     expect_error(
         run("classify --model '%s/qwen3_tied_f32' --prompts '%s/none.txt'", g_models, g_tmp), 1,
         "cannot open");

@@ -205,7 +205,8 @@ int cli_classify(int argc, char **argv) {
     ingot_token_seq *ps = NULL, *ls = NULL;
     if (!rc && (!pt || !lt)) rc = cli_fail("classify", INGOT_ERR_OUT_OF_MEMORY);
     if (!rc) rc = cli_load_model(&m, "classify", dir, NULL);
-    if (!rc && !ids) rc = cli_load_tokenizer(&tok, "classify", dir, "--ids");
+    if (!rc && !ids)
+        rc = cli_load_tokenizer(&tok, "classify", dir, "--ids takes prompts as token ids instead");
     if (!rc && ids) ingot_tokenizer_load(&tok, dir); /* optional: names the top-k tokens */
     if (!rc) rc = encode_all(pt, &prompts, tok, ids, true);
     if (!rc) rc = encode_all(lt, &labels, tok, ids, false);

@@ -89,7 +89,9 @@ static int load(ingot_model **m, ingot_tokenizer **tok, const generate_args *a) 
     if (cli_load_model(m, "generate", a->dir, NULL)) return 1;
     bool need_tok = a->prompt || !a->ids_only || a->sampling.stop.count;
     if (need_tok)
-        return cli_load_tokenizer(tok, "generate", a->dir, a->prompt ? "--prompt-ids" : "--ids");
+        return cli_load_tokenizer(tok, "generate", a->dir,
+                                  a->prompt ? "--prompt-ids takes token ids instead"
+                                            : "--ids prints token ids instead");
     /* ids in and out: the tokenizer only supplies the EOS ids, when present */
     if (ingot_tokenizer_load(tok, a->dir) && !a->sampling.ignore_eos)
         fprintf(stderr,

@@ -57,7 +57,8 @@ int cli_logits(int argc, char **argv) {
     ingot_array *input = NULL, *logits = NULL; /* [1, T] i32, [1, T, V] f32 */
     float *host = NULL;
     if (!rc) rc = cli_load_model(&m, "logits", dir, NULL);
-    if (!rc && text) rc = cli_load_tokenizer(&tok, "logits", dir, "--prompt-ids");
+    if (!rc && text)
+        rc = cli_load_tokenizer(&tok, "logits", dir, "--prompt-ids takes token ids instead");
     if (!rc) rc = cli_prompt_tokens(&ids, "logits", tok, text, &given, true);
     if (!rc) {
         int64_t shape[2] = {1, (int64_t)ids.count};

@@ -55,8 +55,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * converting to dtype; prints the error and returns 1 on failure. */
 int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const char *dtype);
 
-/* Loads dir's tokenizer; prints the error (and, when ids_option is not NULL,
- * that this option takes token ids instead) and returns 1 on failure. */
+/* Loads dir's tokenizer; prints the error (and the hint ids_option, e.g.
+ * "--prompt-ids takes token ids instead", when not NULL) and returns 1 on
+ * failure. */
 int cli_load_tokenizer(ingot_tokenizer **out, const char *cmd, const char *dir,
                        const char *ids_option);
 
