@@ -138,16 +138,12 @@ int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const ch
     return s ? cli_fail(cmd, s) : 0;
 }
 
-int cli_load_tokenizer(ingot_tokenizer **out, const char *cmd, const char *dir,
-                       const char *ids_option) {
+int cli_load_tokenizer(ingot_tokenizer **out, const char *cmd, const char *dir, const char *hint) {
     ingot_status s = ingot_tokenizer_load(out, dir);
     if (!s) return 0;
     cli_fail(cmd, s);
-    if (ids_option)
-        fprintf(stderr,
-                "ingot %s: text needs the model folder's tokenizer.json; %s takes token "
-                "ids instead\n",
-                cmd, ids_option);
+    if (hint)
+        fprintf(stderr, "ingot %s: text needs the model folder's tokenizer.json; %s\n", cmd, hint);
     return 1;
 }
 

@@ -55,11 +55,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * converting to dtype; prints the error and returns 1 on failure. */
 int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const char *dtype);
 
-/* Loads dir's tokenizer; prints the error (and the hint ids_option, e.g.
+/* Loads dir's tokenizer; prints the error (and the hint, e.g.
  * "--prompt-ids takes token ids instead", when not NULL) and returns 1 on
  * failure. */
-int cli_load_tokenizer(ingot_tokenizer **out, const char *cmd, const char *dir,
-                       const char *ids_option);
+int cli_load_tokenizer(ingot_tokenizer **out, const char *cmd, const char *dir, const char *hint);
 
 /* Prints a float with enough digits (%.9g) to round-trip f32; nan/inf as
  * JSON-compatible strings "NaN", "Infinity", "-Infinity". */
