@@ -463,6 +463,8 @@ static void make_text_model(char *dir, size_t size, int eos) {
     json_decref(doc);
     char gc[64];
     snprintf(gc, sizeof gc, "{\"eos_token_id\": %d}", eos);
+    snprintf(dst, sizeof dst, "%s/tokenizer_config.json", dir);
+    unlink(dst); /* a chat template comes only where a test writes one */
     snprintf(dst, sizeof dst, "%s/generation_config.json", dir);
     unlink(dst);
     if (eos >= 0) write_file(dir, "generation_config.json", gc);
@@ -705,18 +707,22 @@ static void test_chat_turns(void **state) {
     json_t *conv = json_pack("{s:[{s:s, s:s}]}", "messages", "role", "user", "content", "Hi!");
     ingot_generate_options o = {.max_tokens = 6};
     size_t first_prompt = 0;
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < 3; t++) {
         char *js = json_dumps(conv, 0), *text;
         size_t len;
         TU_OK(ingot_chat_apply(&text, &len, e.tok, js, strlen(js), true, NULL));
         assert_memory_equal(text, "<user>Hi!\n", 10);
         ingot_generation g = {0};
-        TU_OK(ingot_session_generate_text(e.s, text, len, NULL, &o, &g));
+        if (t == 1) /* the rendered text itself */
+            TU_OK(ingot_session_generate_text(e.s, text, len, NULL, &o, &g));
+        else
+            TU_OK(ingot_session_chat(e.s, js, strlen(js), NULL, &o, &g));
         assert_int_equal(g.metrics.prompt_tokens, len); /* one id a byte */
         if (t == 0)
             first_prompt = len;
         else
             assert_true(g.metrics.reused_tokens >= (int64_t)first_prompt);
+        first_prompt = len;
         json_t *msgs = json_object_get(conv, "messages");
         json_array_append_new(
             msgs, json_pack("{s:s, s:s%}", "role", "assistant", "content", g.text, g.text_len));
@@ -725,6 +731,13 @@ static void test_chat_turns(void **state) {
         free(text);
         free(js);
     }
+    /* no chat template */
+    text_env e2;
+    text_open(&e2, -1);
+    ingot_generation g = {0};
+    TU_FAILS(ingot_session_chat(e2.s, "{\"messages\": []}", 16, NULL, &o, &g), INGOT_ERR_NOT_FOUND,
+             NULL);
+    text_close(&e2);
     json_decref(conv);
     text_close(&e);
 }

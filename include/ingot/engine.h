@@ -250,6 +250,19 @@ ingot_status ingot_session_generate_text(ingot_session *s, const char *text, siz
                                          const ingot_encode_options *eopts,
                                          const ingot_generate_options *opts, ingot_generation *out);
 
+/* Multi-turn chat in one call: renders conversation_json (len bytes:
+ * {"messages": [...]} and any other template variables) with the tokenizer's
+ * chat template through ingot_chat_apply (chat.h; add_generation_prompt true;
+ * extra_vars_json may be NULL) and generates from the result as
+ * ingot_session_generate_text does with eopts NULL. Append the reply
+ * (out->text) as an assistant message and the next user message, and call
+ * again: the tokens of the earlier turns are reused from the cache.
+ * Errors: as ingot_chat_apply (NOT_FOUND without a chat template) and
+ * ingot_session_generate_text. */
+ingot_status ingot_session_chat(ingot_session *s, const char *conversation_json, size_t len,
+                                const char *extra_vars_json, const ingot_generate_options *opts,
+                                ingot_generation *out);
+
 /* ---- classify and score ---- */
 
 /* One token sequence: n ids. */

@@ -36,13 +36,17 @@ ingot_status ingot__forward_left_padded(ingot_array **logits, const ingot_model 
     *logits = NULL;
     size_t T = ingot__max_row(rows, n);
     int64_t shape[2] = {(int64_t)n, (int64_t)T};
-    int32_t *ids = calloc(n * T, sizeof *ids);   /* [n, T] */
-    int32_t *pos = calloc(n * T, sizeof *pos);   /* [n, T] */
-    int32_t *mask = calloc(n * T, sizeof *mask); /* [n, T] */
-    ingot_array *a_ids = NULL, *a_pos = NULL, *a_mask = NULL;
-    ingot_status st = INGOT_OK;
-    if (!ids || !pos || !mask) st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "forward: out of memory");
-    for (size_t b = 0; !st && b < n; b++) {
+    int32_t *ids = calloc(n * T + 1, sizeof *ids);   /* [n, T] */
+    int32_t *pos = calloc(n * T + 1, sizeof *pos);   /* [n, T] */
+    int32_t *mask = calloc(n * T + 1, sizeof *mask); /* [n, T] */
+    if (!ids || !pos || !mask) {
+        free(ids);
+        free(pos);
+        free(mask);
+        ingot__error(INGOT_ERR_OUT_OF_MEMORY, "forward: out of memory");
+        return INGOT_ERR_OUT_OF_MEMORY; /* spelled out for the static analyzer */
+    }
+    for (size_t b = 0; b < n; b++) {
         size_t pad = T - rows[b].n;
         for (size_t t = pad; t < T; t++) {
             ids[b * T + t] = rows[b].ids[t - pad];
@@ -50,7 +54,8 @@ ingot_status ingot__forward_left_padded(ingot_array **logits, const ingot_model 
             mask[b * T + t] = 1;
         }
     }
-    if (!st) st = ingot_array_from_data(&a_ids, ids, INGOT_I32, shape, 2);
+    ingot_array *a_ids = NULL, *a_pos = NULL, *a_mask = NULL;
+    ingot_status st = ingot_array_from_data(&a_ids, ids, INGOT_I32, shape, 2);
     if (!st) st = ingot_array_from_data(&a_pos, pos, INGOT_I32, shape, 2);
     if (!st) st = ingot_array_from_data(&a_mask, mask, INGOT_I32, shape, 2);
     if (!st) {

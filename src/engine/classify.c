@@ -10,6 +10,12 @@
  * max_batch is 0. */
 #define SCORE_LOGITS_BUDGET ((size_t)256 << 20)
 
+/* Sets the OOM message; returns the status (spelled out for the analyzer). */
+static ingot_status out_of_memory(const char *op) {
+    ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
+    return INGOT_ERR_OUT_OF_MEMORY;
+}
+
 static int64_t vocab_of(const ingot_model *m) {
     ingot_model_info info;
     ingot_model_get_info(&info, m);
@@ -56,7 +62,7 @@ ingot_status ingot_classify_logits(ingot_array **logits, const ingot_model *m,
     if (st) return st;
     int64_t V = vocab_of(m), shape[2] = {(int64_t)n, V};
     float *host = malloc(n * (size_t)V * sizeof *host); /* [n, V] */
-    if (!host) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
+    if (!host) return out_of_memory(op);
     st = last_logits(host, m, prompts, n, max_batch, V);
     if (!st) st = ingot_array_from_data(logits, host, INGOT_F32, shape, 2);
     free(host);
@@ -102,7 +108,7 @@ ingot_status ingot_classify_topk(int32_t *ids, float *logprobs, const ingot_mode
     int64_t V = vocab_of(m);
     int kk = (int64_t)k < V ? k : (int)V;
     float *host = malloc(n * (size_t)V * sizeof *host); /* [n, V] */
-    if (!host) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
+    if (!host) return out_of_memory(op);
     st = last_logits(host, m, prompts, n, max_batch, V);
     for (size_t i = 0; !st && i < n; i++) {
         top_k_row(ids + i * (size_t)k, logprobs ? logprobs + i * (size_t)k : NULL,
@@ -117,35 +123,35 @@ ingot_status ingot_classify_topk(int32_t *ids, float *logprobs, const ingot_mode
 }
 
 /* Scores the pairs [first, first + k) of the prompts x labels grid (pair p:
- * prompt p / n_labels, label p % n_labels) with one forward pass. */
+ * prompt p / n_labels, label p % n_labels) with one forward pass over the
+ * rows prompt + label. */
 static ingot_status score_pass(double *scores, const ingot_model *m, const ingot_token_seq *prompts,
                                const ingot_token_seq *labels, size_t n_labels, size_t first,
                                size_t k, int64_t V) {
-    ingot_token_seq *rows = calloc(k, sizeof *rows);
-    int32_t **bufs = calloc(k, sizeof *bufs);
-    ingot_status st =
-        rows && bufs ? INGOT_OK : ingot__error(INGOT_ERR_OUT_OF_MEMORY, "score: out of memory");
-    for (size_t r = 0; !st && r < k; r++) {
+    size_t total = 0;
+    for (size_t r = 0; r < k; r++)
+        total += prompts[(first + r) / n_labels].n + labels[(first + r) % n_labels].n;
+    ingot_token_seq *rows = malloc(k * sizeof *rows);
+    int32_t *buf = malloc(total * sizeof *buf); /* the rows' ids one after another */
+    ingot_array *lg = NULL;                     /* [k, T, V] */
+    float *host = NULL;                         /* [k, T, V] */
+    ingot_status st = rows && buf ? INGOT_OK : out_of_memory("score_labels");
+    size_t T = 0;
+    for (size_t r = 0, at = 0; !st && r < k; r++) {
         const ingot_token_seq *p = &prompts[(first + r) / n_labels];
         const ingot_token_seq *l = &labels[(first + r) % n_labels];
-        bufs[r] = malloc((p->n + l->n) * sizeof *bufs[r]);
-        if (!bufs[r])
-            st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "score: out of memory");
-        else {
-            memcpy(bufs[r], p->ids, p->n * sizeof *p->ids);
-            memcpy(bufs[r] + p->n, l->ids, l->n * sizeof *l->ids);
-            rows[r] = (ingot_token_seq){bufs[r], p->n + l->n};
-        }
+        memcpy(buf + at, p->ids, p->n * sizeof *p->ids);
+        memcpy(buf + at + p->n, l->ids, l->n * sizeof *l->ids);
+        rows[r] = (ingot_token_seq){buf + at, p->n + l->n};
+        at += rows[r].n;
+        T = rows[r].n > T ? rows[r].n : T;
     }
-    ingot_array *lg = NULL; /* [k, T, V] */
-    float *host = NULL;
-    size_t T = st ? 0 : ingot__max_row(rows, k);
     if (!st) st = ingot__forward_left_padded(&lg, m, rows, k, NULL, false);
     if (!st) {
         host = malloc(k * T * (size_t)V * sizeof *host);
-        if (!host) st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "score: out of memory");
+        st = host ? ingot_array_to_host(host, k * T * (size_t)V * sizeof *host, INGOT_F32, lg)
+                  : out_of_memory("score_labels");
     }
-    if (!st) st = ingot_array_to_host(host, k * T * (size_t)V * sizeof *host, INGOT_F32, lg);
     for (size_t r = 0; !st && r < k; r++) {
         const ingot_token_seq *p = &prompts[(first + r) / n_labels];
         const ingot_token_seq *l = &labels[(first + r) % n_labels];
@@ -157,10 +163,8 @@ static ingot_status score_pass(double *scores, const ingot_model *m, const ingot
         }
         scores[first + r] = sum;
     }
-    for (size_t r = 0; bufs && r < k; r++)
-        free(bufs[r]);
-    free(bufs);
     free(rows);
+    free(buf);
     free(host);
     ingot_array_free(lg);
     return st;

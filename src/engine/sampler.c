@@ -7,6 +7,33 @@
 #include "engine/engine_internal.h"
 #include "ingot/random.h"
 
+/* [V] working arrays of one evaluation of the chain. */
+typedef struct scratch {
+    float *l;       /* the logits as the chain changes them */
+    float *prob;    /* the survivors' probabilities */
+    int32_t *order; /* penalty counts, then the surviving ids (increasing) */
+    int32_t *idx;   /* top-p's candidates */
+} scratch;
+
+static void scratch_free(scratch *w) {
+    free(w->l);
+    free(w->prob);
+    free(w->order);
+    free(w->idx);
+}
+
+static ingot_status scratch_new(scratch *w, int64_t vocab, const char *op) {
+    size_t v = (size_t)vocab;
+    w->l = calloc(v, sizeof *w->l);
+    w->prob = calloc(v, sizeof *w->prob);
+    w->order = calloc(v, sizeof *w->order);
+    w->idx = calloc(v, sizeof *w->idx);
+    if (w->l && w->prob && w->order && w->idx) return INGOT_OK;
+    scratch_free(w);
+    ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
+    return INGOT_ERR_OUT_OF_MEMORY; /* spelled out for the static analyzer */
+}
+
 struct ingot_sampler {
     ingot_sampler_params params; /* logit_bias points at bias below */
     ingot_logit_bias *bias;
@@ -14,10 +41,7 @@ struct ingot_sampler {
     ingot_rng rng;
     int32_t *history;
     size_t n_history, cap_history;
-    float *work;    /* [V] scratch logits */
-    float *prob;    /* [V] the kept probabilities */
-    int32_t *order; /* [V] scratch counts, then the surviving ids (increasing) */
-    int32_t *idx;   /* [V] scratch for top-p */
+    scratch w;
 };
 
 static bool is_off(float v, float off) { return v == 0.0f || v == off; }
@@ -65,16 +89,20 @@ ingot_status ingot_sampler_new(ingot_sampler **out, const ingot_sampler_params *
     ingot_sampler *s = calloc(1, sizeof *s);
     if (!s) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_new: out of memory");
     s->vocab = vocab_size;
-    s->work = malloc((size_t)vocab_size * sizeof *s->work);
-    s->prob = malloc((size_t)vocab_size * sizeof *s->prob);
-    s->order = malloc((size_t)vocab_size * sizeof *s->order);
-    s->idx = malloc((size_t)vocab_size * sizeof *s->idx);
-    s->bias = p.n_logit_bias ? malloc(p.n_logit_bias * sizeof *s->bias) : NULL;
-    if (!s->work || !s->prob || !s->order || !s->idx || (p.n_logit_bias && !s->bias)) {
-        ingot_sampler_free(s);
-        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_new: out of memory");
+    if (p.n_logit_bias) {
+        s->bias = malloc(p.n_logit_bias * sizeof *s->bias);
+        if (!s->bias) {
+            free(s);
+            return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_new: out of memory");
+        }
+        memcpy(s->bias, p.logit_bias, p.n_logit_bias * sizeof *s->bias);
     }
-    if (p.n_logit_bias) memcpy(s->bias, p.logit_bias, p.n_logit_bias * sizeof *s->bias);
+    st = scratch_new(&s->w, vocab_size, "sampler_new");
+    if (st) {
+        free(s->bias);
+        free(s);
+        return st;
+    }
     p.logit_bias = s->bias;
     s->params = p;
     s->rng = ingot_rng_seed(p.seed);
@@ -86,10 +114,7 @@ void ingot_sampler_free(ingot_sampler *s) {
     if (!s) return;
     free(s->bias);
     free(s->history);
-    free(s->work);
-    free(s->prob);
-    free(s->order);
-    free(s->idx);
+    scratch_free(&s->w);
     free(s);
 }
 
@@ -239,18 +264,14 @@ static int64_t top_p_filter(int32_t *order, float *prob, int64_t m, double top_p
     return compact(order, prob, idx, k);
 }
 
-/* The whole chain: on success order[0..*kept) are the surviving ids in
- * increasing order, prob[0..*kept) their probabilities. l, prob, order and
- * idx are [V] scratch. */
-static ingot_status distribution(const ingot_sampler *s, const float *logits, int64_t n, float *l,
-                                 float *prob, int32_t *order, int32_t *idx, int64_t *kept,
-                                 const char *op) {
-    INGOT__CHECK_NOT_NULL(logits, op);
-    if (n != s->vocab)
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
-                            "%s: %lld logits for a sampler of vocabulary %lld", op, (long long)n,
-                            (long long)s->vocab);
+/* The whole chain over n logits: returns how many ids survive, 0 when
+ * nothing is left after the bias and penalties; w->order[0..kept) are their
+ * ids in increasing order, w->prob[0..kept) their probabilities. */
+static int64_t distribution(const ingot_sampler *s, const float *logits, int64_t n,
+                            const scratch *w) {
     const ingot_sampler_params *p = &s->params;
+    float *l = w->l, *prob = w->prob;
+    int32_t *order = w->order;
     for (int64_t i = 0; i < n; i++)
         l[i] = isnan(logits[i]) ? -INFINITY : logits[i];
     for (size_t i = 0; i < p->n_logit_bias; i++)
@@ -259,17 +280,14 @@ static ingot_status distribution(const ingot_sampler *s, const float *logits, in
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++)
         if (l[i] > -INFINITY) order[m++] = (int32_t)i;
-    if (m == 0)
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
-                            "%s: every logit is -inf after the bias and penalties", op);
+    if (m == 0) return 0;
     if (p->temperature == 0.0f) { /* greedy: the first maximum */
         int32_t best = order[0];
         for (int64_t j = 1; j < m; j++)
             if (l[order[j]] > l[best]) best = order[j];
         order[0] = best;
         prob[0] = 1.0f;
-        *kept = 1;
-        return INGOT_OK;
+        return 1;
     }
     for (int64_t j = 0; j < m; j++)
         l[order[j]] /= p->temperature;
@@ -287,7 +305,7 @@ static ingot_status distribution(const ingot_sampler *s, const float *logits, in
         prob[j] = (float)exp((double)l[order[j]] - (double)top);
     m = renormalise(prob, m);
     if (p->top_p > 0.0f && p->top_p < 1.0f)
-        m = renormalise(prob, top_p_filter(order, prob, m, p->top_p, idx));
+        m = renormalise(prob, top_p_filter(order, prob, m, p->top_p, w->idx));
     if (p->min_p > 0.0f) {
         float most = 0.0f;
         for (int64_t j = 0; j < m; j++)
@@ -301,8 +319,22 @@ static ingot_status distribution(const ingot_sampler *s, const float *logits, in
             }
         m = renormalise(prob, k);
     }
-    *kept = m;
-    return INGOT_OK;
+    return m;
+}
+
+/* Runs the chain into w, *kept >= 1 on success; checks the arguments of
+ * sample / probs. */
+static ingot_status evaluate(const ingot_sampler *s, const float *logits, int64_t n,
+                             const scratch *w, int64_t *kept, const char *op) {
+    *kept = logits && n == s->vocab ? distribution(s, logits, n, w) : 0;
+    if (*kept > 0) return INGOT_OK;
+    INGOT__CHECK_NOT_NULL(logits, op);
+    if (n != s->vocab)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                            "%s: %lld logits for a sampler of vocabulary %lld", op, (long long)n,
+                            (long long)s->vocab);
+    return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                        "%s: every logit is -inf after the bias and penalties", op);
 }
 
 ingot_status ingot_sampler_sample(int32_t *id, ingot_sampler *s, const float *logits, int64_t n) {
@@ -310,28 +342,26 @@ ingot_status ingot_sampler_sample(int32_t *id, ingot_sampler *s, const float *lo
     INGOT__CHECK_NOT_NULL(id, op);
     *id = -1;
     INGOT__CHECK_NOT_NULL(s, op);
-    int64_t m;
-    ingot_status st = distribution(s, logits, n, s->work, s->prob, s->order, s->idx, &m, op);
+    int64_t m = 0;
+    ingot_status st = evaluate(s, logits, n, &s->w, &m, op);
     if (st) return st;
-    if (s->params.temperature == 0.0f) {
-        *id = s->order[0];
-        return INGOT_OK;
+    float r = 0.0f;
+    if (s->params.temperature > 0.0f) {
+        ingot_array *u; /* [1] */
+        int64_t one = 1;
+        st = ingot_random_uniform(&u, &s->rng, INGOT_F32, &one, 1, 0.0, 1.0);
+        if (st) return st;
+        st = ingot_array_to_host(&r, sizeof r, INGOT_F32, u);
+        ingot_array_free(u);
+        if (st) return st;
     }
-    ingot_array *u;
-    int64_t one = 1;
-    st = ingot_random_uniform(&u, &s->rng, INGOT_F32, &one, 1, 0.0, 1.0);
-    if (st) return st;
-    float r;
-    st = ingot_array_to_host(&r, sizeof r, INGOT_F32, u);
-    ingot_array_free(u);
-    if (st) return st;
     double cum = 0.0;
     int64_t j = 0;
-    for (; j < m - 1; j++) {
-        cum += s->prob[j];
+    for (; j + 1 < m; j++) {
+        cum += s->w.prob[j];
         if ((double)r < cum) break;
     }
-    *id = s->order[j];
+    *id = s->w.order[j];
     return INGOT_OK;
 }
 
@@ -340,22 +370,16 @@ ingot_status ingot_sampler_probs(float *probs, const ingot_sampler *s, const flo
     const char *op = "sampler_probs";
     INGOT__CHECK_NOT_NULL(probs, op);
     INGOT__CHECK_NOT_NULL(s, op);
-    size_t v = (size_t)s->vocab;
-    float *l = malloc(v * sizeof *l), *prob = malloc(v * sizeof *prob);
-    int32_t *order = malloc(v * sizeof *order), *idx = malloc(v * sizeof *idx);
-    ingot_status st = INGOT_OK;
+    scratch w;
+    ingot_status st = scratch_new(&w, s->vocab, op);
+    if (st) return st;
     int64_t m = 0;
-    if (!l || !prob || !order || !idx)
-        st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
-    if (!st) st = distribution(s, logits, n, l, prob, order, idx, &m, op);
+    st = evaluate(s, logits, n, &w, &m, op);
     if (!st) {
-        memset(probs, 0, v * sizeof *probs);
+        memset(probs, 0, (size_t)s->vocab * sizeof *probs);
         for (int64_t j = 0; j < m; j++)
-            probs[order[j]] = prob[j];
+            probs[w.order[j]] = w.prob[j];
     }
-    free(l);
-    free(prob);
-    free(order);
-    free(idx);
+    scratch_free(&w);
     return st;
 }

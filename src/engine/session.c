@@ -3,6 +3,7 @@
 
 #include "core/internal.h"
 #include "engine/engine_internal.h"
+#include "ingot/chat.h"
 #include "ingot/device.h"
 
 /* Prompt tokens per forward pass while prefilling (bounds the attention
@@ -230,5 +231,23 @@ ingot_status ingot_session_generate_text(ingot_session *s, const char *text, siz
         e = ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: the text encodes to no tokens", op);
     if (!e) e = ingot_session_generate(s, ids.ids, ids.count, opts, out);
     ingot_tokens_free(&ids);
+    return e;
+}
+
+ingot_status ingot_session_chat(ingot_session *s, const char *conversation_json, size_t len,
+                                const char *extra_vars_json, const ingot_generate_options *opts,
+                                ingot_generation *out) {
+    const char *op = "session_chat";
+    INGOT__CHECK_NOT_NULL(out, op);
+    memset(out, 0, sizeof *out);
+    INGOT__CHECK_NOT_NULL(s, op);
+    if (!s->tok)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: the session has no tokenizer", op);
+    char *text = NULL;
+    size_t text_len = 0;
+    ingot_status e =
+        ingot_chat_apply(&text, &text_len, s->tok, conversation_json, len, true, extra_vars_json);
+    if (!e) e = ingot_session_generate_text(s, text, text_len, NULL, opts, out);
+    free(text);
     return e;
 }
