@@ -15,6 +15,13 @@ int cli_tensors(int argc, char **argv);
 int cli_devices(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
 int cli_template(int argc, char **argv);
+int cli_generate(int argc, char **argv);
+int cli_chat(int argc, char **argv);
+int cli_classify(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_logits(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+int cli_random_model(int argc, char **argv);
 
 /* Prints "ingot <what>: <status name>: <last error>" to stderr; returns 1. */
 int cli_fail(const char *what, ingot_status st);

@@ -9,6 +9,13 @@ static const struct {
     cli_command_fn fn;
     const char *summary;
 } commands[] = {
+    {"generate", cli_generate, "generate text from a prompt with a model folder"},
+    {"chat", cli_chat, "chat with a model interactively (reads lines from stdin)"},
+    {"classify", cli_classify, "next-token top-k or label scores for many prompts (JSON lines)"},
+    {"info", cli_info, "describe a model folder: architecture, parameters, dtype, memory"},
+    {"logits", cli_logits, "print a model's logits for a prompt as JSON"},
+    {"bench", cli_bench, "measure prefill and decode speed (tokens/s), like llama-bench"},
+    {"random-model", cli_random_model, "write a random-weight model folder (demo, benchmarks)"},
     {"demo", cli_demo, "a short tour of the library: arrays, autograd, safetensors"},
     {"tensors", cli_tensors, "list the tensors of a .safetensors file or model folder"},
     {"devices", cli_devices, "list the devices ingot can use"},
@@ -19,7 +26,7 @@ static const struct {
 static void usage(FILE *f) {
     fprintf(f, "usage: ingot <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'ingot <command> --help' describes a command; 'ingot --version' prints the "
                "version.\n");
 }

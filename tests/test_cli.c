@@ -1,0 +1,402 @@
+/* The ingot command-line tool, run as a program ($INGOT_BUILD_DIR/bin/ingot)
+ * on the model fixtures: outputs, error messages and exit codes. Expected
+ * values come from the fixtures' expected.safetensors / expected.json
+ * (Hugging Face transformers), read here with ingot_safetensors_* and jansson. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <math.h>
+
+#include "common/testutil.h"
+
+static char g_bin[4096], g_models[4096], g_tmp[4096], g_assets[4096];
+
+/* The result of one run of the tool. */
+typedef struct run_result {
+    int code;  /* exit status */
+    char *out; /* standard output */
+    char *err; /* standard error */
+} run_result;
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    assert_non_null(s);
+    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+/* Runs "ingot ARGS" through the shell (ARGS formatted as printf), capturing
+ * stdout and stderr. */
+static run_result run(const char *fmt, ...) {
+    char args[8192], cmd[16384], errpath[4200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(errpath, sizeof errpath, "%s/stderr.txt", g_tmp);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", g_bin, args, errpath);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t len = 0, cap = 1 << 16;
+    char *out = malloc(cap);
+    for (size_t got; (got = fread(out + len, 1, cap - len - 1, p)) > 0;) {
+        len += got;
+        if (len + 1 == cap) out = realloc(out, cap *= 2);
+        assert_non_null(out);
+    }
+    out[len] = 0;
+    int st = pclose(p);
+    run_result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out, read_file(errpath)};
+    return r;
+}
+
+static void run_free(run_result *r) {
+    free(r->out);
+    free(r->err);
+}
+
+static void expect_error(run_result r, int code, const char *needle) {
+    if (r.code != code || !strstr(r.err, needle))
+        fail_msg("exit %d (want %d), stderr '%s' lacks '%s'", r.code, code, r.err, needle);
+    run_free(&r);
+}
+
+/* The fixture's expected tensor name as f32 values (*n of them) and, when
+ * wanted, the ids tensor as a "1,2,3" list. */
+static float *expected_f32(const char *model, const char *name, size_t *n) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s/expected.safetensors", g_models, model);
+    ingot_safetensors *st = NULL;
+    ingot_array *a = NULL;
+    TU_OK(ingot_safetensors_open(&st, path));
+    TU_OK(ingot_safetensors_get(&a, st, name));
+    *n = (size_t)ingot_array_size(a);
+    float *v = malloc(*n * sizeof *v);
+    TU_OK(ingot_array_to_host(v, *n * sizeof *v, INGOT_F32, a));
+    ingot_array_free(a);
+    ingot_safetensors_close(st);
+    return v;
+}
+
+static void ids_list(char *buf, size_t cap, const char *model, const char *name) {
+    size_t n, used = 0;
+    float *v = expected_f32(model, name, &n);
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(buf + used, cap - used, i ? ",%d" : "%d", (int)v[i]);
+    free(v);
+}
+
+/* Compares a JSON array of numbers with want[n] within 1e-4 relative. */
+static void assert_logits(json_t *arr, const float *want, size_t n) {
+    assert_true(json_is_array(arr));
+    assert_int_equal(json_array_size(arr), n);
+    for (size_t i = 0; i < n; i++) {
+        double got = json_number_value(json_array_get(arr, i));
+        if (fabs(got - want[i]) > 1e-4 * fmax(1.0, fabs(want[i])))
+            fail_msg("logit %zu: %.9g, want %.9g", i, got, want[i]);
+    }
+}
+
+static void test_info(void **state) {
+    (void)state;
+    run_result r = run("info --model '%s/qwen3_tied_f32'", g_models);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "Qwen3ForCausalLM"));
+    assert_non_null(strstr(r.out, "86464"));
+    assert_non_null(strstr(r.out, "context length  4096"));
+    assert_non_null(strstr(r.out, "dtype           f32"));
+    run_free(&r);
+    r = run("info -m '%s/gemma3_text_bf16'", g_models);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "gemma3_text"));
+    assert_non_null(strstr(r.out, "sliding window  8"));
+    assert_non_null(strstr(r.out, "bf16"));
+    run_free(&r);
+}
+
+static void test_logits(void **state) {
+    (void)state;
+    const char *model = "qwen3_tied_f32";
+    char ids[4096];
+    size_t n;
+    /* last position of the longest prompt */
+    ids_list(ids, sizeof ids, model, "ids_3");
+    float *want = expected_f32(model, "logits_3", &n);
+    run_result r = run("logits --model '%s/%s' --prompt-ids %s", g_models, model, ids);
+    assert_int_equal(r.code, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    assert_logits(j, want + n - 256, 256);
+    json_decref(j);
+    run_free(&r);
+    free(want);
+    /* every position */
+    ids_list(ids, sizeof ids, model, "ids_1");
+    want = expected_f32(model, "logits_1", &n);
+    r = run("logits --model '%s/%s' --prompt-ids %s --all-positions", g_models, model, ids);
+    assert_int_equal(r.code, 0);
+    j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(j), n / 256);
+    for (size_t t = 0; t < n / 256; t++)
+        assert_logits(json_array_get(j, t), want + t * 256, 256);
+    json_decref(j);
+    run_free(&r);
+    free(want);
+}
+
+/* generate --ids equals the first 8 tokens of HF's greedy continuation. */
+static void test_generate_greedy(void **state) {
+    (void)state;
+    const char *models[] = {"qwen3_tied_f32", "llama3_f32"};
+    for (size_t m = 0; m < 2; m++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/%s/expected.json", g_models, models[m]);
+        json_t *exp = json_load_file(path, 0, NULL);
+        assert_non_null(exp);
+        json_t *p0 = json_array_get(json_object_get(exp, "prompts"), 0);
+        json_t *cont = json_object_get(p0, "continuation");
+        char ids[4096];
+        ids_list(ids, sizeof ids, models[m], "ids_0");
+        run_result r = run("generate --model '%s/%s' --prompt-ids %s --ids --max-tokens 8 "
+                           "--ignore-eos",
+                           g_models, models[m], ids);
+        assert_int_equal(r.code, 0);
+        assert_non_null(strstr(r.err, "prefill")); /* the measurements */
+        json_t *got = json_loads(r.out, 0, NULL);
+        assert_non_null(got);
+        assert_int_equal(json_array_size(got), 8);
+        for (size_t i = 0; i < 8; i++)
+            assert_int_equal(json_integer_value(json_array_get(got, i)),
+                             json_integer_value(json_array_get(cont, i)));
+        json_decref(got);
+        json_decref(exp);
+        run_free(&r);
+    }
+}
+
+/* classify --ids: top-1 is the argmax of HF's last logits; a one-token
+ * label's score is its log-softmax. */
+static void test_classify(void **state) {
+    (void)state;
+    const char *model = "qwen3_tied_f32";
+    char path[4300], ids0[4096], ids2[4096];
+    ids_list(ids0, sizeof ids0, model, "ids_0");
+    ids_list(ids2, sizeof ids2, model, "ids_2");
+    snprintf(path, sizeof path, "%s/prompts.txt", g_tmp);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n%s\n", ids0, ids2);
+    fclose(f);
+    const char *names[] = {"logits_0", "logits_2"};
+    double want_lp[2][2];
+    int32_t want_top[2];
+    for (int p = 0; p < 2; p++) {
+        size_t n;
+        float *lg = expected_f32(model, names[p], &n);
+        const float *last = lg + n - 256;
+        double mx = last[0], sum = 0;
+        want_top[p] = 0;
+        for (int v = 1; v < 256; v++)
+            if (last[v] > mx) mx = last[v], want_top[p] = v;
+        for (int v = 0; v < 256; v++)
+            sum += exp(last[v] - mx);
+        want_lp[p][0] = last[7] - mx - log(sum);
+        want_lp[p][1] = last[42] - mx - log(sum);
+        free(lg);
+    }
+    run_result r = run("classify --model '%s/%s' --prompts '%s' --ids --top-k 3 --batch-size 2",
+                       g_models, model, path);
+    assert_int_equal(r.code, 0);
+    char *line = r.out;
+    for (int p = 0; p < 2; p++) {
+        json_t *j = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
+        assert_non_null(j);
+        json_t *top = json_object_get(j, "top_k");
+        assert_int_equal(json_array_size(top), 3);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(top, 0), "id")),
+                         want_top[p]);
+        json_decref(j);
+        line = strchr(line, '\n') + 1;
+    }
+    run_free(&r);
+    r = run("classify --model '%s/%s' --prompts '%s' --ids --labels 7,42", g_models, model, path);
+    assert_int_equal(r.code, 0);
+    line = r.out;
+    for (int p = 0; p < 2; p++) {
+        json_t *j = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
+        assert_non_null(j);
+        json_t *sc = json_object_get(j, "scores");
+        assert_true(fabs(json_number_value(json_object_get(sc, "7")) - want_lp[p][0]) < 1e-4);
+        assert_true(fabs(json_number_value(json_object_get(sc, "42")) - want_lp[p][1]) < 1e-4);
+        json_decref(j);
+        line = strchr(line, '\n') + 1;
+    }
+    run_free(&r);
+}
+
+static void test_bench_and_random_model(void **state) {
+    (void)state;
+    run_result r = run("random-model --shape tiny --seed 3 '%s/tiny'", g_tmp);
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = run("info --model '%s/tiny'", g_tmp);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "vocabulary      151936"));
+    run_free(&r);
+    r = run("bench --model '%s/qwen3_tied_f32' -p 8 -n 4 -r 2 --json", g_models);
+    assert_int_equal(r.code, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(j), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "test")), "pp8");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 1), "test")), "tg4");
+    assert_true(json_number_value(json_object_get(json_array_get(j, 1), "avg_ts")) > 0);
+    json_decref(j);
+    run_free(&r);
+}
+
+/* Text in and out on a tiny random-weight model with the real Qwen3
+ * tokenizer: generate through the chat template, a stop string, and a piped
+ * two-turn chat whose second turn reuses the first turn's cache. */
+static void test_text_and_chat(void **state) {
+    (void)state;
+    char tok[4300];
+    snprintf(tok, sizeof tok, "%s/tokenizer-qwen3/models/tokenizer.json", g_assets);
+    if (access(tok, R_OK) != 0) skip();
+    run_result r =
+        run("random-model --shape tiny --tokenizer '%s/tokenizer-qwen3/models' '%s/demo'", g_assets,
+            g_tmp);
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = run("generate -m '%s/demo' -p 'Hello' -n 6 --temp 0.7 --seed 3", g_tmp);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.err, "prompt: 9 tokens")); /* the chat template's 9 tokens */
+    char *first = strdup(r.out);
+    run_free(&r);
+    r = run("generate -m '%s/demo' -p 'Hello' -n 6 --temp 0.7 --seed 3", g_tmp);
+    assert_string_equal(r.out, first); /* same seed, same text */
+    free(first);
+    run_free(&r);
+    char hello[4300];
+    snprintf(hello, sizeof hello, "%s/hello.txt", g_tmp);
+    FILE *hf = fopen(hello, "w");
+    assert_non_null(hf);
+    fputs("Hello", hf);
+    fclose(hf);
+    r = run("generate -m '%s/demo' -p - -n 2 --ids < '%s'", g_tmp, hello); /* prompt from stdin */
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.err, "prompt: 9 tokens"));
+    run_free(&r);
+    r = run("generate -m '%s/demo' -p 'Hello' --raw -n 4 -q", g_tmp);
+    assert_int_equal(r.code, 0);
+    assert_string_equal(r.err, "");
+    run_free(&r);
+    r = run("chat -m '%s/demo' -n 3 -v < /dev/null", g_tmp);
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    char in[4300];
+    snprintf(in, sizeof in, "%s/chat.txt", g_tmp);
+    FILE *f = fopen(in, "w");
+    assert_non_null(f);
+    fputs("Hi\nAnd then?\n/exit\nnever read\n", f);
+    fclose(f);
+    r = run("chat -m '%s/demo' -n 3 -v --system 'Be brief.' < '%s'", g_tmp, in);
+    assert_int_equal(r.code, 0);
+    const char *second = strstr(r.err, "prompt:");
+    assert_non_null(second);
+    second = strstr(second + 1, "prompt:");
+    assert_non_null(second);
+    assert_null(strstr(second + 1, "prompt:")); /* /exit ended the chat */
+    long reused = 0;
+    assert_int_equal(sscanf(strchr(second, '(') + 1, "%ld", &reused), 1);
+    assert_true(reused > 10);
+    run_free(&r);
+}
+
+static void test_usage_errors(void **state) {
+    (void)state;
+    char m[4300];
+    snprintf(m, sizeof m, "--model '%s/qwen3_tied_f32'", g_models);
+    expect_error(run(""), 2, "usage: ingot");
+    expect_error(run("frobnicate"), 2, "unknown command 'frobnicate'");
+    expect_error(run("generate --prompt-ids 1"), 2, "--model DIR is required");
+    expect_error(run("generate %s", m), 2, "exactly one of --prompt");
+    expect_error(run("generate %s --prompt-ids 1 --temp -1", m), 2, "--temp must be in");
+    expect_error(run("generate %s --prompt-ids 1 --max-tokens many", m), 2,
+                 "--max-tokens expects an integer");
+    expect_error(run("generate %s --prompt-ids 1,x", m), 2, "comma-separated token ids");
+    expect_error(run("generate %s --prompt-ids 1 --raw --system hi", m), 2, "--raw excludes");
+    expect_error(run("generate %s --prompt-ids 1 --stop ''", m), 2, "--stop needs a non-empty");
+    expect_error(run("logits %s --prompt-ids 1 --bogus", m), 2, "unknown option '--bogus'");
+    expect_error(run("logits %s --prompt-ids", m), 2, "--prompt-ids needs a value");
+    expect_error(run("bench %s -r 0", m), 2, "--repetitions must be in");
+    expect_error(run("classify %s", m), 2, "--prompts FILE is required");
+    expect_error(run("random-model --shape huge '%s/x'", g_tmp), 2, "--shape must be one of");
+    run_result r = run("generate --help");
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "--max-tokens"));
+    run_free(&r);
+}
+
+static void test_failures(void **state) {
+    (void)state;
+    expect_error(run("info --model '%s/no-such-model'", g_tmp), 1, "config.json");
+    expect_error(run("generate --model '%s/no-such-model' --prompt-ids 1", g_tmp), 1,
+                 "config.json");
+    expect_error(run("logits --model '%s/qwen3_tied_f32' --prompt-ids 300", g_models), 1,
+                 "out of range");
+    expect_error(run("logits --model '%s/qwen3_tied_f32' --prompt hello", g_models), 1,
+                 "tokenizer");
+    expect_error(run("generate --model '%s/qwen3_tied_f32' --prompt-ids 1", g_models), 1,
+                 "--ids prints token ids instead");
+    expect_error(
+        run("classify --model '%s/qwen3_tied_f32' --prompts '%s/none.txt'", g_models, g_tmp), 1,
+        "cannot open");
+}
+
+int main(void) {
+    const char *build = getenv("INGOT_BUILD_DIR"), *fx = getenv("INGOT_FIXTURES");
+    const char *assets = getenv("INGOT_ASSETS");
+    snprintf(g_assets, sizeof g_assets, "%s", assets ? assets : ".cache/assets");
+    snprintf(g_bin, sizeof g_bin, "%s/bin/ingot", build ? build : "build");
+    snprintf(g_models, sizeof g_models, "%s/models", fx ? fx : "tests/fixtures");
+    if (access(g_bin, X_OK) != 0) {
+        printf("no ingot binary at %s: skipped\n", g_bin);
+        return 77;
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_tmp, sizeof g_tmp, "%s/ingot_test_cli_XXXXXX", tmp ? tmp : "/tmp");
+    if (!mkdtemp(g_tmp)) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_info),
+        cmocka_unit_test(test_logits),
+        cmocka_unit_test(test_generate_greedy),
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_bench_and_random_model),
+        cmocka_unit_test(test_text_and_chat),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_failures),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+    if (system(cmd) != 0) rc = 1;
+    return rc;
+}
