@@ -52,6 +52,11 @@ ingot_status ingot__stream_finish(ingot__stream *st, ingot_generation *out);
 /* Frees what the stream holds; zeroes it. */
 void ingot__stream_free(ingot__stream *st);
 
+/* Appends ids[0..n) to the growable array *buf holding *len of *cap ids
+ * (doubling from 64). Errors: OUT_OF_MEMORY, message "op: out of memory". */
+ingot_status ingot__ids_append(int32_t **buf, size_t *len, size_t *cap, const int32_t *ids,
+                               size_t n, const char *op);
+
 /* ---- batched forward passes (batch_forward.c) ---- */
 
 /* Checks that every id of rows[0..n) is in [0, vocab) and no row is empty;

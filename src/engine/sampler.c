@@ -133,18 +133,7 @@ ingot_status ingot_sampler_accept(ingot_sampler *s, const int32_t *ids, size_t n
             return ingot__error(INGOT_ERR_INDEX,
                                 "sampler_accept: id %d at %zu is outside the vocabulary of %lld",
                                 (int)ids[i], i, (long long)s->vocab);
-    if (s->n_history + n > s->cap_history) {
-        size_t cap = s->cap_history ? s->cap_history : 64;
-        while (cap < s->n_history + n)
-            cap *= 2;
-        int32_t *h = realloc(s->history, cap * sizeof *h);
-        if (!h) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_accept: out of memory");
-        s->history = h;
-        s->cap_history = cap;
-    }
-    memcpy(s->history + s->n_history, ids, n * sizeof *ids);
-    s->n_history += n;
-    return INGOT_OK;
+    return ingot__ids_append(&s->history, &s->n_history, &s->cap_history, ids, n, "sampler_accept");
 }
 
 /* Steps 2-3: repetition, presence and frequency penalties over the window;
