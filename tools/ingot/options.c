@@ -269,6 +269,25 @@ int cli_chat_render(char **out, size_t *len, const char *cmd, const ingot_tokeni
     return s ? cli_fail(cmd, s) : 0;
 }
 
+int cli_add_message(json_t *msgs, const char *cmd, const char *role, const char *content) {
+    json_error_t err;
+    json_t *m = json_pack_ex(&err, 0, "{s:s,s:s}", "role", role, "content", content);
+    if (m && json_array_append_new(msgs, m) == 0) return 0;
+    if (!m && json_error_code(&err) == json_error_invalid_utf8) {
+        fprintf(stderr, "ingot %s: the %s message is not valid UTF-8\n", cmd, role);
+        return 1;
+    }
+    return cli_fail(cmd, INGOT_ERR_OUT_OF_MEMORY);
+}
+
+bool cli_stream_stdout(void *user, int32_t id, const char *piece, size_t len) {
+    (void)user;
+    (void)id;
+    if (len) fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return true;
+}
+
 static const char *stop_reason_name(ingot_stop_reason r) {
     static const char *names[] = {"max tokens",  "end of sequence", "stop id",
                                   "stop string", "stopped",         "context length"};
@@ -286,7 +305,7 @@ void cli_print_metrics(const ingot_generation *g) {
             (double)m->peak_memory / (1024.0 * 1024.0), stop_reason_name(g->stop_reason));
 }
 
-int cli_read_all(char **out, const char *cmd, FILE *stream) {
+int cli_read_all(char **out, size_t *out_len, const char *cmd, FILE *stream) {
     size_t len = 0, cap = 1 << 12;
     char *text = malloc(cap);
     for (size_t got; text && (got = fread(text + len, 1, cap - len - 1, stream)) > 0;) {
@@ -302,5 +321,6 @@ int cli_read_all(char **out, const char *cmd, FILE *stream) {
     }
     text[len] = 0;
     *out = text;
+    if (out_len) *out_len = len;
     return 0;
 }
