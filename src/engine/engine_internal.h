@@ -8,6 +8,10 @@
 
 #include "ingot/engine.h"
 
+/* Checks sampling parameters and a vocabulary of vocab_size ids as
+ * ingot_sampler_new does, without making a sampler (sampler.c). */
+ingot_status ingot__check_sampler_params(const ingot_sampler_params *p, int64_t vocab_size);
+
 /* ---- the output side of one generated sequence (stream.c) ----
  * Collects the ids, decodes them into text through a streaming detokenizer,
  * holds back text that could start a stop string, and decides when the

@@ -76,15 +76,19 @@ static ingot_status check_params(const ingot_sampler_params *p, int64_t vocab) {
     return INGOT_OK;
 }
 
+ingot_status ingot__check_sampler_params(const ingot_sampler_params *p, int64_t vocab_size) {
+    if (vocab_size < 1 || vocab_size > INT32_MAX)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "sampler_new: vocab_size %lld",
+                            (long long)vocab_size);
+    return check_params(p, vocab_size);
+}
+
 ingot_status ingot_sampler_new(ingot_sampler **out, const ingot_sampler_params *params,
                                int64_t vocab_size) {
     INGOT__CHECK_NOT_NULL(out, "sampler_new");
     *out = NULL;
     ingot_sampler_params p = params ? *params : (ingot_sampler_params){0};
-    if (vocab_size < 1 || vocab_size > INT32_MAX)
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "sampler_new: vocab_size %lld",
-                            (long long)vocab_size);
-    ingot_status st = check_params(&p, vocab_size);
+    ingot_status st = ingot__check_sampler_params(&p, vocab_size);
     if (st) return st;
     ingot_sampler *s = calloc(1, sizeof *s);
     if (!s) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_new: out of memory");

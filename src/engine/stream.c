@@ -26,10 +26,7 @@ ingot_status ingot__check_generate_options(const ingot_generate_options *opts,
         if (!opts->stop_strings[i] || !opts->stop_strings[i][0])
             return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: stop_strings[%zu] is %s", op, i,
                                 opts->stop_strings[i] ? "empty" : "NULL");
-    ingot_sampler *s;
-    ingot_status st = ingot_sampler_new(&s, &opts->sampling, vocab);
-    ingot_sampler_free(s);
-    return st;
+    return ingot__check_sampler_params(&opts->sampling, vocab);
 }
 
 ingot_status ingot__stream_init(ingot__stream *st, const ingot_tokenizer *tok,
