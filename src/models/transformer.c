@@ -121,7 +121,8 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
     const ingot_array *freqs = sliding ? m->freqs_sliding : m->freqs_full;
     ingot_array *q = NULL, *k = NULL, *v = NULL; /* [B, H, T, D] */
     ingot_array *K = NULL, *V = NULL;            /* [B, Hkv, Tk, D] */
-    ingot_array *mask = NULL, *o = NULL, *y = NULL;
+    ingot_array *mask = NULL;                    /* bool [B, 1, 1, Tk] */
+    ingot_array *o = NULL, *y = NULL;            /* [B, Hq, T, D], then [B, T, Hq * D] */
     int64_t first = 0;
     ingot__kv_layer *cl = s->cache ? &s->cache->layers[li] : NULL;
     ingot_status st = heads(&q, s, h, w->q_w, w->q_b, w->q_norm, c->n_heads, true, freqs);
@@ -199,6 +200,22 @@ static ingot_status check_ids(const ingot_array *ids, int64_t vocab) {
     return st;
 }
 
+/* s->mask = attention_mask am [B, L + T] as bool [B, 1, 1, L + T]. */
+static ingot_status make_mask(step *s, const ingot_array *am) {
+    int64_t Tk = s->L + s->T;
+    if (ingot_array_ndim(am) != 2 || ingot_array_dim(am, 0) != s->B || ingot_array_dim(am, 1) != Tk)
+        return ingot__error(INGOT_ERR_SHAPE,
+                            OP ": attention_mask must be [B, cache length + T] "
+                               "= [%lld, %lld]",
+                            (long long)s->B, (long long)Tk);
+    int64_t shape[4] = {s->B, 1, 1, Tk};
+    ingot_array *b = NULL; /* [B, Tk] bool */
+    ingot_status st = ingot_astype(&b, am, INGOT_BOOL);
+    if (!st) st = ingot_reshape(&s->mask, b, shape, 4);
+    ingot_array_free(b);
+    return st;
+}
+
 /* Validates the call and fills s (mask made bool [B, 1, 1, L + T]). */
 static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *ids,
                             ingot_kv_cache *cache, const ingot_forward_options *o) {
@@ -220,7 +237,6 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
                                    "cache %lld",
                                 (long long)s->B, (long long)cache->batch);
         s->L = cache->length;
-        if ((st = ingot__kv_reserve(cache, s->T))) return st;
     }
     const ingot_array *p = s->positions;
     if (p && (ingot_array_ndim(p) != 2 || ingot_array_dim(p, 0) != s->B ||
@@ -230,19 +246,8 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
                                "integer array",
                             (long long)s->B, (long long)s->T);
     const ingot_array *am = o ? o->attention_mask : NULL;
-    if (!am) return INGOT_OK;
-    int64_t Tk = s->L + s->T;
-    if (ingot_array_ndim(am) != 2 || ingot_array_dim(am, 0) != s->B || ingot_array_dim(am, 1) != Tk)
-        return ingot__error(INGOT_ERR_SHAPE,
-                            OP ": attention_mask must be [B, cache length + T] "
-                               "= [%lld, %lld]",
-                            (long long)s->B, (long long)Tk);
-    int64_t shape[4] = {s->B, 1, 1, Tk};
-    ingot_array *b = NULL;
-    st = ingot_astype(&b, am, INGOT_BOOL);
-    if (!st) st = ingot_reshape(&s->mask, b, shape, 4);
-    ingot_array_free(b);
-    return st;
+    if (am && (st = make_mask(s, am))) return st;
+    return cache ? ingot__kv_reserve(cache, s->T) : INGOT_OK; /* after every check */
 }
 
 /* Embedding (Gemma: times sqrt(hidden) rounded to the weight dtype). */
