@@ -36,6 +36,9 @@ static ingot_status linear(ingot_array **out, const ingot_array *x, const ingot_
     return st;
 }
 
+/* Swaps axes 1 and 2: [B, T, H, D] <-> [B, H, T, D]. */
+static const int swap_heads[4] = {0, 2, 1, 3};
+
 typedef ingot_status (*unary_fn)(ingot_array **out, const ingot_array *a);
 
 /* Makes next (the result of a call that returned st) the new *x: the old
@@ -58,12 +61,11 @@ static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h
                           int64_t n_heads, bool rotate, const ingot_array *freqs) {
     int64_t D = s->m->cfg.head_dim;
     int64_t shape[4] = {s->B, s->T, n_heads, D};
-    static const int perm[4] = {0, 2, 1, 3};
     ingot_array *x = NULL, *y = NULL; /* x [B, T, n_heads * D] */
     ingot_status st = linear(&x, h, w, b);
     if (!st) st = replace(&x, ingot_reshape(&y, x, shape, 4), y); /* [B, T, n, D] */
     if (!st && qk_norm) st = norm(&x, qk_norm, s->m);
-    if (!st) st = replace(&x, ingot_transpose(&y, x, perm, 4), y); /* [B, n, T, D] view */
+    if (!st) st = replace(&x, ingot_transpose(&y, x, swap_heads, 4), y); /* [B, n, T, D] view */
     if (!st && rotate) {
         ingot_rope_options ro = {.freqs = freqs, .positions = s->positions, .offset = s->L};
         st = replace(&x, ingot_rope(&y, x, &ro), y);
@@ -138,10 +140,9 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
                                  .mask = mask};
         st = ingot_sdpa(&o, q, K, V, &so); /* [B, Hq, T, D] */
     }
-    static const int perm[4] = {0, 2, 1, 3};
     int64_t shape[3] = {s->B, s->T, c->n_heads * c->head_dim};
-    if (!st) st = replace(&o, ingot_transpose(&y, o, perm, 4), y); /* [B, T, Hq, D] */
-    if (!st) st = replace(&o, ingot_reshape(&y, o, shape, 3), y);  /* [B, T, Hq * D] */
+    if (!st) st = replace(&o, ingot_transpose(&y, o, swap_heads, 4), y); /* [B, T, Hq, D] */
+    if (!st) st = replace(&o, ingot_reshape(&y, o, shape, 3), y);        /* [B, T, Hq * D] */
     if (!st) st = linear(out, o, w->o_w, w->o_b);
     ingot_array *tmp[] = {q, k, v, K, V, mask, o};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
