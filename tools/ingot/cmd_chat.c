@@ -27,7 +27,7 @@ static int usage(FILE *f, int code) {
 static json_t *new_conversation(const char *system) {
     json_t *msgs = json_array();
     if (!msgs || (system && cli_add_message(msgs, "chat", "system", system))) {
-        if (!msgs) cli_fail("chat", INGOT_ERR_OUT_OF_MEMORY);
+        if (!msgs) cli_out_of_memory("chat");
         json_decref(msgs);
         return NULL;
     }
@@ -39,8 +39,7 @@ static int turn(json_t *msgs, ingot_session *session, const ingot_tokenizer *tok
                 const ingot_generate_options *go, bool verbose) {
     char *js = json_dumps(msgs, JSON_COMPACT), *text = NULL;
     size_t len = 0;
-    int rc = js ? cli_chat_render(&text, &len, "chat", tok, js)
-                : cli_fail("chat", INGOT_ERR_OUT_OF_MEMORY);
+    int rc = js ? cli_chat_render(&text, &len, "chat", tok, js) : cli_out_of_memory("chat");
     free(js);
     ingot_generation g = {0};
     if (!rc) {

@@ -54,7 +54,7 @@ static int prompt_text(const char **text, char **owned, const generate_args *a,
     char *js = rc ? NULL : json_dumps(msgs, JSON_COMPACT);
     json_decref(msgs);
     if (rc) return rc;
-    if (!js) return cli_fail("generate", INGOT_ERR_OUT_OF_MEMORY);
+    if (!js) return cli_out_of_memory("generate");
     rc = cli_chat_render(owned, NULL, "generate", tok, js);
     free(js);
     *text = *owned;

@@ -41,7 +41,7 @@ int cli_template(int argc, char **argv) {
     const char *dir = NULL;
     bool generation_prompt = false;
     json_t *vars = json_object();
-    if (!vars) return cli_fail("template", INGOT_ERR_OUT_OF_MEMORY);
+    if (!vars) return cli_out_of_memory("template");
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
             dir = argv[++i];
@@ -60,10 +60,7 @@ int cli_template(int argc, char **argv) {
     }
     char *extra = json_dumps(vars, JSON_COMPACT);
     json_decref(vars);
-    if (!extra) {
-        fprintf(stderr, "ingot template: out of memory\n");
-        return 1;
-    }
+    if (!extra) return cli_out_of_memory("template");
     size_t len = 0;
     char *conversation = NULL;
     if (cli_read_all(&conversation, &len, "template", stdin)) {

@@ -53,6 +53,9 @@ void cli_ids_free(cli_ids *ids);
 /* Prints "ingot CMD: MESSAGE" to stderr and returns 2 (usage error). */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Prints "ingot CMD: out of memory" to stderr and returns 1. */
+int cli_out_of_memory(const char *cmd);
+
 /* Loads the model folder dir on the CPU, keeping its dtype (dtype NULL) or
  * converting to dtype; prints the error and returns 1 on failure. */
 int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const char *dtype);
