@@ -178,10 +178,10 @@ ingot_status ingot_score_labels(double *scores, const ingot_model *m,
     ingot_status st = check_model_rows(m, prompts, n_prompts, "prompt", op);
     if (!st) st = check_model_rows(m, labels, n_labels, "label", op);
     if (st) return st;
-    int64_t V = vocab_of(m);
-    size_t T = ingot__max_row(prompts, n_prompts) + ingot__max_row(labels, n_labels);
     ingot_model_info info;
     ingot_model_get_info(&info, m);
+    int64_t V = info.vocab_size;
+    size_t T = ingot__max_row(prompts, n_prompts) + ingot__max_row(labels, n_labels);
     if ((int64_t)T > info.context_length)
         return ingot__error(INGOT_ERR_LIMIT,
                             "%s: prompt and label of %zu tokens exceed the context of %lld", op, T,

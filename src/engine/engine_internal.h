@@ -8,6 +8,10 @@
 
 #include "ingot/engine.h"
 
+/* Checks sampling parameters and a vocabulary of vocab_size ids as
+ * ingot_sampler_new does, without making a sampler (sampler.c). */
+ingot_status ingot__check_sampler_params(const ingot_sampler_params *p, int64_t vocab_size);
+
 /* ---- the output side of one generated sequence (stream.c) ----
  * Collects the ids, decodes them into text through a streaming detokenizer,
  * holds back text that could start a stop string, and decides when the
@@ -51,6 +55,11 @@ ingot_status ingot__stream_finish(ingot__stream *st, ingot_generation *out);
 
 /* Frees what the stream holds; zeroes it. */
 void ingot__stream_free(ingot__stream *st);
+
+/* Appends ids[0..n) to the growable array *buf holding *len of *cap ids
+ * (doubling from 64). Errors: OUT_OF_MEMORY, message "op: out of memory". */
+ingot_status ingot__ids_append(int32_t **buf, size_t *len, size_t *cap, const int32_t *ids,
+                               size_t n, const char *op);
 
 /* ---- batched forward passes (batch_forward.c) ---- */
 

@@ -76,15 +76,19 @@ static ingot_status check_params(const ingot_sampler_params *p, int64_t vocab) {
     return INGOT_OK;
 }
 
+ingot_status ingot__check_sampler_params(const ingot_sampler_params *p, int64_t vocab_size) {
+    if (vocab_size < 1 || vocab_size > INT32_MAX)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "sampler_new: vocab_size %lld",
+                            (long long)vocab_size);
+    return check_params(p, vocab_size);
+}
+
 ingot_status ingot_sampler_new(ingot_sampler **out, const ingot_sampler_params *params,
                                int64_t vocab_size) {
     INGOT__CHECK_NOT_NULL(out, "sampler_new");
     *out = NULL;
     ingot_sampler_params p = params ? *params : (ingot_sampler_params){0};
-    if (vocab_size < 1 || vocab_size > INT32_MAX)
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "sampler_new: vocab_size %lld",
-                            (long long)vocab_size);
-    ingot_status st = check_params(&p, vocab_size);
+    ingot_status st = ingot__check_sampler_params(&p, vocab_size);
     if (st) return st;
     ingot_sampler *s = calloc(1, sizeof *s);
     if (!s) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_new: out of memory");
@@ -133,18 +137,7 @@ ingot_status ingot_sampler_accept(ingot_sampler *s, const int32_t *ids, size_t n
             return ingot__error(INGOT_ERR_INDEX,
                                 "sampler_accept: id %d at %zu is outside the vocabulary of %lld",
                                 (int)ids[i], i, (long long)s->vocab);
-    if (s->n_history + n > s->cap_history) {
-        size_t cap = s->cap_history ? s->cap_history : 64;
-        while (cap < s->n_history + n)
-            cap *= 2;
-        int32_t *h = realloc(s->history, cap * sizeof *h);
-        if (!h) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "sampler_accept: out of memory");
-        s->history = h;
-        s->cap_history = cap;
-    }
-    memcpy(s->history + s->n_history, ids, n * sizeof *ids);
-    s->n_history += n;
-    return INGOT_OK;
+    return ingot__ids_append(&s->history, &s->n_history, &s->cap_history, ids, n, "sampler_accept");
 }
 
 /* Steps 2-3: repetition, presence and frequency penalties over the window;

@@ -75,21 +75,6 @@ const int32_t *ingot_session_tokens(const ingot_session *s, size_t *n) {
     return s ? s->held : NULL;
 }
 
-static ingot_status hold(ingot_session *s, const int32_t *ids, size_t n) {
-    if (s->n_held + n > s->cap_held) {
-        size_t cap = s->cap_held ? s->cap_held : 256;
-        while (cap < s->n_held + n)
-            cap *= 2;
-        int32_t *h = realloc(s->held, cap * sizeof *h);
-        if (!h) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "session: out of memory");
-        s->held = h;
-        s->cap_held = cap;
-    }
-    memcpy(s->held + s->n_held, ids, n * sizeof *ids);
-    s->n_held += n;
-    return INGOT_OK;
-}
-
 /* Runs ids through the model after what the cache holds, in chunks; leaves
  * the last position's logits in s->logits. */
 static ingot_status feed(ingot_session *s, const int32_t *ids, size_t n) {
@@ -107,7 +92,7 @@ static ingot_status feed(ingot_session *s, const int32_t *ids, size_t n) {
             st =
                 ingot_array_to_host(s->logits, (size_t)s->vocab * sizeof *s->logits, INGOT_F32, lg);
         }
-        if (!st) st = hold(s, ids + at, k);
+        if (!st) st = ingot__ids_append(&s->held, &s->n_held, &s->cap_held, ids + at, k, "session");
         ingot_array_free(a_ids);
         ingot_array_free(lg);
     }
@@ -223,19 +208,27 @@ ingot_status ingot_session_generate(ingot_session *s, const int32_t *prompt, siz
     return e;
 }
 
-ingot_status ingot_session_generate_text(ingot_session *s, const char *text, size_t len,
-                                         const ingot_encode_options *eopts,
-                                         const ingot_generate_options *opts,
-                                         ingot_generation *out) {
-    const char *op = "session_generate_text";
+/* Clears out and checks the session of a call that takes text (it needs a
+ * tokenizer). */
+static ingot_status check_text_call(const ingot_session *s, ingot_generation *out, const char *op) {
     INGOT__CHECK_NOT_NULL(out, op);
     memset(out, 0, sizeof *out);
     INGOT__CHECK_NOT_NULL(s, op);
     if (!s->tok)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: the session has no tokenizer", op);
+    return INGOT_OK;
+}
+
+ingot_status ingot_session_generate_text(ingot_session *s, const char *text, size_t len,
+                                         const ingot_encode_options *eopts,
+                                         const ingot_generate_options *opts,
+                                         ingot_generation *out) {
+    const char *op = "session_generate_text";
+    ingot_status e = check_text_call(s, out, op);
+    if (e) return e;
     ingot_encode_options eo = eopts ? *eopts : (ingot_encode_options){.parse_special = true};
     ingot_tokens ids = {0};
-    ingot_status e = ingot_tokenizer_encode(&ids, s->tok, text, len, &eo);
+    e = ingot_tokenizer_encode(&ids, s->tok, text, len, &eo);
     if (!e && ids.count == 0)
         e = ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: the text encodes to no tokens", op);
     if (!e) e = ingot_session_generate(s, ids.ids, ids.count, opts, out);
@@ -247,15 +240,11 @@ ingot_status ingot_session_chat(ingot_session *s, const char *conversation_json,
                                 const char *extra_vars_json, const ingot_generate_options *opts,
                                 ingot_generation *out) {
     const char *op = "session_chat";
-    INGOT__CHECK_NOT_NULL(out, op);
-    memset(out, 0, sizeof *out);
-    INGOT__CHECK_NOT_NULL(s, op);
-    if (!s->tok)
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: the session has no tokenizer", op);
+    ingot_status e = check_text_call(s, out, op);
+    if (e) return e;
     char *text = NULL;
     size_t text_len = 0;
-    ingot_status e =
-        ingot_chat_apply(&text, &text_len, s->tok, conversation_json, len, true, extra_vars_json);
+    e = ingot_chat_apply(&text, &text_len, s->tok, conversation_json, len, true, extra_vars_json);
     if (!e) e = ingot_session_generate_text(s, text, text_len, NULL, opts, out);
     free(text);
     return e;

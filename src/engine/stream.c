@@ -26,10 +26,7 @@ ingot_status ingot__check_generate_options(const ingot_generate_options *opts,
         if (!opts->stop_strings[i] || !opts->stop_strings[i][0])
             return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: stop_strings[%zu] is %s", op, i,
                                 opts->stop_strings[i] ? "empty" : "NULL");
-    ingot_sampler *s;
-    ingot_status st = ingot_sampler_new(&s, &opts->sampling, vocab);
-    ingot_sampler_free(s);
-    return st;
+    return ingot__check_sampler_params(&opts->sampling, vocab);
 }
 
 ingot_status ingot__stream_init(ingot__stream *st, const ingot_tokenizer *tok,
@@ -127,15 +124,25 @@ static void emit(ingot__stream *st, int32_t id, size_t end) {
     }
 }
 
-ingot_status ingot__stream_push(ingot__stream *st, int32_t id) {
-    if (st->n_ids == st->cap_ids) {
-        size_t cap = st->cap_ids ? 2 * st->cap_ids : 64;
-        int32_t *ids = realloc(st->ids, cap * sizeof *ids);
-        if (!ids) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "generate: out of memory");
-        st->ids = ids;
-        st->cap_ids = cap;
+ingot_status ingot__ids_append(int32_t **buf, size_t *len, size_t *cap, const int32_t *ids,
+                               size_t n, const char *op) {
+    if (n > *cap - *len) {
+        size_t c = *cap ? *cap : 64;
+        while (c - *len < n)
+            c *= 2;
+        int32_t *grown = realloc(*buf, c * sizeof *grown);
+        if (!grown) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
+        *buf = grown;
+        *cap = c;
     }
-    st->ids[st->n_ids++] = id;
+    memcpy(*buf + *len, ids, n * sizeof *ids);
+    *len += n;
+    return INGOT_OK;
+}
+
+ingot_status ingot__stream_push(ingot__stream *st, int32_t id) {
+    ingot_status s = ingot__ids_append(&st->ids, &st->n_ids, &st->cap_ids, &id, 1, "generate");
+    if (s) return s;
     const ingot_generate_options *o = st->opts;
     bool is_eos = contains(st->eos, st->n_eos, id);
     bool is_stop = contains(o->stop_ids, o->n_stop_ids, id);
@@ -147,7 +154,7 @@ ingot_status ingot__stream_push(ingot__stream *st, int32_t id) {
     if (st->detok && id >= 0 && (size_t)id < st->tok_vocab) {
         const char *piece;
         size_t n;
-        ingot_status s = ingot_detokenizer_push(st->detok, id, &piece, &n);
+        s = ingot_detokenizer_push(st->detok, id, &piece, &n);
         if (!s) s = append_text(st, piece, n);
         if (s) return s;
         if (cut_at_stop_string(st)) {

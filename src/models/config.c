@@ -21,7 +21,10 @@ static json_t *get(const json_t *obj, const char *key) {
     return json_is_null(v) ? NULL : v;
 }
 
-/* Integer key > 0 (required when def < 0, else def when absent). */
+/* The largest size any integer key may give. */
+#define MAX_DIM ((int64_t)1 << 40)
+
+/* Integer key in [1, MAX_DIM] (required when def < 0, else def when absent). */
 static ingot_status get_int(int64_t *out, const json_t *obj, const char *key, int64_t def) {
     json_t *v = get(obj, key);
     if (!v) {
@@ -30,8 +33,7 @@ static ingot_status get_int(int64_t *out, const json_t *obj, const char *key, in
         *out = def;
         return INGOT_OK;
     }
-    if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
-        json_integer_value(v) > ((int64_t)1 << 40))
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > MAX_DIM)
         return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s' must be a positive integer", key);
     *out = json_integer_value(v);
     return INGOT_OK;
@@ -289,9 +291,18 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
                             CFG ": num_attention_heads (%lld) is not a "
                                 "multiple of num_key_value_heads (%lld)",
                             (long long)c->n_heads, (long long)c->n_kv_heads);
+    if (c->head_dim < 1) /* the default hidden_size / num_attention_heads can be 0 */
+        return ingot__error(INGOT_ERR_FORMAT,
+                            CFG ": 'head_dim' is missing and hidden_size (%lld) / "
+                                "num_attention_heads (%lld) is 0",
+                            (long long)c->hidden_size, (long long)c->n_heads);
     if (c->head_dim % 2)
         return ingot__error(INGOT_ERR_FORMAT, CFG ": head_dim (%lld) must be even",
                             (long long)c->head_dim);
+    if (c->n_heads > (MAX_DIM / c->head_dim)) /* q_proj's rows: no int64 overflow */
+        return ingot__error(INGOT_ERR_FORMAT,
+                            CFG ": num_attention_heads x head_dim (%lld x %lld) is too large",
+                            (long long)c->n_heads, (long long)c->head_dim);
     bool attn_bias = false;
     if ((st = get_bool(&attn_bias, tc, "attention_bias", false)) ||
         (st = get_bool(&c->mlp_bias, tc, "mlp_bias", false)))

@@ -97,7 +97,7 @@ ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more) {
         if (c->model->cfg.layer_sliding[i] || l->cap >= need) continue;
         int64_t cap = l->cap ? l->cap : 256;
         while (cap < need)
-            cap *= 2;
+            cap = cap > c->limit / 2 ? c->limit : cap * 2; /* no overflow near INT64_MAX */
         ingot_status st = regrow(l, cap < c->limit ? cap : c->limit, c);
         if (st) return st;
     }

@@ -36,6 +36,9 @@ static ingot_status linear(ingot_array **out, const ingot_array *x, const ingot_
     return st;
 }
 
+/* Swaps axes 1 and 2: [B, T, H, D] <-> [B, H, T, D]. */
+static const int swap_heads[4] = {0, 2, 1, 3};
+
 typedef ingot_status (*unary_fn)(ingot_array **out, const ingot_array *a);
 
 /* Makes next (the result of a call that returned st) the new *x: the old
@@ -58,12 +61,11 @@ static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h
                           int64_t n_heads, bool rotate, const ingot_array *freqs) {
     int64_t D = s->m->cfg.head_dim;
     int64_t shape[4] = {s->B, s->T, n_heads, D};
-    static const int perm[4] = {0, 2, 1, 3};
     ingot_array *x = NULL, *y = NULL; /* x [B, T, n_heads * D] */
     ingot_status st = linear(&x, h, w, b);
     if (!st) st = replace(&x, ingot_reshape(&y, x, shape, 4), y); /* [B, T, n, D] */
     if (!st && qk_norm) st = norm(&x, qk_norm, s->m);
-    if (!st) st = replace(&x, ingot_transpose(&y, x, perm, 4), y); /* [B, n, T, D] view */
+    if (!st) st = replace(&x, ingot_transpose(&y, x, swap_heads, 4), y); /* [B, n, T, D] view */
     if (!st && rotate) {
         ingot_rope_options ro = {.freqs = freqs, .positions = s->positions, .offset = s->L};
         st = replace(&x, ingot_rope(&y, x, &ro), y);
@@ -121,7 +123,8 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
     const ingot_array *freqs = sliding ? m->freqs_sliding : m->freqs_full;
     ingot_array *q = NULL, *k = NULL, *v = NULL; /* [B, H, T, D] */
     ingot_array *K = NULL, *V = NULL;            /* [B, Hkv, Tk, D] */
-    ingot_array *mask = NULL, *o = NULL, *y = NULL;
+    ingot_array *mask = NULL;                    /* bool [B, 1, 1, Tk] */
+    ingot_array *o = NULL, *y = NULL;            /* [B, Hq, T, D], then [B, T, Hq * D] */
     int64_t first = 0;
     ingot__kv_layer *cl = s->cache ? &s->cache->layers[li] : NULL;
     ingot_status st = heads(&q, s, h, w->q_w, w->q_b, w->q_norm, c->n_heads, true, freqs);
@@ -137,10 +140,9 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
                                  .mask = mask};
         st = ingot_sdpa(&o, q, K, V, &so); /* [B, Hq, T, D] */
     }
-    static const int perm[4] = {0, 2, 1, 3};
     int64_t shape[3] = {s->B, s->T, c->n_heads * c->head_dim};
-    if (!st) st = replace(&o, ingot_transpose(&y, o, perm, 4), y); /* [B, T, Hq, D] */
-    if (!st) st = replace(&o, ingot_reshape(&y, o, shape, 3), y);  /* [B, T, Hq * D] */
+    if (!st) st = replace(&o, ingot_transpose(&y, o, swap_heads, 4), y); /* [B, T, Hq, D] */
+    if (!st) st = replace(&o, ingot_reshape(&y, o, shape, 3), y);        /* [B, T, Hq * D] */
     if (!st) st = linear(out, o, w->o_w, w->o_b);
     ingot_array *tmp[] = {q, k, v, K, V, mask, o};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
@@ -199,6 +201,22 @@ static ingot_status check_ids(const ingot_array *ids, int64_t vocab) {
     return st;
 }
 
+/* s->mask = attention_mask am [B, L + T] as bool [B, 1, 1, L + T]. */
+static ingot_status make_mask(step *s, const ingot_array *am) {
+    int64_t Tk = s->L + s->T;
+    if (ingot_array_ndim(am) != 2 || ingot_array_dim(am, 0) != s->B || ingot_array_dim(am, 1) != Tk)
+        return ingot__error(INGOT_ERR_SHAPE,
+                            OP ": attention_mask must be [B, cache length + T] "
+                               "= [%lld, %lld]",
+                            (long long)s->B, (long long)Tk);
+    int64_t shape[4] = {s->B, 1, 1, Tk};
+    ingot_array *b = NULL; /* [B, Tk] bool */
+    ingot_status st = ingot_astype(&b, am, INGOT_BOOL);
+    if (!st) st = ingot_reshape(&s->mask, b, shape, 4);
+    ingot_array_free(b);
+    return st;
+}
+
 /* Validates the call and fills s (mask made bool [B, 1, 1, L + T]). */
 static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *ids,
                             ingot_kv_cache *cache, const ingot_forward_options *o) {
@@ -220,7 +238,6 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
                                    "cache %lld",
                                 (long long)s->B, (long long)cache->batch);
         s->L = cache->length;
-        if ((st = ingot__kv_reserve(cache, s->T))) return st;
     }
     const ingot_array *p = s->positions;
     if (p && (ingot_array_ndim(p) != 2 || ingot_array_dim(p, 0) != s->B ||
@@ -230,19 +247,8 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
                                "integer array",
                             (long long)s->B, (long long)s->T);
     const ingot_array *am = o ? o->attention_mask : NULL;
-    if (!am) return INGOT_OK;
-    int64_t Tk = s->L + s->T;
-    if (ingot_array_ndim(am) != 2 || ingot_array_dim(am, 0) != s->B || ingot_array_dim(am, 1) != Tk)
-        return ingot__error(INGOT_ERR_SHAPE,
-                            OP ": attention_mask must be [B, cache length + T] "
-                               "= [%lld, %lld]",
-                            (long long)s->B, (long long)Tk);
-    int64_t shape[4] = {s->B, 1, 1, Tk};
-    ingot_array *b = NULL;
-    st = ingot_astype(&b, am, INGOT_BOOL);
-    if (!st) st = ingot_reshape(&s->mask, b, shape, 4);
-    ingot_array_free(b);
-    return st;
+    if (am && (st = make_mask(s, am))) return st;
+    return cache ? ingot__kv_reserve(cache, s->T) : INGOT_OK; /* after every check */
 }
 
 /* Embedding (Gemma: times sqrt(hidden) rounded to the weight dtype). */

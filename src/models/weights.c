@@ -94,7 +94,6 @@ static ingot_status load_layer(ingot__layer *l, loader *L, int64_t i) {
     const ingot__config *c = &L->m->cfg;
     int64_t H = c->hidden_size, I = c->intermediate_size, D = c->head_dim;
     int64_t q = c->n_heads * D, kv = c->n_kv_heads * D;
-    char n[24][128];
     static const char *const names[] = {"input_layernorm.weight",
                                         "post_attention_layernorm.weight",
                                         "pre_feedforward_layernorm.weight",
@@ -115,7 +114,9 @@ static ingot_status load_layer(ingot__layer *l, loader *L, int64_t i) {
                                         "mlp.gate_proj.bias",
                                         "mlp.up_proj.bias",
                                         "mlp.down_proj.bias"};
-    for (int j = 0; j < 20; j++)
+    enum { N_NAMES = sizeof names / sizeof names[0] };
+    char n[N_NAMES][128];
+    for (int j = 0; j < N_NAMES; j++)
         snprintf(n[j], sizeof n[j], "layers.%lld.%s", (long long)i, names[j]);
     ingot_status st;
     bool g = c->gemma_norms;
@@ -274,8 +275,10 @@ ingot_status ingot_model_load(ingot_model **out, const char *dir, const ingot_mo
     ingot_model *m = calloc(1, sizeof *m);
     if (!m) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "model_load: out of memory");
     char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    st = ingot__config_load(&m->cfg, path);
+    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
+        st = ingot__error(INGOT_ERR_INVALID_ARGUMENT, "model_load: the folder path is too long");
+    else
+        st = ingot__config_load(&m->cfg, path);
     if (!st) st = load_weights(m, dir, want);
     if (!st) st = finish(m);
     if (st) {

@@ -44,7 +44,7 @@ static void random_ids(int32_t *ids, int64_t n, int64_t vocab, uint64_t *state) 
     }
 }
 
-/* One forward pass of n ids [1, n] through cache; seconds in *dt. */
+/* One forward pass of n ids [1, n] through cache (the logits dropped). */
 static ingot_status forward(const ingot_model *m, ingot_kv_cache *c, const int32_t *ids,
                             int64_t n) {
     int64_t shape[2] = {1, n};

@@ -22,22 +22,15 @@ static int usage(FILE *f, int code) {
     return code;
 }
 
-static bool stream_piece(void *user, int32_t id, const char *piece, size_t len) {
-    (void)user;
-    (void)id;
-    if (len) fwrite(piece, 1, len, stdout);
-    fflush(stdout);
-    return true;
-}
-
-static void add_message(json_t *msgs, const char *role, const char *content) {
-    json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", role, "content", content));
-}
-
-/* A new conversation: only the system message, when given. */
+/* A new conversation: only the system message, when given; NULL (error
+ * printed) when it cannot be made. */
 static json_t *new_conversation(const char *system) {
     json_t *msgs = json_array();
-    if (msgs && system) add_message(msgs, "system", system);
+    if (!msgs || (system && cli_add_message(msgs, "chat", "system", system))) {
+        if (!msgs) cli_out_of_memory("chat");
+        json_decref(msgs);
+        return NULL;
+    }
     return msgs;
 }
 
@@ -46,8 +39,7 @@ static int turn(json_t *msgs, ingot_session *session, const ingot_tokenizer *tok
                 const ingot_generate_options *go, bool verbose) {
     char *js = json_dumps(msgs, JSON_COMPACT), *text = NULL;
     size_t len = 0;
-    int rc = js ? cli_chat_render(&text, &len, "chat", tok, js)
-                : cli_fail("chat", INGOT_ERR_OUT_OF_MEMORY);
+    int rc = js ? cli_chat_render(&text, &len, "chat", tok, js) : cli_out_of_memory("chat");
     free(js);
     ingot_generation g = {0};
     if (!rc) {
@@ -56,8 +48,9 @@ static int turn(json_t *msgs, ingot_session *session, const ingot_tokenizer *tok
     }
     if (!rc) {
         putchar('\n');
-        add_message(msgs, "assistant", g.text ? g.text : "");
         fflush(stdout);
+        /* a reply that cannot be kept is reported; the chat goes on without it */
+        cli_add_message(msgs, "chat", "assistant", g.text ? g.text : "");
         if (verbose) cli_print_metrics(&g);
     }
     ingot_generation_free(&g);
@@ -90,8 +83,9 @@ int cli_chat(int argc, char **argv) {
     ingot_status s = rc ? INGOT_OK : ingot_session_new(&session, m, tok, 0);
     if (s) rc = cli_fail("chat", s);
     json_t *msgs = rc ? NULL : new_conversation(system);
+    if (!rc && !msgs) rc = 1;
     ingot_generate_options go = cli_generate_options(&sampling);
-    go.callback = stream_piece;
+    go.callback = cli_stream_stdout;
     bool tty = isatty(STDIN_FILENO);
     char *line = NULL;
     size_t cap = 0;
@@ -103,12 +97,12 @@ int cli_chat(int argc, char **argv) {
         if (!strcmp(line, "/exit") || !strcmp(line, "/quit")) break;
         if (!strcmp(line, "/reset")) {
             json_decref(msgs);
-            msgs = new_conversation(system);
+            if (!(msgs = new_conversation(system))) rc = 1;
             ingot_session_reset(session);
             continue;
         }
         if (!n) continue;
-        add_message(msgs, "user", line);
+        if (cli_add_message(msgs, "chat", "user", line)) continue; /* a bad line: the next */
         rc = turn(msgs, session, tok, &go, verbose);
     }
     free(line);

@@ -106,10 +106,14 @@ static void print_prompt_key(const char *prompt) {
 static int top_k(const ingot_model *m, const ingot_tokenizer *tok, const lines *prompts,
                  const ingot_token_seq *seqs, size_t batch, int k) {
     size_t n = prompts->count;
-    int32_t *ids = malloc(n * (size_t)k * sizeof *ids);
-    float *lp = malloc(n * (size_t)k * sizeof *lp);
-    ingot_status s =
-        ids && lp ? ingot_classify_topk(ids, lp, m, seqs, n, batch, k) : INGOT_ERR_OUT_OF_MEMORY;
+    int32_t *ids = malloc(n * (size_t)k * sizeof *ids); /* [n, k] */
+    float *lp = malloc(n * (size_t)k * sizeof *lp);     /* [n, k] */
+    if (!ids || !lp) {
+        free(ids);
+        free(lp);
+        return cli_out_of_memory("classify");
+    }
+    ingot_status s = ingot_classify_topk(ids, lp, m, seqs, n, batch, k);
     for (size_t i = 0; i < n && !s; i++) {
         print_prompt_key(prompts->items[i]);
         fputs(", \"top_k\": [", stdout);
@@ -136,9 +140,9 @@ static int top_k(const ingot_model *m, const ingot_tokenizer *tok, const lines *
 static int score(const ingot_model *m, const lines *prompts, const ingot_token_seq *seqs,
                  const lines *labels, const ingot_token_seq *lseqs, size_t batch) {
     size_t n = prompts->count, nl = labels->count;
-    double *sc = malloc(n * nl * sizeof *sc);
-    ingot_status s =
-        sc ? ingot_score_labels(sc, m, seqs, n, lseqs, nl, batch) : INGOT_ERR_OUT_OF_MEMORY;
+    double *sc = malloc(n * nl * sizeof *sc); /* [n, nl] */
+    if (!sc) return cli_out_of_memory("classify");
+    ingot_status s = ingot_score_labels(sc, m, seqs, n, lseqs, nl, batch);
     for (size_t i = 0; i < n && !s; i++) {
         print_prompt_key(prompts->items[i]);
         fputs(", \"scores\": {", stdout);
@@ -203,7 +207,7 @@ int cli_classify(int argc, char **argv) {
     ingot_tokens *pt = calloc(prompts.count + 1, sizeof *pt);
     ingot_tokens *lt = calloc(labels.count + 1, sizeof *lt);
     ingot_token_seq *ps = NULL, *ls = NULL;
-    if (!rc && (!pt || !lt)) rc = cli_fail("classify", INGOT_ERR_OUT_OF_MEMORY);
+    if (!rc && (!pt || !lt)) rc = cli_out_of_memory("classify");
     if (!rc) rc = cli_load_model(&m, "classify", dir, NULL);
     if (!rc && !ids)
         rc = cli_load_tokenizer(&tok, "classify", dir, "--ids takes prompts as token ids instead");
@@ -211,7 +215,7 @@ int cli_classify(int argc, char **argv) {
     if (!rc) rc = encode_all(pt, &prompts, tok, ids, true);
     if (!rc) rc = encode_all(lt, &labels, tok, ids, false);
     if (!rc && (!(ps = as_seqs(pt, prompts.count)) || !(ls = as_seqs(lt, labels.count))))
-        rc = cli_fail("classify", INGOT_ERR_OUT_OF_MEMORY);
+        rc = cli_out_of_memory("classify");
     if (!rc && labels.count)
         rc = score(m, &prompts, ps, &labels, ls, (size_t)batch);
     else if (!rc)

@@ -1,6 +1,5 @@
 /* ingot demo: fits a linear model with gradient descent on the CPU, using
- * the array library, autograd and (when present) safetensors IO. It is the
- * main job until text generation lands. */
+ * the array library, autograd and safetensors IO. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,10 +92,10 @@ static int run(void) {
     for (int step = 0; step <= STEPS && st == INGOT_OK; step++) {
         st = ingot_value_and_grad(&loss, &g, loss_fn, &p, &w, 1);
         if (st) break;
-        double l;
-        ingot_array_item(&l, loss);
-        if (step % 10 == 0) printf("  step %2d  loss %.6f\n", step, l);
-        st = sgd_step(&w, g, 0.1);
+        double l = 0;
+        st = ingot_array_item(&l, loss);
+        if (!st && step % 10 == 0) printf("  step %2d  loss %.6f\n", step, l);
+        if (!st) st = sgd_step(&w, g, 0.1);
         ingot_array_free(loss);
         ingot_array_free(g);
         loss = g = NULL;
@@ -113,11 +112,12 @@ static int run(void) {
     st = save_and_reload(w);
     if (st) goto done;
 
-    ingot_memory_stats mem;
-    ingot_memory_stats_get(&mem, ingot_cpu());
+    ingot_memory_stats mem = {0};
+    st = ingot_memory_stats_get(&mem, ingot_cpu());
+    if (st) goto done;
     printf("CPU memory: %zu bytes active, %zu peak; %d threads\n", mem.active, mem.peak,
            ingot_get_num_threads());
-    printf("Text generation arrives with the model loaders; see README.md.\n");
+    printf("Text generation: 'ingot random-model' and 'ingot generate'; see README.md.\n");
 done:
     ingot_array_free(p.x);
     ingot_array_free(p.y);

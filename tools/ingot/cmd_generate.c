@@ -32,14 +32,6 @@ typedef struct generate_args {
     cli_sampling sampling;
 } generate_args;
 
-static bool stream_piece(void *user, int32_t id, const char *piece, size_t len) {
-    (void)user;
-    (void)id;
-    if (len) fwrite(piece, 1, len, stdout);
-    fflush(stdout);
-    return true;
-}
-
 /* The prompt text to give the session: the rendered template or the raw
  * prompt (*owned is what to free). */
 static int prompt_text(const char **text, char **owned, const generate_args *a,
@@ -57,13 +49,13 @@ static int prompt_text(const char **text, char **owned, const generate_args *a,
         return 1;
     }
     json_t *msgs = json_array();
-    if (a->system)
-        json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content", a->system));
-    json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "user", "content", a->prompt));
-    char *js = json_dumps(msgs, JSON_COMPACT);
+    int rc = a->system ? cli_add_message(msgs, "generate", "system", a->system) : 0;
+    if (!rc) rc = cli_add_message(msgs, "generate", "user", a->prompt);
+    char *js = rc ? NULL : json_dumps(msgs, JSON_COMPACT);
     json_decref(msgs);
-    if (!js) return cli_fail("generate", INGOT_ERR_OUT_OF_MEMORY);
-    int rc = cli_chat_render(owned, NULL, "generate", tok, js);
+    if (rc) return rc;
+    if (!js) return cli_out_of_memory("generate");
+    rc = cli_chat_render(owned, NULL, "generate", tok, js);
     free(js);
     *text = *owned;
     return rc;
@@ -126,13 +118,13 @@ int cli_generate(int argc, char **argv) {
     const char *text = NULL;
     char *stdin_prompt = NULL;
     if (!rc && a.prompt && !strcmp(a.prompt, "-") &&
-        !(rc = cli_read_all(&stdin_prompt, "generate", stdin)))
+        !(rc = cli_read_all(&stdin_prompt, NULL, "generate", stdin)))
         a.prompt = stdin_prompt;
     if (!rc) rc = load(&m, &tok, &a);
     if (!rc && a.prompt) rc = prompt_text(&text, &rendered, &a, tok);
     if (!rc) {
         ingot_generate_options go = cli_generate_options(&a.sampling);
-        if (!a.ids_only) go.callback = stream_piece;
+        if (!a.ids_only) go.callback = cli_stream_stdout;
         ingot_encode_options raw_eo = {.add_special_tokens = true, .parse_special = true};
         ingot_status s = ingot_session_new(&session, m, tok, 0);
         if (!s && text)

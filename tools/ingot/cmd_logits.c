@@ -66,8 +66,10 @@ int cli_logits(int argc, char **argv) {
         ingot_status s = ingot_array_from_data(&input, ids.ids, INGOT_I32, shape, 2);
         if (!s) s = ingot_model_forward(&logits, m, input, NULL, &fo);
         size_t bytes = s ? 0 : (size_t)ingot_array_size(logits) * sizeof(float);
-        if (!s && !(host = malloc(bytes ? bytes : 1))) s = INGOT_ERR_OUT_OF_MEMORY;
-        if (!s) s = ingot_array_to_host(host, bytes, INGOT_F32, logits);
+        if (!s && !(host = malloc(bytes ? bytes : 1))) /* [T or 1, V] */
+            rc = cli_out_of_memory("logits");
+        else if (!s)
+            s = ingot_array_to_host(host, bytes, INGOT_F32, logits);
         if (s) rc = cli_fail("logits", s);
     }
     if (!rc && host)

@@ -48,7 +48,8 @@ static int usage(FILE *f, int code) {
     return code;
 }
 
-/* Appends one random tensor (or ones when std is 0) named name. */
+/* Appends one tensor named name: [d0, d1] N(0, 0.02) from rng, or [d0] ones
+ * when d1 is 0 (norms). */
 static ingot_status add_tensor(ingot_array **arrays, char **names, size_t *n, ingot_rng *rng,
                                ingot_dtype dtype, const char *name, int64_t d0, int64_t d1) {
     int64_t shape[2] = {d0, d1};

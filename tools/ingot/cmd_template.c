@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "options.h"
 
 static int usage(FILE *f, int code) {
     fprintf(f,
@@ -20,23 +21,6 @@ static int usage(FILE *f, int code) {
             "                       as JSON when it parses (true, 3, \"x\", {...}), else as\n"
             "                       a string (e.g. --var enable_thinking=false)\n");
     return code;
-}
-
-/* Reads all of standard input (NUL-terminated). */
-static char *read_stdin(size_t *len) {
-    size_t cap = 1 << 16;
-    char *text = malloc(cap);
-    *len = 0;
-    for (size_t got; text && (got = fread(text + *len, 1, cap - *len - 1, stdin)) > 0;) {
-        *len += got;
-        if (*len + 1 == cap) {
-            char *bigger = realloc(text, cap *= 2);
-            if (!bigger) free(text);
-            text = bigger;
-        }
-    }
-    if (text) text[*len] = '\0';
-    return text;
 }
 
 /* Adds NAME=VALUE to vars; false when the argument has no '='. */
@@ -57,7 +41,7 @@ int cli_template(int argc, char **argv) {
     const char *dir = NULL;
     bool generation_prompt = false;
     json_t *vars = json_object();
-    if (!vars) return cli_fail("template", INGOT_ERR_OUT_OF_MEMORY);
+    if (!vars) return cli_out_of_memory("template");
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
             dir = argv[++i];
@@ -76,12 +60,11 @@ int cli_template(int argc, char **argv) {
     }
     char *extra = json_dumps(vars, JSON_COMPACT);
     json_decref(vars);
-    size_t len;
-    char *conversation = read_stdin(&len);
-    if (!extra || !conversation) {
+    if (!extra) return cli_out_of_memory("template");
+    size_t len = 0;
+    char *conversation = NULL;
+    if (cli_read_all(&conversation, &len, "template", stdin)) {
         free(extra);
-        free(conversation);
-        fprintf(stderr, "ingot template: out of memory\n");
         return 1;
     }
     ingot_tokenizer *tok = NULL;

@@ -4,27 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-/* Prints s as a JSON string (escapes quotes, backslashes and control characters). */
-static void print_json_string(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            printf("\\%c", *p);
-        } else if (*p == '\n') {
-            printf("\\n");
-        } else if (*p == '\t') {
-            printf("\\t");
-        } else if (*p == '\r') {
-            printf("\\r");
-        } else if (*p < 0x20) {
-            printf("\\u%04x", *p);
-        } else {
-            putchar(*p);
-        }
-    }
-    putchar('"');
-}
+#include "options.h"
 
 static int usage(FILE *f, int code) {
     fprintf(f, "usage: ingot tokenize --tokenizer DIR [--no-special] [--parse-special] [--ids]\n\n"
@@ -60,20 +40,9 @@ int cli_tokenize(int argc, char **argv) {
         }
     }
     if (!dir) return usage(stderr, 2);
-    size_t len = 0, cap = 1 << 16;
-    char *text = malloc(cap);
-    for (size_t got; text && (got = fread(text + len, 1, cap - len, stdin)) > 0;) {
-        len += got;
-        if (len == cap) {
-            char *bigger = realloc(text, cap *= 2);
-            if (!bigger) free(text);
-            text = bigger;
-        }
-    }
-    if (!text) {
-        fprintf(stderr, "ingot tokenize: out of memory\n");
-        return 1;
-    }
+    size_t len = 0;
+    char *text = NULL;
+    if (cli_read_all(&text, &len, "tokenize", stdin)) return 1;
     ingot_tokenizer *tok = NULL;
     ingot_tokens t = {0};
     ingot_status s = ingot_tokenizer_load(&tok, dir);
@@ -87,7 +56,8 @@ int cli_tokenize(int argc, char **argv) {
     } else if (!s) {
         for (size_t i = 0; i < t.count; i++) {
             printf("%d\t", t.ids[i]);
-            print_json_string(ingot_tokenizer_id_to_token(tok, t.ids[i]));
+            const char *piece = ingot_tokenizer_id_to_token(tok, t.ids[i]);
+            cli_print_json_string(stdout, piece, strlen(piece));
             putchar('\n');
         }
     }

@@ -132,6 +132,11 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts, si
     return rc;
 }
 
+int cli_out_of_memory(const char *cmd) {
+    fprintf(stderr, "ingot %s: out of memory\n", cmd);
+    return 1;
+}
+
 int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const char *dtype) {
     ingot_model_options o = {.dtype = dtype};
     ingot_status s = ingot_model_load(out, dir, &o);
@@ -197,7 +202,7 @@ int cli_prompt_tokens(ingot_tokens *out, const char *cmd, const ingot_tokenizer 
         s = ingot_tokenizer_encode(out, tok, text, strlen(text), &eo);
     } else {
         int32_t *ids = realloc(out->ids, (given->count ? given->count : 1) * sizeof *ids);
-        if (!ids) return cli_fail(cmd, INGOT_ERR_OUT_OF_MEMORY);
+        if (!ids) return cli_out_of_memory(cmd);
         memcpy(ids, given->ids, given->count * sizeof *ids);
         out->ids = ids;
         out->count = out->capacity = given->count;
@@ -262,11 +267,30 @@ int cli_chat_render(char **out, size_t *len, const char *cmd, const ingot_tokeni
                     const char *messages_json) {
     size_t n = strlen(messages_json) + 32;
     char *conv = malloc(n);
-    if (!conv) return cli_fail(cmd, INGOT_ERR_OUT_OF_MEMORY);
+    if (!conv) return cli_out_of_memory(cmd);
     snprintf(conv, n, "{\"messages\": %s}", messages_json);
     ingot_status s = ingot_chat_apply(out, len, tok, conv, strlen(conv), true, NULL);
     free(conv);
     return s ? cli_fail(cmd, s) : 0;
+}
+
+int cli_add_message(json_t *msgs, const char *cmd, const char *role, const char *content) {
+    json_error_t err;
+    json_t *m = json_pack_ex(&err, 0, "{s:s,s:s}", "role", role, "content", content);
+    if (m && json_array_append_new(msgs, m) == 0) return 0;
+    if (!m && json_error_code(&err) == json_error_invalid_utf8) {
+        fprintf(stderr, "ingot %s: the %s message is not valid UTF-8\n", cmd, role);
+        return 1;
+    }
+    return cli_out_of_memory(cmd);
+}
+
+bool cli_stream_stdout(void *user, int32_t id, const char *piece, size_t len) {
+    (void)user;
+    (void)id;
+    if (len) fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return true;
 }
 
 static const char *stop_reason_name(ingot_stop_reason r) {
@@ -286,7 +310,7 @@ void cli_print_metrics(const ingot_generation *g) {
             (double)m->peak_memory / (1024.0 * 1024.0), stop_reason_name(g->stop_reason));
 }
 
-int cli_read_all(char **out, const char *cmd, FILE *stream) {
+int cli_read_all(char **out, size_t *out_len, const char *cmd, FILE *stream) {
     size_t len = 0, cap = 1 << 12;
     char *text = malloc(cap);
     for (size_t got; text && (got = fread(text + len, 1, cap - len - 1, stream)) > 0;) {
@@ -302,5 +326,6 @@ int cli_read_all(char **out, const char *cmd, FILE *stream) {
     }
     text[len] = 0;
     *out = text;
+    if (out_len) *out_len = len;
     return 0;
 }

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "ingot/ingot.h"
 
 typedef enum cli_opt_kind {
@@ -50,6 +52,9 @@ void cli_ids_free(cli_ids *ids);
 
 /* Prints "ingot CMD: MESSAGE" to stderr and returns 2 (usage error). */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "ingot CMD: out of memory" to stderr and returns 1. */
+int cli_out_of_memory(const char *cmd);
 
 /* Loads the model folder dir on the CPU, keeping its dtype (dtype NULL) or
  * converting to dtype; prints the error and returns 1 on failure. */
@@ -109,11 +114,18 @@ ingot_generate_options cli_generate_options(const cli_sampling *s);
 int cli_chat_render(char **out, size_t *len, const char *cmd, const ingot_tokenizer *tok,
                     const char *messages_json);
 
+/* Appends {"role": role, "content": content} to the JSON array msgs; prints
+ * the error and returns 1 when content is not UTF-8 (or memory runs out). */
+int cli_add_message(json_t *msgs, const char *cmd, const char *role, const char *content);
+
+/* A generation callback that writes each piece to standard output at once. */
+bool cli_stream_stdout(void *user, int32_t id, const char *piece, size_t len);
+
 /* Prints the metrics of one generation to stderr. */
 void cli_print_metrics(const ingot_generation *g);
 
-/* Reads all of stream into *out (malloc'd, NUL-terminated); prints the error
- * and returns 1 on failure. */
-int cli_read_all(char **out, const char *cmd, FILE *stream);
+/* Reads all of stream into *out (malloc'd, NUL-terminated) and its length
+ * into *len (when not NULL); prints the error and returns 1 on failure. */
+int cli_read_all(char **out, size_t *len, const char *cmd, FILE *stream);
 
 #endif
