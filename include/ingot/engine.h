@@ -12,8 +12,9 @@
  *    prefix of the next prompt: multi-turn chat recomputes only the new turn;
  *  - classify and score run many prompts in one batched prefill (left padding
  *    with an attention mask and per-row positions);
- *  - batch generation decodes many prompts together, each row giving exactly
- *    what it gives alone (greedy).
+ *  - batch generation decodes many prompts together, each row giving what it
+ *    gives alone (the same ids up to floating-point differences of the
+ *    batched forward pass that could flip a near tie).
  *
  * Token ids are int32_t, as in tokenizer.h (ingot_tokens.ids can be passed
  * straight in); ingot_model_forward itself takes them as an integer array.

@@ -25,11 +25,14 @@
  * what sessions use. Without a tokenizer, pass the ids as
  * ingot_generate_options.stop_ids (engine.h).
  *
- * Autograd: ingot_model_forward is made of ordinary ops, but the weights are
- * held inside the model (not primals a caller can pass to ingot_vjp), and the
- * KV cache is inference-only: keys and values are copied into it outside the
- * tape, so no gradient flows through cached positions. Use it for inference;
- * training (LoRA) will come with its own entry points. */
+ * Autograd: the KV cache is inference-only. Keys and values are copied into
+ * its buffers outside the tape (autograd.h), and with a cache the
+ * full-attention layers read even the current call's keys and values back
+ * from those buffers, so no gradient flows through them; a later call may
+ * also overwrite buffer memory a recorded op still refers to. Differentiate
+ * a forward pass only with cache NULL. The weights are held inside the model
+ * and cannot be passed to ingot_vjp as primals: there is no training entry
+ * point in this header yet. */
 #ifndef INGOT_MODEL_H
 #define INGOT_MODEL_H
 
@@ -166,14 +169,15 @@ typedef struct ingot_forward_options {
  * ids [B, T] (any integer dtype, each in [0, vocab_size), T >= 1), appending
  * the new keys and values to cache when it is not NULL (cache NULL: causal
  * attention over ids alone). Attention is causal (and windowed on sliding
- * layers). opts may be NULL. Not for training: see Autograd above.
+ * layers). opts may be NULL. With a cache it is inference-only (see Autograd
+ * above).
  * Errors: INVALID_ARGUMENT (logits, m or ids NULL; ids not a 2-D integer
  * array; a cache made for another model or for another batch size), INDEX
  * (an id out of range, with its position), SHAPE (T == 0; positions not
- * [B, T] integers; attention_mask not [B, cache length + T]), LIMIT (cache length + T
- * exceeds the cache's capacity), DEVICE, OUT_OF_MEMORY. On error *logits is
- * NULL and the cache holds the same tokens as before (its buffers may have
- * grown). */
+ * [B, T] integers; attention_mask not [B, cache length + T]), LIMIT (cache
+ * length + T exceeds the cache's capacity), DEVICE, OUT_OF_MEMORY. On error
+ * *logits is NULL and the cache holds the same tokens as before (its
+ * buffers may have grown). */
 ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m,
                                  const ingot_array *ids, ingot_kv_cache *cache,
                                  const ingot_forward_options *opts);
