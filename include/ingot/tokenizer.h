@@ -172,7 +172,8 @@ int32_t ingot_tokenizer_pad_id(const ingot_tokenizer *tok);
  * end-of-turn token when present (<|im_end|>, <end_of_turn>, <|eot_id|>,
  * <|eom_id|>), without duplicates, in that order. *ids lives as long as tok
  * (*n is 0 when there are none; *ids NULL and *n 0 when tok is NULL); ids
- * and n may each be NULL. This is how callers get a model's EOS ids (model.h has no getter). */
+ * and n may each be NULL. This is how callers get a model's EOS ids
+ * (model.h has no getter). */
 void ingot_tokenizer_stop_ids(const int32_t **ids, size_t *n, const ingot_tokenizer *tok);
 
 /* ---- chat template ---- */
