@@ -51,7 +51,8 @@ ingot_status ingot_random_normal(ingot_array **out, ingot_rng *rng, ingot_dtype 
 /* Samples one index (i64) per row of unnormalised log-probabilities along
  * axis: out has logits' shape without that axis. Uses the Gumbel-max method
  * (argmax of logits + Gumbel noise, in f32), so -inf logits are never drawn
- * unless a whole row is -inf (then index 0).
+ * unless a whole row is -inf (then index 0). A NaN logit wins (argmax
+ * semantics, ops.h): the first NaN of a row is always drawn.
  * Errors: INVALID_ARGUMENT (NULLs, axis out of range), SHAPE for an empty
  * axis, DTYPE for non-float logits, OUT_OF_MEMORY. */
 ingot_status ingot_random_categorical(ingot_array **out, ingot_rng *rng,
