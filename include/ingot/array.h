@@ -88,16 +88,20 @@ ingot_status ingot_array_wrap(ingot_array **out, void *data, ingot_dtype dtype,
                               const int64_t *shape, int ndim, ingot_release_fn release,
                               void *ctx);
 
-/* Arrays filled with 0, 1 or value (converted to dtype as by ingot_astype). */
+/* Arrays filled with 0, 1 or value (converted to dtype as by ingot_astype).
+ * shape may be NULL when ndim is 0. Errors: as ingot_array_from_data
+ * (INVALID_ARGUMENT for out NULL or a bad shape, DTYPE, LIMIT,
+ * OUT_OF_MEMORY). */
 ingot_status ingot_zeros(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim);
 ingot_status ingot_ones(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim);
 ingot_status ingot_full(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
                         double value);
 
-/* A 0-d array holding value. */
+/* A 0-d array holding value. Errors: as ingot_full. */
 ingot_status ingot_scalar(ingot_array **out, ingot_dtype dtype, double value);
 
-/* Zeros with the dtype and shape of a. */
+/* Zeros with the dtype and shape of a (contiguous, on the CPU). Errors:
+ * INVALID_ARGUMENT for NULLs, OUT_OF_MEMORY. */
 ingot_status ingot_zeros_like(ingot_array **out, const ingot_array *a);
 
 /* The 1-D array start, start+step, ... up to (excluding) stop, of
@@ -138,8 +142,10 @@ ingot_device ingot_array_device(const ingot_array *a);
 /* ---- host copies ---- */
 
 /* Copies a's elements, row-major, converted to dtype (as ingot_astype does),
- * into dst, which must hold at least size * ingot_dtype_size(dtype) bytes.
- * Errors: INVALID_ARGUMENT (NULLs, dst_bytes too small), DTYPE. */
+ * into dst, which must hold at least size * ingot_dtype_size(dtype) bytes
+ * (dst may be NULL when a has no elements). Works for any layout (views are
+ * gathered). Errors: INVALID_ARGUMENT (a NULL, dst NULL with elements to
+ * copy, dst_bytes too small), DTYPE (an invalid dtype). */
 ingot_status ingot_array_to_host(void *dst, size_t dst_bytes, ingot_dtype dtype,
                                  const ingot_array *a);
 

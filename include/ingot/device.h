@@ -38,14 +38,17 @@ int ingot_device_count(ingot_device_type type);
 ingot_status ingot_device_parse(ingot_device *out, const char *text);
 
 /* Sets the number of CPU threads used by matmul, attention and large
- * elementwise ops (including OpenBLAS). n <= 0 selects the number of online
- * processors (the default). Results are identical for every thread count.
- * Call it while no other thread is running ingot ops. */
+ * elementwise ops (including OpenBLAS), process-wide. n <= 0 selects the
+ * number of online processors (the default); values above 256 are capped at
+ * 256. Results are identical for every thread count. Call it while no other
+ * thread is running ingot ops. */
 void ingot_set_num_threads(int n);
 
 /* The number of CPU threads currently used; always >= 1. */
 int ingot_get_num_threads(void);
 
+/* Memory statistics are per device and process-wide: they count the buffers
+ * of every thread, and one reset affects every reader. */
 typedef struct ingot_memory_stats {
     size_t active; /* bytes held by live array buffers now */
     size_t peak;   /* the largest value of active since start or reset */
@@ -53,12 +56,16 @@ typedef struct ingot_memory_stats {
 } ingot_memory_stats;
 
 /* Fills *out with the memory statistics of a device. Buffers that wrap
- * caller memory or a mapped file are not counted.
+ * caller memory or a mapped file (ingot_array_wrap, ingot_safetensors_get,
+ * model weights kept in their stored dtype) are not counted.
  * Errors: INGOT_ERR_INVALID_ARGUMENT if out is NULL, INGOT_ERR_DEVICE for a
- * device that does not exist. */
+ * device without statistics (today every device but the CPU). */
 ingot_status ingot_memory_stats_get(ingot_memory_stats *out, ingot_device device);
 
-/* Sets the peak of a device's statistics to its current active bytes. */
+/* Sets the peak of a device's statistics to its current active bytes, for
+ * the whole process (the engine's generation calls do this at their start:
+ * see ingot_metrics.peak_memory in engine.h). A device without statistics
+ * is ignored. */
 void ingot_memory_reset_peak(ingot_device device);
 
 #ifdef __cplusplus

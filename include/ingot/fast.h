@@ -25,28 +25,36 @@ extern "C" {
  * dtype. A weight in x's dtype rounds the normalised x to that dtype before
  * the product (Llama, Qwen); an f32 weight multiplies in f32 and rounds once
  * (Gemma: pass 1 + w computed in f32); other float weights are converted to
- * x's dtype. Differentiable in x and weight. */
+ * x's dtype. Differentiable in x and weight.
+ * Errors: INVALID_ARGUMENT (out or x NULL, eps negative or not finite), DTYPE
+ * (non-float x or weight), SHAPE (x a scalar, weight not [D]), DEVICE,
+ * OUT_OF_MEMORY. */
 ingot_status ingot_rms_norm(ingot_array **out, const ingot_array *x, const ingot_array *weight,
                             float eps);
 
 /* y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis
- * (biased variance). weight and bias: [D] or NULL. Differentiable in all. */
+ * (biased variance). weight and bias: [D] or NULL. Differentiable in all.
+ * Errors: as ingot_rms_norm (bias checked like weight). */
 ingot_status ingot_layer_norm(ingot_array **out, const ingot_array *x, const ingot_array *weight,
                               const ingot_array *bias, float eps);
 
+/* Zero-initialised (`ingot_rope_options o = {0};`, or opts NULL) means: rotate
+ * all of head_dim in halves, base 10000, scale 1, positions 0, 1, ... */
 typedef struct ingot_rope_options {
     int dims;           /* rotate the first `dims` features of head_dim (even,
                            <= head_dim); 0 means all of head_dim */
     bool interleaved;   /* true: pairs (x[2i], x[2i+1]) (GPT-J, MLX "traditional");
                            false: halves (x[i], x[i + dims/2]) (Llama, Qwen, Gemma) */
-    float base;         /* theta; frequencies are base^(-2i/dims); 0 means 10000 */
-    float scale;        /* positions are multiplied by scale; 0 means 1 */
+    float base;         /* theta; frequencies are base^(-2i/dims); 0 means 10000;
+                           otherwise finite and > 0 */
+    float scale;        /* positions are multiplied by scale; 0 means 1; finite */
     int64_t offset;     /* position of token 0 when positions is NULL */
     const ingot_array *freqs;     /* optional [dims/2] f32 inverse frequencies
                                      replacing base (llama3 or yarn scaling) */
     const ingot_array *positions; /* optional integer positions, [T], [1, T] or
                                      [B, T], replacing offset + t (batched
                                      prompts); offset is then ignored */
+    /* freqs and positions are borrowed for the call and must be on x's device. */
 } ingot_rope_options;
 
 /* Rotary position embedding of x: [B, H, T, head_dim] float (rank 4). With
@@ -54,15 +62,23 @@ typedef struct ingot_rope_options {
  * (x1 cos a - x2 sin a, x1 sin a + x2 cos a); features past dims pass through.
  * For f16/bf16 x, cos and sin are rounded to x's dtype and each product is
  * rounded, as transformers does. opts may be NULL (all defaults).
- * Differentiable in x. */
+ * Differentiable in x.
+ * Errors: INVALID_ARGUMENT (out or x NULL, dims odd or outside [0, head_dim],
+ * a bad base or scale), DTYPE (non-float x, freqs not f32, non-integer
+ * positions), SHAPE (x not rank 4, freqs not [dims/2], positions of another
+ * shape), DEVICE, OUT_OF_MEMORY. */
 ingot_status ingot_rope(ingot_array **out, const ingot_array *x, const ingot_rope_options *opts);
 
+/* Zero-initialised (`ingot_sdpa_options o = {0};`, or opts NULL) means scale
+ * 1/sqrt(head_dim), not causal, no window, no mask: every query sees every
+ * key. */
 typedef struct ingot_sdpa_options {
-    float scale;   /* multiplies q.k; 0 means 1/sqrt(head_dim) */
+    float scale;   /* multiplies q.k; 0 means 1/sqrt(head_dim); finite */
     bool causal;   /* query i (at absolute position Tk - Tq + i) sees keys
                       j <= its position */
     int64_t window; /* > 0: a query at position p sees keys j with p - j < window
-                       (sliding window; implies nothing about causal) */
+                       (sliding window; implies nothing about causal); 0: no
+                       window; negative is INVALID_ARGUMENT */
     const ingot_array *mask; /* optional additive float mask broadcastable to
                                 [B, Hq, Tq, Tk] (-inf hides a key); bool masks:
                                 true = visible */
@@ -74,7 +90,11 @@ typedef struct ingot_sdpa_options {
  * q: [B, Hq, Tq, D], k: [B, Hkv, Tk, D], v: [B, Hkv, Tk, Dv] -> [B, Hq, Tq, Dv].
  * Hq must be a multiple of Hkv; query head h reads kv head h / (Hq / Hkv),
  * without copying K or V. A query that sees no key gives zeros.
- * opts may be NULL. Differentiable in q, k and v (not in mask). */
+ * opts may be NULL. Differentiable in q, k and v (not in mask).
+ * Errors: INVALID_ARGUMENT (out, q, k or v NULL, a negative window, a
+ * non-finite scale), DTYPE (non-float q, k, v; a mask neither bool nor
+ * float), SHAPE (ranks other than 4, mismatched B, D, Tk or heads, a mask
+ * that does not broadcast), DEVICE, OUT_OF_MEMORY. */
 ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_array *k,
                         const ingot_array *v, const ingot_sdpa_options *opts);
 

@@ -35,12 +35,17 @@ typedef enum ingot_status {
  * values outside the enum. The string is static; never NULL. */
 const char *ingot_status_str(ingot_status status);
 
-/* The calling thread's message for the most recent error: "" when there has
- * been none since the last ingot_clear_error. The pointer stays valid until the
- * next ingot call on this thread that fails or clears the error. Never NULL. */
+/* The calling thread's message for the most recent error (at most 1023 bytes,
+ * NUL-terminated; truncated beyond): "" when there has been none since the
+ * last ingot_clear_error. Read it right after a call returned non-OK: the
+ * next ingot call on this thread may replace or clear it, and a call that
+ * succeeds may also change it (internal failures it recovers from set it;
+ * some such calls clear it), so the message means nothing after success. The
+ * pointer is a per-thread buffer, valid for the thread's lifetime, whose
+ * contents change. Never NULL. */
 const char *ingot_last_error(void);
 
-/* Forgets the calling thread's error message. */
+/* Forgets the calling thread's error message (ingot_last_error gives ""). */
 void ingot_clear_error(void);
 
 #ifdef __cplusplus

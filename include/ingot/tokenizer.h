@@ -13,6 +13,16 @@
  * Text is UTF-8. Invalid UTF-8 input is an INVALID_ARGUMENT error naming the
  * byte offset, unless the options ask for replacement by U+FFFD.
  *
+ * Token ids are int32_t everywhere (ingot_tokens, decode, the detokenizer,
+ * engine.h); ingot_model_forward takes them as an integer ingot_array
+ * (e.g. ingot_array_from_data with INGOT_I32). The tokenizer of a model folder
+ * is also where a model's EOS ids come from (ingot_tokenizer_stop_ids; the
+ * model has no getter for them).
+ *
+ * Strings returned as `const char *` by the query functions below are owned
+ * by the tokenizer and live as long as it; text returned through `char **`
+ * is malloc'd and freed by the caller with free().
+ *
  * Thread rule: a loaded tokenizer is immutable and may be used by many
  * threads at once; a detokenizer belongs to one thread at a time. */
 #ifndef INGOT_TOKENIZER_H
@@ -36,15 +46,20 @@ typedef struct ingot_tokenizer ingot_tokenizer;
  * Errors: INVALID_ARGUMENT (NULLs), NOT_FOUND (no tokenizer.json), IO,
  * FORMAT (malformed JSON or inconsistent content, with the file and the key),
  * UNSUPPORTED (a model, normalizer, pre-tokenizer, decoder or post-processor
- * type ingot does not implement, named), OUT_OF_MEMORY. */
+ * type ingot does not implement, named), OUT_OF_MEMORY. On success *out is
+ * freed with ingot_tokenizer_free; on error it is NULL. */
 ingot_status ingot_tokenizer_load(ingot_tokenizer **out, const char *dir);
 
-/* Frees a tokenizer; NULL is ignored. Detokenizers made from it must be freed
- * first. */
+/* Frees a tokenizer; NULL is ignored. Everything that refers to it
+ * (detokenizers, sessions, strings and stop ids it returned) must be freed or
+ * dropped first. */
 void ingot_tokenizer_free(ingot_tokenizer *tok);
 
 /* ---- encoding ---- */
 
+/* Zero-initialised (`ingot_encode_options o = {0};`, or opts NULL) means: no
+ * special tokens added, special-token text encoded as plain text, invalid
+ * UTF-8 an error. */
 typedef struct ingot_encode_options {
     bool add_special_tokens; /* apply the post-processor (BOS/EOS as Hugging Face
                                 adds them for this tokenizer) */
@@ -59,7 +74,9 @@ typedef struct ingot_encode_options {
 
 /* A growable array of token ids owned by the caller. Zero-initialise it
  * (`ingot_tokens t = {0};`), reuse it across calls to avoid allocations, and
- * release it with ingot_tokens_free. */
+ * release it with ingot_tokens_free. ids is malloc'd by the library (count
+ * ids valid, capacity allocated); the caller may read it but should not
+ * realloc or free it other than through ingot_tokens_free. */
 typedef struct ingot_tokens {
     int32_t *ids;
     size_t count;
@@ -71,22 +88,26 @@ void ingot_tokens_free(ingot_tokens *tokens);
 
 /* Replaces out's contents with the ids of len bytes of text (which need not be
  * NUL-terminated; text may be NULL when len is 0). opts NULL means all false
- * (no special tokens added, special-token text stays plain text).
- * Errors: INVALID_ARGUMENT (NULLs; invalid UTF-8 unless replaced, with the
- * byte offset), LIMIT (text over 1 GiB), OUT_OF_MEMORY. On error out->count
- * is 0. */
+ * (no special tokens added, special-token text stays plain text; note that
+ * ingot_session_generate_text's NULL default parses special tokens).
+ * Errors: INVALID_ARGUMENT (out or tok NULL, text NULL with len > 0; invalid
+ * UTF-8 unless replaced, with the byte offset), LIMIT (text over 1 GiB),
+ * OUT_OF_MEMORY. On error out->count is 0 (its buffer stays allocated: still
+ * free it with ingot_tokens_free). */
 ingot_status ingot_tokenizer_encode(ingot_tokens *out, const ingot_tokenizer *tok, const char *text,
                                     size_t len, const ingot_encode_options *opts);
 
 /* ---- decoding ---- */
 
 /* The text of n ids as the tokenizer's decoder produces it, NUL-terminated,
- * in *text (malloc'd; the caller frees it with free()); *len receives its
- * length without the NUL (len may be NULL). skip_special leaves out special
- * added tokens. Byte sequences that are not valid UTF-8 after decoding become
- * U+FFFD, as in Hugging Face.
- * Errors: INVALID_ARGUMENT (NULLs), INDEX (an id outside the vocabulary, named
- * with its position), OUT_OF_MEMORY. */
+ * in *text (malloc'd; the caller frees it with free(); "" for n == 0); *len
+ * receives its length without the NUL (len may be NULL). ids may be NULL
+ * when n is 0. skip_special leaves out special added tokens. Byte sequences
+ * that are not valid UTF-8 after decoding become U+FFFD, as in Hugging Face.
+ * On error *text is NULL and *len 0.
+ * Errors: INVALID_ARGUMENT (text or tok NULL, ids NULL with n > 0), INDEX (an
+ * id outside the vocabulary or at a hole in it, named with its position),
+ * OUT_OF_MEMORY. */
 ingot_status ingot_tokenizer_decode(char **text, size_t *len, const ingot_tokenizer *tok,
                                     const int32_t *ids, size_t n, bool skip_special);
 
@@ -97,39 +118,51 @@ ingot_status ingot_tokenizer_decode(char **text, size_t *len, const ingot_tokeni
  * ingot_tokenizer_decode of all the ids. */
 typedef struct ingot_detokenizer ingot_detokenizer;
 
+/* A detokenizer for tok (which must outlive it); skip_special as in
+ * ingot_tokenizer_decode. On success *out is freed with
+ * ingot_detokenizer_free; on error it is NULL.
+ * Errors: INVALID_ARGUMENT (out or tok NULL), OUT_OF_MEMORY. */
 ingot_status ingot_detokenizer_new(ingot_detokenizer **out, const ingot_tokenizer *tok,
                                    bool skip_special);
 /* Frees a detokenizer; NULL is ignored. */
 void ingot_detokenizer_free(ingot_detokenizer *d);
 
 /* Adds one id; *piece and *len receive the newly completed text (possibly
- * empty), valid until the next call on d. Errors: INVALID_ARGUMENT, INDEX. */
+ * empty, NUL-terminated), owned by d and valid until the next call on d. len
+ * may be NULL. On error *piece is "" (and *len 0).
+ * Errors: INVALID_ARGUMENT (d or piece NULL), INDEX (an id outside the
+ * vocabulary), OUT_OF_MEMORY. */
 ingot_status ingot_detokenizer_push(ingot_detokenizer *d, int32_t id, const char **piece,
                                     size_t *len);
-/* Emits what is held back (incomplete characters become U+FFFD) and resets d
- * for a new sequence. */
+/* Emits what is held back (incomplete characters become U+FFFD) in *piece /
+ * *len as push does, and resets d for a new sequence (also on error).
+ * Errors: INVALID_ARGUMENT (d or piece NULL), OUT_OF_MEMORY. */
 ingot_status ingot_detokenizer_flush(ingot_detokenizer *d, const char **piece, size_t *len);
 
 /* ---- vocabulary ---- */
 
 /* The number of ids: the model's vocabulary plus added tokens (the largest id
- * + 1). */
+ * + 1); 0 for NULL. It may be smaller than the model's vocab_size (model.h),
+ * whose extra rows have no text. */
 size_t ingot_tokenizer_vocab_size(const ingot_tokenizer *tok);
 
-/* The id of a token's exact string (vocabulary or added token).
+/* The id of a token's exact string (vocabulary or added token) in *id.
  * Errors: INVALID_ARGUMENT (NULLs), NOT_FOUND. */
 ingot_status ingot_tokenizer_token_to_id(int32_t *id, const ingot_tokenizer *tok,
                                          const char *token);
 
 /* The token string of id as stored in the vocabulary (byte-level tokens in
- * their printable form, e.g. "Ġthe"); NULL for ids outside the vocabulary.
- * Lives as long as tok. */
+ * their printable form, e.g. "Ġthe"); NULL for ids outside the vocabulary
+ * (or holes in it) and when tok is NULL. Lives as long as tok. */
 const char *ingot_tokenizer_id_to_token(const ingot_tokenizer *tok, int32_t id);
 
-/* True when id is a special added token. */
+/* True when id is a special added token; false for other ids, ids outside
+ * the vocabulary and tok NULL. */
 bool ingot_tokenizer_is_special(const ingot_tokenizer *tok, int32_t id);
 
-/* Special token ids from the config files; -1 when the tokenizer has none. */
+/* Special token ids from the config files; -1 when the tokenizer has none
+ * or tok is NULL. eos_id is the tokenizer config's single eos_token; to stop
+ * generation use ingot_tokenizer_stop_ids, which may hold more ids. */
 int32_t ingot_tokenizer_bos_id(const ingot_tokenizer *tok);
 int32_t ingot_tokenizer_eos_id(const ingot_tokenizer *tok);
 int32_t ingot_tokenizer_pad_id(const ingot_tokenizer *tok);
@@ -137,17 +170,21 @@ int32_t ingot_tokenizer_pad_id(const ingot_tokenizer *tok);
 /* The ids that end a generated turn: generation_config.json's eos_token_id
  * (one or a list), the tokenizer config's eos_token, and the family's
  * end-of-turn token when present (<|im_end|>, <end_of_turn>, <|eot_id|>,
- * <|eom_id|>), without duplicates, in that order. *ids lives as long as tok. */
+ * <|eom_id|>), without duplicates, in that order. *ids lives as long as tok
+ * (*n is 0 when there are none; *ids NULL and *n 0 when tok is NULL); ids
+ * and n may each be NULL. This is how callers get a model's EOS ids
+ * (model.h has no getter). */
 void ingot_tokenizer_stop_ids(const int32_t **ids, size_t *n, const ingot_tokenizer *tok);
 
 /* ---- chat template ---- */
 
 /* The tokenizer config's chat_template (the default one when the config has a
- * list of named templates), or NULL when it has none. Lives as long as tok. */
+ * list of named templates), or NULL when it has none or tok is NULL. Lives as
+ * long as tok. */
 const char *ingot_tokenizer_chat_template(const ingot_tokenizer *tok);
 
-/* The text of the config's bos_token / eos_token ("" when absent), as chat
- * templates receive them. */
+/* The text of the config's bos_token / eos_token ("" when absent or tok is
+ * NULL; never NULL), as chat templates receive them. Live as long as tok. */
 const char *ingot_tokenizer_bos_token(const ingot_tokenizer *tok);
 const char *ingot_tokenizer_eos_token(const ingot_tokenizer *tok);
 
