@@ -232,6 +232,12 @@ static void test_creation_errors(void **state) {
              "data is NULL");
     TU_FAILS(ingot_zeros(NULL, INGOT_F32, shape, 2), INGOT_ERR_INVALID_ARGUMENT, "out is NULL");
     TU_FAILS(ingot_arange(&a, INGOT_F32, 0, 1, 0), INGOT_ERR_INVALID_ARGUMENT, "nonzero step");
+    a = (ingot_array *)1;
+    TU_FAILS(ingot_zeros_like(&a, NULL), INGOT_ERR_INVALID_ARGUMENT, "a is NULL");
+    assert_null(a);
+    a = (ingot_array *)1;
+    TU_FAILS(ingot_flatten(&a, NULL), INGOT_ERR_INVALID_ARGUMENT, "a is NULL");
+    assert_null(a);
     TU_FAILS(ingot_arange(&a, INGOT_F32, 0, NAN, 1), INGOT_ERR_INVALID_ARGUMENT, "finite");
     char unaligned[16] = {0};
     TU_FAILS(ingot_array_wrap(&a, unaligned + 1, INGOT_F32, shape, 1, NULL, NULL),

@@ -227,6 +227,8 @@ ingot_status ingot_scalar(ingot_array **out, ingot_dtype dtype, double value) {
 }
 
 ingot_status ingot_zeros_like(ingot_array **out, const ingot_array *a) {
+    INGOT__CHECK_NOT_NULL(out, "zeros_like");
+    *out = NULL;
     INGOT__CHECK_NOT_NULL(a, "zeros_like");
     return ingot_full(out, a->dtype, a->shape, a->ndim, 0.0);
 }

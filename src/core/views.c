@@ -102,6 +102,8 @@ ingot_status ingot_reshape(ingot_array **out, const ingot_array *a, const int64_
 }
 
 ingot_status ingot_flatten(ingot_array **out, const ingot_array *a) {
+    INGOT__CHECK_NOT_NULL(out, "flatten");
+    *out = NULL;
     INGOT__CHECK_NOT_NULL(a, "flatten");
     int64_t n = a->size;
     return ingot_reshape(out, a, &n, 1);
