@@ -103,7 +103,7 @@ static void check_greedy(const char *name) {
         int32_t *ids = prompt_list(&f, i, "ids", &n),
                 *cont = prompt_list(&f, i, "continuation", &nc);
         ingot_generation g = {0};
-        TU_OK(ingot_session_generate(s, ids, n, &o, &g));
+        TU_OK(ingot_session_generate(&g, s, ids, n, &o));
         assert_int_equal(g.n_ids, 32);
         assert_int_equal(nc, 32);
         for (size_t k = 0; k < 32; k++)
@@ -161,7 +161,7 @@ static void test_cached_equals_recompute(void **state) {
         TU_OK(ingot_session_new(&s, f.m, NULL, 0));
         ingot_generate_options o = {.max_tokens = 24};
         ingot_generation g = {0};
-        TU_OK(ingot_session_generate(s, ids, n, &o, &g));
+        TU_OK(ingot_session_generate(&g, s, ids, n, &o));
         int32_t *all = malloc((n + g.n_ids) * sizeof *all);
         memcpy(all, ids, n * sizeof *ids);
         memcpy(all + n, g.ids, g.n_ids * sizeof *ids);
@@ -182,10 +182,10 @@ static ingot_generation turn(ingot_session *s, const ingot_model *m, const int32
                              int64_t max_tokens) {
     ingot_generate_options o = {.max_tokens = max_tokens};
     ingot_generation g = {0}, fresh = {0};
-    TU_OK(ingot_session_generate(s, ids, n, &o, &g));
+    TU_OK(ingot_session_generate(&g, s, ids, n, &o));
     ingot_session *s2;
     TU_OK(ingot_session_new(&s2, m, NULL, 0));
-    TU_OK(ingot_session_generate(s2, ids, n, &o, &fresh));
+    TU_OK(ingot_session_generate(&fresh, s2, ids, n, &o));
     assert_int_equal(g.n_ids, fresh.n_ids);
     assert_memory_equal(g.ids, fresh.ids, g.n_ids * sizeof *g.ids);
     assert_int_equal(fresh.metrics.reused_tokens, 0);
@@ -233,7 +233,7 @@ static void check_multi_turn(const char *name, bool rotating) {
     const int32_t *held = ingot_session_tokens(s, &nh);
     ingot_generation g6 = {0};
     ingot_generate_options o6 = {.max_tokens = 3};
-    TU_OK(ingot_session_generate(s, held, nh, &o6, &g6));
+    TU_OK(ingot_session_generate(&g6, s, held, nh, &o6));
     assert_int_equal(g6.metrics.reused_tokens, nh - 1);
     ingot_generation_free(&g6);
     ingot_generation gs[] = {g1, g2, g3, g4, g5};
@@ -268,7 +268,7 @@ static void test_session_sampling(void **state) {
         TU_OK(ingot_session_new(&s, f.m, NULL, 0));
         o.sampling.seed = k < 2 ? 3 : 4;
         g[k] = (ingot_generation){0};
-        TU_OK(ingot_session_generate(s, ids, n, &o, &g[k]));
+        TU_OK(ingot_session_generate(&g[k], s, ids, n, &o));
         for (size_t t = 0; t < g[k].n_ids; t++)
             assert_int_not_equal(g[k].ids[t], 42);
         ingot_session_free(s);
@@ -408,7 +408,7 @@ static void check_batch(const char *name, const ingot_generate_options *o) {
         ingot_session *s;
         ingot_generation alone = {0};
         TU_OK(ingot_session_new(&s, f.m, NULL, 0));
-        TU_OK(ingot_session_generate(s, ids[i], rows[i].n, &oi, &alone));
+        TU_OK(ingot_session_generate(&alone, s, ids[i], rows[i].n, &oi));
         if (out[i].n_ids != alone.n_ids ||
             memcmp(out[i].ids, alone.ids, alone.n_ids * sizeof *alone.ids) != 0)
             fail_msg("%s row %zu: %zu ids in the batch, %zu alone", name, i, out[i].n_ids,
@@ -559,7 +559,7 @@ static ingot_generation gen_text(text_env *e, const ingot_generate_options *o, s
     oo.callback = on_token;
     oo.user = w;
     ingot_generation g = {0};
-    TU_OK(ingot_session_generate_text(e->s, PROMPT, strlen(PROMPT), NULL, &oo, &g));
+    TU_OK(ingot_session_generate_text(&g, e->s, PROMPT, strlen(PROMPT), NULL, &oo));
     return g;
 }
 
@@ -578,7 +578,7 @@ static void test_text_stream(void **state) {
     ingot_session *s2;
     ingot_generation g2 = {0};
     TU_OK(ingot_session_new(&s2, e.m, e.tok, 0));
-    TU_OK(ingot_session_generate(s2, prompt, n, &o, &g2));
+    TU_OK(ingot_session_generate(&g2, s2, prompt, n, &o));
     assert_int_equal(g.n_ids, 32);
     assert_memory_equal(g.ids, g2.ids, 32 * sizeof *g.ids);
     assert_int_equal(g.metrics.prompt_tokens, n);
@@ -753,9 +753,9 @@ static void test_chat_turns(void **state) {
         assert_memory_equal(text, "<user>Hi!\n", 10);
         ingot_generation g = {0};
         if (t == 1) /* the rendered text itself */
-            TU_OK(ingot_session_generate_text(e.s, text, len, NULL, &o, &g));
+            TU_OK(ingot_session_generate_text(&g, e.s, text, len, NULL, &o));
         else
-            TU_OK(ingot_session_chat(e.s, js, strlen(js), NULL, &o, &g));
+            TU_OK(ingot_session_chat(&g, e.s, js, strlen(js), NULL, &o));
         assert_int_equal(g.metrics.prompt_tokens, len); /* one id a byte */
         if (t == 0)
             first_prompt = len;
@@ -774,7 +774,7 @@ static void test_chat_turns(void **state) {
     text_env e2;
     text_open(&e2, -1);
     ingot_generation g = {0};
-    TU_FAILS(ingot_session_chat(e2.s, "{\"messages\": []}", 16, NULL, &o, &g), INGOT_ERR_NOT_FOUND,
+    TU_FAILS(ingot_session_chat(&g, e2.s, "{\"messages\": []}", 16, NULL, &o), INGOT_ERR_NOT_FOUND,
              NULL);
     text_close(&e2);
     json_decref(conv);
@@ -796,21 +796,21 @@ static void test_errors(void **state) {
     const int32_t ids[] = {5, 6, 7}, bad[] = {5, 256, 7};
     int32_t longp[20] = {0};
     ingot_generation g = {0};
-    TU_FAILS(ingot_session_generate(s, ids, 0, NULL, &g), INGOT_ERR_INVALID_ARGUMENT, "empty");
-    TU_FAILS(ingot_session_generate(s, NULL, 3, NULL, &g), INGOT_ERR_INVALID_ARGUMENT, "NULL");
-    TU_FAILS(ingot_session_generate(s, ids, 3, NULL, NULL), INGOT_ERR_INVALID_ARGUMENT, "out");
-    TU_FAILS(ingot_session_generate(s, bad, 3, NULL, &g), INGOT_ERR_INDEX, "position 1: id 256");
-    TU_FAILS(ingot_session_generate(s, longp, 20, NULL, &g), INGOT_ERR_LIMIT, "20 tokens");
+    TU_FAILS(ingot_session_generate(&g, s, ids, 0, NULL), INGOT_ERR_INVALID_ARGUMENT, "empty");
+    TU_FAILS(ingot_session_generate(&g, s, NULL, 3, NULL), INGOT_ERR_INVALID_ARGUMENT, "NULL");
+    TU_FAILS(ingot_session_generate(NULL, s, ids, 3, NULL), INGOT_ERR_INVALID_ARGUMENT, "out");
+    TU_FAILS(ingot_session_generate(&g, s, bad, 3, NULL), INGOT_ERR_INDEX, "position 1: id 256");
+    TU_FAILS(ingot_session_generate(&g, s, longp, 20, NULL), INGOT_ERR_LIMIT, "20 tokens");
     const char *stops[] = {"x"}, *empty[] = {""};
     ingot_generate_options o = {.stop_strings = stops, .n_stop_strings = 1};
-    TU_FAILS(ingot_session_generate(s, ids, 3, &o, &g), INGOT_ERR_INVALID_ARGUMENT, "tokenizer");
+    TU_FAILS(ingot_session_generate(&g, s, ids, 3, &o), INGOT_ERR_INVALID_ARGUMENT, "tokenizer");
     o = (ingot_generate_options){.sampling = {.temperature = -1}};
-    TU_FAILS(ingot_session_generate(s, ids, 3, &o, &g), INGOT_ERR_INVALID_ARGUMENT, "temperature");
-    TU_FAILS(ingot_session_generate_text(s, "a", 1, NULL, NULL, &g), INGOT_ERR_INVALID_ARGUMENT,
+    TU_FAILS(ingot_session_generate(&g, s, ids, 3, &o), INGOT_ERR_INVALID_ARGUMENT, "temperature");
+    TU_FAILS(ingot_session_generate_text(&g, s, "a", 1, NULL, NULL), INGOT_ERR_INVALID_ARGUMENT,
              "no tokenizer");
     assert_null(g.ids);
     /* the capacity ends generation: 3 + 13 = 16 tokens */
-    TU_OK(ingot_session_generate(s, ids, 3, NULL, &g));
+    TU_OK(ingot_session_generate(&g, s, ids, 3, NULL));
     assert_int_equal(g.stop_reason, INGOT_STOP_CONTEXT);
     assert_int_equal(g.n_ids, 13);
     ingot_generation_free(&g);
@@ -823,9 +823,9 @@ static void test_errors(void **state) {
     text_env e;
     text_open(&e, -1);
     o = (ingot_generate_options){.stop_strings = empty, .n_stop_strings = 1};
-    TU_FAILS(ingot_session_generate_text(e.s, "ab", 2, NULL, &o, &g), INGOT_ERR_INVALID_ARGUMENT,
+    TU_FAILS(ingot_session_generate_text(&g, e.s, "ab", 2, NULL, &o), INGOT_ERR_INVALID_ARGUMENT,
              "empty");
-    TU_FAILS(ingot_session_generate_text(e.s, "a\xff", 2, NULL, NULL, &g),
+    TU_FAILS(ingot_session_generate_text(&g, e.s, "a\xff", 2, NULL, NULL),
              INGOT_ERR_INVALID_ARGUMENT, NULL);
     text_close(&e);
     /* classify and score */

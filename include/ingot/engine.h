@@ -290,8 +290,8 @@ const int32_t *ingot_session_tokens(const ingot_session *s, size_t *n);
  * error. An argument error (found before any work) leaves the session as it
  * was; an error during prefill or decoding empties it (as
  * ingot_session_reset). */
-ingot_status ingot_session_generate(ingot_session *s, const int32_t *prompt, size_t n,
-                                    const ingot_generate_options *opts, ingot_generation *out);
+ingot_status ingot_session_generate(ingot_generation *out, ingot_session *s, const int32_t *prompt,
+                                    size_t n, const ingot_generate_options *opts);
 
 /* As ingot_session_generate for len bytes of UTF-8 text, encoded by the
  * session's tokenizer with encode options eopts (NULL: no special tokens
@@ -304,9 +304,9 @@ ingot_status ingot_session_generate(ingot_session *s, const int32_t *prompt, siz
  * (INVALID_ARGUMENT for invalid UTF-8 unless replaced, LIMIT), and
  * INVALID_ARGUMENT without a tokenizer or for an empty encoding (these leave
  * the session as it was). */
-ingot_status ingot_session_generate_text(ingot_session *s, const char *text, size_t len,
-                                         const ingot_encode_options *eopts,
-                                         const ingot_generate_options *opts, ingot_generation *out);
+ingot_status ingot_session_generate_text(ingot_generation *out, ingot_session *s, const char *text,
+                                         size_t len, const ingot_encode_options *eopts,
+                                         const ingot_generate_options *opts);
 
 /* Multi-turn chat in one call: renders conversation_json (len bytes:
  * {"messages": [...]} and any other template variables) with the tokenizer's
@@ -318,9 +318,9 @@ ingot_status ingot_session_generate_text(ingot_session *s, const char *text, siz
  * again: the tokens of the earlier turns are reused from the cache.
  * Errors: as ingot_chat_apply (NOT_FOUND without a chat template) and
  * ingot_session_generate_text; INVALID_ARGUMENT without a tokenizer. */
-ingot_status ingot_session_chat(ingot_session *s, const char *conversation_json, size_t len,
-                                const char *extra_vars_json, const ingot_generate_options *opts,
-                                ingot_generation *out);
+ingot_status ingot_session_chat(ingot_generation *out, ingot_session *s,
+                                const char *conversation_json, size_t len,
+                                const char *extra_vars_json, const ingot_generate_options *opts);
 
 /* ---- classify and score ---- */
 

@@ -166,8 +166,8 @@ static ingot_status run(ingot_session *s, ingot_sampler *smp, ingot__stream *st,
     return e;
 }
 
-ingot_status ingot_session_generate(ingot_session *s, const int32_t *prompt, size_t n,
-                                    const ingot_generate_options *opts, ingot_generation *out) {
+ingot_status ingot_session_generate(ingot_generation *out, ingot_session *s, const int32_t *prompt,
+                                    size_t n, const ingot_generate_options *opts) {
     const char *op = "session_generate";
     INGOT__CHECK_NOT_NULL(out, op);
     memset(out, 0, sizeof *out);
@@ -219,10 +219,9 @@ static ingot_status check_text_call(const ingot_session *s, ingot_generation *ou
     return INGOT_OK;
 }
 
-ingot_status ingot_session_generate_text(ingot_session *s, const char *text, size_t len,
-                                         const ingot_encode_options *eopts,
-                                         const ingot_generate_options *opts,
-                                         ingot_generation *out) {
+ingot_status ingot_session_generate_text(ingot_generation *out, ingot_session *s, const char *text,
+                                         size_t len, const ingot_encode_options *eopts,
+                                         const ingot_generate_options *opts) {
     const char *op = "session_generate_text";
     ingot_status e = check_text_call(s, out, op);
     if (e) return e;
@@ -231,21 +230,21 @@ ingot_status ingot_session_generate_text(ingot_session *s, const char *text, siz
     e = ingot_tokenizer_encode(&ids, s->tok, text, len, &eo);
     if (!e && ids.count == 0)
         e = ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: the text encodes to no tokens", op);
-    if (!e) e = ingot_session_generate(s, ids.ids, ids.count, opts, out);
+    if (!e) e = ingot_session_generate(out, s, ids.ids, ids.count, opts);
     ingot_tokens_free(&ids);
     return e;
 }
 
-ingot_status ingot_session_chat(ingot_session *s, const char *conversation_json, size_t len,
-                                const char *extra_vars_json, const ingot_generate_options *opts,
-                                ingot_generation *out) {
+ingot_status ingot_session_chat(ingot_generation *out, ingot_session *s,
+                                const char *conversation_json, size_t len,
+                                const char *extra_vars_json, const ingot_generate_options *opts) {
     const char *op = "session_chat";
     ingot_status e = check_text_call(s, out, op);
     if (e) return e;
     char *text = NULL;
     size_t text_len = 0;
     e = ingot_chat_apply(&text, &text_len, s->tok, conversation_json, len, true, extra_vars_json);
-    if (!e) e = ingot_session_generate_text(s, text, text_len, NULL, opts, out);
+    if (!e) e = ingot_session_generate_text(out, s, text, text_len, NULL, opts);
     free(text);
     return e;
 }

@@ -43,7 +43,7 @@ static int turn(json_t *msgs, ingot_session *session, const ingot_tokenizer *tok
     free(js);
     ingot_generation g = {0};
     if (!rc) {
-        ingot_status s = ingot_session_generate_text(session, text, len, NULL, go, &g);
+        ingot_status s = ingot_session_generate_text(&g, session, text, len, NULL, go);
         if (s) rc = cli_fail("chat", s);
     }
     if (!rc) {

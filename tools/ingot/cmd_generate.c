@@ -128,10 +128,10 @@ int cli_generate(int argc, char **argv) {
         ingot_encode_options raw_eo = {.add_special_tokens = true, .parse_special = true};
         ingot_status s = ingot_session_new(&session, m, tok, 0);
         if (!s && text)
-            s = ingot_session_generate_text(session, text, strlen(text), rendered ? NULL : &raw_eo,
-                                            &go, &g);
+            s = ingot_session_generate_text(&g, session, text, strlen(text),
+                                            rendered ? NULL : &raw_eo, &go);
         else if (!s)
-            s = ingot_session_generate(session, a.prompt_ids.ids, a.prompt_ids.count, &go, &g);
+            s = ingot_session_generate(&g, session, a.prompt_ids.ids, a.prompt_ids.count, &go);
         if (s) rc = cli_fail("generate", s);
     }
     if (!rc && a.ids_only)
