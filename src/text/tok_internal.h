@@ -95,6 +95,8 @@ size_t ingot__utf8_check(const unsigned char *p, size_t n);
 uint32_t ingot__utf8_decode(const unsigned char *p, size_t *adv);
 /* Encodes cp; returns the byte count (1..4). */
 int ingot__utf8_encode(uint32_t cp, char out[4]);
+/* Rust's char::is_whitespace (Unicode White_Space). */
+bool ingot__unicode_ws(uint32_t cp);
 
 /* ---- pieces: a list of strings in one buffer ---- */
 typedef struct {

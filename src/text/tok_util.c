@@ -242,6 +242,12 @@ int ingot__utf8_encode(uint32_t cp, char out[4]) {
     return 4;
 }
 
+bool ingot__unicode_ws(uint32_t cp) {
+    return (cp >= 9 && cp <= 13) || cp == ' ' || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000;
+}
+
 ingot_status ingot__pieces_add(tok_pieces *ps, const char *s, size_t len) {
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? ps->cap * 2 : 64;
