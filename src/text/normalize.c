@@ -212,17 +212,7 @@ static ingot_status norm_one(const tok_normalizer *n, const char *s, size_t len,
             i += adv;
         }
         return st;
-    case N_REPLACE: {
-        size_t i = 0;
-        while (i < len && !st) {
-            const char *hit = memmem(s + i, len - i, n->a, n->alen);
-            size_t stop = hit ? (size_t)(hit - s) : len;
-            st = ingot__buf_append(out, s + i, stop - i);
-            if (!st && hit) st = ingot__buf_append(out, n->b, n->blen);
-            i = hit ? stop + n->alen : len;
-        }
-        return st;
-    }
+    case N_REPLACE: return ingot__buf_append_replaced(out, s, len, n->a, n->alen, n->b, n->blen);
     case N_PREPEND:
         if (len && (st = ingot__buf_append(out, n->a, n->alen))) return st;
         return ingot__buf_append(out, s, len);
