@@ -1421,6 +1421,7 @@ static ingot_status filter_unique(jctx *c, jv v, const jargs *a, jv *out) {
     bool cs = opt_bool(jinja__arg(a, 0, "case_sensitive"), false);
     const jv *attr = jinja__arg(a, 1, "attribute");
     size_t n = items.u.l->n, nk = 0;
+    *out = jv_none(); /* read on failure */
     jv *keys = calloc(n ? n : 1, sizeof *keys);
     if (!keys) st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "template: out of memory");
     if (!st) st = jv_list_new(out, 0, false);
@@ -1876,6 +1877,9 @@ static ingot_status filter_batch(jctx *c, jv v, const jargs *a, jv *out) {
         }
     }
     if (!st && row.type == JV_LIST) {
+        /* the fill is as long as linecount says: each item counts as a step */
+        if (fill && fill->type != JV_NONE)
+            st = jinja__charge(c, (uint64_t)(size - (int64_t)row.u.l->n));
         while (!st && fill && fill->type != JV_NONE && (int64_t)row.u.l->n < size)
             st = jv_list_push(row, jv_incref(*fill));
         if (!st)
