@@ -681,6 +681,8 @@ static const char *const globals[] = {"range",           "namespace",    "dict",
                                       "raise_exception", "strftime_now", "lipsum",
                                       "cycler",          "joiner",       NULL};
 
+_Static_assert(sizeof globals / sizeof *globals == G_JOINER + 2, "a name for every G_ id");
+
 int jinja__global_id(const char *name) { return name_index(globals, name); }
 
 #define MAX_RANGE 100000 /* the sandbox's limit */
@@ -1043,6 +1045,8 @@ static const char *const tests[] = {
     "string",  "test",     "true",     "undefined",   "upper",    "==",      "!=",
     "<",       "<=",       ">",        ">=",          NULL};
 
+_Static_assert(sizeof tests / sizeof *tests == T_GE_OP + 2, "a name for every T_ id");
+
 int jinja__test_id(const char *name) {
     int id = name_index(tests, name);
     return id >= 0 ? id : JINJA_UNKNOWN;
@@ -1240,6 +1244,7 @@ static const char *const filters[] = {
     "replace",   "reverse",  "round", "safe",       "select", "selectattr", "sort",
     "string",    "sum",      "title", "tojson",     "trim",   "unique",     "upper",
     "wordcount", NULL};
+_Static_assert(sizeof filters / sizeof *filters == F_WORDCOUNT + 2, "a name for every F_ id");
 static const char *const unsupported_filters[] = {
     "filesizeformat", "groupby",   "pprint", "random",   "slice",   "striptags",
     "truncate",       "urlencode", "urlize", "wordwrap", "xmlattr", NULL};
