@@ -101,12 +101,6 @@ static bool trie_find(const tok_trie *t, const unsigned char *s, size_t len, siz
     return false;
 }
 
-static bool is_ws(uint32_t cp) {
-    return (cp >= 9 && cp <= 13) || cp == ' ' || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
-           cp == 0x205F || cp == 0x3000;
-}
-
 /* Rust regex \w: Alphabetic, marks, decimal digits, connector punctuation, Join_Control. */
 static bool is_word_char(uint32_t cp) {
     if (cp == '_' || cp == 0x200C || cp == 0x200D) return true;
@@ -170,15 +164,20 @@ ingot_status ingot__added_split(const tok_trie *t, const tok_added *tokens, cons
             if (!start_space || !stop_space) continue;
         }
         size_t start = ms, stop = me;
+        /* The strips walk at most the text since the last split: before start_offset the
+         * walk would be clamped anyway (lstrip), or is known to be whitespace already (the
+         * previous token's rstrip), so each byte is walked once and whitespace tokens with
+         * strips stay linear. */
         if (a->lstrip) {
-            while (start > 0 && is_ws(cp_at(s, prev_char(s, start))))
+            while (start > start_offset && ingot__unicode_ws(cp_at(s, prev_char(s, start))))
                 start = prev_char(s, start);
-            if (start < start_offset) start = start_offset;
         }
         if (a->rstrip) {
+            if (stop < start_offset) stop = start_offset;
             while (stop < len) {
                 size_t adv;
-                if (!is_ws(ingot__utf8_decode((const unsigned char *)s + stop, &adv))) break;
+                if (!ingot__unicode_ws(ingot__utf8_decode((const unsigned char *)s + stop, &adv)))
+                    break;
                 stop += adv;
             }
         }

@@ -326,6 +326,11 @@ ingot_status ingot__bpe_build(tok_bpe **out, const tj_value *model, tok_vocab *v
 /* ---- encoding ---- */
 
 static ingot_status add_symbol(tok_bpe_work *w, size_t *n, int32_t c, size_t len) {
+    /* symbols link by int32 index; a word can outgrow them after lossy UTF-8 repair and
+     * normalization even under the encoder's 1 GiB text limit */
+    if (*n >= INT32_MAX - 1)
+        return ingot__error(INGOT_ERR_LIMIT, "tokenizer: a word of over %d characters",
+                            INT32_MAX - 2);
     if (*n == w->sym_cap) {
         size_t cap = w->sym_cap ? w->sym_cap * 2 : 256;
         symbol *ns = realloc(w->sym, cap * sizeof *ns);
@@ -604,7 +609,8 @@ static ingot_status tokenize_piece(const tok_bpe *b, const tok_vocab *vocab, tok
         return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
     cache_slot *slot = cache_find(w, word, len, ingot__tok_hash(word, len));
     if (slot->key_len)
-        return slot->ids_len ? ingot__tokens_push(out, w->ids + slot->ids_off, slot->ids_len) : INGOT_OK;
+        return slot->ids_len ? ingot__tokens_push(out, w->ids + slot->ids_off, slot->ids_len)
+                             : INGOT_OK;
     size_t before = out->count;
     ingot_status st = merge_word(b, vocab, w, word, len, out);
     if (st) return st;

@@ -7,6 +7,7 @@
 #include "core/internal.h"
 #include "ingot/chat.h"
 #include "text/jinja_eval.h"
+#include "text/tok_internal.h"
 
 #define DEFAULT_MAX_OUTPUT ((size_t)16 << 20)
 #define DEFAULT_MAX_STEPS 10000000ull
@@ -18,36 +19,6 @@ struct ingot_chat_template {
     jnodes body;
     ingot_template_limits limits;
 };
-
-/* Offset of the first invalid UTF-8 sequence, or len when valid. */
-static size_t utf8_invalid_at(const char *s, size_t len) {
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned char c = p[i];
-        size_t n;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 2, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 3, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return i;
-        }
-        if (i + n > len) return i;
-        for (size_t k = 1; k < n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80) return i;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-        i += n;
-    }
-    return len;
-}
 
 ingot_status ingot_chat_template_parse(ingot_chat_template **out, const char *source, size_t len,
                                        const ingot_template_limits *limits) {
@@ -63,7 +34,7 @@ ingot_status ingot_chat_template_parse(ingot_chat_template **out, const char *so
                             "chat_template_parse: max_depth %d outside [1, %d]", lim.max_depth,
                             MAX_DEPTH_CAP);
     if (lim.max_output > SIZE_MAX / 4) lim.max_output = SIZE_MAX / 4;
-    size_t bad = utf8_invalid_at(source ? source : "", len);
+    size_t bad = ingot__utf8_check((const unsigned char *)(source ? source : ""), len);
     if (bad < len)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
                             "chat_template_parse: invalid UTF-8 at byte %zu", bad);

@@ -161,96 +161,127 @@ static ingot_status bytelevel_bytes(const char *t, size_t len, tok_buf *out) {
     return ingot__buf_reserve(out, 1);
 }
 
-static ingot_status apply_step(const d_step *s, const tok_pieces *in, tok_pieces *out,
-                               bool at_start) {
-    ingot_status st = INGOT_OK;
+/* ByteLevel and Fuse: every piece joined into one (ByteLevel: the bytes the characters stand
+ * for, invalid UTF-8 replaced). */
+static ingot_status step_join(const d_step *s, const tok_pieces *in, tok_pieces *out) {
     tok_buf tmp = {0};
-    if (s->kind == D_BYTELEVEL || s->kind == D_FUSE) {
-        for (size_t i = 0; i < in->n && !st; i++) {
-            const char *t = in->text.data + in->p[i].off;
-            st = s->kind == D_FUSE ? ingot__buf_append(&tmp, t, in->p[i].len)
-                                   : bytelevel_bytes(t, in->p[i].len, &tmp);
-        }
-        if (!st && s->kind == D_BYTELEVEL) {
-            tok_buf lossy = {0};
-            st = ingot__utf8_append_lossy(&lossy, (const unsigned char *)tmp.data, tmp.len);
-            ingot__buf_free(&tmp);
-            tmp = lossy;
-        }
-        if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len);
-        ingot__buf_free(&tmp);
-        return st;
+    ingot_status st = INGOT_OK;
+    for (size_t i = 0; i < in->n && !st; i++) {
+        const char *t = in->text.data + in->p[i].off;
+        st = s->kind == D_FUSE ? ingot__buf_append(&tmp, t, in->p[i].len)
+                               : bytelevel_bytes(t, in->p[i].len, &tmp);
     }
-    size_t group = 0; /* BYTEFALLBACK: pending bytes in tmp */
+    if (!st && s->kind == D_BYTELEVEL) {
+        tok_buf lossy = {0};
+        st = ingot__utf8_append_lossy(&lossy, (const unsigned char *)tmp.data, tmp.len);
+        ingot__buf_free(&tmp);
+        tmp = lossy;
+    }
+    if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len);
+    ingot__buf_free(&tmp);
+    return st;
+}
+
+/* Emits a run of `group` <0xNN> tokens' bytes: as they are when valid UTF-8, else one U+FFFD
+ * per token (tokenizers' ByteFallback). Empties the run. */
+static ingot_status flush_bytes(tok_buf *bytes, size_t *group, tok_pieces *out) {
+    if (!*group) return INGOT_OK;
+    ingot_status st = INGOT_OK;
+    if (ingot__utf8_check((const unsigned char *)bytes->data, bytes->len) != bytes->len) {
+        bytes->len = 0;
+        for (size_t k = 0; k < *group && !st; k++)
+            st = ingot__buf_append(bytes, "\xEF\xBF\xBD", 3);
+    }
+    if (!st) st = ingot__pieces_add(out, bytes->data, bytes->len);
+    bytes->len = 0;
+    *group = 0;
+    return st;
+}
+
+/* ByteFallback: runs of <0xNN> tokens become one piece of text; other pieces pass. */
+static ingot_status step_byte_fallback(const tok_pieces *in, tok_pieces *out) {
+    tok_buf bytes = {0};
+    size_t group = 0;
+    ingot_status st = INGOT_OK;
     for (size_t i = 0; i < in->n && !st; i++) {
         const char *t = in->text.data + in->p[i].off;
         size_t len = in->p[i].len;
-        tmp.len = s->kind == D_BYTEFALLBACK ? tmp.len : 0;
-        switch (s->kind) {
-        case D_REPLACE:
-            for (size_t k = 0; k < len && !st;) {
-                const char *hit = memmem(t + k, len - k, s->a, s->alen);
-                size_t stop = hit ? (size_t)(hit - t) : len;
-                st = ingot__buf_append(&tmp, t + k, stop - k);
-                if (!st && hit) st = ingot__buf_append(&tmp, s->b, s->blen);
-                k = hit ? stop + s->alen : len;
-            }
-            if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len);
-            break;
-        case D_METASPACE:
-            for (size_t k = 0; k < len && !st;) {
-                if (len - k >= s->chlen && memcmp(t + k, s->ch, s->chlen) == 0) {
-                    if (!(i == 0 && at_start && s->prepend)) st = ingot__buf_append(&tmp, " ", 1);
-                    k += s->chlen;
-                } else {
-                    st = ingot__buf_append(&tmp, t + k, 1);
-                    k++;
-                }
-            }
-            if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len);
-            break;
-        case D_STRIP: {
-            size_t b = 0, e = len;
-            for (size_t k = 0; k < s->start && e - b >= s->chlen && !memcmp(t + b, s->ch, s->chlen);
-                 k++)
-                b += s->chlen;
-            for (size_t k = 0;
-                 k < s->stop && e - b >= s->chlen && !memcmp(t + e - s->chlen, s->ch, s->chlen);
-                 k++)
-                e -= s->chlen;
-            st = ingot__pieces_add(out, t + b, e - b);
-            break;
+        int v = byte_token(t, len);
+        if (v >= 0) {
+            char c = (char)v;
+            st = ingot__buf_append(&bytes, &c, 1);
+            group++;
+            continue;
         }
-        case D_BYTEFALLBACK: {
-            int v = byte_token(t, len);
-            if (v >= 0) {
-                char c = (char)v;
-                st = ingot__buf_append(&tmp, &c, 1);
-                group++;
-                if (i + 1 < in->n) break;
-                t = NULL; /* the sequence ends inside a group: flush it below */
-            }
-            if (!st && group) {
-                if (ingot__utf8_check((const unsigned char *)tmp.data, tmp.len) == tmp.len) {
-                    st = ingot__pieces_add(out, tmp.data, tmp.len);
-                } else {
-                    tok_buf r = {0};
-                    for (size_t k = 0; k < group && !st; k++)
-                        st = ingot__buf_append(&r, "\xEF\xBF\xBD", 3);
-                    if (!st) st = ingot__pieces_add(out, r.data, r.len);
-                    ingot__buf_free(&r);
-                }
-                group = 0;
-                tmp.len = 0;
-            }
-            if (!st && t) st = ingot__pieces_add(out, t, len);
-            break;
+        st = flush_bytes(&bytes, &group, out);
+        if (!st) st = ingot__pieces_add(out, t, len);
+    }
+    if (!st) st = flush_bytes(&bytes, &group, out);
+    ingot__buf_free(&bytes);
+    return st;
+}
+
+/* Metaspace on one piece: the replacement character becomes a space, except the sequence's
+ * very first one when a space was prepended at encoding. */
+static ingot_status metaspace_piece(const d_step *s, const char *t, size_t len, bool first,
+                                    tok_buf *out) {
+    ingot_status st = INGOT_OK;
+    for (size_t k = 0; k < len && !st;) {
+        if (len - k >= s->chlen && memcmp(t + k, s->ch, s->chlen) == 0) {
+            if (!(first && s->prepend)) st = ingot__buf_append(out, " ", 1);
+            k += s->chlen;
+        } else {
+            st = ingot__buf_append(out, t + k, 1);
+            k++;
         }
-        default: break;
-        }
+    }
+    return st;
+}
+
+/* Strip on one piece: up to start copies of the character removed at the front, stop at the
+ * back. */
+static ingot_status strip_piece(const d_step *s, const char *t, size_t len, tok_buf *out) {
+    size_t b = 0, e = len;
+    for (size_t k = 0; k < s->start && e - b >= s->chlen && !memcmp(t + b, s->ch, s->chlen); k++)
+        b += s->chlen;
+    for (size_t k = 0;
+         k < s->stop && e - b >= s->chlen && !memcmp(t + e - s->chlen, s->ch, s->chlen); k++)
+        e -= s->chlen;
+    return ingot__buf_append(out, t + b, e - b);
+}
+
+/* Replace, Metaspace and Strip: each piece rewritten on its own. */
+static ingot_status step_each(const d_step *s, const tok_pieces *in, tok_pieces *out,
+                              bool at_start) {
+    tok_buf tmp = {0};
+    ingot_status st = INGOT_OK;
+    for (size_t i = 0; i < in->n && !st; i++) {
+        const char *t = in->text.data + in->p[i].off;
+        size_t len = in->p[i].len;
+        tmp.len = 0;
+        if (s->kind == D_REPLACE)
+            st = ingot__buf_append_replaced(&tmp, t, len, s->a, s->alen, s->b, s->blen);
+        else if (s->kind == D_METASPACE)
+            st = metaspace_piece(s, t, len, i == 0 && at_start, &tmp);
+        else
+            st = strip_piece(s, t, len, &tmp);
+        if (!st) st = ingot__pieces_add(out, tmp.data ? tmp.data : "", tmp.len);
     }
     ingot__buf_free(&tmp);
     return st;
+}
+
+static ingot_status apply_step(const d_step *s, const tok_pieces *in, tok_pieces *out,
+                               bool at_start) {
+    switch (s->kind) {
+    case D_BYTELEVEL:
+    case D_FUSE: return step_join(s, in, out);
+    case D_BYTEFALLBACK: return step_byte_fallback(in, out);
+    case D_REPLACE:
+    case D_METASPACE:
+    case D_STRIP: return step_each(s, in, out, at_start);
+    }
+    return INGOT_OK;
 }
 
 ingot_status ingot__decode_tokens(const tok_decoder *d, const char *const *toks,

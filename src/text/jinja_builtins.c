@@ -141,6 +141,111 @@ static size_t cp_count(const char *s, size_t n) {
     return k;
 }
 
+/* The pieces of a split as [from, to) byte ranges, in order of discovery. */
+typedef struct {
+    size_t *r; /* from, to pairs */
+    size_t n, cap;
+} split_ranges;
+
+static ingot_status range_add(split_ranges *v, size_t from, size_t to) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        size_t *r = realloc(v->r, cap * 2 * sizeof *r);
+        if (!r) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "template: out of memory");
+        v->r = r;
+        v->cap = cap;
+    }
+    v->r[2 * v->n] = from;
+    v->r[2 * v->n + 1] = to;
+    v->n++;
+    return INGOT_OK;
+}
+
+static bool may_split(const split_ranges *v, int64_t maxsplit) {
+    return maxsplit < 0 || (int64_t)v->n < maxsplit;
+}
+
+/* str.split(sep): the pieces between occurrences of sep, left to right. */
+static ingot_status split_sep(split_ranges *v, const char *d, size_t len, const jv_str *sep,
+                              int64_t maxsplit) {
+    size_t pos = 0;
+    ingot_status st = INGOT_OK;
+    while (!st && may_split(v, maxsplit)) {
+        const char *hit = memmem(d + pos, len - pos, sep->data, sep->len);
+        if (!hit) break;
+        st = range_add(v, pos, (size_t)(hit - d));
+        pos = (size_t)(hit - d) + sep->len;
+    }
+    return st ? st : range_add(v, pos, len);
+}
+
+/* str.rsplit(sep): the same right to left. */
+static ingot_status rsplit_sep(split_ranges *v, const char *d, size_t len, const jv_str *sep,
+                               int64_t maxsplit) {
+    size_t end = len;
+    ingot_status st = INGOT_OK;
+    while (!st && may_split(v, maxsplit) && end >= sep->len) {
+        size_t k = end - sep->len + 1, found = SIZE_MAX;
+        while (k-- > 0)
+            if (memcmp(d + k, sep->data, sep->len) == 0) {
+                found = k;
+                break;
+            }
+        if (found == SIZE_MAX) break;
+        st = range_add(v, found + sep->len, end);
+        end = found;
+    }
+    return st ? st : range_add(v, 0, end);
+}
+
+/* str.split(): runs of non-whitespace, left to right; past maxsplit the rest as it is. */
+static ingot_status split_ws(split_ranges *v, const char *d, size_t len, int64_t maxsplit) {
+    size_t pos = 0;
+    ingot_status st = INGOT_OK;
+    while (!st) {
+        while (pos < len) {
+            size_t j = pos;
+            if (!jv_py_isspace(jv_utf8_next(d, &j))) break;
+            pos = j;
+        }
+        if (pos >= len) break;
+        if (!may_split(v, maxsplit)) return range_add(v, pos, len);
+        size_t e = pos;
+        while (e < len) {
+            size_t j = e;
+            if (jv_py_isspace(jv_utf8_next(d, &j))) break;
+            e = j;
+        }
+        st = range_add(v, pos, e);
+        pos = e;
+    }
+    return st;
+}
+
+/* str.rsplit(): the same right to left. */
+static ingot_status rsplit_ws(split_ranges *v, const char *d, size_t len, int64_t maxsplit) {
+    size_t end = len;
+    ingot_status st = INGOT_OK;
+    while (!st) {
+        while (end > 0) {
+            size_t k = cp_start_before(d, end), j = k;
+            if (!jv_py_isspace(jv_utf8_next(d, &j))) break;
+            end = k;
+        }
+        if (end == 0) break;
+        if (!may_split(v, maxsplit)) return range_add(v, 0, end);
+        size_t b = end;
+        while (b > 0) {
+            size_t k = cp_start_before(d, b), j = k;
+            if (jv_py_isspace(jv_utf8_next(d, &j))) break;
+            b = k;
+        }
+        st = range_add(v, b, end);
+        end = b;
+    }
+    return st;
+}
+
 /* str.split / rsplit (sep NULL: runs of whitespace). */
 static ingot_status str_split(jctx *c, jv s, const jv *sep_arg, const jv *max_arg, bool right,
                               jv *out) {
@@ -156,104 +261,18 @@ static ingot_status str_split(jctx *c, jv s, const jv *sep_arg, const jv *max_ar
     if ((st = jinja__charge_size(c, s.u.s->len)) || (st = jv_list_new(out, 0, false))) return st;
     const char *d = s.u.s->data;
     size_t len = s.u.s->len;
-    /* pieces as [from, to) byte ranges, collected in order of discovery */
-    size_t cap = 16, n = 0;
-    size_t *ranges = malloc(cap * 2 * sizeof *ranges);
-    if (!ranges) st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "template: out of memory");
-#define ADD_RANGE(a, b)                                                                            \
-    do {                                                                                           \
-        if (n == cap) {                                                                            \
-            size_t *r = realloc(ranges, cap * 4 * sizeof *ranges);                                 \
-            if (!r) {                                                                              \
-                st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "template: out of memory");             \
-                break;                                                                             \
-            }                                                                                      \
-            ranges = r;                                                                            \
-            cap *= 2;                                                                              \
-        }                                                                                          \
-        ranges[2 * n] = (a);                                                                       \
-        ranges[2 * n + 1] = (b);                                                                   \
-        n++;                                                                                       \
-    } while (0)
-    if (!st && sep && !right) {
-        size_t pos = 0;
-        while (!st && (maxsplit < 0 || (int64_t)n < maxsplit)) {
-            const char *hit = memmem(d + pos, len - pos, sep->data, sep->len);
-            if (!hit) break;
-            ADD_RANGE(pos, (size_t)(hit - d));
-            pos = (size_t)(hit - d) + sep->len;
-        }
-        if (!st) ADD_RANGE(pos, len);
-    } else if (!st && sep) {
-        size_t end = len;
-        while (!st && (maxsplit < 0 || (int64_t)n < maxsplit) && end >= sep->len) {
-            size_t k = end - sep->len + 1, found = SIZE_MAX;
-            while (k-- > 0)
-                if (memcmp(d + k, sep->data, sep->len) == 0) {
-                    found = k;
-                    break;
-                }
-            if (found == SIZE_MAX) break;
-            ADD_RANGE(found + sep->len, end);
-            end = found;
-        }
-        if (!st) ADD_RANGE(0, end);
-    } else if (!st && !right) {
-        size_t pos = 0;
-        for (;;) {
-            while (pos < len) {
-                size_t j = pos;
-                if (!jv_py_isspace(jv_utf8_next(d, &j))) break;
-                pos = j;
-            }
-            if (pos >= len) break;
-            size_t e = pos;
-            if (maxsplit >= 0 && (int64_t)n >= maxsplit) {
-                /* the rest, without trailing whitespace? Python keeps it as is */
-                ADD_RANGE(pos, len);
-                break;
-            }
-            while (e < len) {
-                size_t j = e;
-                if (jv_py_isspace(jv_utf8_next(d, &j))) break;
-                e = j;
-            }
-            ADD_RANGE(pos, e);
-            if (st) break;
-            pos = e;
-        }
-    } else if (!st) {
-        size_t end = len;
-        for (;;) {
-            while (end > 0) {
-                size_t k = cp_start_before(d, end), j = k;
-                if (!jv_py_isspace(jv_utf8_next(d, &j))) break;
-                end = k;
-            }
-            if (end == 0) break;
-            if (maxsplit >= 0 && (int64_t)n >= maxsplit) {
-                ADD_RANGE(0, end);
-                break;
-            }
-            size_t b = end;
-            while (b > 0) {
-                size_t k = cp_start_before(d, b), j = k;
-                if (jv_py_isspace(jv_utf8_next(d, &j))) break;
-                b = k;
-            }
-            ADD_RANGE(b, end);
-            if (st) break;
-            end = b;
-        }
-    }
-#undef ADD_RANGE
-    for (size_t k = 0; k < n && !st; k++) {
-        size_t idx = right ? n - 1 - k : k;
+    split_ranges v = {0};
+    if (sep)
+        st = right ? rsplit_sep(&v, d, len, sep, maxsplit) : split_sep(&v, d, len, sep, maxsplit);
+    else
+        st = right ? rsplit_ws(&v, d, len, maxsplit) : split_ws(&v, d, len, maxsplit);
+    for (size_t k = 0; k < v.n && !st; k++) {
+        size_t idx = right ? v.n - 1 - k : k;
         jv piece;
-        if (!(st = jv_str_new(&piece, d + ranges[2 * idx], ranges[2 * idx + 1] - ranges[2 * idx])))
+        if (!(st = jv_str_new(&piece, d + v.r[2 * idx], v.r[2 * idx + 1] - v.r[2 * idx])))
             st = jv_list_push(*out, piece);
     }
-    free(ranges);
+    free(v.r);
     if (st) jv_decref(*out);
     return st;
 }
@@ -460,10 +479,15 @@ static const char *const mutators[] = {"pop",    "popitem", "update", "setdefaul
                                        "clear",  "append",  "extend", "insert",
                                        "remove", "reverse", "sort",   NULL};
 
-static bool in_list(const char *const *names, const char *name) {
+/* The index of name in a NULL-terminated list of names, or -1. */
+static int name_index(const char *const *names, const char *name) {
     for (int i = 0; names[i]; i++)
-        if (strcmp(names[i], name) == 0) return true;
-    return false;
+        if (strcmp(names[i], name) == 0) return i;
+    return -1;
+}
+
+static bool in_list(const char *const *names, const char *name) {
+    return name_index(names, name) >= 0;
 }
 
 bool jinja__is_mutator(const char *name) { return in_list(mutators, name); }
@@ -657,11 +681,9 @@ static const char *const globals[] = {"range",           "namespace",    "dict",
                                       "raise_exception", "strftime_now", "lipsum",
                                       "cycler",          "joiner",       NULL};
 
-int jinja__global_id(const char *name) {
-    for (int i = 0; globals[i]; i++)
-        if (strcmp(globals[i], name) == 0) return i;
-    return -1;
-}
+_Static_assert(sizeof globals / sizeof *globals == G_JOINER + 2, "a name for every G_ id");
+
+int jinja__global_id(const char *name) { return name_index(globals, name); }
 
 #define MAX_RANGE 100000 /* the sandbox's limit */
 
@@ -1023,10 +1045,11 @@ static const char *const tests[] = {
     "string",  "test",     "true",     "undefined",   "upper",    "==",      "!=",
     "<",       "<=",       ">",        ">=",          NULL};
 
+_Static_assert(sizeof tests / sizeof *tests == T_GE_OP + 2, "a name for every T_ id");
+
 int jinja__test_id(const char *name) {
-    for (int i = 0; tests[i]; i++)
-        if (strcmp(tests[i], name) == 0) return i;
-    return JINJA_UNKNOWN;
+    int id = name_index(tests, name);
+    return id >= 0 ? id : JINJA_UNKNOWN;
 }
 
 static ingot_status cmp_test(jctx *c, jv a, const jv *b, int want, bool *out) {
@@ -1221,6 +1244,7 @@ static const char *const filters[] = {
     "replace",   "reverse",  "round", "safe",       "select", "selectattr", "sort",
     "string",    "sum",      "title", "tojson",     "trim",   "unique",     "upper",
     "wordcount", NULL};
+_Static_assert(sizeof filters / sizeof *filters == F_WORDCOUNT + 2, "a name for every F_ id");
 static const char *const unsupported_filters[] = {
     "filesizeformat", "groupby",   "pprint", "random",   "slice",   "striptags",
     "truncate",       "urlencode", "urlize", "wordwrap", "xmlattr", NULL};
@@ -1274,8 +1298,8 @@ static const char *const filter_params[][5] = {
 };
 
 int jinja__filter_id(const char *name) {
-    for (int i = 0; filters[i]; i++)
-        if (strcmp(filters[i], name) == 0) return i;
+    int id = name_index(filters, name);
+    if (id >= 0) return id;
     return in_list(unsupported_filters, name) ? JINJA_UNSUPPORTED : JINJA_UNKNOWN;
 }
 
@@ -1402,6 +1426,7 @@ static ingot_status filter_unique(jctx *c, jv v, const jargs *a, jv *out) {
     bool cs = opt_bool(jinja__arg(a, 0, "case_sensitive"), false);
     const jv *attr = jinja__arg(a, 1, "attribute");
     size_t n = items.u.l->n, nk = 0;
+    *out = jv_none(); /* read on failure */
     jv *keys = calloc(n ? n : 1, sizeof *keys);
     if (!keys) st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "template: out of memory");
     if (!st) st = jv_list_new(out, 0, false);
@@ -1857,6 +1882,9 @@ static ingot_status filter_batch(jctx *c, jv v, const jargs *a, jv *out) {
         }
     }
     if (!st && row.type == JV_LIST) {
+        /* the fill is as long as linecount says: each item counts as a step */
+        if (fill && fill->type != JV_NONE)
+            st = jinja__charge(c, (uint64_t)(size - (int64_t)row.u.l->n));
         while (!st && fill && fill->type != JV_NONE && (int64_t)row.u.l->n < size)
             st = jv_list_push(row, jv_incref(*fill));
         if (!st)

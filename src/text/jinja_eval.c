@@ -80,7 +80,13 @@ ingot_status jinja__check_args(const jargs *a, size_t maxpos, const char *const 
     return INGOT_OK;
 }
 
-/* ---- scopes ---- */
+/* ---- scopes ----
+ * As in Jinja2: a for-loop iteration, a with block and a macro call each run in a fresh
+ * frame whose parent is the frame around them (a macro's: its closure, then the template
+ * level), and {% set %} writes to the innermost frame, so an assignment inside a loop is gone
+ * after it (templates carry state out of loops through namespace() objects, which are shared
+ * by reference). if blocks open no frame. A name is looked up through the frames inside out,
+ * then the render's variables, then the global functions; otherwise it is undefined. */
 
 static ingot_status frame_set(jframe *f, const char *name, jv v) {
     ingot_status st;

@@ -58,7 +58,9 @@ typedef struct lexer {
     size_t len, pos;
     jtokens *toks;
     jarena *arena;
-    size_t lc_pos, line_start; /* line/column bookkeeping, advanced monotonically */
+    /* line/column bookkeeping, advanced monotonically: lc_col counts the code points in
+     * [line_start, lc_pos), so positioning every token on a long line stays linear */
+    size_t lc_pos, line_start, lc_col;
     int line;
     bool line_starting;
     char stack[256]; /* open brackets inside a tag */
@@ -66,14 +68,22 @@ typedef struct lexer {
 } lexer;
 
 static void line_col(lexer *L, size_t pos, int *line, int *col) {
-    for (; L->lc_pos < pos; L->lc_pos++)
-        if (L->src[L->lc_pos] == '\n') {
+    for (; L->lc_pos < pos; L->lc_pos++) {
+        unsigned char ch = (unsigned char)L->src[L->lc_pos];
+        if (ch == '\n') {
             L->line++;
             L->line_start = L->lc_pos + 1;
+            L->lc_col = 0;
+        } else {
+            L->lc_col += (ch & 0xc0) != 0x80;
         }
+    }
     int c = 1;
-    for (size_t i = L->line_start; i < pos; i++)
-        c += ((unsigned char)L->src[i] & 0xc0) != 0x80;
+    if (pos == L->lc_pos)
+        c += (int)L->lc_col;
+    else /* behind the bookkeeping (not expected): count again */
+        for (size_t i = L->line_start; i < pos; i++)
+            c += ((unsigned char)L->src[i] & 0xc0) != 0x80;
     *line = L->line;
     *col = c;
 }

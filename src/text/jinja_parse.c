@@ -133,6 +133,19 @@ static ingot_status vec_take(parser *P, jnodes *out, const char ***names, nodeve
     return st;
 }
 
+/* Moves args and kw into n->args and n->kw when st is OK; frees them either way. */
+static ingot_status take_args_kw(parser *P, ingot_status st, jnode *n, nodevec *args, nodevec *kw) {
+    if (!st)
+        st = vec_take(P, &n->args, NULL, args);
+    else
+        vec_free(args);
+    if (!st)
+        st = vec_take(P, &n->kw, NULL, kw);
+    else
+        vec_free(kw);
+    return st;
+}
+
 /* ---- expressions ---- */
 
 static ingot_status parse_expression(parser *P, jnode **out, bool with_condexpr);
@@ -446,15 +459,7 @@ static ingot_status parse_sequence(parser *P, jnode *n, bool dict) {
             st = vec_push(&vals, v, NULL);
     }
     if (!st) st = expect_op(P, close, dict ? "'}'" : "']'");
-    if (!st)
-        st = vec_take(P, &n->args, NULL, &keys);
-    else
-        vec_free(&keys);
-    if (!st)
-        st = vec_take(P, &n->kw, NULL, &vals);
-    else
-        vec_free(&vals);
-    return st;
+    return take_args_kw(P, st, n, &keys, &vals);
 }
 
 static ingot_status parse_primary(parser *P, jnode **out) {
@@ -858,15 +863,7 @@ static ingot_status parse_macro(parser *P, jnode *n) {
     }
     if (!st) st = expect_op(P, OP_RPAREN, "')'");
     if (!st) st = expect_block_end(P);
-    if (!st)
-        st = vec_take(P, &n->args, NULL, &params);
-    else
-        vec_free(&params);
-    if (!st)
-        st = vec_take(P, &n->kw, NULL, &defaults);
-    else
-        vec_free(&defaults);
-    if (st) return st;
+    if ((st = take_args_kw(P, st, n, &params, &defaults))) return st;
     static const char *const ends[] = {"endmacro", NULL};
     jnode *outer = P->macro;
     int loops = P->loops;
@@ -896,14 +893,7 @@ static ingot_status parse_with(parser *P, jnode *n) {
             st = vec_push(&values, v, NULL);
     }
     if (!st) st = expect_block_end(P);
-    if (!st)
-        st = vec_take(P, &n->args, NULL, &targets);
-    else
-        vec_free(&targets);
-    if (!st)
-        st = vec_take(P, &n->kw, NULL, &values);
-    else
-        vec_free(&values);
+    st = take_args_kw(P, st, n, &targets, &values);
     static const char *const ends[] = {"endwith", NULL};
     if (!st) st = parse_body(P, &n->body, ends);
     if (st) return st;

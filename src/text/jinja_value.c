@@ -676,9 +676,9 @@ static ingot_status write_value(jv_buf *b, jv v, bool repr) {
         return jv_buf_add(b, tmp2, (size_t)n);
     }
     case JV_MACRO: {
-        jv_buf_add(b, "<Macro '", 8);
-        ingot_status st2 = jv_buf_add(b, v.u.macro->name, strlen(v.u.macro->name));
-        return st2 ? st2 : jv_buf_add(b, "'>", 2);
+        st = jv_buf_add(b, "<Macro '", 8);
+        if (!st) st = jv_buf_add(b, v.u.macro->name, strlen(v.u.macro->name));
+        return st ? st : jv_buf_add(b, "'>", 2);
     }
     default: return jv_buf_add(b, "<built-in function>", 19);
     }

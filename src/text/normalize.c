@@ -188,12 +188,6 @@ ingot_status ingot__normalizer_build(tok_normalizer **out, const tj_value *v) {
     return INGOT_OK;
 }
 
-static bool is_ws(uint32_t cp) {
-    return (cp >= 9 && cp <= 13) || cp == ' ' || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
-           cp == 0x205F || cp == 0x3000;
-}
-
 static ingot_status norm_one(const tok_normalizer *n, const char *s, size_t len, tok_buf *out) {
     ingot_status st = INGOT_OK;
     switch (n->kind) {
@@ -218,17 +212,7 @@ static ingot_status norm_one(const tok_normalizer *n, const char *s, size_t len,
             i += adv;
         }
         return st;
-    case N_REPLACE: {
-        size_t i = 0;
-        while (i < len && !st) {
-            const char *hit = memmem(s + i, len - i, n->a, n->alen);
-            size_t stop = hit ? (size_t)(hit - s) : len;
-            st = ingot__buf_append(out, s + i, stop - i);
-            if (!st && hit) st = ingot__buf_append(out, n->b, n->blen);
-            i = hit ? stop + n->alen : len;
-        }
-        return st;
-    }
+    case N_REPLACE: return ingot__buf_append_replaced(out, s, len, n->a, n->alen, n->b, n->blen);
     case N_PREPEND:
         if (len && (st = ingot__buf_append(out, n->a, n->alen))) return st;
         return ingot__buf_append(out, s, len);
@@ -236,14 +220,14 @@ static ingot_status norm_one(const tok_normalizer *n, const char *s, size_t len,
         size_t b = 0, e = len;
         while (n->left && b < e) {
             size_t adv;
-            if (!is_ws(ingot__utf8_decode((const unsigned char *)s + b, &adv))) break;
+            if (!ingot__unicode_ws(ingot__utf8_decode((const unsigned char *)s + b, &adv))) break;
             b += adv;
         }
         while (n->right && e > b) {
             size_t k = e - 1, adv;
             while (k > b && ((unsigned char)s[k] & 0xC0) == 0x80)
                 k--;
-            if (!is_ws(ingot__utf8_decode((const unsigned char *)s + k, &adv))) break;
+            if (!ingot__unicode_ws(ingot__utf8_decode((const unsigned char *)s + k, &adv))) break;
             e = k;
         }
         return ingot__buf_append(out, s + b, e - b);

@@ -79,6 +79,9 @@ ingot_status ingot__tokens_push(ingot_tokens *out, const int32_t *ids, size_t n)
 ingot_status ingot__buf_reserve(tok_buf *b, size_t extra);
 ingot_status ingot__buf_append(tok_buf *b, const void *p, size_t n);
 void ingot__buf_free(tok_buf *b);
+/* Appends s with every occurrence of pat (plen > 0), left to right, replaced by with. */
+ingot_status ingot__buf_append_replaced(tok_buf *b, const char *s, size_t len, const char *pat,
+                                        size_t plen, const char *with, size_t wlen);
 
 /* ---- UTF-8 ---- */
 /* Length of the valid UTF-8 sequence at p (n bytes available), or 0 when the
@@ -95,6 +98,8 @@ size_t ingot__utf8_check(const unsigned char *p, size_t n);
 uint32_t ingot__utf8_decode(const unsigned char *p, size_t *adv);
 /* Encodes cp; returns the byte count (1..4). */
 int ingot__utf8_encode(uint32_t cp, char out[4]);
+/* Rust's char::is_whitespace (Unicode White_Space). */
+bool ingot__unicode_ws(uint32_t cp);
 
 /* ---- pieces: a list of strings in one buffer ---- */
 typedef struct {

@@ -242,6 +242,25 @@ int ingot__utf8_encode(uint32_t cp, char out[4]) {
     return 4;
 }
 
+ingot_status ingot__buf_append_replaced(tok_buf *b, const char *s, size_t len, const char *pat,
+                                        size_t plen, const char *with, size_t wlen) {
+    ingot_status st = INGOT_OK;
+    for (size_t i = 0; i < len && !st;) {
+        const char *hit = memmem(s + i, len - i, pat, plen);
+        size_t stop = hit ? (size_t)(hit - s) : len;
+        st = ingot__buf_append(b, s + i, stop - i);
+        if (!st && hit) st = ingot__buf_append(b, with, wlen);
+        i = hit ? stop + plen : len;
+    }
+    return st;
+}
+
+bool ingot__unicode_ws(uint32_t cp) {
+    return (cp >= 9 && cp <= 13) || cp == ' ' || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0x3000;
+}
+
 ingot_status ingot__pieces_add(tok_pieces *ps, const char *s, size_t len) {
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? ps->cap * 2 : 64;

@@ -568,9 +568,11 @@ ingot_status ingot_tokenizer_encode(ingot_tokens *out, const ingot_tokenizer *to
     encode_work w = {.t = tok, .out = out};
     if (!(w.bpe = ingot__bpe_work_new()) || !(w.pre = ingot__pretok_work_new(tok->pretok)))
         st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-    if (!st && o.add_special_tokens) st = ingot__tokens_push(out, tok->post.before, tok->post.n_before);
+    if (!st && o.add_special_tokens)
+        st = ingot__tokens_push(out, tok->post.before, tok->post.n_before);
     if (!st && len) st = encode_text(tok, &w, text, len, o.parse_special, out);
-    if (!st && o.add_special_tokens) st = ingot__tokens_push(out, tok->post.after, tok->post.n_after);
+    if (!st && o.add_special_tokens)
+        st = ingot__tokens_push(out, tok->post.after, tok->post.n_after);
     ingot__pretok_work_free(w.pre);
     ingot__buf_free(&w.norm);
     free(w.splits);
