@@ -471,6 +471,21 @@ static void test_softmax(void **state) {
                     6, 1e-6, 1e-6, "log_softmax large logits");
     ingot_array_free(out);
     ingot_array_free(b);
+    /* masked (-inf) logits get probability 0 */
+    const double masked[3] = {0, -INFINITY, 0};
+    const int64_t mshape[1] = {3};
+    ingot_array *mk = tu_from_f64(masked, INGOT_F32, mshape, 1);
+    TU_OK(ingot_softmax(&out, mk, 0));
+    tu_assert_close(out, (const double[]){0.5, 0, 0.5}, 3, 1e-7, 0, "softmax masked");
+    ingot_array_free(out);
+    TU_OK(ingot_log_softmax(&out, mk, 0));
+    tu_assert_close(out, (const double[]){-log(2.0), -INFINITY, -log(2.0)}, 3, 1e-7, 0,
+                    "log_softmax masked");
+    ingot_array_free(out);
+    TU_OK(ingot_logsumexp(&out, mk, NULL, 0, false));
+    tu_assert_close(out, (const double[]){log(2.0)}, 1, 1e-7, 0, "logsumexp masked");
+    ingot_array_free(out);
+    ingot_array_free(mk);
     /* size-1 and size-0 axes */
     const int64_t eshape[2] = {3, 0};
     ingot_array *em = tu_random(INGOT_F32, eshape, 2, 1, 0, 1);
