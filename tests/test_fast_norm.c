@@ -250,6 +250,19 @@ static void test_grad_dtypes(void **state) {
         for (int j = 0; j < 4; j++) want[j] += uv[r * 4 + j] * xv[r * 4 + j] / sqrt(ss + 1e-3);
     }
     tu_assert_close(grads[1], want, 4, 2e-2, 2e-2, "bf16 rms weight gradient");
+    /* no rows: the weight gradient is zeros */
+    int64_t es[2] = {0, 4};
+    ingot_array *x0 = tu_random(INGOT_F32, es, 2, 44, -1, 1), *u0 = NULL, *g0[2] = {NULL, NULL};
+    TU_OK(ingot_zeros(&u0, INGOT_F32, es, 2));
+    ingot_array *p0[2] = {x0, w};
+    TU_OK(ingot_vjp(NULL, g0, layer_fn, NULL, p0, 2, &u0, 1));
+    tu_assert_shape(g0[0], INGOT_F32, es, 2);
+    const double zeros[4] = {0};
+    tu_assert_close(g0[1], zeros, 4, 0, 0, "empty rows weight gradient");
+    ingot_array_free(g0[0]);
+    ingot_array_free(g0[1]);
+    ingot_array_free(x0);
+    ingot_array_free(u0);
     free(xv);
     free(uv);
     for (int i = 0; i < 2; i++) ingot_array_free(grads[i]);

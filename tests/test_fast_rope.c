@@ -159,6 +159,26 @@ static void test_dtypes_and_views(void **state) {
     ingot_array_free(x0);
 }
 
+/* bf16 follows HF's `q * cos + rotate_half(q) * sin` in bf16, by hand:
+ * x = (1.25, -0.625), position 1: c = bf16(cos 1) = 0.5390625,
+ * s = bf16(sin 1) = 0.83984375; x1 c = 0.673828125 -> 0.671875,
+ * x2 s = -0.52490234375 -> -0.5234375, y1 = 1.1953125;
+ * x2 c = -0.3369140625 -> -0.3359375, x1 s = 1.0498046875 -> 1.046875,
+ * y2 = 0.7109375. (One rounding of the exact result would give
+ * (1.203125, 0.71484375).) */
+static void test_hf_bf16_rounding(void **state) {
+    (void)state;
+    const double xv[2] = {1.25, -0.625};
+    int64_t s[4] = {1, 1, 1, 2};
+    ingot_array *x = tu_from_f64(xv, INGOT_BF16, s, 4), *y = NULL;
+    ingot_rope_options o = {.offset = 1};
+    TU_OK(ingot_rope(&y, x, &o));
+    const double want[2] = {1.1953125, 0.7109375};
+    tu_assert_close(y, want, 2, 0, 0, "bf16 rope roundings");
+    ingot_array_free(x);
+    ingot_array_free(y);
+}
+
 static void test_errors(void **state) {
     (void)state;
     int64_t s[4] = {1, 2, 3, 6}, s3[3] = {2, 3, 6}, f2[1] = {2}, f3[1] = {3}, p4[1] = {4},
@@ -236,6 +256,7 @@ int main(void) {
         cmocka_unit_test(test_defaults_and_conventions),
         cmocka_unit_test(test_freqs_and_positions),
         cmocka_unit_test(test_dtypes_and_views),
+        cmocka_unit_test(test_hf_bf16_rounding),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_gradients),
     };

@@ -81,9 +81,25 @@ static const float *load_rows(const ingot_array *a, int64_t b, int64_t h, int64_
         *ld = a->strides[2];
         return (const float *)ingot__data(a) + base;
     }
+    const void *p = ingot__data(a);
+    int64_t cs = a->strides[3];
     for (int64_t r = 0; r < n; r++) {
-        for (int64_t c = 0; c < C; c++)
-            scratch[r * C + c] = load_f32(a, base + r * a->strides[2] + c * a->strides[3]);
+        float *dst = scratch + r * C;
+        int64_t off = base + r * a->strides[2];
+        switch (a->dtype) {
+        case INGOT_BF16: /* exact: the bf16 bits are the high half of the f32 */
+            for (int64_t c = 0; c < C; c++) {
+                uint32_t bits = (uint32_t)((const uint16_t *)p)[off + c * cs] << 16;
+                memcpy(dst + c, &bits, sizeof bits);
+            }
+            break;
+        case INGOT_F16:
+            for (int64_t c = 0; c < C; c++)
+                dst[c] = ingot__f16_to_f32(((const uint16_t *)p)[off + c * cs]);
+            break;
+        default:
+            for (int64_t c = 0; c < C; c++) dst[c] = load_f32(a, off + c * cs);
+        }
     }
     *ld = C;
     return scratch;

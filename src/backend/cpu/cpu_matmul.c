@@ -4,8 +4,10 @@
  * in f32 in k order and rounds once. Work is split over output tiles only, so
  * every element is summed in the same order for any thread count. */
 #include <cblas.h>
+#include <pthread.h>
 
 #include "backend/cpu/cpu.h"
+#include "ingot/device.h"
 
 /* ---- batch bookkeeping ---- */
 
@@ -100,6 +102,27 @@ static blas_matrix blas_prepare(const float *src, int64_t s_row, int64_t s_col, 
     return m;
 }
 
+/* Depth of one sgemm call. OpenBLAS splits K into blocks of GEMM_Q (384 on
+ * current x86 targets) and, past one block, splits differently when it runs
+ * threaded, which changes the rounding. Calls of at most SGEMM_K_CHUNK keep
+ * each call to one block, and the chunks are added into C in order (beta 1),
+ * so the result does not depend on the thread count. */
+enum { SGEMM_K_CHUNK = 256 };
+
+/* c [m, n] = a [m, k] @ b [k, n] through sgemm calls of depth <= SGEMM_K_CHUNK. */
+static void sgemm_chunked(const blas_matrix *a, const blas_matrix *b, float *c, int64_t m,
+                          int64_t n, int64_t k) {
+    for (int64_t k0 = 0; k0 < k; k0 += SGEMM_K_CHUNK) {
+        int64_t kc = k - k0 < SGEMM_K_CHUNK ? k - k0 : SGEMM_K_CHUNK;
+        /* column k0 of a and row k0 of b in their stored layouts */
+        const float *ak = a->ptr + (a->trans ? k0 * a->ld : k0);
+        const float *bk = b->ptr + (b->trans ? k0 : k0 * b->ld);
+        cblas_sgemm(CblasRowMajor, a->trans ? CblasTrans : CblasNoTrans,
+                    b->trans ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)kc, 1.0f, ak,
+                    (int)a->ld, bk, (int)b->ld, k0 ? 1.0f : 0.0f, c, (int)n);
+    }
+}
+
 /* True when every batch dim of b is broadcast (stride 0) and a's batch dims
  * continue its row stride, so the batch folds into M: a is then one
  * [nbatch * M, K] matrix with row stride a.strides[rows]. */
@@ -148,126 +171,200 @@ static ingot_status matmul_f32(const mm_problem *p) {
         blas_matrix b = blas_prepare((const float *)p->b.data + off_b, sb_r, sb_c, p->k, p->n,
                                      scratch_b_ptr);
         float *c = (float *)p->out + batch * m * p->n;
-        cblas_sgemm(CblasRowMajor, a.trans ? CblasTrans : CblasNoTrans,
-                    b.trans ? CblasTrans : CblasNoTrans, (int)m, (int)p->n, (int)p->k, 1.0f, a.ptr,
-                    (int)a.ld, b.ptr, (int)b.ld, 0.0f, c, (int)p->n);
+        sgemm_chunked(&a, &b, c, m, p->n, p->k);
     }
     ingot__host_free(scratch, scratch_a + scratch_b);
     return INGOT_OK;
 }
 
-/* ---- f16 / bf16: blocked kernel with f32 accumulation ---- */
+/* ---- f16 / bf16: blocked kernel with f32 accumulation ----
+ * An output tile [mc, nc] is computed in an f32 buffer: for each depth block
+ * of KC, panels of A (MR rows) and B (NR columns) are converted to f32 and a
+ * register-blocked micro-kernel adds their product, k in order. Each output
+ * element is therefore a plain f32 sum over k = 0..K-1 in order (the blocking
+ * never changes it), rounded once to the output dtype. */
 
 enum {
-    MR = 4,   /* micro-tile rows */
-    NR = 16,  /* micro-tile columns */
-    MC = 64,  /* rows of an output tile (multiple of MR) */
-    NC = 256, /* columns of an output tile (multiple of NR) */
-    KC = 256, /* depth of one packed block */
+    MR = 6,       /* micro-tile rows */
+    NR = 16,      /* micro-tile columns */
+    MC = 16 * MR, /* rows of an output tile */
+    NC = 256,     /* widest output tile (a multiple of NR) */
+    KC = 256,     /* depth of one packed block */
+    SCRATCH_FLOATS = MC * NC + MC * KC + KC * NC,
 };
 
-static inline float half_to_f32(uint16_t h, ingot_dtype dtype) {
-    return dtype == INGOT_BF16 ? ingot__bf16_to_f32(h) : ingot__f16_to_f32(h);
+/* f16 -> f32 through a table of all 65536 values (filled once from
+ * ingot__f16_to_f32); bf16 -> f32 is a shift. */
+static float f16_table[1 << 16];
+static pthread_once_t f16_table_once = PTHREAD_ONCE_INIT;
+
+static void f16_table_init(void) {
+    for (uint32_t h = 0; h < (1u << 16); h++) f16_table[h] = ingot__f16_to_f32((uint16_t)h);
 }
 
-/* Packs rows [i0, i0 + mc) x depth [k0, k0 + kc) of A into panels of MR rows:
- * dst[panel][k][r], rows past mc zero. */
-static void pack_a(float *restrict dst, const uint16_t *a, int64_t s_row, int64_t s_col,
-                   int64_t mc, int64_t kc, ingot_dtype dtype) {
-    for (int64_t ip = 0; ip < mc; ip += MR) {
+static inline __attribute__((always_inline)) float half_to_f32(uint16_t h, bool bf16) {
+    if (!bf16) return f16_table[h];
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Packs a [mc, kc] block of A (element (i, k) at a[i * s_row + k * s_col])
+ * into panels of MR rows, dst[panel][k][r]; rows past mc are zero. */
+static inline __attribute__((always_inline)) void pack_a(float *restrict dst, const uint16_t *a,
+                                                         int64_t s_row, int64_t s_col, int64_t mc,
+                                                         int64_t kc, bool bf16) {
+    for (int64_t ip = 0; ip < mc; ip += MR, dst += kc * MR) {
         int64_t rows = mc - ip < MR ? mc - ip : MR;
-        for (int64_t k = 0; k < kc; k++) {
-            for (int64_t r = 0; r < rows; r++)
-                dst[k * MR + r] = half_to_f32(a[(ip + r) * s_row + k * s_col], dtype);
-            for (int64_t r = rows; r < MR; r++) dst[k * MR + r] = 0.0f;
+        for (int64_t r = 0; r < rows; r++) {
+            const uint16_t *src = a + (ip + r) * s_row;
+            if (s_col == 1)
+                for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = half_to_f32(src[k], bf16);
+            else
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * MR + r] = half_to_f32(src[k * s_col], bf16);
         }
-        dst += kc * MR;
+        for (int64_t r = rows; r < MR; r++)
+            for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
     }
 }
 
-/* Packs depth [k0, k0 + kc) x columns [j0, j0 + nc) of B into panels of NR
- * columns: dst[panel][k][c], columns past nc zero. */
-static void pack_b(float *restrict dst, const uint16_t *b, int64_t s_row, int64_t s_col,
-                   int64_t kc, int64_t nc, ingot_dtype dtype) {
-    for (int64_t jp = 0; jp < nc; jp += NR) {
+/* Packs a [kc, nc] block of B (element (k, j) at b[k * s_row + j * s_col])
+ * into panels of NR columns, dst[panel][k][c]; columns past nc are zero. */
+static inline __attribute__((always_inline)) void pack_b(float *restrict dst, const uint16_t *b,
+                                                         int64_t s_row, int64_t s_col, int64_t kc,
+                                                         int64_t nc, bool bf16) {
+    for (int64_t jp = 0; jp < nc; jp += NR, dst += kc * NR) {
         int64_t cols = nc - jp < NR ? nc - jp : NR;
-        for (int64_t k = 0; k < kc; k++) {
-            const uint16_t *row = b + k * s_row + jp * s_col;
-            for (int64_t c = 0; c < cols; c++) dst[k * NR + c] = half_to_f32(row[c * s_col], dtype);
-            for (int64_t c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+        if (s_col == 1) { /* rows of B are contiguous */
+            for (int64_t k = 0; k < kc; k++) {
+                const uint16_t *src = b + k * s_row + jp;
+                for (int64_t c = 0; c < cols; c++) dst[k * NR + c] = half_to_f32(src[c], bf16);
+                for (int64_t c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
+            }
+        } else { /* walk down each column (contiguous when B is a transposed view) */
+            for (int64_t c = 0; c < cols; c++) {
+                const uint16_t *src = b + (jp + c) * s_col;
+                for (int64_t k = 0; k < kc; k++)
+                    dst[k * NR + c] = half_to_f32(src[k * s_row], bf16);
+            }
+            for (int64_t k = 0; k < kc; k++)
+                for (int64_t c = cols; c < NR; c++) dst[k * NR + c] = 0.0f;
         }
-        dst += kc * NR;
     }
 }
 
-/* c[MR][ldc] += ap (kc x MR) * bp (kc x NR), summing in k order. */
-static void micro_kernel(int64_t kc, const float *restrict ap, const float *restrict bp,
-                         float *restrict c, int64_t ldc) {
+/* c[rows][ldc] += ap (kc x MR, first `rows` used) * bp (kc x NR), k in
+ * order. Called with constant rows so each row count gets its own code. */
+static inline __attribute__((always_inline)) void micro_kernel(int rows, int64_t kc,
+                                                               const float *restrict ap,
+                                                               const float *restrict bp,
+                                                               float *restrict c, int64_t ldc) {
     float acc[MR][NR];
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < rows; r++)
         for (int j = 0; j < NR; j++) acc[r][j] = c[r * ldc + j];
     for (int64_t k = 0; k < kc; k++) {
         const float *brow = bp + k * NR;
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < rows; r++) {
             float av = ap[k * MR + r];
             for (int j = 0; j < NR; j++) acc[r][j] += av * brow[j];
         }
     }
-    for (int r = 0; r < MR; r++)
+    for (int r = 0; r < rows; r++)
         for (int j = 0; j < NR; j++) c[r * ldc + j] = acc[r][j];
+}
+
+/* One output tile: rows [i0, i0 + mc), columns [j0, j0 + nc) of a batch matrix. */
+typedef struct half_tile {
+    const uint16_t *a, *b; /* at (i0, 0) and (0, j0) of this batch's matrices */
+    int64_t sa_row, sa_col, sb_row, sb_col;
+    int64_t mc, nc, k;
+    int64_t ldc; /* row stride of the f32 tile buffer */
+    uint16_t *out;
+    int64_t ld_out;
+    bool bf16;
+} half_tile;
+
+static inline __attribute__((always_inline)) void half_tile_body(const half_tile *t,
+                                                                 float *scratch) {
+    float *ctile = scratch;                /* [MC, ldc] */
+    float *apack = scratch + MC * NC;      /* [MC / MR][KC][MR] */
+    float *bpack = apack + MC * KC;        /* [NC / NR][KC][NR] */
+    int64_t nc_pad = (t->nc + NR - 1) / NR * NR;
+    for (int64_t i = 0; i < t->mc; i++)
+        for (int64_t j = 0; j < nc_pad; j++) ctile[i * t->ldc + j] = 0.0f;
+    for (int64_t k0 = 0; k0 < t->k; k0 += KC) {
+        int64_t kc = t->k - k0 < KC ? t->k - k0 : KC;
+        pack_a(apack, t->a + k0 * t->sa_col, t->sa_row, t->sa_col, t->mc, kc, t->bf16);
+        pack_b(bpack, t->b + k0 * t->sb_row, t->sb_row, t->sb_col, kc, t->nc, t->bf16);
+        for (int64_t jp = 0; jp < nc_pad; jp += NR) {
+            for (int64_t ip = 0; ip < t->mc; ip += MR) {
+                const float *ap = apack + ip * kc, *bp = bpack + jp * kc;
+                float *c = ctile + ip * t->ldc + jp;
+                switch (t->mc - ip < MR ? t->mc - ip : MR) {
+                case 1: micro_kernel(1, kc, ap, bp, c, t->ldc); break;
+                case 2: micro_kernel(2, kc, ap, bp, c, t->ldc); break;
+                case 3: micro_kernel(3, kc, ap, bp, c, t->ldc); break;
+                case 4: micro_kernel(4, kc, ap, bp, c, t->ldc); break;
+                case 5: micro_kernel(5, kc, ap, bp, c, t->ldc); break;
+                default: micro_kernel(MR, kc, ap, bp, c, t->ldc); break;
+                }
+            }
+        }
+    }
+    for (int64_t i = 0; i < t->mc; i++) {
+        uint16_t *orow = t->out + i * t->ld_out;
+        const float *crow = ctile + i * t->ldc;
+        if (t->bf16)
+            for (int64_t j = 0; j < t->nc; j++) orow[j] = ingot__f32_to_bf16(crow[j]);
+        else
+            for (int64_t j = 0; j < t->nc; j++) orow[j] = ingot__f32_to_f16(crow[j]);
+    }
+}
+
+/* The tile function compiled for the baseline and, on x86-64, for AVX2+FMA
+ * and AVX-512; picked once per call. All variants sum in the same order (FMA
+ * variants round each multiply-add once), so a given machine gives the same
+ * result for any thread count. */
+typedef void (*half_tile_fn)(const half_tile *t, float *scratch);
+
+static void half_tile_generic(const half_tile *t, float *scratch) { half_tile_body(t, scratch); }
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+__attribute__((target("avx2,fma"))) static void half_tile_avx2(const half_tile *t,
+                                                               float *scratch) {
+    half_tile_body(t, scratch);
+}
+
+__attribute__((target("avx512f,avx512vl,avx2,fma"))) static void
+half_tile_avx512(const half_tile *t, float *scratch) {
+    half_tile_body(t, scratch);
+}
+#endif
+
+static half_tile_fn pick_half_tile(void) {
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+        return half_tile_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return half_tile_avx2;
+#endif
+    return half_tile_generic;
 }
 
 typedef struct half_ctx {
     const mm_problem *p;
+    half_tile_fn tile_fn;
+    int64_t nc;               /* output tile width (a multiple of NR, <= NC) */
     int64_t tiles_m, tiles_n; /* output tiles per matrix */
     atomic_int failed;        /* scratch allocation failed */
 } half_ctx;
 
-enum {
-    C_TILE_FLOATS = MC * NC,
-    A_PACK_FLOATS = MC * KC,
-    B_PACK_FLOATS = KC * NC,
-    SCRATCH_FLOATS = C_TILE_FLOATS + A_PACK_FLOATS + B_PACK_FLOATS,
-};
-
-/* Computes one MC x NC output tile of one batch matrix. */
-static void half_tile(const mm_problem *p, int64_t batch, int64_t i0, int64_t j0, float *scratch) {
-    float *ctile = scratch;                       /* [MC, NC] */
-    float *apack = scratch + C_TILE_FLOATS;       /* [MC / MR][KC][MR] */
-    float *bpack = apack + A_PACK_FLOATS;         /* [NC / NR][KC][NR] */
-    const int nb = p->nbatch_dims;
-    int64_t mc = p->m - i0 < MC ? p->m - i0 : MC;
-    int64_t nc = p->n - j0 < NC ? p->n - j0 : NC;
-    int64_t mc_pad = (mc + MR - 1) / MR * MR, nc_pad = (nc + NR - 1) / NR * NR;
-    int64_t off_a, off_b;
-    mm_batch_offsets(p, batch, &off_a, &off_b);
-    int64_t sa_r = p->a.strides[nb], sa_c = p->a.strides[nb + 1];
-    int64_t sb_r = p->b.strides[nb], sb_c = p->b.strides[nb + 1];
-    const uint16_t *a = (const uint16_t *)p->a.data + off_a + i0 * sa_r;
-    const uint16_t *b = (const uint16_t *)p->b.data + off_b + j0 * sb_c;
-    for (int64_t i = 0; i < mc_pad; i++)
-        for (int64_t j = 0; j < nc_pad; j++) ctile[i * NC + j] = 0.0f;
-    for (int64_t k0 = 0; k0 < p->k; k0 += KC) {
-        int64_t kc = p->k - k0 < KC ? p->k - k0 : KC;
-        pack_a(apack, a + k0 * sa_c, sa_r, sa_c, mc, kc, p->dtype);
-        pack_b(bpack, b + k0 * sb_r, sb_r, sb_c, kc, nc, p->dtype);
-        for (int64_t jp = 0; jp < nc_pad; jp += NR)
-            for (int64_t ip = 0; ip < mc_pad; ip += MR)
-                micro_kernel(kc, apack + ip * kc, bpack + jp * kc, ctile + ip * NC + jp, NC);
-    }
-    uint16_t *out = (uint16_t *)p->out + batch * p->m * p->n;
-    for (int64_t i = 0; i < mc; i++) {
-        uint16_t *orow = out + (i0 + i) * p->n + j0;
-        const float *crow = ctile + i * NC;
-        if (p->dtype == INGOT_BF16)
-            for (int64_t j = 0; j < nc; j++) orow[j] = ingot__f32_to_bf16(crow[j]);
-        else
-            for (int64_t j = 0; j < nc; j++) orow[j] = ingot__f32_to_f16(crow[j]);
-    }
-}
-
 static void half_range(void *vctx, int64_t begin, int64_t end) {
     half_ctx *ctx = vctx;
+    const mm_problem *p = ctx->p;
+    const int nb = p->nbatch_dims;
     size_t bytes = SCRATCH_FLOATS * sizeof(float);
     float *scratch = ingot__host_alloc(bytes);
     if (!scratch) {
@@ -277,13 +374,37 @@ static void half_range(void *vctx, int64_t begin, int64_t end) {
     int64_t per_matrix = ctx->tiles_m * ctx->tiles_n;
     for (int64_t t = begin; t < end; t++) {
         int64_t batch = t / per_matrix, rest = t % per_matrix;
-        half_tile(ctx->p, batch, rest / ctx->tiles_n * MC, rest % ctx->tiles_n * NC, scratch);
+        int64_t i0 = rest / ctx->tiles_n * MC, j0 = rest % ctx->tiles_n * ctx->nc;
+        int64_t off_a, off_b;
+        mm_batch_offsets(p, batch, &off_a, &off_b);
+        half_tile tile = {
+            .sa_row = p->a.strides[nb], .sa_col = p->a.strides[nb + 1],
+            .sb_row = p->b.strides[nb], .sb_col = p->b.strides[nb + 1],
+            .mc = p->m - i0 < MC ? p->m - i0 : MC,
+            .nc = p->n - j0 < ctx->nc ? p->n - j0 : ctx->nc,
+            .k = p->k,
+            .ldc = ctx->nc,
+            .out = (uint16_t *)p->out + (batch * p->m + i0) * p->n + j0,
+            .ld_out = p->n,
+            .bf16 = p->dtype == INGOT_BF16,
+        };
+        tile.a = (const uint16_t *)p->a.data + off_a + i0 * tile.sa_row;
+        tile.b = (const uint16_t *)p->b.data + off_b + j0 * tile.sb_col;
+        ctx->tile_fn(&tile, scratch);
     }
     ingot__host_free(scratch, bytes);
 }
 
 static ingot_status matmul_half(const mm_problem *p) {
-    half_ctx ctx = {.p = p, .tiles_m = (p->m + MC - 1) / MC, .tiles_n = (p->n + NC - 1) / NC};
+    if (p->dtype == INGOT_F16) pthread_once(&f16_table_once, f16_table_init);
+    half_ctx ctx = {.p = p, .tile_fn = pick_half_tile(), .nc = NC,
+                    .tiles_m = (p->m + MC - 1) / MC};
+    /* narrower tiles until every thread has a few (the result does not
+     * depend on the tiling) */
+    int64_t want = 4 * (int64_t)ingot_get_num_threads();
+    while (ctx.nc > NR && p->nbatch * ctx.tiles_m * ((p->n + ctx.nc - 1) / ctx.nc) < want)
+        ctx.nc /= 2;
+    ctx.tiles_n = (p->n + ctx.nc - 1) / ctx.nc;
     atomic_init(&ctx.failed, 0);
     ingot__parallel_for(p->nbatch * ctx.tiles_m * ctx.tiles_n, 1, half_range, &ctx);
     if (atomic_load(&ctx.failed))

@@ -45,7 +45,7 @@ static float round_to(ingot_dtype dtype, float v) {
 
 /* dst[i] = a's element at off + i * stride as f32, i < n. */
 static void load_row(float *dst, const ingot_array *a, int64_t off, int64_t stride, int64_t n) {
-    const char *p = ingot__data(a);
+    const void *p = ingot__data(a);
     switch (a->dtype) {
     case INGOT_F32:
         for (int64_t i = 0; i < n; i++) dst[i] = ((const float *)p)[off + i * stride];
@@ -61,14 +61,15 @@ static void load_row(float *dst, const ingot_array *a, int64_t off, int64_t stri
     default: {
         size_t es = ingot_dtype_size(a->dtype);
         for (int64_t i = 0; i < n; i++)
-            dst[i] = (float)ingot__load_f64(p + (size_t)(off + i * stride) * es, a->dtype);
+            dst[i] = (float)ingot__load_f64((const char *)p + (size_t)(off + i * stride) * es,
+                                            a->dtype);
     }
     }
 }
 
 /* a's elements off .. off + n - 1 (contiguous) = src, rounded to a's dtype. */
 static void store_row(ingot_array *a, int64_t off, const float *src, int64_t n) {
-    char *p = ingot__data(a);
+    void *p = ingot__data(a);
     switch (a->dtype) {
     case INGOT_F32: memcpy((float *)p + off, src, (size_t)n * sizeof(float)); break;
     case INGOT_BF16:
@@ -80,7 +81,7 @@ static void store_row(ingot_array *a, int64_t off, const float *src, int64_t n) 
     default: {
         size_t es = ingot_dtype_size(a->dtype);
         for (int64_t i = 0; i < n; i++)
-            ingot__store_f64(p + (size_t)(off + i) * es, a->dtype, src[i]);
+            ingot__store_f64((char *)p + (size_t)(off + i) * es, a->dtype, src[i]);
     }
     }
 }
