@@ -3,7 +3,9 @@
  *
  * Each is one kernel per backend with a matching backward kernel, recorded for
  * autograd like any op (see ops.h for the common conventions). f16 and bf16
- * inputs are computed in f32 and rounded once to the input dtype.
+ * inputs are computed in f32 and rounded to the input dtype where Hugging
+ * Face rounds, so that models match transformers bit for bit; the exact
+ * rounding points of each op are listed in docs/fast-ops.md.
  *
  * Attention layout is [batch, heads, tokens, head_dim] throughout. */
 #ifndef INGOT_FAST_H
@@ -19,8 +21,11 @@ extern "C" {
 #endif
 
 /* y = x / sqrt(mean(x^2 over the last axis) + eps) * weight.
- * x: [..., D] float; weight: [D] or NULL (no scaling). Gemma's (1 + w) form is
- * the caller's: pass 1 + w. Differentiable in x and weight. */
+ * x: [..., D] float; weight: [D] or NULL (no scaling); the output has x's
+ * dtype. A weight in x's dtype rounds the normalised x to that dtype before
+ * the product (Llama, Qwen); an f32 weight multiplies in f32 and rounds once
+ * (Gemma: pass 1 + w computed in f32); other float weights are converted to
+ * x's dtype. Differentiable in x and weight. */
 ingot_status ingot_rms_norm(ingot_array **out, const ingot_array *x, const ingot_array *weight,
                             float eps);
 
@@ -39,14 +44,17 @@ typedef struct ingot_rope_options {
     int64_t offset;     /* position of token 0 when positions is NULL */
     const ingot_array *freqs;     /* optional [dims/2] f32 inverse frequencies
                                      replacing base (llama3 or yarn scaling) */
-    const ingot_array *positions; /* optional integer positions, [T] or [B, T],
-                                     replacing offset + t (batched prompts) */
+    const ingot_array *positions; /* optional integer positions, [T], [1, T] or
+                                     [B, T], replacing offset + t (batched
+                                     prompts); offset is then ignored */
 } ingot_rope_options;
 
-/* Rotary position embedding of x: [B, H, T, head_dim] float. With angle
- * a = scale * pos * freq_i, the pair (x1, x2) becomes
+/* Rotary position embedding of x: [B, H, T, head_dim] float (rank 4). With
+ * angle a = scale * pos * freq_i computed in f32, the pair (x1, x2) becomes
  * (x1 cos a - x2 sin a, x1 sin a + x2 cos a); features past dims pass through.
- * opts may be NULL (all defaults). Differentiable in x. */
+ * For f16/bf16 x, cos and sin are rounded to x's dtype and each product is
+ * rounded, as transformers does. opts may be NULL (all defaults).
+ * Differentiable in x. */
 ingot_status ingot_rope(ingot_array **out, const ingot_array *x, const ingot_rope_options *opts);
 
 typedef struct ingot_sdpa_options {
@@ -60,7 +68,9 @@ typedef struct ingot_sdpa_options {
                                 true = visible */
 } ingot_sdpa_options;
 
-/* softmax(scale * q k^T + masks) v with grouped-query heads:
+/* softmax(scale * q k^T + masks) v with grouped-query heads; q, k and v are
+ * promoted to one float dtype, which the output has; scale must be finite;
+ * scores and probabilities stay in f32:
  * q: [B, Hq, Tq, D], k: [B, Hkv, Tk, D], v: [B, Hkv, Tk, Dv] -> [B, Hq, Tq, Dv].
  * Hq must be a multiple of Hkv; query head h reads kv head h / (Hq / Hkv),
  * without copying K or V. A query that sees no key gives zeros.

@@ -99,7 +99,8 @@ typedef struct ingot__backend {
     ingot_status (*layer_norm_vjp)(ingot_array *dx, ingot_array *dw, ingot_array *db,
                                    const ingot_array *x, const ingot_array *w,
                                    const ingot_array *b, const ingot_array *g, float eps);
-    /* inverse rotates by -angle (the VJP of rope). */
+    /* inverse rotates by -angle (the VJP of rope). opts arrive resolved:
+     * dims, base and scale are never 0. */
     ingot_status (*rope)(ingot_array *out, const ingot_array *x, const ingot_rope_options *opts,
                          bool inverse);
     /* lse (optional, f32 [B, Hq, Tq]) receives the row log-sum-exp for the

@@ -11,6 +11,7 @@
 typedef int (*cli_command_fn)(int argc, char **argv);
 
 int cli_demo(int argc, char **argv);
+int cli_tensors(int argc, char **argv);
 int cli_devices(int argc, char **argv);
 
 /* Prints "ingot <what>: <status name>: <last error>" to stderr; returns 1. */

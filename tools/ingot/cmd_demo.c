@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -44,6 +45,36 @@ static ingot_status sgd_step(ingot_array **w, const ingot_array *g, double lr) {
     return st;
 }
 
+/* Saves the fitted weights with ingot_safetensors_save, maps them back and
+ * checks the round trip is bit-exact. */
+static ingot_status save_and_reload(const ingot_array *w) {
+    char dir[] = "/tmp/ingot-demo-XXXXXX", path[64];
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "ingot demo: cannot create a temporary folder\n");
+        return INGOT_ERR_IO;
+    }
+    snprintf(path, sizeof path, "%s/weights.safetensors", dir);
+    const char *names[1] = {"linear.weight"}, *keys[1] = {"format"}, *values[1] = {"pt"};
+    ingot_safetensors *st = NULL;
+    ingot_array *back = NULL;
+    ingot_status s = ingot_safetensors_save(path, names, &w, 1, keys, values, 1);
+    if (s == INGOT_OK) s = ingot_safetensors_open(&st, path);
+    if (s == INGOT_OK) s = ingot_safetensors_get(&back, st, "linear.weight");
+    if (s == INGOT_OK) {
+        float a[FEATURES], b[FEATURES];
+        s = ingot_array_to_host(a, sizeof a, INGOT_F32, w);
+        if (s == INGOT_OK) s = ingot_array_to_host(b, sizeof b, INGOT_F32, back);
+        if (s == INGOT_OK)
+            printf("saved %s and mapped it back: %s\n", path,
+                   memcmp(a, b, sizeof a) ? "MISMATCH" : "bit-identical");
+    }
+    ingot_array_free(back);
+    ingot_safetensors_close(st);
+    remove(path);
+    rmdir(dir);
+    return s;
+}
+
 static int run(void) {
     ingot_rng rng = ingot_rng_seed(2026);
     int64_t xs[2] = {SAMPLES, FEATURES}, ws[2] = {FEATURES, 1}, ys[2] = {SAMPLES, 1};
@@ -78,6 +109,9 @@ static int run(void) {
     double worst = 0;
     for (int i = 0; i < FEATURES; i++) worst = fmax(worst, fabs(got[i] - want[i]));
     printf("largest weight error after %d steps: %.4f\n", STEPS, worst);
+
+    st = save_and_reload(w);
+    if (st) goto done;
 
     ingot_memory_stats mem;
     ingot_memory_stats_get(&mem, ingot_cpu());

@@ -10,6 +10,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"demo", cli_demo, "a short tour of the library: arrays, autograd, safetensors"},
+    {"tensors", cli_tensors, "list the tensors of a .safetensors file or model folder"},
     {"devices", cli_devices, "list the devices ingot can use"},
 };
 
