@@ -163,7 +163,8 @@ static void check_reduce_on(const ingot_array *a, const int *axes, int naxes, bo
 /* As check_reduce_on, for random data of dtype and shape, contiguous and not. */
 static void check_reduce(ingot_dtype dt, const int64_t *shape, int ndim, const int *axes,
                          int naxes, bool keepdims, red_case c, const char *what) {
-    double lo = ingot_dtype_is_float(dt) ? -3 : 0, hi = dt == INGOT_BOOL ? 2 : 50;
+    bool unsig = dt == INGOT_BOOL || dt == INGOT_U8 || dt == INGOT_U32;
+    double lo = ingot_dtype_is_float(dt) ? -3 : unsig ? 0 : -50, hi = dt == INGOT_BOOL ? 2 : 50;
     ingot_array *a = tu_random(dt, shape, ndim, 7 + (uint64_t)c.op, lo, hi);
     check_reduce_on(a, axes, naxes, keepdims, c, what);
     ingot_array *nc = tu_noncontiguous(a);
@@ -190,23 +191,24 @@ static void check_op_all_axes(red_case c, const ingot_dtype *dtypes, int ndt) {
 }
 
 static const ingot_dtype FLOATS[3] = {INGOT_F32, INGOT_F16, INGOT_BF16};
-static const ingot_dtype ALL[7] = {INGOT_F32, INGOT_F16, INGOT_BF16, INGOT_I32,
-                                   INGOT_U8,  INGOT_I64, INGOT_BOOL};
+#define NALL 9
+static const ingot_dtype ALL[NALL] = {INGOT_F32, INGOT_F16, INGOT_BF16, INGOT_I32, INGOT_U8,
+                                      INGOT_I64, INGOT_BOOL, INGOT_I8,  INGOT_U32};
 
 static void test_sum(void **state) {
     (void)state;
-    check_op_all_axes((red_case){R_SUM, 0}, ALL, 7);
+    check_op_all_axes((red_case){R_SUM, 0}, ALL, NALL);
 }
 
 static void test_mean(void **state) {
     (void)state;
-    check_op_all_axes((red_case){R_MEAN, 0}, ALL, 7);
+    check_op_all_axes((red_case){R_MEAN, 0}, ALL, NALL);
 }
 
 static void test_max_min(void **state) {
     (void)state;
-    check_op_all_axes((red_case){R_MAX, 0}, ALL, 7);
-    check_op_all_axes((red_case){R_MIN, 0}, ALL, 7);
+    check_op_all_axes((red_case){R_MAX, 0}, ALL, NALL);
+    check_op_all_axes((red_case){R_MIN, 0}, ALL, NALL);
 }
 
 static void test_logsumexp(void **state) {
@@ -238,8 +240,8 @@ static void test_var(void **state) {
 
 static void test_argmax_argmin(void **state) {
     (void)state;
-    check_op_all_axes((red_case){R_ARGMAX, 0}, ALL, 7);
-    check_op_all_axes((red_case){R_ARGMIN, 0}, ALL, 7);
+    check_op_all_axes((red_case){R_ARGMAX, 0}, ALL, NALL);
+    check_op_all_axes((red_case){R_ARGMIN, 0}, ALL, NALL);
     /* ties pick the first; NaN counts as the maximum */
     const double v[8] = {1, 3, 3, 0, 2, NAN, 5, NAN};
     const int64_t shape[2] = {2, 4};
@@ -471,6 +473,21 @@ static void test_softmax(void **state) {
                     6, 1e-6, 1e-6, "log_softmax large logits");
     ingot_array_free(out);
     ingot_array_free(b);
+    /* masked (-inf) logits get probability 0 */
+    const double masked[3] = {0, -INFINITY, 0};
+    const int64_t mshape[1] = {3};
+    ingot_array *mk = tu_from_f64(masked, INGOT_F32, mshape, 1);
+    TU_OK(ingot_softmax(&out, mk, 0));
+    tu_assert_close(out, (const double[]){0.5, 0, 0.5}, 3, 1e-7, 0, "softmax masked");
+    ingot_array_free(out);
+    TU_OK(ingot_log_softmax(&out, mk, 0));
+    tu_assert_close(out, (const double[]){-log(2.0), -INFINITY, -log(2.0)}, 3, 1e-7, 0,
+                    "log_softmax masked");
+    ingot_array_free(out);
+    TU_OK(ingot_logsumexp(&out, mk, NULL, 0, false));
+    tu_assert_close(out, (const double[]){log(2.0)}, 1, 1e-7, 0, "logsumexp masked");
+    ingot_array_free(out);
+    ingot_array_free(mk);
     /* size-1 and size-0 axes */
     const int64_t eshape[2] = {3, 0};
     ingot_array *em = tu_random(INGOT_F32, eshape, 2, 1, 0, 1);
@@ -528,7 +545,7 @@ static void check_cumsum_on(const ingot_array *a, int axis, bool reverse, bool e
 static void test_cumsum(void **state) {
     (void)state;
     const int64_t shape[3] = {3, 6, 4};
-    for (int t = 0; t < 7; t++) {
+    for (int t = 0; t < NALL; t++) {
         ingot_dtype dt = ALL[t];
         double lo = ingot_dtype_is_float(dt) ? -2 : 0, hi = dt == INGOT_BOOL ? 2 : 20;
         ingot_array *a = tu_random(dt, shape, 3, 21, lo, hi);

@@ -148,11 +148,13 @@ static void test_sort_random(void **state) {
     const int64_t lshape[2] = {2, 1000};
     ingot_array *l = tu_random(INGOT_I32, lshape, 2, 17, -20, 20);
     check_sort_on(l, 1, "long rows");
-    check_topk_on(l, 50, 1, "topk long rows");
+    const int ks[6] = {1, 10, 50, 125, 126, 999}; /* k <= n / 8 partitions first */
+    for (int i = 0; i < 6; i++) check_topk_on(l, ks[i], 1, "topk long rows");
     ingot_array_free(l);
     ingot_array *lf = tu_random(INGOT_F32, lshape, 2, 18, -1, 1);
     check_sort_on(lf, -1, "long f32 rows");
     check_topk_on(lf, 1000, -1, "topk all of long f32 rows");
+    check_topk_on(lf, 7, -1, "topk 7 of long f32 rows");
     ingot_array_free(lf);
     /* negative strides */
     ingot_array *r;
@@ -210,6 +212,15 @@ static void test_stability(void **state) {
     ingot_array_free(tv);
     ingot_array_free(i);
     ingot_array_free(a);
+    /* a constant row of 100: the first k indices, through the partition path too */
+    double c[100];
+    for (int j = 0; j < 100; j++) c[j] = j == 60 ? NAN : 1.5;
+    const int64_t cshape[1] = {100};
+    ingot_array *b = tu_from_f64(c, INGOT_BF16, cshape, 1);
+    TU_OK(ingot_topk(NULL, &i, b, 5, 0));
+    tu_assert_close(i, (const double[]){60, 0, 1, 2, 3}, 5, 0, 0, "topk constant row");
+    ingot_array_free(i);
+    ingot_array_free(b);
 }
 
 /* argpartition: a permutation; kth holds the stable-sort element, earlier
@@ -365,6 +376,12 @@ static void test_gradients(void **state) {
         tu_gradcheck(grad_fn, &all, inputs, 1, NULL, 1e-3, 1e-2, 1e-3, "topk 3");
     }
     ingot_array_free(x);
+    /* a long axis: topk through the partition path */
+    const int64_t lshape[2] = {2, 40};
+    ingot_array *l = tu_random(INGOT_F32, lshape, 2, 6, -2, 2);
+    grad_case t3 = {true, 3, 1};
+    tu_gradcheck(grad_fn, &t3, &l, 1, NULL, 1e-3, 1e-2, 1e-3, "topk 3 of 40");
+    ingot_array_free(l);
 }
 
 int main(void) {

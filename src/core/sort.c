@@ -4,8 +4,10 @@
  * the source positions (node->saved[0]: the i64 source index of every output
  * element; node->i[0]: the axis). topk sorts the input reversed along the axis
  * with the stable ascending kernel and reads the sorted result from its end,
- * which gives descending order with ties broken by lower index first; it costs
- * one full sort of each row (O(n log n)). */
+ * which gives descending order with ties broken by lower index first. For
+ * k <= n / 8 it partitions first (argpartition kernel) and sorts only the k
+ * selected entries: O(n + k log k) per row; otherwise one full sort
+ * (O(n log n)). */
 #include "backend/backend.h"
 #include "core/autograd_internal.h"
 #include "ingot/ops.h"
@@ -111,30 +113,83 @@ static ingot_status reversed_tail(ingot_array **out, const ingot_array *x, int a
     return ingot__array_view(out, x, shape, strides, x->ndim, offset);
 }
 
+/* A view of the last k entries of x along axis (forward order). */
+static ingot_status tail(ingot_array **out, const ingot_array *x, int axis, int64_t k) {
+    int64_t shape[INGOT_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[axis] = k;
+    int64_t offset = x->offset + (x->shape[axis] - k) * x->strides[axis];
+    return ingot__array_view(out, x, shape, x->strides, x->ndim, offset);
+}
+
+/* The last k entries, values (vk) and positions in r (pk), of the stable
+ * ascending sort of r along axis, by sorting r whole. */
+static ingot_status top_by_sort(ingot_array **vk, ingot_array **pk, const ingot_array *r, int k,
+                                int axis, const ingot__backend *be) {
+    ingot_array *vs = NULL, *ps = NULL; /* r's shape */
+    ingot_status st = ingot__array_new(&vs, r->dtype, r->shape, r->ndim, "topk");
+    if (!st) st = ingot__array_new(&ps, INGOT_I64, r->shape, r->ndim, "topk");
+    if (!st) st = be->sort(vs, ps, r, axis);
+    if (!st) st = tail(vk, vs, axis, k);
+    if (!st) st = tail(pk, ps, axis, k);
+    ingot_array_free(vs);
+    ingot_array_free(ps);
+    return st;
+}
+
+/* As top_by_sort in O(n + k log k) per row: partition r around n - k, sort
+ * the k positions past it (so equal values keep their order in r), gather
+ * their values and sort those stably. */
+static ingot_status top_by_partition(ingot_array **vk, ingot_array **pk, const ingot_array *r,
+                                     int k, int axis, const ingot__backend *be) {
+    int64_t n = r->shape[axis], kshape[INGOT_MAX_DIMS];
+    memcpy(kshape, r->shape, sizeof kshape);
+    kshape[axis] = k;
+    /* part: r's shape; the rest [.., k, ..] */
+    ingot_array *part = NULL, *pt = NULL, *ps = NULL, *vg = NULL, *order = NULL;
+    ingot_status st = ingot__array_new(&part, INGOT_I64, r->shape, r->ndim, "topk");
+    if (!st) st = be->argpartition(part, r, (int)(n - k), axis);
+    if (!st) st = tail(&pt, part, axis, k);
+    if (!st) st = ingot__array_new(&ps, INGOT_I64, kshape, r->ndim, "topk");
+    if (!st) st = be->sort(ps, NULL, pt, axis);
+    if (!st) st = ingot__array_new(&vg, r->dtype, kshape, r->ndim, "topk");
+    if (!st) st = be->gather(vg, r, ps, axis);
+    if (!st) st = ingot__array_new(vk, r->dtype, kshape, r->ndim, "topk");
+    if (!st) st = ingot__array_new(&order, INGOT_I64, kshape, r->ndim, "topk");
+    if (!st) st = be->sort(*vk, order, vg, axis);
+    if (!st) st = ingot__array_new(pk, INGOT_I64, kshape, r->ndim, "topk");
+    if (!st) st = be->gather(*pk, ps, order, axis);
+    ingot_array_free(part);
+    ingot_array_free(pt);
+    ingot_array_free(ps);
+    ingot_array_free(vg);
+    ingot_array_free(order);
+    return st;
+}
+
 /* The values and source indices (both [.., k, ..]) of the k largest entries of
  * a along axis, descending, ties by lower index first. Not recorded. */
 static ingot_status topk_compute(ingot_array **values, ingot_array **indices, const ingot_array *a,
                                  int k, int axis, const ingot__backend *be) {
     int64_t n = a->shape[axis];
-    /* r, vs, is: a's shape; the tails and copies: k along axis */
-    ingot_array *r = NULL, *vs = NULL, *is = NULL, *vt = NULL, *it = NULL, *ic = NULL, *last = NULL;
+    /* r: a's shape; the rest [.., k, ..] */
+    ingot_array *r = NULL, *vk = NULL, *pk = NULL, *vt = NULL, *pt = NULL, *pc = NULL, *last = NULL;
     ingot_status st = reversed_tail(&r, a, axis, n);
-    if (!st) st = ingot__array_new(&vs, a->dtype, a->shape, a->ndim, "topk");
-    if (!st) st = ingot__array_new(&is, INGOT_I64, a->shape, a->ndim, "topk");
-    if (!st) st = be->sort(vs, is, r, axis);
-    if (!st) st = reversed_tail(&vt, vs, axis, k);
-    if (!st) st = reversed_tail(&it, is, axis, k);
+    if (!st && k > 0 && (int64_t)k * 8 <= n) st = top_by_partition(&vk, &pk, r, k, axis, be);
+    else if (!st) st = top_by_sort(&vk, &pk, r, k, axis, be);
+    if (!st) st = reversed_tail(&vt, vk, axis, k);
+    if (!st) st = reversed_tail(&pt, pk, axis, k);
     if (!st) st = ingot__copy_as(values, vt, vt->dtype, false, "topk");
-    if (!st) st = ingot__copy_as(&ic, it, it->dtype, false, "topk");
+    if (!st) st = ingot__copy_as(&pc, pt, pt->dtype, false, "topk");
     /* positions in the reversed row count from the end: source = n - 1 - p */
     if (!st) st = ingot_scalar(&last, INGOT_I64, (double)(n - 1));
-    if (!st) st = ingot_sub(indices, last, ic);
+    if (!st) st = ingot_sub(indices, last, pc);
     ingot_array_free(r);
-    ingot_array_free(vs);
-    ingot_array_free(is);
+    ingot_array_free(vk);
+    ingot_array_free(pk);
     ingot_array_free(vt);
-    ingot_array_free(it);
-    ingot_array_free(ic);
+    ingot_array_free(pt);
+    ingot_array_free(pc);
     ingot_array_free(last);
     if (st) {
         ingot_array_free(*values);
