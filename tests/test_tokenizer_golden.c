@@ -56,14 +56,11 @@ static void check_encode(tally *t, const ingot_tokenizer *tok, const char *text,
     ingot_status st = ingot_tokenizer_encode(&got, tok, text, len, &o);
     bool ok = st == INGOT_OK && tu_ids_equal(got.ids, got.count, want);
     if (!tally_check(t, ok, mode, text, len) && t->bad <= SHOW_DIFFS) {
-        size_t n;
-        int32_t *w = tu_json_ids(want, &n);
-        tu_print_ids("expected", w, n);
+        tu_print_json_ids("expected", want);
         if (st == INGOT_OK)
             tu_print_ids("got     ", got.ids, got.count);
         else
-            print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
-        free(w);
+            tu_print_got_error(st);
     }
     ingot_tokens_free(&got);
 }
@@ -83,7 +80,7 @@ static void check_decode(tally *t, const ingot_tokenizer *tok, const json_t *ids
         if (st == INGOT_OK)
             tu_print_text("got     ", got, got_len, TEXT_SHOWN);
         else
-            print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
+            tu_print_got_error(st);
     }
     free(got);
     free(ids);
@@ -272,7 +269,7 @@ static void chat_goldens(const char *name) {
             if (st == INGOT_OK)
                 tu_print_text("got     ", out, out_len, TEXT_SHOWN);
             else
-                print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
+                tu_print_got_error(st);
         }
         free(out);
         free(conv);

@@ -30,15 +30,12 @@ static void encode_case(run *r, const char *text, size_t len, bool add, bool par
     if (st != INGOT_OK || !tu_ids_equal(got.ids, got.count, want)) {
         if (r->bad++ < SHOW_DIFFS) {
             print_message("  mismatch (%s)\n", mode);
-            size_t n;
-            int32_t *w = tu_json_ids(want, &n);
             tu_print_text("text    ", text, len, TEXT_SHOWN);
-            tu_print_ids("expected", w, n);
-            free(w);
+            tu_print_json_ids("expected", want);
             if (st == INGOT_OK)
                 tu_print_ids("got     ", got.ids, got.count);
             else
-                print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
+                tu_print_got_error(st);
         }
     }
     ingot_tokens_free(&got);
@@ -61,7 +58,7 @@ static void decode_case(run *r, const char *text, size_t len, const json_t *ids_
             if (st == INGOT_OK)
                 tu_print_text("got     ", got, got_len, TEXT_SHOWN);
             else
-                print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
+                tu_print_got_error(st);
         }
     }
     free(got);

@@ -355,3 +355,14 @@ void tu_print_ids(const char *what, const int32_t *ids, size_t n) {
     print_message("      %s [%s%s] (%zu ids)\n", what, buf, off >= sizeof buf - 32 ? ",..." : "",
                   n);
 }
+
+void tu_print_json_ids(const char *what, const json_t *arr) {
+    size_t n;
+    int32_t *ids = tu_json_ids(arr, &n);
+    tu_print_ids(what, ids, n);
+    free(ids);
+}
+
+void tu_print_got_error(ingot_status st) {
+    print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
+}

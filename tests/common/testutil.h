@@ -97,4 +97,11 @@ void tu_print_text(const char *what, const char *s, size_t len, size_t max);
  * list cut (",...") after about 400 characters. */
 void tu_print_ids(const char *what, const int32_t *ids, size_t n);
 
+/* tu_print_ids for the integers of the JSON array arr. */
+void tu_print_json_ids(const char *what, const json_t *arr);
+
+/* Prints `got error STATUS: MESSAGE` (ingot_last_error()) on one line through
+ * print_message, for a call that failed with st where a result was expected. */
+void tu_print_got_error(ingot_status st);
+
 #endif
