@@ -3,7 +3,6 @@
  * weights), breaks one thing, and checks that ingot_model_load fails with the
  * right status and a message naming the problem, with nothing leaked (the
  * _asan variant runs under LeakSanitizer). Also forward and KV cache misuse. */
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,13 +395,6 @@ static void test_forward_and_cache_errors(void **state) {
     ingot_model_free(m);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state) {
     (void)state;
     const char *tmp = getenv("TMPDIR");
@@ -412,7 +404,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    return nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return tu_remove_tree(g_dir);
 }
 
 int main(void) {

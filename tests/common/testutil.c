@@ -1,6 +1,7 @@
 /* Shared test helpers; see testutil.h. */
 #include "common/testutil.h"
 
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +278,15 @@ void tu_gradcheck(ingot_fn fn, void *user, ingot_array *const *inputs, size_t n,
     free(work);
     free(u);
     ingot_array_free(cot);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+int tu_remove_tree(const char *dir) {
+    return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }
 
 /* ---- text and fixture helpers ---- */

@@ -70,6 +70,10 @@ typedef ingot_status (*tu_unary_op)(ingot_array **out, const ingot_array *a);
 void tu_gradcheck_unary(tu_unary_op op, const ingot_array *x, double eps, double rtol, double atol,
                         const char *what);
 
+/* Removes dir and everything below it (links are removed, not followed);
+ * returns 0, or -1 when something could not be removed. */
+int tu_remove_tree(const char *dir);
+
 /* ---- text and fixture helpers (tokenizer and template tests) ---- */
 
 /* The tokenizer folder $INGOT_ASSETS/tokenizer-NAME/models (malloc'd; caller
