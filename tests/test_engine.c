@@ -14,12 +14,12 @@
  *    stop strings (not emitted, held back while they may still match), EOS
  *    from generation_config.json, ignore_eos, the callback stopping;
  *  - errors, each with its message, leaving nothing allocated. */
-#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/testutil.h"
@@ -857,13 +857,6 @@ static void test_errors(void **state) {
     fixture_close(&f);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void) {
     const char *fx = getenv("INGOT_FIXTURES"), *tmp = getenv("TMPDIR");
     if (!fx) {
@@ -883,6 +876,6 @@ int main(void) {
         cmocka_unit_test(test_chat_turns),       cmocka_unit_test(test_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_remove_tree(g_tmp);
     return rc;
 }

@@ -20,7 +20,6 @@
  *    decoded together through one cache equal to each one's continuation;
  *  - f32 weights converted at load to f16 (F16_TOL) and bf16 (BF16_TOL). */
 #include <dirent.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -442,13 +441,6 @@ static void test_fixture(void **state) {
     fixture_close(&f);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -482,7 +474,7 @@ int main(void) {
         tests[i] = (struct CMUnitTest){
             .name = names[i], .test_func = test_fixture, .initial_state = names[i]};
     int rc = _cmocka_run_group_tests("test_model", tests, n, NULL, NULL);
-    nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tu_remove_tree(g_tmp);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(tests);

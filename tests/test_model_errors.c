@@ -3,7 +3,6 @@
  * weights), breaks one thing, and checks that ingot_model_load fails with the
  * right status and a message naming the problem, with nothing leaked (the
  * _asan variant runs under LeakSanitizer). Also forward and KV cache misuse. */
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +107,13 @@ static void write_folder(folder *f, char *dir, size_t size, bool weights) {
     f->n = 0;
 }
 
+/* Writes the unchanged Qwen3 folder (with its weights or without) to a fresh directory. */
+static void write_qwen3(char *dir, size_t size, bool weights) {
+    folder f;
+    qwen3(&f);
+    write_folder(&f, dir, size, weights);
+}
+
 /* Writes f and expects loading it to fail with status and needle. */
 static void expect_fail(folder *f, ingot_status status, const char *needle) {
     char dir[300];
@@ -119,10 +125,8 @@ static void expect_fail(folder *f, ingot_status status, const char *needle) {
 
 static void test_valid_folder_loads(void **state) {
     (void)state;
-    folder f;
-    qwen3(&f);
     char dir[300];
-    write_folder(&f, dir, sizeof dir, true);
+    write_qwen3(dir, sizeof dir, true);
     ingot_model *m;
     TU_OK(ingot_model_load(&m, dir, NULL));
     ingot_model_info info;
@@ -153,10 +157,8 @@ static void test_config_missing(void **state) {
 
 static void test_config_not_json(void **state) {
     (void)state;
-    folder f;
-    qwen3(&f);
     char dir[300], p[400];
-    write_folder(&f, dir, sizeof dir, true);
+    write_qwen3(dir, sizeof dir, true);
     snprintf(p, sizeof p, "%s/config.json", dir);
     FILE *fp = fopen(p, "w");
     fputs("{\"model_type\": \"qwen3\",", fp);
@@ -207,10 +209,8 @@ static void test_vocab_mismatch(void **state) {
 
 static void test_weights_missing(void **state) {
     (void)state;
-    folder f;
-    qwen3(&f);
     char dir[300];
-    write_folder(&f, dir, sizeof dir, false);
+    write_qwen3(dir, sizeof dir, false);
     ingot_model *m;
     TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_NOT_FOUND, NULL);
 }
@@ -250,10 +250,8 @@ static void test_tensor_shape_dtype(void **state) {
 
 static void test_truncated_weights(void **state) {
     (void)state;
-    folder f;
-    qwen3(&f);
     char dir[300], p[400];
-    write_folder(&f, dir, sizeof dir, true);
+    write_qwen3(dir, sizeof dir, true);
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     struct stat sb;
     assert_int_equal(stat(p, &sb), 0);
@@ -265,8 +263,7 @@ static void test_truncated_weights(void **state) {
 /* The folder's weights split over two shards with an index. */
 static void write_sharded(char *dir, size_t size, bool drop_second) {
     folder f;
-    qwen3(&f);
-    write_folder(&f, dir, size, false);
+    write_qwen3(dir, size, false);
     qwen3(&f);
     json_decref(f.cfg);
     f.cfg = NULL;
@@ -314,10 +311,8 @@ static void test_gemma3_multimodal_without_text_config(void **state) {
 
 static void test_bad_options(void **state) {
     (void)state;
-    folder f;
-    qwen3(&f);
     char dir[300];
-    write_folder(&f, dir, sizeof dir, true);
+    write_qwen3(dir, sizeof dir, true);
     ingot_model *m;
     ingot_model_options o = {.dtype = "f64"};
     TU_FAILS(ingot_model_load(&m, dir, &o), INGOT_ERR_INVALID_ARGUMENT, "'f64'");
@@ -327,10 +322,8 @@ static void test_bad_options(void **state) {
 
 static void test_forward_and_cache_errors(void **state) {
     (void)state;
-    folder f;
-    qwen3(&f);
     char dir[300];
-    write_folder(&f, dir, sizeof dir, true);
+    write_qwen3(dir, sizeof dir, true);
     ingot_model *m;
     TU_OK(ingot_model_load(&m, dir, NULL));
     int64_t shape[2] = {1, 3};
@@ -402,13 +395,6 @@ static void test_forward_and_cache_errors(void **state) {
     ingot_model_free(m);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state) {
     (void)state;
     const char *tmp = getenv("TMPDIR");
@@ -418,7 +404,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    return nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return tu_remove_tree(g_dir);
 }
 
 int main(void) {

@@ -15,52 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/testutil.h"
 #include "ingot/chat.h"
 #include "ingot/tokenizer.h"
 
 #define SHOW_DIFFS 8
+#define TEXT_SHOWN 300 /* bytes of a text printed with a difference */
 
 static const char *const NAMES[] = {"qwen3", "gemma3", "llama3"};
-
-static json_t *read_jsonl(const char *path) {
-    FILE *f = fopen(path, "rb");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    json_t *all;
-    if (!f) return NULL;
-    all = json_array();
-    while ((n = getline(&line, &cap, f)) > 0) {
-        json_error_t err;
-        json_t *v = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, &err);
-        if (!v) fail_msg("%s: line %zu: %s", path, json_array_size(all) + 1, err.text);
-        json_array_append_new(all, v);
-    }
-    free(line);
-    fclose(f);
-    return all;
-}
-
-static void print_escaped(const char *what, const char *s, size_t len) {
-    char buf[1400];
-    size_t off = 0;
-    for (size_t i = 0; i < len && i < 300; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n') {
-            buf[off++] = '\\';
-            buf[off++] = 'n';
-        } else if (c < 0x20 || c == 0x7f || c == '\\') {
-            off += (size_t)snprintf(buf + off, sizeof buf - off, "\\x%02x", c);
-        } else {
-            buf[off++] = (char)c;
-        }
-    }
-    buf[off] = 0;
-    print_message("      %s \"%s\"%s (%zu bytes)\n", what, buf, len > 300 ? "..." : "", len);
-}
 
 /* The outcome of one render: text, or an error message. */
 typedef struct outcome {
@@ -83,7 +46,7 @@ static bool same_outcome(outcome a, outcome b) {
 
 static void print_outcome(const char *what, outcome o) {
     if (o.ok)
-        print_escaped(what, o.text, o.len);
+        tu_print_text(what, o.text, o.len, TEXT_SHOWN);
     else
         print_message("      %s error: %s\n", what, o.text);
 }
@@ -103,8 +66,9 @@ static void print_case(const json_t *rec, const char *why) {
                   : label ? json_string_value(label)
                           : "feature template",
                   why);
-    if (src && !label) print_escaped("template", json_string_value(src), json_string_length(src));
-    print_escaped("vars    ", vars, strlen(vars));
+    if (src && !label)
+        tu_print_text("template", json_string_value(src), json_string_length(src), TEXT_SHOWN);
+    tu_print_text("vars    ", vars, strlen(vars), TEXT_SHOWN);
     free(vars);
 }
 
@@ -166,9 +130,9 @@ static void test_templates(void **state) {
     char path[4096];
     if (!build || !assets) skip();
     snprintf(path, sizeof path, "%s/oracle/template_py.jsonl", build);
-    json_t *py = read_jsonl(path);
+    json_t *py = tu_read_jsonl(path);
     snprintf(path, sizeof path, "%s/oracle/template_js.jsonl", build);
-    json_t *js = read_jsonl(path);
+    json_t *js = tu_read_jsonl(path);
     if (!py || !js) {
         print_message("no oracle data in %s/oracle (assets or node_modules missing: run "
                       "scripts/setup.sh)\n",
@@ -182,11 +146,10 @@ static void test_templates(void **state) {
     ingot_chat_template *real[3] = {NULL, NULL, NULL};
     size_t per_template[3] = {0, 0, 0};
     for (int k = 0; k < 3; k++) {
-        char dir[4096];
-        struct stat st;
-        snprintf(dir, sizeof dir, "%s/tokenizer-%s/models", assets, NAMES[k]);
-        if (stat(dir, &st) != 0) continue;
+        char *dir = tu_asset_dir(NAMES[k]);
+        if (!dir) continue;
         TU_OK(ingot_tokenizer_load(&toks[k], dir));
+        free(dir);
         const char *src = ingot_tokenizer_chat_template(toks[k]);
         assert_non_null(src);
         TU_OK(ingot_chat_template_parse(&real[k], src, strlen(src), NULL));

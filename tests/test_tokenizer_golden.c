@@ -10,57 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/testutil.h"
 #include "ingot/chat.h"
 #include "ingot/tokenizer.h"
 
 #define SHOW_DIFFS 5
+#define TEXT_SHOWN 120 /* bytes of a text printed with a difference */
 
 static const char *const NAMES[] = {"qwen3", "gemma3", "llama3"};
 
 /* ---- helpers ---- */
-
-/* The tokenizer folder of NAME under $INGOT_ASSETS, or NULL when absent. */
-static char *asset_dir(const char *name) {
-    const char *assets = getenv("INGOT_ASSETS");
-    char buf[4096];
-    struct stat st;
-    if (!assets) return NULL;
-    snprintf(buf, sizeof buf, "%s/tokenizer-%s/models", assets, name);
-    return stat(buf, &st) == 0 ? strdup(buf) : NULL;
-}
-
-/* Reads a JSONL file: its parsed lines as a JSON array (the caller decrefs it). */
-static json_t *read_jsonl(const char *path) {
-    FILE *f = fopen(path, "rb");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    json_t *all = json_array();
-    if (!f) fail_msg("cannot open %s", path);
-    while ((n = getline(&line, &cap, f)) > 0) {
-        json_error_t err;
-        json_t *v = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, &err);
-        if (!v) fail_msg("%s: line %zu: %s", path, json_array_size(all) + 1, err.text);
-        json_array_append_new(all, v);
-    }
-    free(line);
-    fclose(f);
-    return all;
-}
-
-/* Ids of a JSON array (malloc'd; *n receives the count). */
-static int32_t *json_ids(const json_t *arr, size_t *n) {
-    size_t i;
-    json_t *v;
-    int32_t *ids = malloc((json_array_size(arr) + 1) * sizeof *ids);
-    assert_non_null(ids);
-    json_array_foreach(arr, i, v) ids[i] = (int32_t)json_integer_value(v);
-    *n = json_array_size(arr);
-    return ids;
-}
 
 /* prefix + ids + suffix as a new JSON array. */
 static json_t *with_affixes(const json_t *prefix, const json_t *ids, const json_t *suffix) {
@@ -69,37 +29,6 @@ static json_t *with_affixes(const json_t *prefix, const json_t *ids, const json_
     json_array_extend(out, (json_t *)ids);
     json_array_extend(out, (json_t *)suffix);
     return out;
-}
-
-static bool tokens_equal(const ingot_tokens *t, const json_t *want) {
-    if (t->count != json_array_size(want)) return false;
-    for (size_t i = 0; i < t->count; i++)
-        if (t->ids[i] != json_integer_value(json_array_get(want, i))) return false;
-    return true;
-}
-
-static void print_ids(const char *what, const int32_t *ids, size_t n) {
-    char buf[512];
-    size_t off = 0;
-    for (size_t i = 0; i < n && off < sizeof buf - 32; i++)
-        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%d", i ? "," : "", ids[i]);
-    print_message("      %s [%s%s] (%zu ids)\n", what, buf, off >= sizeof buf - 32 ? ",..." : "",
-                  n);
-}
-
-/* The text escaped for one line of output, at most 120 bytes of it. */
-static void print_text(const char *what, const char *s, size_t len) {
-    char buf[600];
-    size_t off = 0;
-    for (size_t i = 0; i < len && i < 120; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            off += (size_t)snprintf(buf + off, sizeof buf - off, "\\x%02x", c);
-        else
-            buf[off++] = (char)c;
-    }
-    buf[off] = 0;
-    print_message("      %s \"%s\"%s (%zu bytes)\n", what, buf, len > 120 ? "..." : "", len);
 }
 
 typedef struct tally {
@@ -113,7 +42,7 @@ static bool tally_check(tally *t, bool ok, const char *mode, const char *text, s
     if (ok) return true;
     if (t->bad++ < SHOW_DIFFS) {
         print_message("  %s: mismatch (%s)\n", t->name, mode);
-        print_text("text", text, len);
+        tu_print_text("text", text, len, TEXT_SHOWN);
     }
     return false;
 }
@@ -125,16 +54,13 @@ static void check_encode(tally *t, const ingot_tokenizer *tok, const char *text,
     ingot_tokens got = {0};
     ingot_encode_options o = {.add_special_tokens = add, .parse_special = parse};
     ingot_status st = ingot_tokenizer_encode(&got, tok, text, len, &o);
-    bool ok = st == INGOT_OK && tokens_equal(&got, want);
+    bool ok = st == INGOT_OK && tu_ids_equal(got.ids, got.count, want);
     if (!tally_check(t, ok, mode, text, len) && t->bad <= SHOW_DIFFS) {
-        size_t n;
-        int32_t *w = json_ids(want, &n);
-        print_ids("expected", w, n);
+        tu_print_json_ids("expected", want);
         if (st == INGOT_OK)
-            print_ids("got     ", got.ids, got.count);
+            tu_print_ids("got     ", got.ids, got.count);
         else
-            print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
-        free(w);
+            tu_print_got_error(st);
     }
     ingot_tokens_free(&got);
 }
@@ -142,19 +68,19 @@ static void check_encode(tally *t, const ingot_tokenizer *tok, const char *text,
 static void check_decode(tally *t, const ingot_tokenizer *tok, const json_t *ids_json, bool skip,
                          const json_t *want, const char *mode, const char *text, size_t len) {
     size_t n, got_len = 0;
-    int32_t *ids = json_ids(ids_json, &n);
+    int32_t *ids = tu_json_ids(ids_json, &n);
     char *got = NULL;
     ingot_status st = ingot_tokenizer_decode(&got, &got_len, tok, ids, n, skip);
     const char *w = json_string_value(want);
     size_t wlen = json_string_length(want);
     bool ok = st == INGOT_OK && got_len == wlen && memcmp(got, w, wlen) == 0;
     if (!tally_check(t, ok, mode, text, len) && t->bad <= SHOW_DIFFS) {
-        print_ids("ids     ", ids, n);
-        print_text("expected", w, wlen);
+        tu_print_ids("ids     ", ids, n);
+        tu_print_text("expected", w, wlen, TEXT_SHOWN);
         if (st == INGOT_OK)
-            print_text("got     ", got, got_len);
+            tu_print_text("got     ", got, got_len, TEXT_SHOWN);
         else
-            print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
+            tu_print_got_error(st);
     }
     free(got);
     free(ids);
@@ -165,7 +91,7 @@ static void check_decode(tally *t, const ingot_tokenizer *tok, const json_t *ids
 static void check_stream(tally *t, const ingot_tokenizer *tok, const json_t *ids_json,
                          const json_t *want, const char *text, size_t len) {
     size_t n, cap = 64, used = 0;
-    int32_t *ids = json_ids(ids_json, &n);
+    int32_t *ids = tu_json_ids(ids_json, &n);
     char *acc = malloc(cap);
     ingot_detokenizer *d = NULL;
     bool ok = ingot_detokenizer_new(&d, tok, false) == INGOT_OK;
@@ -185,8 +111,8 @@ static void check_stream(tally *t, const ingot_tokenizer *tok, const json_t *ids
     }
     ok = ok && used == json_string_length(want) && memcmp(acc, json_string_value(want), used) == 0;
     if (!tally_check(t, ok, "stream decode", text, len) && t->bad <= SHOW_DIFFS) {
-        print_text("expected", json_string_value(want), json_string_length(want));
-        print_text("got     ", acc, used);
+        tu_print_text("expected", json_string_value(want), json_string_length(want), TEXT_SHOWN);
+        tu_print_text("got     ", acc, used, TEXT_SHOWN);
     }
     ingot_detokenizer_free(d);
     free(acc);
@@ -199,19 +125,41 @@ static const json_t *field(const json_t *rec, const char *key, const json_t *dfl
     return v ? v : dflt;
 }
 
-static void encode_goldens(const char *name) {
-    char *dir = asset_dir(name);
+/* One golden file: the tokenizer NAME and the parsed lines of
+ * $INGOT_FIXTURES/tokenizer/KIND_NAME.jsonl (line 0 is the meta record). */
+typedef struct golden {
+    char *dir;
+    ingot_tokenizer *tok;
+    json_t *lines;
+} golden;
+
+/* Loads the tokenizer and the golden file; skips the test without the assets. */
+static golden golden_open(const char *kind, const char *name) {
+    golden g = {tu_asset_dir(name), NULL, NULL};
     char path[4096];
     const char *fixtures = getenv("INGOT_FIXTURES");
-    if (!dir || !fixtures) {
-        free(dir);
+    if (!g.dir || !fixtures) {
+        free(g.dir);
         print_message("%s: tokenizer assets not found (run scripts/setup.sh)\n", name);
         skip();
     }
-    ingot_tokenizer *tok = NULL;
-    TU_OK(ingot_tokenizer_load(&tok, dir));
-    snprintf(path, sizeof path, "%s/tokenizer/encode_%s.jsonl", fixtures, name);
-    json_t *lines = read_jsonl(path);
+    TU_OK(ingot_tokenizer_load(&g.tok, g.dir));
+    snprintf(path, sizeof path, "%s/tokenizer/%s_%s.jsonl", fixtures, kind, name);
+    g.lines = tu_read_jsonl(path);
+    if (!g.lines) fail_msg("cannot open %s", path);
+    return g;
+}
+
+static void golden_close(golden *g) {
+    json_decref(g->lines);
+    ingot_tokenizer_free(g->tok);
+    free(g->dir);
+}
+
+static void encode_goldens(const char *name) {
+    golden g = golden_open("encode", name);
+    const ingot_tokenizer *tok = g.tok;
+    const json_t *lines = g.lines;
     const json_t *meta = json_object_get(json_array_get(lines, 0), "meta");
     const json_t *prefix = json_object_get(meta, "add_prefix");
     const json_t *suffix = json_object_get(meta, "add_suffix");
@@ -248,9 +196,7 @@ static void encode_goldens(const char *name) {
     print_message("%s: %zu golden strings, %zu checks, %zu mismatches (HF tokenizers %s)\n", name,
                   json_array_size(lines) - 1, t.checks, t.bad,
                   json_string_value(json_object_get(meta, "tokenizers")));
-    json_decref(lines);
-    ingot_tokenizer_free(tok);
-    free(dir);
+    golden_close(&g);
     assert_int_equal(t.bad, 0);
 }
 
@@ -258,18 +204,9 @@ static void encode_goldens(const char *name) {
  * vocabulary id): decode and the streaming detokenizer against HF's decode, which
  * fixes the U+FFFD replacement. */
 static void decode_goldens(const char *name) {
-    char *dir = asset_dir(name);
-    char path[4096];
-    const char *fixtures = getenv("INGOT_FIXTURES");
-    if (!dir || !fixtures) {
-        free(dir);
-        print_message("%s: tokenizer assets not found (run scripts/setup.sh)\n", name);
-        skip();
-    }
-    ingot_tokenizer *tok = NULL;
-    TU_OK(ingot_tokenizer_load(&tok, dir));
-    snprintf(path, sizeof path, "%s/tokenizer/decode_%s.jsonl", fixtures, name);
-    json_t *lines = read_jsonl(path);
+    golden g = golden_open("decode", name);
+    const ingot_tokenizer *tok = g.tok;
+    const json_t *lines = g.lines;
     tally t = {name, 0, 0};
     for (size_t i = 1; i < json_array_size(lines); i++) {
         const json_t *rec = json_array_get(lines, i);
@@ -285,27 +222,16 @@ static void decode_goldens(const char *name) {
     }
     print_message("%s: %zu golden id sequences, %zu checks, %zu mismatches\n", name,
                   json_array_size(lines) - 1, t.checks, t.bad);
-    json_decref(lines);
-    ingot_tokenizer_free(tok);
-    free(dir);
+    golden_close(&g);
     assert_int_equal(t.bad, 0);
 }
 
 /* ---- chat-template goldens ---- */
 
 static void chat_goldens(const char *name) {
-    char *dir = asset_dir(name);
-    char path[4096];
-    const char *fixtures = getenv("INGOT_FIXTURES");
-    if (!dir || !fixtures) {
-        free(dir);
-        print_message("%s: tokenizer assets not found (run scripts/setup.sh)\n", name);
-        skip();
-    }
-    ingot_tokenizer *tok = NULL;
-    TU_OK(ingot_tokenizer_load(&tok, dir));
-    snprintf(path, sizeof path, "%s/tokenizer/chat_%s.jsonl", fixtures, name);
-    json_t *lines = read_jsonl(path);
+    golden g = golden_open("chat", name);
+    const ingot_tokenizer *tok = g.tok;
+    const json_t *lines = g.lines;
     tally t = {name, 0, 0};
     size_t n_err = 0;
     for (size_t i = 1; i < json_array_size(lines); i++) {
@@ -335,14 +261,15 @@ static void chat_goldens(const char *name) {
         if (!tally_check(&t, ok, "chat template", conv, strlen(conv)) && t.bad <= SHOW_DIFFS) {
             print_message("      add_generation_prompt %d, vars %s\n", gen, vars);
             if (want)
-                print_text("expected", json_string_value(want), json_string_length(want));
+                tu_print_text("expected", json_string_value(want), json_string_length(want),
+                              TEXT_SHOWN);
             else
                 print_message("      expected an error: %s\n",
                               json_string_value(json_object_get(rec, "error")));
             if (st == INGOT_OK)
-                print_text("got     ", out, out_len);
+                tu_print_text("got     ", out, out_len, TEXT_SHOWN);
             else
-                print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
+                tu_print_got_error(st);
         }
         free(out);
         free(conv);
@@ -350,9 +277,7 @@ static void chat_goldens(const char *name) {
     }
     print_message("%s: %zu golden conversations (%zu expected errors), %zu mismatches\n", name,
                   json_array_size(lines) - 1, n_err, t.bad);
-    json_decref(lines);
-    ingot_tokenizer_free(tok);
-    free(dir);
+    golden_close(&g);
     assert_int_equal(t.bad, 0);
 }
 
@@ -386,7 +311,7 @@ static const special_case SPECIALS[] = {
 };
 
 static void special_tokens(const special_case *c) {
-    char *dir = asset_dir(c->name);
+    char *dir = tu_asset_dir(c->name);
     char path[4096];
     if (!dir) skip();
     ingot_tokenizer *tok = NULL;

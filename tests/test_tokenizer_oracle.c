@@ -9,53 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/testutil.h"
 #include "ingot/tokenizer.h"
 
 #define SHOW_DIFFS 5
-
-static char *asset_dir(const char *name) {
-    const char *assets = getenv("INGOT_ASSETS");
-    char buf[4096];
-    struct stat st;
-    if (!assets) return NULL;
-    snprintf(buf, sizeof buf, "%s/tokenizer-%s/models", assets, name);
-    return stat(buf, &st) == 0 ? strdup(buf) : NULL;
-}
-
-static bool tokens_equal(const ingot_tokens *t, const json_t *want) {
-    if (t->count != json_array_size(want)) return false;
-    for (size_t i = 0; i < t->count; i++)
-        if (t->ids[i] != json_integer_value(json_array_get(want, i))) return false;
-    return true;
-}
-
-static void print_escaped(const char *what, const char *s, size_t len) {
-    char buf[600];
-    size_t off = 0;
-    for (size_t i = 0; i < len && i < 120; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            off += (size_t)snprintf(buf + off, sizeof buf - off, "\\x%02x", c);
-        else
-            buf[off++] = (char)c;
-    }
-    buf[off] = 0;
-    print_message("      %s \"%s\"%s (%zu bytes)\n", what, buf, len > 120 ? "..." : "", len);
-}
-
-static void print_ids(const char *what, const ingot_tokens *t, const json_t *arr) {
-    char buf[400];
-    size_t off = 0, n = t ? t->count : json_array_size(arr);
-    for (size_t i = 0; i < n && off < sizeof buf - 32; i++) {
-        long long v = t ? t->ids[i] : json_integer_value(json_array_get(arr, i));
-        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%lld", i ? "," : "", v);
-    }
-    print_message("      %s [%s%s] (%zu ids)\n", what, off ? buf : "",
-                  off >= sizeof buf - 32 ? ",..." : "", n);
-}
+#define TEXT_SHOWN 120 /* bytes of a text printed with a difference */
 
 typedef struct run {
     const ingot_tokenizer *tok;
@@ -68,15 +27,15 @@ static void encode_case(run *r, const char *text, size_t len, bool add, bool par
     ingot_encode_options o = {.add_special_tokens = add, .parse_special = parse};
     ingot_status st = ingot_tokenizer_encode(&got, r->tok, text, len, &o);
     r->checks++;
-    if (st != INGOT_OK || !tokens_equal(&got, want)) {
+    if (st != INGOT_OK || !tu_ids_equal(got.ids, got.count, want)) {
         if (r->bad++ < SHOW_DIFFS) {
             print_message("  mismatch (%s)\n", mode);
-            print_escaped("text    ", text, len);
-            print_ids("expected", NULL, want);
+            tu_print_text("text    ", text, len, TEXT_SHOWN);
+            tu_print_json_ids("expected", want);
             if (st == INGOT_OK)
-                print_ids("got     ", &got, NULL);
+                tu_print_ids("got     ", got.ids, got.count);
             else
-                print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
+                tu_print_got_error(st);
         }
     }
     ingot_tokens_free(&got);
@@ -84,38 +43,30 @@ static void encode_case(run *r, const char *text, size_t len, bool add, bool par
 
 static void decode_case(run *r, const char *text, size_t len, const json_t *ids_j,
                         const json_t *want) {
-    size_t n = json_array_size(ids_j), got_len = 0;
-    int32_t *ids = malloc((n + 1) * sizeof *ids);
+    size_t n, got_len = 0;
+    int32_t *ids = tu_json_ids(ids_j, &n);
     char *got = NULL;
-    assert_non_null(ids);
-    for (size_t i = 0; i < n; i++)
-        ids[i] = (int32_t)json_integer_value(json_array_get(ids_j, i));
     ingot_status st = ingot_tokenizer_decode(&got, &got_len, r->tok, ids, n, false);
     r->checks++;
     if (st != INGOT_OK || got_len != json_string_length(want) ||
         memcmp(got, json_string_value(want), got_len) != 0) {
         if (r->bad++ < SHOW_DIFFS) {
             print_message("  mismatch (decode)\n");
-            print_escaped("text    ", text, len);
-            print_escaped("expected", json_string_value(want), json_string_length(want));
+            tu_print_text("text    ", text, len, TEXT_SHOWN);
+            tu_print_text("expected", json_string_value(want), json_string_length(want),
+                          TEXT_SHOWN);
             if (st == INGOT_OK)
-                print_escaped("got     ", got, got_len);
+                tu_print_text("got     ", got, got_len, TEXT_SHOWN);
             else
-                print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
+                tu_print_got_error(st);
         }
     }
     free(got);
     free(ids);
 }
 
-static void check_line(run *r, const char *line, size_t n, const char *path) {
-    json_error_t err;
-    json_t *rec = json_loadb(line, n, JSON_ALLOW_NUL, &err);
-    if (!rec) fail_msg("%s: %s", path, err.text);
-    if (json_object_get(rec, "meta")) {
-        json_decref(rec);
-        return;
-    }
+static void check_record(run *r, const json_t *rec) {
+    if (json_object_get(rec, "meta")) return;
     const json_t *text_j = json_object_get(rec, "text");
     const char *text = json_string_value(text_j);
     size_t len = json_string_length(text_j);
@@ -130,35 +81,31 @@ static void check_line(run *r, const char *line, size_t n, const char *path) {
         encode_case(r, text, len, true, false, ids_special, "plain + special tokens");
     }
     decode_case(r, text, len, ids_special, json_object_get(rec, "decoded"));
-    json_decref(rec);
 }
 
 static void oracle(const char *name) {
     const char *build = getenv("INGOT_BUILD_DIR");
-    char *dir = asset_dir(name);
+    char *dir = tu_asset_dir(name);
     char path[4096];
-    FILE *f = NULL;
+    json_t *lines = NULL;
     if (build) {
         snprintf(path, sizeof path, "%s/oracle/tokenizer_oracle_%s.jsonl", build, name);
-        f = fopen(path, "rb");
+        lines = tu_read_jsonl(path);
     }
-    if (!dir || !f) {
+    if (!dir || !lines) {
         /* the data step writes nothing when the assets are missing */
         print_message("%s: no tokenizer assets or no oracle data (run scripts/setup.sh)\n", name);
-        if (f) fclose(f);
+        json_decref(lines);
         free(dir);
         skip();
     }
     ingot_tokenizer *tok = NULL;
     TU_OK(ingot_tokenizer_load(&tok, dir));
     run r = {tok, 0, 0, 0};
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0)
-        check_line(&r, line, (size_t)n, path);
-    free(line);
-    fclose(f);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(lines, i, rec) check_record(&r, rec);
+    json_decref(lines);
     print_message("%s: %zu random strings, %zu checks against @huggingface/tokenizers, "
                   "%zu mismatches\n",
                   name, r.strings, r.checks, r.bad);

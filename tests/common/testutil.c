@@ -1,10 +1,12 @@
 /* Shared test helpers; see testutil.h. */
 #include "common/testutil.h"
 
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void tu_check_ok(ingot_status st, const char *expr, const char *file, int line) {
     if (st == INGOT_OK) return;
@@ -276,4 +278,101 @@ void tu_gradcheck(ingot_fn fn, void *user, ingot_array *const *inputs, size_t n,
     free(work);
     free(u);
     ingot_array_free(cot);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+int tu_remove_tree(const char *dir) {
+    return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+/* ---- text and fixture helpers ---- */
+
+char *tu_asset_dir(const char *name) {
+    const char *assets = getenv("INGOT_ASSETS");
+    char buf[4096];
+    struct stat st;
+    if (!assets) return NULL;
+    snprintf(buf, sizeof buf, "%s/tokenizer-%s/models", assets, name);
+    return stat(buf, &st) == 0 ? strdup(buf) : NULL;
+}
+
+json_t *tu_read_jsonl(const char *path) {
+    FILE *f = fopen(path, "rb");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    json_t *all;
+    if (!f) return NULL;
+    all = json_array();
+    while ((n = getline(&line, &cap, f)) > 0) {
+        json_error_t err;
+        json_t *v = json_loadb(line, (size_t)n, JSON_ALLOW_NUL, &err);
+        if (!v) fail_msg("%s: line %zu: %s", path, json_array_size(all) + 1, err.text);
+        json_array_append_new(all, v);
+    }
+    free(line);
+    fclose(f);
+    return all;
+}
+
+int32_t *tu_json_ids(const json_t *arr, size_t *n) {
+    size_t i;
+    json_t *v;
+    int32_t *ids = malloc((json_array_size(arr) + 1) * sizeof *ids);
+    assert_non_null(ids);
+    json_array_foreach(arr, i, v) ids[i] = (int32_t)json_integer_value(v);
+    *n = json_array_size(arr);
+    return ids;
+}
+
+bool tu_ids_equal(const int32_t *ids, size_t n, const json_t *want) {
+    if (n != json_array_size(want)) return false;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] != json_integer_value(json_array_get(want, i))) return false;
+    return true;
+}
+
+void tu_print_text(const char *what, const char *s, size_t len, size_t max) {
+    size_t shown = len < max ? len : max, off = 0;
+    char *buf = malloc(4 * shown + 1); /* \xNN at most per byte */
+    assert_non_null(buf);
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\n') {
+            buf[off++] = '\\';
+            buf[off++] = 'n';
+        } else if (c < 0x20 || c == 0x7f || c == '\\') {
+            off += (size_t)snprintf(buf + off, 5, "\\x%02x", c);
+        } else {
+            buf[off++] = (char)c;
+        }
+    }
+    buf[off] = 0;
+    print_message("      %s \"%s\"%s (%zu bytes)\n", what, buf, len > max ? "..." : "", len);
+    free(buf);
+}
+
+void tu_print_ids(const char *what, const int32_t *ids, size_t n) {
+    char buf[512];
+    size_t off = 0;
+    for (size_t i = 0; i < n && off < sizeof buf - 32; i++)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%d", i ? "," : "", ids[i]);
+    buf[off] = 0;
+    print_message("      %s [%s%s] (%zu ids)\n", what, buf, off >= sizeof buf - 32 ? ",..." : "",
+                  n);
+}
+
+void tu_print_json_ids(const char *what, const json_t *arr) {
+    size_t n;
+    int32_t *ids = tu_json_ids(arr, &n);
+    tu_print_ids(what, ids, n);
+    free(ids);
+}
+
+void tu_print_got_error(ingot_status st) {
+    print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
+#include <stdbool.h>
 
 #include "ingot/ingot.h"
 
@@ -67,5 +69,43 @@ void tu_gradcheck(ingot_fn fn, void *user, ingot_array *const *inputs, size_t n,
 typedef ingot_status (*tu_unary_op)(ingot_array **out, const ingot_array *a);
 void tu_gradcheck_unary(tu_unary_op op, const ingot_array *x, double eps, double rtol, double atol,
                         const char *what);
+
+/* Removes dir and everything below it (links are removed, not followed);
+ * returns 0, or -1 when something could not be removed. */
+int tu_remove_tree(const char *dir);
+
+/* ---- text and fixture helpers (tokenizer and template tests) ---- */
+
+/* The tokenizer folder $INGOT_ASSETS/tokenizer-NAME/models (malloc'd; caller
+ * frees), or NULL when $INGOT_ASSETS is unset or the folder is absent. */
+char *tu_asset_dir(const char *name);
+
+/* The lines of the JSONL file at path, each parsed, as one JSON array (the
+ * caller decrefs it), or NULL when the file cannot be opened. A line that is
+ * not valid JSON fails the test with the path and line number. */
+json_t *tu_read_jsonl(const char *path);
+
+/* The integers of the JSON array arr as ids (malloc'd, never NULL; *n receives
+ * the count). */
+int32_t *tu_json_ids(const json_t *arr, size_t *n);
+
+/* Whether ids[0..n-1] equal the integers of the JSON array want. */
+bool tu_ids_equal(const int32_t *ids, size_t n, const json_t *want);
+
+/* Prints `what "TEXT" (LEN bytes)` on one line through print_message: at most
+ * max bytes of s[0..len-1], with a newline as \n and other control bytes, DEL
+ * and backslash as \xNN; "..." marks a cut. */
+void tu_print_text(const char *what, const char *s, size_t len, size_t max);
+
+/* Prints `what [ID,ID,...] (N ids)` on one line through print_message, the
+ * list cut (",...") after about 400 characters. */
+void tu_print_ids(const char *what, const int32_t *ids, size_t n);
+
+/* tu_print_ids for the integers of the JSON array arr. */
+void tu_print_json_ids(const char *what, const json_t *arr);
+
+/* Prints `got error STATUS: MESSAGE` (ingot_last_error()) on one line through
+ * print_message, for a call that failed with st where a result was expected. */
+void tu_print_got_error(ingot_status st);
 
 #endif
