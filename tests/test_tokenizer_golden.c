@@ -56,11 +56,7 @@ static void check_encode(tally *t, const ingot_tokenizer *tok, const char *text,
     ingot_status st = ingot_tokenizer_encode(&got, tok, text, len, &o);
     bool ok = st == INGOT_OK && tu_ids_equal(got.ids, got.count, want);
     if (!tally_check(t, ok, mode, text, len) && t->bad <= SHOW_DIFFS) {
-        tu_print_json_ids("expected", want);
-        if (st == INGOT_OK)
-            tu_print_ids("got     ", got.ids, got.count);
-        else
-            tu_print_got_error(st);
+        tu_print_ids_mismatch(want, st, &got);
     }
     ingot_tokens_free(&got);
 }

@@ -31,11 +31,7 @@ static void encode_case(run *r, const char *text, size_t len, bool add, bool par
         if (r->bad++ < SHOW_DIFFS) {
             print_message("  mismatch (%s)\n", mode);
             tu_print_text("text    ", text, len, TEXT_SHOWN);
-            tu_print_json_ids("expected", want);
-            if (st == INGOT_OK)
-                tu_print_ids("got     ", got.ids, got.count);
-            else
-                tu_print_got_error(st);
+            tu_print_ids_mismatch(want, st, &got);
         }
     }
     ingot_tokens_free(&got);

@@ -376,3 +376,11 @@ void tu_print_json_ids(const char *what, const json_t *arr) {
 void tu_print_got_error(ingot_status st) {
     print_message("      got error %s: %s\n", ingot_status_str(st), ingot_last_error());
 }
+
+void tu_print_ids_mismatch(const json_t *want, ingot_status st, const ingot_tokens *got) {
+    tu_print_json_ids("expected", want);
+    if (st == INGOT_OK)
+        tu_print_ids("got     ", got->ids, got->count);
+    else
+        tu_print_got_error(st);
+}

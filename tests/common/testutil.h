@@ -108,4 +108,8 @@ void tu_print_json_ids(const char *what, const json_t *arr);
  * print_message, for a call that failed with st where a result was expected. */
 void tu_print_got_error(ingot_status st);
 
+/* Prints the expected ids (a JSON array) and what an encode gave instead: its
+ * ids when st is INGOT_OK, else the error. */
+void tu_print_ids_mismatch(const json_t *want, ingot_status st, const ingot_tokens *got);
+
 #endif
