@@ -144,10 +144,20 @@ ingot_device ingot_array_device(const ingot_array *a);
 /* Copies a's elements, row-major, converted to dtype (as ingot_astype does),
  * into dst, which must hold at least size * ingot_dtype_size(dtype) bytes
  * (dst may be NULL when a has no elements). Works for any layout (views are
- * gathered). Errors: INVALID_ARGUMENT (a NULL, dst NULL with elements to
+ * gathered) and any device (a GPU array is copied back once its pending
+ * work has finished). Errors: INVALID_ARGUMENT (a NULL, dst NULL with elements to
  * copy, dst_bytes too small), DTYPE (an invalid dtype). */
 ingot_status ingot_array_to_host(void *dst, size_t dst_bytes, ingot_dtype dtype,
                                  const ingot_array *a);
+
+/* A copy of a on device: contiguous, same dtype and shape; or a new
+ * reference to a itself when it is already there. This is how arrays move
+ * between the CPU and a GPU (creation functions make CPU arrays; ops run on
+ * the device of their inputs, which must all be on one device). Not
+ * recorded for autograd: move primals before differentiating.
+ * Errors: INVALID_ARGUMENT (out or a NULL), DEVICE (no such device),
+ * OUT_OF_MEMORY. */
+ingot_status ingot_array_to_device(ingot_array **out, const ingot_array *a, ingot_device device);
 
 /* The single element of a size-1 array as a double.
  * Errors: INVALID_ARGUMENT if out or a is NULL, SHAPE if a's size is not 1. */

@@ -37,6 +37,18 @@ int ingot_device_count(ingot_device_type type);
  * INGOT_ERR_DEVICE for a CUDA device that does not exist. */
 ingot_status ingot_device_parse(ingot_device *out, const char *text);
 
+/* The device a program should use when the user names none: cuda:0 when a
+ * CUDA device exists, else the CPU. (Library calls never pick a device by
+ * themselves: a zero-initialised ingot_device is the CPU.) */
+ingot_device ingot_default_device(void);
+
+/* Waits until all work queued on device has finished. Ops on a GPU return
+ * once their work is queued; reading results (ingot_array_to_host,
+ * ingot_array_item) waits by itself, so call this only to time work or to
+ * surface an asynchronous kernel error. The CPU returns INGOT_OK at once.
+ * Errors: DEVICE (a missing device, or a kernel that failed). */
+ingot_status ingot_device_synchronize(ingot_device device);
+
 /* Sets the number of CPU threads used by matmul, attention and large
  * elementwise ops (including OpenBLAS), process-wide. n <= 0 selects the
  * number of online processors (the default); values above 256 are capped at
@@ -50,17 +62,34 @@ int ingot_get_num_threads(void);
 /* Memory statistics are per device and process-wide: they count the buffers
  * of every thread, and one reset affects every reader. */
 typedef struct ingot_memory_stats {
-    size_t active; /* bytes held by live array buffers now */
-    size_t peak;   /* the largest value of active since start or reset */
-    size_t cached; /* bytes held by the allocator for reuse (0 on the CPU) */
+    size_t active;        /* bytes held by live array buffers now (on a GPU:
+                             rounded up to the allocator's block sizes) */
+    size_t peak;          /* the largest value of active since start or reset */
+    size_t cached;        /* bytes held by the allocator for reuse (0 on the CPU) */
+    size_t limit;         /* the memory limit; 0 = none (always 0 on the CPU) */
+    size_t device_allocs; /* times the allocator asked the driver for memory
+                             (cudaMalloc) since start; 0 on the CPU. Steady
+                             when a loop reuses cached blocks. */
 } ingot_memory_stats;
 
 /* Fills *out with the memory statistics of a device. Buffers that wrap
  * caller memory or a mapped file (ingot_array_wrap, ingot_safetensors_get,
  * model weights kept in their stored dtype) are not counted.
  * Errors: INGOT_ERR_INVALID_ARGUMENT if out is NULL, INGOT_ERR_DEVICE for a
- * device without statistics (today every device but the CPU). */
+ * missing device. */
 ingot_status ingot_memory_stats_get(ingot_memory_stats *out, ingot_device device);
+
+/* Caps the bytes a GPU's allocator holds (live buffers plus its cache) at
+ * bytes; 0 removes the cap. Cached blocks are given back to the driver when
+ * needed to stay under it; an allocation that would still pass it fails
+ * with INGOT_ERR_OUT_OF_MEMORY (as does one the GPU cannot satisfy: running
+ * out of memory is an error status, never a crash).
+ * Errors: DEVICE for the CPU (which has no limit) or a missing device. */
+ingot_status ingot_memory_set_limit(size_t bytes, ingot_device device);
+
+/* Gives a GPU's cached blocks back to the driver (live buffers stay). The
+ * CPU has no cache: INGOT_OK. Errors: DEVICE for a missing device. */
+ingot_status ingot_memory_empty_cache(ingot_device device);
 
 /* Sets the peak of a device's statistics to its current active bytes, for
  * the whole process (the engine's generation calls do this at their start:

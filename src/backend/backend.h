@@ -41,6 +41,29 @@ typedef enum ingot__reduce_op {
 typedef struct ingot__backend {
     const char *name;
 
+    /* ---- memory (index = the device ordinal) ----
+     * alloc: *ptr = nbytes (> 0) of uninitialised memory, 256-byte aligned
+     * (64 on the CPU); OUT_OF_MEMORY with a message when the device is full
+     * or the limit would be passed. free: gives back what alloc gave, with
+     * the same nbytes; ptr NULL is ignored. Device memory is freed in stream
+     * order: work already queued may still read it, later work may reuse
+     * it. */
+    ingot_status (*alloc)(void **ptr, size_t nbytes, int index);
+    void (*free)(void *ptr, size_t nbytes, int index);
+    /* Copies nbytes from host memory to device memory (upload) or back
+     * (download). download returns once the bytes are on the host, after all
+     * work queued before it; upload may return before the copy ends but
+     * src can be reused at once. */
+    ingot_status (*upload)(void *dst, const void *src, size_t nbytes, int index);
+    ingot_status (*download)(void *dst, const void *src, size_t nbytes, int index);
+    /* Waits for all queued work on the device; reports a failed kernel. */
+    ingot_status (*synchronize)(int index);
+    /* Statistics and limits as documented in ingot/device.h. */
+    ingot_status (*memory_stats)(ingot_memory_stats *out, int index);
+    void (*reset_peak)(int index);
+    ingot_status (*set_memory_limit)(size_t bytes, int index);
+    ingot_status (*empty_cache)(int index);
+
     /* dst = src converted to dst's dtype; src has dst's shape. Unlike other
      * outputs, dst may be any strided view without self-overlap (the
      * backward of slicing writes into a slice of zeros). */

@@ -3,7 +3,6 @@
 #ifndef INGOT_CORE_INTERNAL_H
 #define INGOT_CORE_INTERNAL_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +10,17 @@
 
 #include "ingot/array.h"
 #include "ingot/status.h"
+
+/* The CUDA plugin compiles this header as C++ (nvcc): std::atomic<long> has
+ * the layout of C11's atomic_long on every compiler we build with. */
+#ifdef __cplusplus
+#include <atomic>
+typedef std::atomic<long> ingot__atomic_long;
+extern "C" {
+#else
+#include <stdatomic.h>
+typedef atomic_long ingot__atomic_long;
+#endif
 
 /* ---- errors ---- */
 
@@ -32,7 +42,7 @@ const char *ingot__shape_str(char *buf, const int64_t *shape, int ndim);
 /* ---- buffers and arrays ---- */
 
 typedef struct ingot__buffer {
-    atomic_long refs;
+    ingot__atomic_long refs;
     void *data;
     size_t nbytes;
     ingot_device device;
@@ -42,7 +52,7 @@ typedef struct ingot__buffer {
 } ingot__buffer;
 
 struct ingot_array {
-    atomic_long refs;
+    ingot__atomic_long refs;
     ingot_dtype dtype;
     int ndim;
     int64_t shape[INGOT_MAX_DIMS];
@@ -216,4 +226,7 @@ void ingot__parallel_for(int64_t n, int64_t grain, ingot__range_fn fn, void *ctx
 void *ingot__host_alloc(size_t nbytes); /* 64-byte aligned, counted; NULL on failure */
 void ingot__host_free(void *p, size_t nbytes);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

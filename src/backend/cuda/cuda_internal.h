@@ -1,0 +1,167 @@
+/* The CUDA plugin's internal contract: streams, errors, scratch memory,
+ * strided iteration, element loads/stores, and the kernel entries that
+ * fill the plugin's ingot__backend table (cuda_backend.cu). Compiled as
+ * CUDA C++ by nvcc only.
+ *
+ * Every entry has the signature and contract of the matching field of
+ * ingot__backend (backend/backend.h) and of the CPU kernel it mirrors
+ * (src/backend/cpu); the CPU backend is the reference the GPU test suite
+ * compares against. Conventions for every kernel:
+ *  - all arrays of one call are on one device, ingot__cu_index(out); data
+ *    pointers are ingot__data(a) (device memory), offsets and strides are in
+ *    elements from there;
+ *  - work is queued on ingot__cu_stream(index) and never waits for the
+ *    device (no cudaDeviceSynchronize, no cudaMemcpy to the host inside a
+ *    kernel entry): results are read by download, which orders after it;
+ *  - a launch is followed by INGOT__CU_CHECK(cudaGetLastError(), "op");
+ *  - scratch memory comes from ingot__cu_alloc and goes back with
+ *    ingot__cu_free before returning (stream order makes that safe);
+ *  - f16 and bf16 compute in f32 and round where the CPU kernel rounds. */
+#ifndef INGOT_BACKEND_CUDA_INTERNAL_H
+#define INGOT_BACKEND_CUDA_INTERNAL_H
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "backend/backend.h"
+
+/* ---- device, stream, errors ---- */
+
+/* The CUDA ordinal of the device holding a. */
+static inline int ingot__cu_index(const ingot_array *a) { return a->buf->device.index; }
+
+/* Makes device `index` current for the calling thread and returns its one
+ * stream; all work of that device runs on it, in order. */
+cudaStream_t ingot__cu_stream(int index);
+
+/* INGOT_OK for cudaSuccess; otherwise DEVICE "op: <CUDA error text>" (and the
+ * sticky error is cleared where CUDA allows). */
+ingot_status ingot__cu_check(cudaError_t err, const char *op);
+#define INGOT__CU_CHECK(expr, op)                                                                \
+    do {                                                                                         \
+        ingot_status cu_st_ = ingot__cu_check((expr), (op));                                     \
+        if (cu_st_) return cu_st_;                                                               \
+    } while (0)
+
+/* Scratch device memory from the caching allocator (same accounting as
+ * array buffers); OUT_OF_MEMORY with a message on failure. nbytes 0 gives a
+ * valid 1-byte block. Free with the same nbytes. */
+ingot_status ingot__cu_alloc(void **ptr, size_t nbytes, int index);
+void ingot__cu_free(void *ptr, size_t nbytes, int index);
+
+/* Blocks of 256 threads covering n items, capped for grid-stride loops. */
+static inline unsigned ingot__cu_blocks(int64_t n) {
+    int64_t b = (n + 255) / 256;
+    return (unsigned)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
+}
+
+/* ---- strided iteration ----
+ * A shape walked in row-major order with up to INGOT__CU_MAX_OPS operands
+ * of their own strides. ingot__cu_iter_init drops size-1 dims and merges
+ * neighbouring dims that are contiguous in every operand, so a contiguous
+ * array becomes one dim; pass the struct to kernels by value. */
+#define INGOT__CU_MAX_OPS 4
+typedef struct ingot__cu_iter {
+    int ndim; /* after merging; 0 for a single element */
+    int nops;
+    int64_t size;
+    int64_t shape[INGOT_MAX_DIMS];
+    int64_t strides[INGOT__CU_MAX_OPS][INGOT_MAX_DIMS];
+} ingot__cu_iter;
+
+void ingot__cu_iter_init(ingot__cu_iter *it, const int64_t *shape, int ndim, int nops,
+                         const int64_t *const *strides);
+
+/* off[o] = element offset of row-major index i for operand o. */
+__device__ static inline void ingot__cu_offsets(const ingot__cu_iter &it, int64_t i,
+                                                int64_t *off) {
+    for (int o = 0; o < it.nops; o++) off[o] = 0;
+    for (int d = it.ndim - 1; d >= 0; d--) {
+        int64_t q = i / it.shape[d], r = i - q * it.shape[d];
+        for (int o = 0; o < it.nops; o++) off[o] += r * it.strides[o][d];
+        i = q;
+    }
+}
+
+/* ---- element access ----
+ * Float dtypes (f32, f16, bf16) as f32; stores round to nearest even (f16
+ * overflow gives inf), as the CPU's ingot__f32_to_f16/_bf16 do. */
+__device__ static inline float ingot__cu_load_f32(const void *p, ingot_dtype dt, int64_t i) {
+    if (dt == INGOT_F32) return ((const float *)p)[i];
+    if (dt == INGOT_BF16) return __bfloat162float(((const __nv_bfloat16 *)p)[i]);
+    return __half2float(((const __half *)p)[i]);
+}
+
+__device__ static inline void ingot__cu_store_f32(void *p, ingot_dtype dt, int64_t i, float v) {
+    if (dt == INGOT_F32)
+        ((float *)p)[i] = v;
+    else if (dt == INGOT_BF16)
+        ((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn(v);
+    else
+        ((__half *)p)[i] = __float2half_rn(v);
+}
+
+/* v rounded to a float dtype, as f32 (ingot__round_f32 on the CPU). */
+__device__ static inline float ingot__cu_round_f32(ingot_dtype dt, float v) {
+    if (dt == INGOT_BF16) return __bfloat162float(__float2bfloat16_rn(v));
+    if (dt == INGOT_F16) return __half2float(__float2half_rn(v));
+    return v;
+}
+
+/* ---- the kernel entries (contracts in backend/backend.h) ---- */
+
+/* cuda_copy.cu */
+ingot_status ingot__cuda_copy(ingot_array *dst, const ingot_array *src);
+ingot_status ingot__cuda_arange(ingot_array *dst, double start, double step);
+ingot_status ingot__cuda_fill(ingot_array *dst, double value);
+/* cuda_elementwise.cu */
+ingot_status ingot__cuda_unary(ingot__unary_op op, ingot_array *out, const ingot_array *a);
+ingot_status ingot__cuda_binary(ingot__binary_op op, ingot_array *out, const ingot_array *a,
+                                const ingot_array *b);
+ingot_status ingot__cuda_where(ingot_array *out, const ingot_array *cond, const ingot_array *a,
+                               const ingot_array *b);
+/* cuda_random.cu */
+ingot_status ingot__cuda_random_bits(ingot_array *out, ingot_rng rng);
+/* cuda_reduce.cu */
+ingot_status ingot__cuda_reduce(ingot__reduce_op op, ingot_array *out, const ingot_array *a,
+                                const bool reduce[INGOT_MAX_DIMS]);
+ingot_status ingot__cuda_softmax(ingot_array *out, const ingot_array *a, int axis, bool log);
+ingot_status ingot__cuda_cumsum(ingot_array *out, const ingot_array *a, int axis, bool reverse,
+                                bool exclusive);
+/* cuda_sort.cu */
+ingot_status ingot__cuda_sort(ingot_array *values, ingot_array *indices, const ingot_array *a,
+                              int axis);
+ingot_status ingot__cuda_argpartition(ingot_array *indices, const ingot_array *a, int kth,
+                                      int axis);
+/* cuda_index.cu */
+ingot_status ingot__cuda_gather(ingot_array *out, const ingot_array *a, const ingot_array *idx,
+                                int axis);
+ingot_status ingot__cuda_scatter(ingot_array *out, const ingot_array *idx,
+                                 const ingot_array *values, int axis, bool accumulate);
+/* cuda_matmul.cu (cuBLASLt) */
+ingot_status ingot__cuda_matmul(ingot_array *out, const ingot_array *a, const ingot_array *b);
+/* cuda_norm.cu */
+ingot_status ingot__cuda_rms_norm(ingot_array *out, const ingot_array *x, const ingot_array *w,
+                                  float eps);
+ingot_status ingot__cuda_rms_norm_vjp(ingot_array *dx, ingot_array *dw, const ingot_array *x,
+                                      const ingot_array *w, const ingot_array *g, float eps);
+ingot_status ingot__cuda_layer_norm(ingot_array *out, const ingot_array *x, const ingot_array *w,
+                                    const ingot_array *b, float eps);
+ingot_status ingot__cuda_layer_norm_vjp(ingot_array *dx, ingot_array *dw, ingot_array *db,
+                                        const ingot_array *x, const ingot_array *w,
+                                        const ingot_array *b, const ingot_array *g, float eps);
+/* cuda_rope.cu */
+ingot_status ingot__cuda_rope(ingot_array *out, const ingot_array *x,
+                              const ingot_rope_options *opts, bool inverse);
+/* cuda_attention.cu */
+ingot_status ingot__cuda_sdpa(ingot_array *out, ingot_array *lse, const ingot_array *q,
+                              const ingot_array *k, const ingot_array *v,
+                              const ingot_sdpa_options *opts);
+ingot_status ingot__cuda_sdpa_vjp(ingot_array *dq, ingot_array *dk, ingot_array *dv,
+                                  const ingot_array *q, const ingot_array *k,
+                                  const ingot_array *v, const ingot_array *out,
+                                  const ingot_array *lse, const ingot_array *g,
+                                  const ingot_sdpa_options *opts);
+
+#endif
