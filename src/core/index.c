@@ -10,20 +10,6 @@
 
 /* ---- shared helpers ---- */
 
-/* A new contiguous array of dtype and shape filled with value (not recorded). */
-static ingot_status filled(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
-                           double value, const char *op) {
-    const ingot__backend *be = NULL;
-    ingot_status st = ingot__array_new(out, dtype, shape, ndim, op);
-    if (st == INGOT_OK) st = ingot__backend_get(&be, (const ingot_array *const *)out, 1, op);
-    if (st == INGOT_OK) st = be->fill(*out, value);
-    if (st != INGOT_OK) {
-        ingot_array_free(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
 /* The indices as a contiguous i64 array with negative values wrapped, after
  * checking every value lies in [-dim, dim).
  * Errors: DTYPE for non-integer indices, INDEX naming the bad value. */
@@ -34,7 +20,7 @@ static ingot_status normalize_indices(ingot_array **out, const ingot_array *indi
         return ingot__error(INGOT_ERR_DTYPE, "%s: indices must have an integer dtype, got %s", op,
                             ingot_dtype_name(indices->dtype));
     ingot_array *idx = NULL; /* indices' shape, i64 */
-    ingot_status st = ingot__array_new(&idx, INGOT_I64, indices->shape, indices->ndim, op);
+    ingot_status st = ingot__array_new(&idx, INGOT_I64, indices->shape, indices->ndim, ingot__device(indices), op);
     if (st != INGOT_OK) return st;
     if (idx->size > 0) {
         st = ingot_array_to_host(ingot__data(idx), ingot_array_nbytes(idx), INGOT_I64, indices);
@@ -151,7 +137,7 @@ static ingot_status concat_arrays(ingot_array **out, const ingot_array *const *a
     const ingot__backend *be = NULL;
     ingot_array *res = NULL; /* shape */
     ingot_status st = ingot__backend_get(&be, arrays, n, "concat");
-    if (st == INGOT_OK) st = ingot__array_new(&res, dtype, shape, ndim, "concat");
+    if (st == INGOT_OK) st = ingot__array_new(&res, dtype, shape, ndim, ingot__device(first), "concat");
     int64_t start = 0;
     for (int i = 0; i < n && st == INGOT_OK; i++) {
         const ingot_array *x = arrays[i];
@@ -269,7 +255,7 @@ static ingot_status take_backward(ingot_array **grads, const ingot_array *g,
     ingot_status st = normalize_indices(&idx, node->inputs[1], a->shape[axis], axis, "take");
     if (st == INGOT_OK) {
         take_shape(shape, a, idx->size, axis);
-        st = filled(&ga, g->dtype, a->shape, a->ndim, 0.0, "take");
+        st = ingot__full_on(&ga, g->dtype, a->shape, a->ndim, 0.0, ingot__device(g), "take");
     }
     if (st == INGOT_OK) st = take_index_view(&iv, idx, shape, a->ndim, axis);
     if (st == INGOT_OK) st = ingot_reshape(&gr, g, shape, a->ndim);
@@ -311,7 +297,7 @@ ingot_status ingot_take(ingot_array **out, const ingot_array *a, const ingot_arr
     if (st == INGOT_OK) {
         take_shape(kshape, a, idx->size, axis);
         ingot__contiguous_strides(kstrides, kshape, a->ndim);
-        st = ingot__array_new(&res, a->dtype, shape, ndim, "take");
+        st = ingot__array_new(&res, a->dtype, shape, ndim, ingot__device(a), "take");
     }
     if (st == INGOT_OK) st = ingot__array_view(&ov, res, kshape, kstrides, a->ndim, res->offset);
     if (st == INGOT_OK) st = take_index_view(&iv, idx, kshape, a->ndim, axis);
@@ -370,7 +356,8 @@ static ingot_status take_along_backward(ingot_array **grads, const ingot_array *
     if (st == INGOT_OK)
         st = normalize_indices(&idx, indices, a->shape[axis], axis, "take_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, out_shape, a->ndim);
-    if (st == INGOT_OK) st = filled(&ga, g->dtype, a_shape, a->ndim, 0.0, "take_along_axis");
+    if (st == INGOT_OK) st = ingot__full_on(&ga, g->dtype, a_shape, a->ndim, 0.0, ingot__device(g),
+                                          "take_along_axis");
     const ingot__backend *be = NULL;
     if (st == INGOT_OK) st = ingot__backend_get(&be, &a, 1, "take_along_axis");
     if (st == INGOT_OK) st = be->scatter(ga, iv, g, axis, true);
@@ -400,7 +387,7 @@ ingot_status ingot_take_along_axis(ingot_array **out, const ingot_array *a,
     if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, out_shape, a->ndim);
     if (st == INGOT_OK) st = ingot__broadcast_view(&av, a, a_shape, a->ndim);
     if (st == INGOT_OK)
-        st = ingot__array_new(&res, a->dtype, out_shape, a->ndim, "take_along_axis");
+        st = ingot__array_new(&res, a->dtype, out_shape, a->ndim, ingot__device(a), "take_along_axis");
     if (st == INGOT_OK)
         st = gather_recorded(res, res, av, iv, a, indices, axis, take_along_backward,
                              "take_along_axis");
@@ -457,17 +444,18 @@ static ingot_status put_values_grad(ingot_array **grad, const ingot_array *g, co
     ingot_array *zero = NULL, *gw = NULL;   /* scalar; shape */
     const ingot__backend *be = NULL;
     ingot_status st = ingot__backend_get(&be, &g, 1, "put_along_axis");
-    if (st == INGOT_OK) st = ingot__array_new(&pos, INGOT_I64, &len, 1, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__array_new(&pos, INGOT_I64, &len, 1, ingot__device(g), "put_along_axis");
     if (st == INGOT_OK) st = be->arange(pos, 0.0, 1.0);
     if (st == INGOT_OK) st = ingot__array_view(&pv, pos, shape, pos_strides, ndim, pos->offset);
-    if (st == INGOT_OK) st = filled(&owner, INGOT_I64, g->shape, ndim, -1.0, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__full_on(&owner, INGOT_I64, g->shape, ndim, -1.0, ingot__device(g),
+                                          "put_along_axis");
     if (st == INGOT_OK) st = be->scatter(owner, iv, pv, axis, false);
-    if (st == INGOT_OK) st = ingot__array_new(&win, INGOT_I64, shape, ndim, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__array_new(&win, INGOT_I64, shape, ndim, ingot__device(g), "put_along_axis");
     if (st == INGOT_OK) st = be->gather(win, owner, iv, axis);
     if (st == INGOT_OK) st = ingot_equal(&mask, win, pv);
-    if (st == INGOT_OK) st = ingot__array_new(&gv, g->dtype, shape, ndim, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__array_new(&gv, g->dtype, shape, ndim, ingot__device(g), "put_along_axis");
     if (st == INGOT_OK) st = be->gather(gv, g, iv, axis);
-    if (st == INGOT_OK) st = ingot_scalar(&zero, g->dtype, 0.0);
+    if (st == INGOT_OK) st = ingot__full_on(&zero, g->dtype, NULL, 0, 0.0, ingot__device(g), "put_along_axis");
     if (st == INGOT_OK) st = ingot_where(&gw, mask, gv, zero);
     if (st == INGOT_OK) {
         st = ingot__grad_for_input(grad, gw, values);
@@ -490,7 +478,8 @@ static ingot_status put_a_grad(ingot_array **grad, const ingot_array *g, const i
     int64_t zero_strides[INGOT_MAX_DIMS] = {0};
     ingot_array *ga = NULL, *zero = NULL, *zv = NULL; /* a's shape; scalar; iv's shape */
     ingot_status st = ingot__copy_as(&ga, g, g->dtype, false, "put_along_axis");
-    if (st == INGOT_OK) st = filled(&zero, g->dtype, zero_strides, 0, 0.0, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__full_on(&zero, g->dtype, zero_strides, 0, 0.0, ingot__device(g),
+                                          "put_along_axis");
     if (st == INGOT_OK)
         st = ingot__array_view(&zv, zero, iv->shape, zero_strides, iv->ndim, zero->offset);
     const ingot__backend *be = NULL;

@@ -17,7 +17,7 @@ ingot_rng ingot_rng_split(ingot_rng *rng) {
 
 /* n fresh u32 (CPU) from rng, which advances by ceil(n / 4) blocks. */
 static ingot_status random_bits(ingot_array **out, ingot_rng *rng, int64_t n, const char *op) {
-    ingot_status st = ingot__array_new(out, INGOT_U32, &n, 1, op);
+    ingot_status st = ingot__array_new(out, INGOT_U32, &n, 1, ingot_cpu(), op);
     if (st) return st;
     st = ingot__cpu_backend.random_bits(*out, *rng);
     if (st) {
@@ -60,7 +60,7 @@ static double largest_below(double high, ingot_dtype dtype) {
 static ingot_status new_with_bits(ingot_array **res, ingot_array **bits, ingot_rng *rng,
                                   ingot_dtype dtype, const int64_t *shape, int ndim,
                                   int64_t per_element, const char *op) {
-    ingot_status st = ingot__array_new(res, dtype, shape, ndim, op);
+    ingot_status st = ingot__array_new(res, dtype, shape, ndim, ingot_cpu(), op);
     if (st) return st;
     st = random_bits(bits, rng, per_element * (*res)->size, op);
     if (st) {
