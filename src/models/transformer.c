@@ -19,7 +19,9 @@ typedef struct step {
     int64_t B, T;
     int64_t L;                    /* cache length before the call */
     ingot_array *ids;             /* [B, T] on the model's device */
-    ingot_array *positions;       /* [B, T] on the model's device, or NULL: L + t */
+    ingot_array *positions;       /* [B, T] or [T] (L + t), on the model's device: the
+                                     step's positions are device data, never
+                                     launch arguments */
     ingot_array *mask;            /* bool [B, 1, 1, L + T] or NULL */
     ingot_kv_cache *cache;        /* or NULL */
     ingot_array **pending;        /* [2 * n_layers]: new sliding-layer k, v */
@@ -68,7 +70,7 @@ static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h
     if (!st && qk_norm) st = norm(&x, qk_norm, s->m);
     if (!st) st = replace(&x, ingot_transpose(&y, x, swap_heads, 4), y); /* [B, n, T, D] view */
     if (!st && rotate) {
-        ingot_rope_options ro = {.freqs = freqs, .positions = s->positions, .offset = s->L};
+        ingot_rope_options ro = {.freqs = freqs, .positions = s->positions};
         st = replace(&x, ingot_rope(&y, x, &ro), y);
     }
     if (!st) st = replace(&x, ingot_contiguous(&y, x), y);
@@ -220,6 +222,19 @@ static ingot_status make_mask(step *s, const ingot_array *am) {
     return st;
 }
 
+/* s->positions = L, L + 1, ..., L + T - 1 ([T] i64) on the model's device. */
+static ingot_status default_positions(step *s) {
+    int64_t *v = malloc((size_t)s->T * sizeof *v);
+    if (!v) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
+    for (int64_t t = 0; t < s->T; t++) v[t] = s->L + t;
+    ingot_array *host = NULL; /* [T] */
+    ingot_status st = ingot_array_from_data(&host, v, INGOT_I64, &s->T, 1);
+    free(v);
+    if (!st) st = ingot_array_to_device(&s->positions, host, s->m->device);
+    ingot_array_free(host);
+    return st;
+}
+
 /* Validates the call and fills s (mask made bool [B, 1, 1, L + T]). */
 static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *ids,
                             ingot_kv_cache *cache, const ingot_forward_options *o) {
@@ -245,7 +260,8 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
                             OP ": positions must be a [B, T] = [%lld, %lld] "
                                "integer array",
                             (long long)s->B, (long long)s->T);
-    if (p && (st = ingot_array_to_device(&s->positions, p, m->device))) return st;
+    if ((st = p ? ingot_array_to_device(&s->positions, p, m->device) : default_positions(s)))
+        return st;
     const ingot_array *am = o ? o->attention_mask : NULL;
     if (am && (st = make_mask(s, am))) return st;
     if ((st = ingot_array_to_device(&s->ids, ids, m->device))) return st;
