@@ -10,39 +10,35 @@
 
 /* ---- shared helpers ---- */
 
-/* The indices as a contiguous i64 array with negative values wrapped, after
- * checking every value lies in [-dim, dim).
+/* The indices as a contiguous i64 array on device with negative values
+ * wrapped, after checking on the host that every value lies in [-dim, dim)
+ * (indices on a GPU are copied back for that: a synchronisation).
  * Errors: DTYPE for non-integer indices, INDEX naming the bad value. */
 static ingot_status normalize_indices(ingot_array **out, const ingot_array *indices, int64_t dim,
-                                      int axis, const char *op) {
+                                      int axis, ingot_device device, const char *op) {
     *out = NULL;
     if (!ingot_dtype_is_integer(indices->dtype))
         return ingot__error(INGOT_ERR_DTYPE, "%s: indices must have an integer dtype, got %s", op,
                             ingot_dtype_name(indices->dtype));
-    ingot_array *idx = NULL; /* indices' shape, i64 */
-    ingot_status st = ingot__array_new(&idx, INGOT_I64, indices->shape, indices->ndim, ingot__device(indices), op);
-    if (st != INGOT_OK) return st;
-    if (idx->size > 0) {
+    ingot_array *idx = NULL; /* indices' shape, i64, on the CPU */
+    ingot_status st =
+        ingot__array_new(&idx, INGOT_I64, indices->shape, indices->ndim, ingot_cpu(), op);
+    if (st == INGOT_OK && idx->size > 0)
         st = ingot_array_to_host(ingot__data(idx), ingot_array_nbytes(idx), INGOT_I64, indices);
-        if (st != INGOT_OK) {
-            ingot_array_free(idx);
-            return st;
-        }
-    }
-    int64_t *v = ingot__data(idx);
-    for (int64_t i = 0; i < idx->size; i++) {
+    int64_t *v = st == INGOT_OK ? ingot__data(idx) : NULL;
+    for (int64_t i = 0; v && i < idx->size; i++) {
         int64_t j = v[i] < 0 ? v[i] + dim : v[i];
         if (j < 0 || j >= dim) {
-            long long bad = (long long)v[i];
-            ingot_array_free(idx);
-            return ingot__error(INGOT_ERR_INDEX,
-                                "%s: index %lld is out of bounds for axis %d with size %lld", op,
-                                bad, axis, (long long)dim);
+            st = ingot__error(INGOT_ERR_INDEX,
+                              "%s: index %lld is out of bounds for axis %d with size %lld", op,
+                              (long long)v[i], axis, (long long)dim);
+            break;
         }
         v[i] = j;
     }
-    *out = idx;
-    return INGOT_OK;
+    if (st == INGOT_OK) st = ingot_array_to_device(out, idx, device);
+    ingot_array_free(idx);
+    return st;
 }
 
 /* The VJP tail for input x: converts and sums g down to x (grad_for_input),
@@ -252,7 +248,8 @@ static ingot_status take_backward(ingot_array **grads, const ingot_array *g,
     int64_t shape[INGOT_MAX_DIMS];       /* kernel shape */
     ingot_array *idx = NULL, *ga = NULL; /* indices (i64); a's shape */
     ingot_array *gr = NULL, *iv = NULL;  /* g and idx in the kernel shape */
-    ingot_status st = normalize_indices(&idx, node->inputs[1], a->shape[axis], axis, "take");
+    ingot_status st = normalize_indices(&idx, node->inputs[1], a->shape[axis], axis, ingot__device(g),
+                                        "take");
     if (st == INGOT_OK) {
         take_shape(shape, a, idx->size, axis);
         st = ingot__full_on(&ga, g->dtype, a->shape, a->ndim, 0.0, ingot__device(g), "take");
@@ -293,7 +290,7 @@ ingot_status ingot_take(ingot_array **out, const ingot_array *a, const ingot_arr
     int64_t kshape[INGOT_MAX_DIMS], kstrides[INGOT_MAX_DIMS]; /* kernel shape */
     ingot_array *idx = NULL, *res = NULL;                     /* indices (i64); shape */
     ingot_array *ov = NULL, *iv = NULL;                       /* res and idx in the kernel shape */
-    st = normalize_indices(&idx, indices, a->shape[axis], axis, "take");
+    st = normalize_indices(&idx, indices, a->shape[axis], axis, ingot__device(a), "take");
     if (st == INGOT_OK) {
         take_shape(kshape, a, idx->size, axis);
         ingot__contiguous_strides(kstrides, kshape, a->ndim);
@@ -354,7 +351,8 @@ static ingot_status take_along_backward(ingot_array **grads, const ingot_array *
     ingot_array *idx = NULL, *iv = NULL, *ga = NULL; /* indices; out_shape; a_shape */
     ingot_status st = take_along_shapes(out_shape, a_shape, a, indices, axis);
     if (st == INGOT_OK)
-        st = normalize_indices(&idx, indices, a->shape[axis], axis, "take_along_axis");
+        st = normalize_indices(&idx, indices, a->shape[axis], axis, ingot__device(a),
+                                   "take_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, out_shape, a->ndim);
     if (st == INGOT_OK) st = ingot__full_on(&ga, g->dtype, a_shape, a->ndim, 0.0, ingot__device(g),
                                           "take_along_axis");
@@ -383,7 +381,8 @@ ingot_status ingot_take_along_axis(ingot_array **out, const ingot_array *a,
     if (st != INGOT_OK) return st;
     ingot_array *idx = NULL, *iv = NULL, *av = NULL; /* indices; out_shape; a_shape */
     ingot_array *res = NULL;                         /* out_shape */
-    st = normalize_indices(&idx, indices, a->shape[axis], axis, "take_along_axis");
+    st = normalize_indices(&idx, indices, a->shape[axis], axis, ingot__device(a),
+                                   "take_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, out_shape, a->ndim);
     if (st == INGOT_OK) st = ingot__broadcast_view(&av, a, a_shape, a->ndim);
     if (st == INGOT_OK)
@@ -503,7 +502,8 @@ static ingot_status put_along_backward(ingot_array **grads, const ingot_array *g
     ingot_array *idx = NULL, *iv = NULL; /* indices (i64); its view: shape */
     ingot_status st = put_along_shape(shape, a, indices, values, axis);
     if (st == INGOT_OK)
-        st = normalize_indices(&idx, indices, a->shape[axis], axis, "put_along_axis");
+        st = normalize_indices(&idx, indices, a->shape[axis], axis, ingot__device(a),
+                                   "put_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, shape, a->ndim);
     if (st == INGOT_OK && ingot_dtype_is_float(a->dtype))
         st = put_a_grad(&grads[0], g, iv, a, axis);
@@ -528,7 +528,8 @@ ingot_status ingot_put_along_axis(ingot_array **out, const ingot_array *a,
     ingot_array *idx = NULL, *iv = NULL; /* indices (i64); its view: shape */
     ingot_array *vc = NULL, *vv = NULL;  /* values in a's dtype; its view: shape */
     ingot_array *res = NULL;             /* a's shape */
-    st = normalize_indices(&idx, indices, a->shape[axis], axis, "put_along_axis");
+    st = normalize_indices(&idx, indices, a->shape[axis], axis, ingot__device(a),
+                                   "put_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, shape, a->ndim);
     if (st == INGOT_OK) st = ingot__copy_as(&vc, values, a->dtype, true, "put_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&vv, vc, shape, a->ndim);

@@ -18,7 +18,6 @@ typedef struct step {
     const ingot_model *m;
     int64_t B, T;
     int64_t L;                    /* cache length before the call */
-    ingot_array *ids;             /* [B, T] on the model's device */
     ingot_array *positions;       /* [B, T] or [T] (L + t), on the model's device: the
                                      step's positions are device data, never
                                      launch arguments */
@@ -264,7 +263,6 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
         return st;
     const ingot_array *am = o ? o->attention_mask : NULL;
     if (am && (st = make_mask(s, am))) return st;
-    if ((st = ingot_array_to_device(&s->ids, ids, m->device))) return st;
     return cache ? ingot__kv_reserve(cache, s->T) : INGOT_OK; /* after every check */
 }
 
@@ -325,7 +323,6 @@ ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, con
     step s = {0};
     ingot_status st = prepare(&s, m, ids, cache, opts);
     if (st) {
-        ingot_array_free(s.ids);
         ingot_array_free(s.positions);
         ingot_array_free(s.mask);
         return st;
@@ -334,7 +331,7 @@ ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, con
     s.pending = calloc((size_t)(2 * n), sizeof *s.pending);
     ingot_array *x = NULL; /* [B, T, H] */
     st =
-        s.pending ? embed(&x, m, s.ids) : ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
+        s.pending ? embed(&x, m, ids) : ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
     for (int64_t i = 0; !st && i < n; i++) {
         st = residual(&x, &s, i, true);
         if (!st) st = residual(&x, &s, i, false);
@@ -344,7 +341,6 @@ ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, con
     for (int64_t i = 0; s.pending && i < 2 * n; i++)
         ingot_array_free(s.pending[i]);
     free(s.pending);
-    ingot_array_free(s.ids);
     ingot_array_free(s.positions);
     ingot_array_free(s.mask);
     ingot_array_free(x);
