@@ -147,10 +147,12 @@ ingot_status ingot_random_categorical(ingot_array **out, ingot_rng *rng,
         g[i] = (float)-log(-log(u));
     }
     ingot_array_free(bits);
-    ingot_array *l32;
+    ingot_array *l32 = NULL, *gd = NULL; /* logits in f32; the noise on their device */
     st = ingot_astype(&l32, logits, INGOT_F32);
-    if (st == INGOT_OK) st = ingot_add(&noisy, l32, gumbel);
+    if (st == INGOT_OK) st = ingot_array_to_device(&gd, gumbel, ingot__device(logits));
+    if (st == INGOT_OK) st = ingot_add(&noisy, l32, gd);
     ingot_array_free(l32);
+    ingot_array_free(gd);
     ingot_array_free(gumbel);
     if (st == INGOT_OK) st = ingot_argmax(out, noisy, axis, false);
     ingot_array_free(noisy);
