@@ -19,7 +19,6 @@
  *    HF's batch and to each prompt alone; 8 greedy steps of all prompts
  *    decoded together through one cache equal to each one's continuation;
  *  - f32 weights converted at load to f16 (F16_TOL) and bf16 (BF16_TOL). */
-#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,8 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/model_fixture.h"
 #include "common/testutil.h"
-#include "ingot/model.h"
 
 #define F32_TOL 1e-4
 #define BF16_TOL 8e-2
@@ -40,83 +39,9 @@
 static char g_models[512];
 static char g_tmp[256];
 
-typedef struct fixture {
-    char dir[600];
-    char name[128];
-    bool bf16;
-    json_t *expected;
-    ingot_safetensors *st;
-    ingot_model *m;
-} fixture;
-
-static void fixture_open(fixture *f, const char *name) {
-    memset(f, 0, sizeof *f);
-    snprintf(f->name, sizeof f->name, "%s", name);
-    snprintf(f->dir, sizeof f->dir, "%s/%s", g_models, name);
-    char p[700];
-    snprintf(p, sizeof p, "%s/expected.json", f->dir);
-    json_error_t err;
-    f->expected = json_load_file(p, 0, &err);
-    if (!f->expected) fail_msg("%s: %s", p, err.text);
-    snprintf(p, sizeof p, "%s/expected.safetensors", f->dir);
-    TU_OK(ingot_safetensors_open(&f->st, p));
-    const char *dt = json_string_value(json_object_get(f->expected, "weights_dtype"));
-    f->bf16 = dt && strcmp(dt, "bf16") == 0;
-    TU_OK(ingot_model_load(&f->m, f->dir, NULL));
-}
-
-static void fixture_close(fixture *f) {
-    ingot_model_free(f->m);
-    ingot_safetensors_close(f->st);
-    json_decref(f->expected);
-}
-
-static size_t n_prompts(const fixture *f) {
-    return json_array_size(json_object_get(f->expected, "prompts"));
-}
-
-static json_t *prompt(const fixture *f, size_t i) {
-    return json_array_get(json_object_get(f->expected, "prompts"), i);
-}
-
-/* An int64 [1, n] array of a JSON list of ints (plus extra appended). */
-static ingot_array *ids_array(const json_t *list, const int64_t *extra, int64_t n_extra) {
-    int64_t n = (int64_t)json_array_size(list), shape[2] = {1, n + n_extra};
-    int64_t *v = malloc((size_t)(n + n_extra) * sizeof *v);
-    for (int64_t i = 0; i < n; i++)
-        v[i] = json_integer_value(json_array_get(list, (size_t)i));
-    for (int64_t i = 0; i < n_extra; i++)
-        v[n + i] = extra[i];
-    ingot_array *a;
-    TU_OK(ingot_array_from_data(&a, v, INGOT_I64, shape, 2));
-    free(v);
-    return a;
-}
-
-static ingot_array *expected_tensor(const fixture *f, const char *fmt, size_t i) {
-    char name[64];
-    snprintf(name, sizeof name, fmt, i);
-    ingot_array *a;
-    TU_OK(ingot_safetensors_get(&a, f->st, name));
-    return a;
-}
-
-/* max |a - e| / max |e| over all elements. */
-static double rel_err(const ingot_array *a, const ingot_array *e) {
-    assert_int_equal(ingot_array_size(a), ingot_array_size(e));
-    double *x = tu_values(a), *y = tu_values(e), d = 0, s = 0;
-    for (int64_t i = 0; i < ingot_array_size(a); i++) {
-        d = fmax(d, fabs(x[i] - y[i]));
-        s = fmax(s, fabs(y[i]));
-    }
-    free(x);
-    free(y);
-    return d / (s > 0 ? s : 1);
-}
-
-static void check_close(const fixture *f, const ingot_array *a, const ingot_array *e, double tol,
+static void check_close(const tu_fixture *f, const ingot_array *a, const ingot_array *e, double tol,
                         const char *what, size_t i) {
-    double r = rel_err(a, e);
+    double r = tu_rel_err(a, e);
     if (getenv("INGOT_TEST_VERBOSE")) printf("  %s %s %zu: rel err %.3g\n", f->name, what, i, r);
     if (!(r <= tol)) fail_msg("%s: %s %zu: relative error %.3g > %.3g", f->name, what, i, r, tol);
 }
@@ -127,10 +52,10 @@ static ingot_status forward(ingot_array **out, const ingot_model *m, const ingot
     return ingot_model_forward(out, m, ids, c, &o);
 }
 
-static void check_logits(fixture *f, const ingot_model *m, const char *what) {
-    for (size_t i = 0; i < n_prompts(f); i++) {
-        ingot_array *ids = ids_array(json_object_get(prompt(f, i), "ids"), NULL, 0);
-        ingot_array *want = expected_tensor(f, "logits_%zu", i), *got;
+static void check_logits(tu_fixture *f, const ingot_model *m, const char *what) {
+    for (size_t i = 0; i < tu_fixture_n_prompts(f); i++) {
+        ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, i), "ids"), NULL, 0);
+        ingot_array *want = tu_fixture_tensor(f, "logits_%zu", i), *got;
         TU_OK(forward(&got, m, ids, NULL, false));
         assert_int_equal(ingot_array_dim(got, 1), ingot_array_dim(want, 0));
         check_close(f, got, want, f->bf16 ? BF16_TOL : F32_TOL, what, i);
@@ -140,23 +65,14 @@ static void check_logits(fixture *f, const ingot_model *m, const char *what) {
     }
 }
 
-static int64_t argmax_last(const ingot_array *logits) {
-    double *v = tu_values(logits);
-    int64_t V = ingot_array_dim(logits, -1), n = ingot_array_size(logits), best = n - V;
-    for (int64_t j = n - V; j < n; j++)
-        if (v[j] > v[best]) best = j;
-    free(v);
-    return best - (n - V);
-}
-
 /* Greedy decode with the cache; returns the steps' logits [1, 1, V] too. */
-static void greedy(fixture *f, size_t i, int64_t *out, ingot_array **step_logits, int64_t n) {
-    ingot_array *ids = ids_array(json_object_get(prompt(f, i), "ids"), NULL, 0), *lg;
+static void greedy(tu_fixture *f, size_t i, int64_t *out, ingot_array **step_logits, int64_t n) {
+    ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, i), "ids"), NULL, 0), *lg;
     ingot_kv_cache *c;
     TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
     TU_OK(forward(&lg, f->m, ids, c, true));
     for (int64_t s = 0; s < n; s++) {
-        out[s] = argmax_last(lg);
+        out[s] = tu_argmax_last(lg);
         step_logits[s] = lg;
         ingot_array_free(ids);
         int64_t shape[2] = {1, 1};
@@ -167,9 +83,9 @@ static void greedy(fixture *f, size_t i, int64_t *out, ingot_array **step_logits
     ingot_kv_cache_free(c);
 }
 
-static void check_greedy(fixture *f) {
-    for (size_t i = 0; i < n_prompts(f); i++) {
-        json_t *p = prompt(f, i), *cont = json_object_get(p, "continuation");
+static void check_greedy(tu_fixture *f) {
+    for (size_t i = 0; i < tu_fixture_n_prompts(f); i++) {
+        json_t *p = tu_fixture_prompt(f, i), *cont = json_object_get(p, "continuation");
         json_t *margins = json_object_get(p, "top2_margins");
         int64_t n = (int64_t)json_array_size(cont), got[64];
         ingot_array *steps[64];
@@ -192,7 +108,7 @@ static void check_greedy(fixture *f) {
         }
         /* cached decode == recomputing prompt + continuation without a cache */
         if (!f->bf16) {
-            ingot_array *all = ids_array(json_object_get(p, "ids"), got, n - 1), *full, *row;
+            ingot_array *all = tu_ids_array(json_object_get(p, "ids"), got, n - 1), *full, *row;
             TU_OK(forward(&full, f->m, all, NULL, false));
             int64_t T = ingot_array_dim(all, 1);
             for (int64_t s = 0; s < n; s++) {
@@ -210,9 +126,9 @@ static void check_greedy(fixture *f) {
 
 /* Prefill in chunks through the cache == full forward; then trim and
  * save/load give the same next-step logits. */
-static void check_cache(fixture *f) {
-    size_t last = n_prompts(f) - 1;
-    ingot_array *ids = ids_array(json_object_get(prompt(f, last), "ids"), NULL, 0), *full;
+static void check_cache(tu_fixture *f) {
+    size_t last = tu_fixture_n_prompts(f) - 1;
+    ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, last), "ids"), NULL, 0), *full;
     TU_OK(forward(&full, f->m, ids, NULL, false));
     int64_t T = ingot_array_dim(ids, 1);
     ingot_kv_cache *c;
@@ -264,16 +180,16 @@ static void check_cache(fixture *f) {
 }
 
 /* All prompts left-padded into one batch (mask, positions) == each alone. */
-static void check_batch_vs_single(fixture *f) {
-    int64_t n = (int64_t)n_prompts(f), T = 0;
+static void check_batch_vs_single(tu_fixture *f) {
+    int64_t n = (int64_t)tu_fixture_n_prompts(f), T = 0;
     for (int64_t b = 0; b < n; b++) {
-        int64_t len = (int64_t)json_array_size(json_object_get(prompt(f, (size_t)b), "ids"));
+        int64_t len = (int64_t)json_array_size(json_object_get(tu_fixture_prompt(f, (size_t)b), "ids"));
         T = len > T ? len : T;
     }
     int64_t *ids = calloc((size_t)(n * T), sizeof *ids), *mask = calloc((size_t)(n * T), 8);
     int64_t *pos = calloc((size_t)(n * T), sizeof *pos), shape[2] = {n, T};
     for (int64_t b = 0; b < n; b++) {
-        json_t *list = json_object_get(prompt(f, (size_t)b), "ids");
+        json_t *list = json_object_get(tu_fixture_prompt(f, (size_t)b), "ids");
         int64_t len = (int64_t)json_array_size(list), pad = T - len;
         for (int64_t t = pad; t < T; t++) {
             ids[b * T + t] = json_integer_value(json_array_get(list, (size_t)(t - pad)));
@@ -288,7 +204,7 @@ static void check_batch_vs_single(fixture *f) {
     ingot_forward_options o = {.positions = a_pos, .attention_mask = a_mask, .last_only = true};
     TU_OK(ingot_model_forward(&got, f->m, a_ids, NULL, &o)); /* [n, 1, V] */
     for (int64_t b = 0; b < n; b++) {
-        ingot_array *want = expected_tensor(f, "logits_%zu", (size_t)b), *row, *last;
+        ingot_array *want = tu_fixture_tensor(f, "logits_%zu", (size_t)b), *row, *last;
         int64_t len = ingot_array_dim(want, 0);
         TU_OK(ingot_slice_axis(&row, got, 0, b, b + 1));
         TU_OK(ingot_slice_axis(&last, want, 0, len - 1, len));
@@ -305,7 +221,7 @@ static void check_batch_vs_single(fixture *f) {
     free(pos);
 }
 
-static void check_batch(fixture *f) {
+static void check_batch(tu_fixture *f) {
     ingot_tensor_info info;
     if (ingot_safetensors_info(&info, f->st, "batch_ids") != INGOT_OK) return;
     ingot_array *ids, *mask, *pos, *want, *got;
@@ -322,7 +238,7 @@ static void check_batch(fixture *f) {
 }
 
 /* f32 weights converted at load to f16 and bf16 stay close to HF's f32 logits. */
-static void check_converted(fixture *f) {
+static void check_converted(tu_fixture *f) {
     static const char *const dtypes[] = {"f16", "bf16"};
     for (int d = 0; d < 2 && !f->bf16; d++) {
         ingot_model_options o = {.dtype = dtypes[d]};
@@ -331,8 +247,8 @@ static void check_converted(fixture *f) {
         ingot_model_info info;
         ingot_model_get_info(&info, m);
         assert_int_equal(info.dtype, d ? INGOT_BF16 : INGOT_F16);
-        ingot_array *ids = ids_array(json_object_get(prompt(f, 0), "ids"), NULL, 0);
-        ingot_array *want = expected_tensor(f, "logits_%zu", 0), *got;
+        ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, 0), "ids"), NULL, 0);
+        ingot_array *want = tu_fixture_tensor(f, "logits_%zu", 0), *got;
         TU_OK(forward(&got, m, ids, NULL, false));
         check_close(f, got, want, d ? BF16_TOL : F16_TOL, d ? "as bf16" : "as f16", 0);
         ingot_array_free(got);
@@ -344,18 +260,18 @@ static void check_converted(fixture *f) {
 
 /* Greedy decode of all prompts together (left-padded, mask and positions
  * growing with the cache) == each prompt's own continuation. */
-static void check_batched_decode(fixture *f) {
+static void check_batched_decode(tu_fixture *f) {
     enum { STEPS = 8 };
-    int64_t n = (int64_t)n_prompts(f), T = 0;
+    int64_t n = (int64_t)tu_fixture_n_prompts(f), T = 0;
     if (f->bf16) return;
     for (int64_t b = 0; b < n; b++) {
-        int64_t len = (int64_t)json_array_size(json_object_get(prompt(f, (size_t)b), "ids"));
+        int64_t len = (int64_t)json_array_size(json_object_get(tu_fixture_prompt(f, (size_t)b), "ids"));
         T = len > T ? len : T;
     }
     int64_t Tk = T + STEPS, *ids = calloc((size_t)(n * T), 8), *mask = calloc((size_t)(n * Tk), 8);
     int64_t *pos = calloc((size_t)(n * T), 8), *next = calloc((size_t)n, 8);
     for (int64_t b = 0; b < n; b++) {
-        json_t *list = json_object_get(prompt(f, (size_t)b), "ids");
+        json_t *list = json_object_get(tu_fixture_prompt(f, (size_t)b), "ids");
         int64_t len = (int64_t)json_array_size(list), pad = T - len;
         for (int64_t t = pad; t < T; t++) {
             ids[b * T + t] = json_integer_value(json_array_get(list, (size_t)(t - pad)));
@@ -372,7 +288,7 @@ static void check_batched_decode(fixture *f) {
         ingot_array *a_ids, *a_pos, *a_mask, *mview, *lg;
         TU_OK(ingot_array_from_data(&a_ids, s ? next : ids, INGOT_I64, shape, 2));
         for (int64_t b = 0; s && b < n; b++) /* the next position of row b */
-            pos[b] = (int64_t)json_array_size(json_object_get(prompt(f, (size_t)b), "ids")) + s - 1;
+            pos[b] = (int64_t)json_array_size(json_object_get(tu_fixture_prompt(f, (size_t)b), "ids")) + s - 1;
         TU_OK(ingot_array_from_data(&a_pos, pos, INGOT_I64, shape, 2));
         TU_OK(ingot_array_from_data(&a_mask, mask, INGOT_I64, mshape, 2));
         TU_OK(ingot_slice_axis(&mview, a_mask, 1, 0, cur));
@@ -381,9 +297,9 @@ static void check_batched_decode(fixture *f) {
         for (int64_t b = 0; b < n; b++) {
             ingot_array *row;
             TU_OK(ingot_slice_axis(&row, lg, 0, b, b + 1));
-            next[b] = argmax_last(row);
+            next[b] = tu_argmax_last(row);
             ingot_array_free(row);
-            json_t *cont = json_object_get(prompt(f, (size_t)b), "continuation");
+            json_t *cont = json_object_get(tu_fixture_prompt(f, (size_t)b), "continuation");
             if (next[b] != json_integer_value(json_array_get(cont, (size_t)s)))
                 fail_msg("%s: batched decode row %lld step %lld: %lld, alone %lld", f->name,
                          (long long)b, (long long)s, (long long)next[b],
@@ -402,7 +318,7 @@ static void check_batched_decode(fixture *f) {
 }
 
 /* The same folder with config.hub.json as its config.json. */
-static void check_hub_config(fixture *f) {
+static void check_hub_config(tu_fixture *f) {
     char dir[400], src[800], dst[800];
     snprintf(dir, sizeof dir, "%s/%s.hub", g_tmp, f->name);
     assert_int_equal(mkdir(dir, 0777), 0);
@@ -428,8 +344,8 @@ static void check_hub_config(fixture *f) {
 }
 
 static void test_fixture(void **state) {
-    fixture f;
-    fixture_open(&f, (const char *)*state);
+    tu_fixture f;
+    tu_fixture_open(&f, g_models, (const char *)*state, NULL);
     check_logits(&f, f.m, "logits");
     check_hub_config(&f);
     check_greedy(&f);
@@ -438,35 +354,18 @@ static void test_fixture(void **state) {
     check_batch_vs_single(&f);
     check_batched_decode(&f);
     check_converted(&f);
-    fixture_close(&f);
-}
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    tu_fixture_close(&f);
 }
 
 int main(void) {
-    const char *fx = getenv("INGOT_FIXTURES");
-    snprintf(g_models, sizeof g_models, "%s/models", fx ? fx : "tests/fixtures");
-    DIR *d = opendir(g_models);
-    if (!d) {
-        printf("no model fixtures in %s: skipped\n", g_models);
-        return 77;
-    }
-    char *names[64];
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 64) {
-        char p[1200];
-        snprintf(p, sizeof p, "%s/%s/expected.json", g_models, e->d_name);
-        if (e->d_name[0] != '.' && access(p, R_OK) == 0) names[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof names[0], cmp_str);
+    tu_models_dir(g_models, sizeof g_models);
+    char **names;
+    size_t n = tu_fixture_names(g_models, &names);
     const char *tmp = getenv("TMPDIR");
     snprintf(g_tmp, sizeof g_tmp, "%s/ingot_models_XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (n == 0 || !mkdtemp(g_tmp)) {
         printf("no model fixtures in %s: skipped\n", g_models);
+        tu_free_names(names, n);
         return 77;
     }
     struct CMUnitTest *tests = calloc(n, sizeof *tests);
@@ -475,8 +374,7 @@ int main(void) {
             .name = names[i], .test_func = test_fixture, .initial_state = names[i]};
     int rc = _cmocka_run_group_tests("test_model", tests, n, NULL, NULL);
     tu_remove_tree(g_tmp);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
+    tu_free_names(names, n);
     free(tests);
     return rc;
 }

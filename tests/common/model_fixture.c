@@ -1,0 +1,120 @@
+/* Reading the model fixtures; see model_fixture.h. */
+#include "common/model_fixture.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/testutil.h"
+
+const char *tu_models_dir(char *buf, size_t cap) {
+    const char *fx = getenv("INGOT_FIXTURES");
+    snprintf(buf, cap, "%s/models", fx ? fx : "tests/fixtures");
+    return buf;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+size_t tu_fixture_names(const char *models, char ***names) {
+    *names = NULL;
+    DIR *d = opendir(models);
+    if (!d) return 0;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s/expected.json", models, e->d_name);
+        if (e->d_name[0] == '.' || access(p, R_OK) != 0) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            *names = realloc(*names, cap * sizeof **names);
+            assert_non_null(*names);
+        }
+        (*names)[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (n) qsort(*names, n, sizeof **names, cmp_str);
+    return n;
+}
+
+void tu_free_names(char **names, size_t n) {
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+void tu_fixture_open(tu_fixture *f, const char *models, const char *name,
+                     const ingot_model_options *opts) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    snprintf(f->dir, sizeof f->dir, "%s/%s", models, name);
+    char p[700];
+    snprintf(p, sizeof p, "%s/expected.json", f->dir);
+    json_error_t err;
+    f->expected = json_load_file(p, 0, &err);
+    if (!f->expected) fail_msg("%s: %s", p, err.text);
+    snprintf(p, sizeof p, "%s/expected.safetensors", f->dir);
+    TU_OK(ingot_safetensors_open(&f->st, p));
+    const char *dt = json_string_value(json_object_get(f->expected, "weights_dtype"));
+    f->bf16 = dt && strcmp(dt, "bf16") == 0;
+    TU_OK(ingot_model_load(&f->m, f->dir, opts));
+}
+
+void tu_fixture_close(tu_fixture *f) {
+    ingot_model_free(f->m);
+    ingot_safetensors_close(f->st);
+    json_decref(f->expected);
+}
+
+size_t tu_fixture_n_prompts(const tu_fixture *f) {
+    return json_array_size(json_object_get(f->expected, "prompts"));
+}
+
+json_t *tu_fixture_prompt(const tu_fixture *f, size_t i) {
+    return json_array_get(json_object_get(f->expected, "prompts"), i);
+}
+
+ingot_array *tu_ids_array(const json_t *list, const int64_t *extra, int64_t n_extra) {
+    int64_t n = (int64_t)json_array_size(list), shape[2] = {1, n + n_extra};
+    int64_t *v = malloc((size_t)(n + n_extra) * sizeof *v);
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++) v[i] = json_integer_value(json_array_get(list, (size_t)i));
+    for (int64_t i = 0; i < n_extra; i++) v[n + i] = extra[i];
+    ingot_array *a;
+    TU_OK(ingot_array_from_data(&a, v, INGOT_I64, shape, 2));
+    free(v);
+    return a;
+}
+
+ingot_array *tu_fixture_tensor(const tu_fixture *f, const char *fmt, size_t i) {
+    char name[64];
+    snprintf(name, sizeof name, fmt, i);
+    ingot_array *a;
+    TU_OK(ingot_safetensors_get(&a, f->st, name));
+    return a;
+}
+
+double tu_rel_err(const ingot_array *a, const ingot_array *e) {
+    assert_int_equal(ingot_array_size(a), ingot_array_size(e));
+    double *x = tu_values(a), *y = tu_values(e), d = 0, s = 0;
+    for (int64_t i = 0; i < ingot_array_size(a); i++) {
+        d = fmax(d, fabs(x[i] - y[i]));
+        s = fmax(s, fabs(y[i]));
+    }
+    free(x);
+    free(y);
+    return d / (s > 0 ? s : 1);
+}
+
+int64_t tu_argmax_last(const ingot_array *logits) {
+    double *v = tu_values(logits);
+    int64_t V = ingot_array_dim(logits, -1), n = ingot_array_size(logits), best = n - V;
+    for (int64_t j = n - V; j < n; j++)
+        if (v[j] > v[best]) best = j;
+    free(v);
+    return best - (n - V);
+}

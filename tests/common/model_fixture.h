@@ -1,0 +1,56 @@
+/* The Hugging Face model fixtures (tests/fixtures/models, described in
+ * docs/model-fixtures.md): one folder per model and dtype with the weights,
+ * expected.json (prompts, greedy continuations) and expected.safetensors
+ * (ids_<i>, logits_<i>, batched cases). Shared by test_model (CPU) and
+ * test_cuda_models (GPU). Helpers fail the running cmocka test on error. */
+#ifndef INGOT_MODEL_FIXTURE_H
+#define INGOT_MODEL_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ingot/ingot.h"
+
+typedef struct tu_fixture {
+    char dir[600];
+    char name[128];
+    bool bf16; /* weights_dtype bf16 (logits compared with the bf16 tolerance) */
+    json_t *expected;
+    ingot_safetensors *st; /* expected.safetensors */
+    ingot_model *m;
+} tu_fixture;
+
+/* $INGOT_FIXTURES/models (tests/fixtures/models when unset) into buf. */
+const char *tu_models_dir(char *buf, size_t cap);
+
+/* The sorted names of the folders under models that hold expected.json:
+ * returns their number (0 when models cannot be read) and *names, a malloc'd
+ * array of malloc'd strings freed with tu_free_names. */
+size_t tu_fixture_names(const char *models, char ***names);
+void tu_free_names(char **names, size_t n);
+
+/* Opens folder models/name: expected.json, expected.safetensors, and the
+ * model loaded with opts (NULL: the CPU, stored dtype). */
+void tu_fixture_open(tu_fixture *f, const char *models, const char *name,
+                     const ingot_model_options *opts);
+void tu_fixture_close(tu_fixture *f);
+
+size_t tu_fixture_n_prompts(const tu_fixture *f);
+json_t *tu_fixture_prompt(const tu_fixture *f, size_t i);
+
+/* The tensor named fmt % i of expected.safetensors (a CPU array). */
+ingot_array *tu_fixture_tensor(const tu_fixture *f, const char *fmt, size_t i);
+
+/* An i64 [1, n + n_extra] CPU array of the JSON list of ints, then extra. */
+ingot_array *tu_ids_array(const json_t *list, const int64_t *extra, int64_t n_extra);
+
+/* max |a - e| / max |e| over all elements (any devices; equal sizes). */
+double tu_rel_err(const ingot_array *a, const ingot_array *e);
+
+/* The index of the largest of the last V = dim(-1) values (first on ties). */
+int64_t tu_argmax_last(const ingot_array *logits);
+
+#endif
