@@ -117,14 +117,20 @@ static double special_value(void) {
     }
 }
 
+/* Integers of every magnitude up to 2^63, either sign (i64 wraps to dt). */
+static int64_t special_int(void) {
+    int64_t m = (int64_t)(rnd() >> (1 + rnd_int(63)));
+    return coin(2) ? m : -m;
+}
+
 static double rand_value(ingot_dtype dt, values v) {
     bool is_float = ingot_dtype_is_float(dt);
     bool is_unsigned = dt == INGOT_U8 || dt == INGOT_U32;
     if (dt == INGOT_BOOL) return (double)rnd_int(2);
     switch (v) {
-    case V_SPECIAL:
+    case V_SPECIAL: /* floats only: integers come from special_int */
         if (is_float) return special_value();
-        return (double)((int64_t)(rnd() >> rnd_int(64)) * (coin(2) ? 1 : -1));
+        /* fall through */
     case V_POS: return is_float ? 0.05 + 2.95 * rnd_unit() : (double)(1 + rnd_int(20));
     case V_NAN:
         if (is_float && coin(12)) return NAN;
@@ -151,12 +157,8 @@ static ingot_array *host_array(ingot_dtype dt, const int64_t *shape, int nd, val
     } else {
         int64_t *q = malloc((size_t)(n ? n : 1) * sizeof *q);
         assert_non_null(q);
-        for (int64_t i = 0; i < n; i++) {
-            double x = rand_value(dt, v);
-            q[i] = v == V_SPECIAL && dt != INGOT_BOOL ? (int64_t)(rnd() >> rnd_int(64)) *
-                                                            (coin(2) ? 1 : -1)
-                                                      : (int64_t)x;
-        }
+        for (int64_t i = 0; i < n; i++)
+            q[i] = v == V_SPECIAL && dt != INGOT_BOOL ? special_int() : (int64_t)rand_value(dt, v);
         TU_OK(ingot_array_from_data(&base, q, INGOT_I64, shape, nd));
         free(q);
     }
