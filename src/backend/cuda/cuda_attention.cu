@@ -120,10 +120,24 @@ struct row_result {
 // Rows per warp of the register kernel: fewer for wide heads to bound registers.
 __host__ __device__ constexpr int rows_per_warp(int nc) { return nc >= 8 ? 2 : 4; }
 
+// Shared-memory row strides (floats) of the register kernel: q and v rows
+// padded to a multiple of 4 (float4 access), k rows further padded to an odd
+// number of float4s so that lane l reading k row l is free of bank conflicts.
+struct smem_layout {
+    int dp, kstride, dvp; // q row, k row, v row
+    __host__ __device__ smem_layout(int64_t D, int64_t Dv)
+        : dp((int)(D + 3) / 4 * 4), kstride(dp / 4 % 2 ? dp : dp + 4), dvp((int)(Dv + 3) / 4 * 4) {}
+    // [rows, dp] q, then [KT, kstride] k, then [KT, dvp] v
+    __host__ __device__ size_t floats(int rows) const {
+        return (size_t)rows * dp + (size_t)KT * (kstride + dvp);
+    }
+};
+
 struct fwd_args {
     dims a;
     const void *q, *k, *v; // one dtype T
     int64_t qs[4], ks[4], vs[4];
+    bool q_vec, k_vec, v_vec; // rows load as aligned runs of 4 elements
     void *out;             // [B, Hq, Tq, Dv] contiguous
     ingot_dtype out_dtype;
     int64_t ntiles;        // row tiles per (b, kv head)
@@ -132,23 +146,64 @@ struct fwd_args {
     float *part_ml;        // [nsplit, B * Hq * Tq, 2]: (m, l)
 };
 
+__device__ float4 load4(const float *p) { return *(const float4 *)p; }
+__device__ float4 load4(const __half *p) {
+    const uint2 u = *(const uint2 *)p;
+    const float2 lo = __half22float2(*(const __half2 *)&u.x), hi = __half22float2(*(const __half2 *)&u.y);
+    return make_float4(lo.x, lo.y, hi.x, hi.y);
+}
+__device__ float4 load4(const __nv_bfloat16 *p) {
+    const uint2 u = *(const uint2 *)p;
+    const float2 lo = __bfloat1622float2(*(const __nv_bfloat162 *)&u.x);
+    const float2 hi = __bfloat1622float2(*(const __nv_bfloat162 *)&u.y);
+    return make_float4(lo.x, lo.y, hi.x, hi.y);
+}
+
+// The block stages n rows of C elements of x as f32 into dst ([n, ld], ld a
+// multiple of 4), columns [C, roundup(C, 4)) zero. Row r starts at element
+// row_off(r) and steps by cs; vec: cs is 1 and every row start is aligned to
+// 4 elements, so runs of 4 load as one vector.
+template <typename T, typename RowOff>
+__device__ void stage_rows(float *dst, int ld, const T *x, RowOff row_off, int64_t cs, int n,
+                           int C, bool vec) {
+    const int c4 = (C + 3) / 4;
+    for (int e = threadIdx.x; e < n * c4; e += THREADS) {
+        const int r = e / c4, d = (e - r * c4) * 4;
+        const int64_t src = row_off(r) + d * cs;
+        float4 v;
+        if (vec && d + 4 <= C) {
+            v = load4(x + src);
+        } else {
+            v.x = to_f32(x[src]);
+            v.y = d + 1 < C ? to_f32(x[src + cs]) : 0.0f;
+            v.z = d + 2 < C ? to_f32(x[src + 2 * cs]) : 0.0f;
+            v.w = d + 3 < C ? to_f32(x[src + 3 * cs]) : 0.0f;
+        }
+        *(float4 *)(dst + (size_t)r * ld + d) = v;
+    }
+}
+
 // One block per (b, kv head hk, tile of ROWS rows, key chunk); a grid-stride
 // loop covers grids past the launch limit. The rows of (b, hk) are the
 // G * Tq pairs (query head hk * G + r / Tq, query r % Tq); warp w owns rows
-// w, w + WARPS, ... of the tile and lane l holds elements l + 32 c (c < NC) of
-// each row's q and f32 accumulator. K and V tiles of KT keys are staged in
-// shared memory as f32 ([KT, D] then [KT, Dv]); lane l scores key l of the
-// tile. With nsplit 1 the block writes out and lse, else its partial rows.
+// w, w + WARPS, ... of the tile. The tile's q rows and K/V tiles of KT keys
+// are staged in shared memory as f32 (smem_layout). Lane l scores key l of a
+// K tile against each of its warp's rows, and holds elements
+// c * 32 * VW + l * VW + e (e < VW) of each row's f32 accumulator (NC per
+// row, NC * 32 >= Dv). With nsplit 1 the block writes out and lse, else its
+// partial (m, l, acc) rows.
 template <typename T, int NC>
 __global__ void __launch_bounds__(THREADS) sdpa_fwd_kernel(fwd_args f) {
     constexpr int RW = rows_per_warp(NC), ROWS = WARPS * RW;
-    extern __shared__ float smem[];
+    constexpr int VW = NC >= 4 ? 4 : 2, NV = NC / VW; // accumulator vectors per lane
+    extern __shared__ float4 smem4[];
     const dims &a = f.a;
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     const int D = (int)a.D, Dv = (int)a.Dv;
-    float *ks = smem;          // [KT, D]
-    float *vs = smem + KT * D; // [KT, Dv]
-    const T *qp = (const T *)f.q, *kp = (const T *)f.k, *vp = (const T *)f.v;
+    const smem_layout L(a.D, a.Dv);
+    float *qs = (float *)smem4;         // [ROWS, dp]
+    float *ks = qs + ROWS * L.dp;       // [KT, kstride]
+    float *vs = ks + KT * L.kstride;    // [KT, dvp]
     const int64_t R = a.group * a.Tq, nrow_all = a.B * a.Hq * a.Tq;
     const int64_t nblocks = a.B * a.Hkv * f.ntiles * f.nsplit;
     for (int64_t bid = blockIdx.x; bid < nblocks; bid += gridDim.x) {
@@ -169,63 +224,64 @@ __global__ void __launch_bounds__(THREADS) sdpa_fwd_kernel(fwd_args f) {
         const int64_t jb = lo + split * chunk;
         const int64_t je = jb + chunk - 1 < hi ? jb + chunk - 1 : hi;
 
-        float q[RW][NC], acc[RW][NC], m[RW], l[RW];
-        int64_t h[RW], i[RW], rlo[RW], rhi[RW];
+        __syncthreads(); // the previous block's rows are consumed
+        auto q_row = [&](int r) { // rows past the tile repeat its last one
+            const int64_t rr = r0 + (r < nrows ? r : nrows - 1);
+            return b * f.qs[0] + (hk * a.group + rr / a.Tq) * f.qs[1] + rr % a.Tq * f.qs[2];
+        };
+        stage_rows(qs, L.dp, (const T *)f.q, q_row, f.qs[3], ROWS, D, f.q_vec);
+
+        float acc[RW][NC], m[RW], l[RW];
+        int64_t rlo[RW], rhi[RW];
+#pragma unroll
         for (int k = 0; k < RW; k++) {
             const int64_t r = r0 + warp + k * WARPS;
-            h[k] = hk * a.group + r / a.Tq;
-            i[k] = r % a.Tq;
             m[k] = -INFINITY;
             l[k] = 0;
             rlo[k] = 1;
             rhi[k] = 0; // inactive row: empty range
             if (r < R) {
-                key_range(a, i[k], rlo[k], rhi[k]);
+                key_range(a, r % a.Tq, rlo[k], rhi[k]);
                 if (rlo[k] < jb) rlo[k] = jb;
                 if (rhi[k] > je) rhi[k] = je;
             }
-            const int64_t qo = b * f.qs[0] + h[k] * f.qs[1] + i[k] * f.qs[2];
 #pragma unroll
-            for (int c = 0; c < NC; c++) {
-                const int d = c * 32 + lane;
-                q[k][c] = r < R && d < D ? to_f32(qp[qo + d * f.qs[3]]) : 0.0f;
-                acc[k][c] = 0;
-            }
+            for (int c = 0; c < NC; c++) acc[k][c] = 0;
         }
         for (int64_t j0 = jb; j0 <= je; j0 += KT) {
             const int nk = (int)(je - j0 + 1 < KT ? je - j0 + 1 : KT);
             const int64_t ko = b * f.ks[0] + hk * f.ks[1] + j0 * f.ks[2];
             const int64_t vo = b * f.vs[0] + hk * f.vs[1] + j0 * f.vs[2];
             __syncthreads(); // the previous tile is consumed
-            for (int e = threadIdx.x; e < nk * D; e += THREADS) {
-                const int jj = e / D, d = e - jj * D;
-                ks[e] = to_f32(kp[ko + jj * f.ks[2] + d * f.ks[3]]);
-            }
-            for (int e = threadIdx.x; e < nk * Dv; e += THREADS) {
-                const int jj = e / Dv, d = e - jj * Dv;
-                vs[e] = to_f32(vp[vo + jj * f.vs[2] + d * f.vs[3]]);
-            }
+            stage_rows(ks, L.kstride, (const T *)f.k, [&](int r) { return ko + r * f.ks[2]; },
+                       f.ks[3], nk, D, f.k_vec);
+            stage_rows(vs, L.dvp, (const T *)f.v, [&](int r) { return vo + r * f.vs[2]; },
+                       f.vs[3], nk, Dv, f.v_vec);
             __syncthreads();
+            // Lane l's dot products with key j0 + l (garbage past nk: unused).
+            float dot[RW];
+#pragma unroll
+            for (int k = 0; k < RW; k++) dot[k] = 0;
+            const float *krow = ks + lane * L.kstride;
+            for (int d = 0; d < L.dp; d += 4) {
+                const float4 kv = *(const float4 *)(krow + d);
+#pragma unroll
+                for (int k = 0; k < RW; k++) {
+                    const float4 qv = *(const float4 *)(qs + (warp + k * WARPS) * L.dp + d);
+                    dot[k] += qv.x * kv.x + qv.y * kv.y + qv.z * kv.z + qv.w * kv.w;
+                }
+            }
 #pragma unroll
             for (int k = 0; k < RW; k++) {
                 const int64_t klo = rlo[k] > j0 ? rlo[k] : j0;
                 const int64_t khi = rhi[k] < j0 + nk - 1 ? rhi[k] : j0 + nk - 1;
                 if (klo > khi) continue; // warp-uniform
                 const int jlo = (int)(klo - j0), jhi = (int)(khi - j0);
-                float s = -INFINITY; // lane's key j0 + lane
-                for (int jj = jlo; jj <= jhi; jj++) {
-                    float part = 0;
-#pragma unroll
-                    for (int c = 0; c < NC; c++) {
-                        const int d = c * 32 + lane;
-                        if (d < D) part += q[k][c] * ks[jj * D + d];
-                    }
-                    const float dot = warp_sum(part);
-                    if (lane == jj) s = a.scale * dot;
-                }
+                const int64_t r = r0 + warp + k * WARPS, h = hk * a.group + r / a.Tq;
                 const bool mine = lane >= jlo && lane <= jhi;
-                if (mine) s = apply_mask(a, s, b, h[k], i[k], j0 + lane);
-                const float bm = warp_max(mine ? s : -INFINITY);
+                const float s = mine ? apply_mask(a, a.scale * dot[k], b, h, r % a.Tq, j0 + lane)
+                                     : -INFINITY;
+                const float bm = warp_max(s);
                 if (bm == -INFINITY) continue;
                 const float mn = fmaxf(m[k], bm);
                 const float alpha = expf(m[k] - mn);
@@ -239,38 +295,49 @@ __global__ void __launch_bounds__(THREADS) sdpa_fwd_kernel(fwd_args f) {
                 for (int jj = jlo; jj <= jhi; jj++) {
                     const float pj = __shfl_sync(0xffffffffu, p, jj);
 #pragma unroll
-                    for (int c = 0; c < NC; c++) {
-                        const int d = c * 32 + lane;
-                        if (d < Dv) acc[k][c] += pj * vs[jj * Dv + d];
+                    for (int c = 0; c < NV; c++) {
+                        const int d = c * 32 * VW + lane * VW;
+                        if (d >= Dv) continue;
+                        const float *vr = vs + jj * L.dvp + d;
+                        if constexpr (VW == 4) {
+                            const float4 vv = *(const float4 *)vr;
+                            acc[k][c * 4] += pj * vv.x;
+                            acc[k][c * 4 + 1] += pj * vv.y;
+                            acc[k][c * 4 + 2] += pj * vv.z;
+                            acc[k][c * 4 + 3] += pj * vv.w;
+                        } else {
+                            const float2 vv = *(const float2 *)vr;
+                            acc[k][c * 2] += pj * vv.x;
+                            acc[k][c * 2 + 1] += pj * vv.y;
+                        }
                     }
                 }
                 m[k] = mn;
             }
         }
+#pragma unroll
         for (int k = 0; k < RW; k++) {
             const int64_t r = r0 + warp + k * WARPS;
             if (r >= R) continue;
-            const int64_t grow = (b * a.Hq + h[k]) * a.Tq + i[k]; // row of out
-            if (f.nsplit == 1) {
-                const row_result res{m[k], l[k]};
-                const float inv = res.inv();
+            const int64_t h = hk * a.group + r / a.Tq, i = r % a.Tq;
+            const int64_t grow = (b * a.Hq + h) * a.Tq + i; // row of out
+            const row_result res{m[k], l[k]};
+            const float inv = res.inv();
 #pragma unroll
-                for (int c = 0; c < NC; c++) {
-                    const int d = c * 32 + lane;
-                    if (d < Dv) ingot__cu_store_f32(f.out, f.out_dtype, grow * Dv + d, acc[k][c] * inv);
-                }
-                if (a.lse_out && lane == 0) a.lse_out[lse_offset(a, b, h[k], i[k])] = res.lse();
-            } else {
-                const int64_t prow = split * nrow_all + grow;
-#pragma unroll
-                for (int c = 0; c < NC; c++) {
-                    const int d = c * 32 + lane;
-                    if (d < Dv) f.part_acc[prow * Dv + d] = acc[k][c];
-                }
-                if (lane == 0) {
-                    f.part_ml[prow * 2] = m[k];
-                    f.part_ml[prow * 2 + 1] = l[k];
-                }
+            for (int c = 0; c < NC; c++) {
+                const int d = c / VW * 32 * VW + lane * VW + c % VW;
+                if (d >= Dv) continue;
+                if (f.nsplit == 1)
+                    ingot__cu_store_f32(f.out, f.out_dtype, grow * Dv + d, acc[k][c] * inv);
+                else
+                    f.part_acc[(split * nrow_all + grow) * Dv + d] = acc[k][c];
+            }
+            if (lane != 0) continue;
+            if (f.nsplit == 1 && a.lse_out) {
+                a.lse_out[lse_offset(a, b, h, i)] = res.lse();
+            } else if (f.nsplit > 1) {
+                f.part_ml[(split * nrow_all + grow) * 2] = m[k];
+                f.part_ml[(split * nrow_all + grow) * 2 + 1] = l[k];
             }
         }
     }
@@ -488,6 +555,14 @@ dims dims_of(const ingot_array *q, const ingot_array *k, const ingot_array *v,
     return a;
 }
 
+// Whether every row of x ([B, H, T, C]) is a contiguous run starting on a
+// 4-element boundary (16 bytes for f32, 8 for f16/bf16).
+bool rows_vectorisable(const ingot_array *x) {
+    const size_t align = 4 * (size_t)ingot_dtype_size(x->dtype);
+    return x->strides[3] == 1 && x->strides[0] % 4 == 0 && x->strides[1] % 4 == 0 &&
+           x->strides[2] % 4 == 0 && (uintptr_t)ingot__data(x) % align == 0;
+}
+
 // Blocks of WARPS warps for n warp-sized items, capped for grid-stride loops.
 unsigned warp_blocks(int64_t n) {
     int64_t b = (n + WARPS - 1) / WARPS;
@@ -532,7 +607,7 @@ ingot_status launch_fwd(fwd_args &f, cudaStream_t stream, int index) {
         f.part_acc = part;
         f.part_ml = part + f.nsplit * nrow * a.Dv;
     }
-    const size_t smem = (size_t)KT * (size_t)(a.D + a.Dv) * sizeof(float);
+    const size_t smem = smem_layout(a.D, a.Dv).floats(ROWS) * sizeof(float);
     cudaError_t err = cudaSuccess;
     if (smem > 48 * 1024)
         err = cudaFuncSetAttribute(sdpa_fwd_kernel<T, NC>,
@@ -598,6 +673,9 @@ ingot_status ingot__cuda_sdpa(ingot_array *out, ingot_array *lse, const ingot_ar
         f.ks[d] = k->strides[d];
         f.vs[d] = v->strides[d];
     }
+    f.q_vec = rows_vectorisable(q);
+    f.k_vec = rows_vectorisable(k);
+    f.v_vec = rows_vectorisable(v);
     f.out = ingot__data(out);
     f.out_dtype = out->dtype;
     if (q->dtype == INGOT_F32) return launch_fwd_dtype<float>(f, stream, index);
