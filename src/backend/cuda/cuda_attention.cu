@@ -106,9 +106,9 @@ __device__ float to_f32(float x) { return x; }
 __device__ float to_f32(__half x) { return __half2float(x); }
 __device__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
 
-// The final row of the forward pass: out = acc / l rounded to out's dtype (a
-// row with l = 0 saw no key: zeros) and lse = m + log(l) (-inf for such a row).
-// Called by the row's warp; acc(c) gives element c of its lane's share.
+// A finished softmax row with max m and sum l of exp(s - m): out = acc * inv()
+// (a row with l = 0 saw no key: zeros), and its log-sum-exp (-inf for such a
+// row), as the CPU kernel forms them.
 struct row_result {
     float m, l;
     __device__ float inv() const { return l > 0 ? 1.0f / l : 0.0f; }
@@ -258,7 +258,8 @@ __global__ void __launch_bounds__(THREADS) sdpa_fwd_kernel(fwd_args f) {
             stage_rows(vs, L.dvp, (const T *)f.v, [&](int r) { return vo + r * f.vs[2]; },
                        f.vs[3], nk, Dv, f.v_vec);
             __syncthreads();
-            // Lane l's dot products with key j0 + l (garbage past nk: unused).
+            // Lane l's dot products with key j0 + l (garbage past nk: unused)
+            // for the warp's rows within the tile.
             float dot[RW];
 #pragma unroll
             for (int k = 0; k < RW; k++) dot[k] = 0;
@@ -267,6 +268,7 @@ __global__ void __launch_bounds__(THREADS) sdpa_fwd_kernel(fwd_args f) {
                 const float4 kv = *(const float4 *)(krow + d);
 #pragma unroll
                 for (int k = 0; k < RW; k++) {
+                    if (warp + k * WARPS >= nrows) break; // warp-uniform
                     const float4 qv = *(const float4 *)(qs + (warp + k * WARPS) * L.dp + d);
                     dot[k] += qv.x * kv.x + qv.y * kv.y + qv.z * kv.z + qv.w * kv.w;
                 }
