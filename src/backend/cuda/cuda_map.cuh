@@ -54,6 +54,27 @@ __global__ void ingot__cu_map_contig(int64_t n, F f, Out *__restrict__ o,
     }
 }
 
+// off[k] = element offset of row-major index i (< it.size) for operand k,
+// as ingot__cu_offsets but with the operand count known, so that off stays
+// in registers, and without a division for the outermost dim (none at all
+// for a single merged dim: contiguous, a broadcast scalar, a plain stride).
+template <int NOPS>
+__device__ inline void ingot__cu_map_offsets(const ingot__cu_iter &it, int64_t i,
+                                             int64_t (&off)[NOPS]) {
+#pragma unroll
+    for (int k = 0; k < NOPS; k++) off[k] = 0;
+    for (int d = it.ndim - 1; d > 0; d--) {
+        int64_t q = i / it.shape[d], r = i - q * it.shape[d];
+#pragma unroll
+        for (int k = 0; k < NOPS; k++) off[k] += r * it.strides[k][d];
+        i = q;
+    }
+    if (it.ndim > 0) {
+#pragma unroll
+        for (int k = 0; k < NOPS; k++) off[k] += i * it.strides[k][0];
+    }
+}
+
 // o[off[0]] = f(in_k[off[k + 1]]...).
 template <class F, class Out, size_t... K, class... In>
 __device__ inline void ingot__cu_map_at(const F &f, Out *o, const int64_t *off,
@@ -62,19 +83,13 @@ __device__ inline void ingot__cu_map_at(const F &f, Out *o, const int64_t *off,
 }
 
 // Any strides (operand 0 is the output, operand k + 1 is in_k): one thread
-// maps element i of the row-major walk of it per grid-stride step. A single
-// merged dim (contiguous, one broadcast scalar, a plain stride) needs no
-// division.
+// maps element i of the row-major walk of it per grid-stride step.
 template <class F, class Out, class... In>
 __global__ void ingot__cu_map_strided(ingot__cu_iter it, F f, Out *o, const In *... in) {
     int64_t step = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < it.size; i += step) {
-        int64_t off[INGOT__CU_MAX_OPS];
-        if (it.ndim <= 1) {
-            for (int k = 0; k < it.nops; k++) off[k] = it.ndim ? i * it.strides[k][0] : 0;
-        } else {
-            ingot__cu_offsets(it, i, off);
-        }
+        int64_t off[1 + sizeof...(In)];
+        ingot__cu_map_offsets(it, i, off);
         ingot__cu_map_at(f, o, off, std::index_sequence_for<In...>{}, in...);
     }
 }
