@@ -59,8 +59,8 @@ static ingot_status fill_run(ingot_array *dst, double start, double step, const 
     }
     return ingot__cu_dispatch_dtype(dst->dtype, [&](auto dc) {
         constexpr ingot_dtype D = dc;
-        fill_kernel<D><<<ingot__cu_blocks(n), 256, 0, stream>>>((ingot__cu_t<D> *)d, n, start,
-                                                                 step);
+        fill_kernel<D>
+            <<<ingot__cu_blocks(n), 256, 0, stream>>>((ingot__cu_t<D> *)d, n, start, step);
         INGOT__CU_CHECK(cudaGetLastError(), op);
         return INGOT_OK;
     });

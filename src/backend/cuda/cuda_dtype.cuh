@@ -122,7 +122,9 @@ __device__ inline uint16_t ingot__cu_f32_to_f16(float f) {
     return sign | (uint16_t)((ax - 0x38000000u) >> 13);
 }
 
-__device__ inline float ingot__cu_bf16_to_f32(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
+__device__ inline float ingot__cu_bf16_to_f32(uint16_t h) {
+    return __uint_as_float((uint32_t)h << 16);
+}
 
 // Round to nearest even; NaN stays NaN (quiet bit set, payload kept).
 __device__ inline uint16_t ingot__cu_f32_to_bf16(float f) {
@@ -136,26 +138,35 @@ __device__ inline uint16_t ingot__cu_f32_to_bf16(float f) {
 
 template <ingot_dtype D> __device__ inline float ingot__cu_to_f32(ingot__cu_t<D> x) {
     static_assert(ingot__cu_float_v<D>);
-    if constexpr (D == INGOT_F16) return ingot__cu_f16_to_f32(x);
-    else if constexpr (D == INGOT_BF16) return ingot__cu_bf16_to_f32(x);
-    else return x;
+    if constexpr (D == INGOT_F16)
+        return ingot__cu_f16_to_f32(x);
+    else if constexpr (D == INGOT_BF16)
+        return ingot__cu_bf16_to_f32(x);
+    else
+        return x;
 }
 
 // v rounded once to D.
 template <ingot_dtype D> __device__ inline ingot__cu_t<D> ingot__cu_from_f32(float v) {
     static_assert(ingot__cu_float_v<D>);
-    if constexpr (D == INGOT_F16) return ingot__cu_f32_to_f16(v);
-    else if constexpr (D == INGOT_BF16) return ingot__cu_f32_to_bf16(v);
-    else return v;
+    if constexpr (D == INGOT_F16)
+        return ingot__cu_f32_to_f16(v);
+    else if constexpr (D == INGOT_BF16)
+        return ingot__cu_f32_to_bf16(v);
+    else
+        return v;
 }
 
 // ---- element conversions through f64 and i64 (src/core/dtype.c) ----
 
 // ingot__load_f64: the value as a double (i64 rounds to nearest).
 template <ingot_dtype D> __device__ inline double ingot__cu_to_f64(ingot__cu_t<D> x) {
-    if constexpr (D == INGOT_BOOL) return x ? 1.0 : 0.0;
-    else if constexpr (ingot__cu_float_v<D>) return (double)ingot__cu_to_f32<D>(x);
-    else return (double)x;
+    if constexpr (D == INGOT_BOOL)
+        return x ? 1.0 : 0.0;
+    else if constexpr (ingot__cu_float_v<D>)
+        return (double)ingot__cu_to_f32<D>(x);
+    else
+        return (double)x;
 }
 
 // Truncates toward zero and saturates to [lo, hi]; NaN gives 0.
@@ -169,41 +180,54 @@ __device__ inline int64_t ingot__cu_f64_to_int(double v, double lo, double hi) {
 // ingot__store_f64: floats round through f32, integers truncate and
 // saturate, bool is v != 0 (NaN gives true).
 template <ingot_dtype D> __device__ inline ingot__cu_t<D> ingot__cu_from_f64(double v) {
-    if constexpr (D == INGOT_BOOL) return v != 0.0;
-    else if constexpr (D == INGOT_U8) return (uint8_t)ingot__cu_f64_to_int(v, 0, UINT8_MAX);
-    else if constexpr (D == INGOT_I8) return (int8_t)ingot__cu_f64_to_int(v, INT8_MIN, INT8_MAX);
+    if constexpr (D == INGOT_BOOL)
+        return v != 0.0;
+    else if constexpr (D == INGOT_U8)
+        return (uint8_t)ingot__cu_f64_to_int(v, 0, UINT8_MAX);
+    else if constexpr (D == INGOT_I8)
+        return (int8_t)ingot__cu_f64_to_int(v, INT8_MIN, INT8_MAX);
     else if constexpr (D == INGOT_I32)
         return (int32_t)ingot__cu_f64_to_int(v, INT32_MIN, INT32_MAX);
-    else if constexpr (D == INGOT_U32) return (uint32_t)ingot__cu_f64_to_int(v, 0, UINT32_MAX);
-    else if constexpr (D == INGOT_I64) return ingot__cu_f64_to_int(v, -0x1p63, 0x1p63);
-    else return ingot__cu_from_f32<D>((float)v);
+    else if constexpr (D == INGOT_U32)
+        return (uint32_t)ingot__cu_f64_to_int(v, 0, UINT32_MAX);
+    else if constexpr (D == INGOT_I64)
+        return ingot__cu_f64_to_int(v, -0x1p63, 0x1p63);
+    else
+        return ingot__cu_from_f32<D>((float)v);
 }
 
 // ingot__load_i64 of an integer or bool element (bool: x != 0).
 template <ingot_dtype D> __device__ inline int64_t ingot__cu_to_i64(ingot__cu_t<D> x) {
     static_assert(!ingot__cu_float_v<D>);
-    if constexpr (D == INGOT_BOOL) return x != 0;
-    else return (int64_t)x;
+    if constexpr (D == INGOT_BOOL)
+        return x != 0;
+    else
+        return (int64_t)x;
 }
 
 // ingot__store_i64 into an integer or bool element: integers keep the low
 // bits (wrap), bool is v != 0.
 template <ingot_dtype D> __device__ inline ingot__cu_t<D> ingot__cu_from_i64(int64_t v) {
     static_assert(!ingot__cu_float_v<D>);
-    if constexpr (D == INGOT_BOOL) return v != 0;
-    else return (ingot__cu_t<D>)(uint64_t)v;
+    if constexpr (D == INGOT_BOOL)
+        return v != 0;
+    else
+        return (ingot__cu_t<D>)(uint64_t)v;
 }
 
 // An element of S converted to D as the CPU's copy does: raw for one dtype,
 // through f32 between float dtypes (exact as the CPU's f64 route), through
 // i64 between integer/bool dtypes, through f64 otherwise.
-template <ingot_dtype D, ingot_dtype S> __device__ inline ingot__cu_t<D> ingot__cu_convert(ingot__cu_t<S> x) {
-    if constexpr (D == S) return x;
+template <ingot_dtype D, ingot_dtype S>
+__device__ inline ingot__cu_t<D> ingot__cu_convert(ingot__cu_t<S> x) {
+    if constexpr (D == S)
+        return x;
     else if constexpr (ingot__cu_float_v<D> && ingot__cu_float_v<S>)
         return ingot__cu_from_f32<D>(ingot__cu_to_f32<S>(x));
     else if constexpr (!ingot__cu_float_v<D> && !ingot__cu_float_v<S>)
         return ingot__cu_from_i64<D>(ingot__cu_to_i64<S>(x));
-    else return ingot__cu_from_f64<D>(ingot__cu_to_f64<S>(x));
+    else
+        return ingot__cu_from_f64<D>(ingot__cu_to_f64<S>(x));
 }
 
 #endif

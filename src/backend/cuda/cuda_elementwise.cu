@@ -78,13 +78,20 @@ __device__ inline int64_t unary_i64(ingot__unary_op op, int64_t x) {
 
 // Arithmetic in f32.
 template <ingot__binary_op OP> __device__ inline float arith_f32(float x, float y) {
-    if constexpr (OP == INGOT__ADD) return x + y;
-    else if constexpr (OP == INGOT__SUB) return x - y;
-    else if constexpr (OP == INGOT__MUL) return x * y;
-    else if constexpr (OP == INGOT__DIV) return x / y;
-    else if constexpr (OP == INGOT__POW) return powf(x, y);
-    else if constexpr (OP == INGOT__MAXIMUM) return x != x ? x : (x >= y ? x : y); // NaN wins, ties give x
-    else return x != x ? x : (x <= y ? x : y); // INGOT__MINIMUM
+    if constexpr (OP == INGOT__ADD)
+        return x + y;
+    else if constexpr (OP == INGOT__SUB)
+        return x - y;
+    else if constexpr (OP == INGOT__MUL)
+        return x * y;
+    else if constexpr (OP == INGOT__DIV)
+        return x / y;
+    else if constexpr (OP == INGOT__POW)
+        return powf(x, y);
+    else if constexpr (OP == INGOT__MAXIMUM)
+        return x != x ? x : (x >= y ? x : y); // NaN wins, ties give x
+    else
+        return x != x ? x : (x <= y ? x : y); // INGOT__MINIMUM
 }
 
 // Arithmetic in int64, wrapping as uint64 (div and pow are rejected before
@@ -118,8 +125,10 @@ template <class T> __device__ inline bool compare_elem(ingot__binary_op op, T x,
 // An element in its compute type: float dtypes as f32, integers and bool
 // as int64 (bool's raw byte, as the CPU's chunk loads).
 template <ingot_dtype D> __device__ inline auto compute_value(ingot__cu_t<D> x) {
-    if constexpr (ingot__cu_float_v<D>) return ingot__cu_to_f32<D>(x);
-    else return (int64_t)x;
+    if constexpr (ingot__cu_float_v<D>)
+        return ingot__cu_to_f32<D>(x);
+    else
+        return (int64_t)x;
 }
 
 // ---- functors over storage types ----
@@ -192,7 +201,8 @@ ingot_status ingot__cuda_binary(ingot__binary_op op, ingot_array *out, const ing
     return ingot__cu_dispatch_dtype(a->dtype, [&](auto dc) {
         constexpr ingot_dtype D = dc;
         using T = ingot__cu_t<D>;
-        if (is_compare(op)) return ingot__cu_map<uint8_t, T, T>("binary", compare_fn<D>{op}, out, a, b);
+        if (is_compare(op))
+            return ingot__cu_map<uint8_t, T, T>("binary", compare_fn<D>{op}, out, a, b);
         if constexpr (ingot__cu_float_v<D>) {
             auto ops = std::make_integer_sequence<int, INGOT__EQ>{}; // the arithmetic ops
             return dispatch_enum(op, ops, [&](auto oc) {
@@ -207,7 +217,8 @@ ingot_status ingot__cuda_binary(ingot__binary_op op, ingot_array *out, const ing
     });
 }
 
-// where on raw values of esize bytes with a cond element of type C.
+// out = cond ? a : b on raw elements of out's size, cond of type C tested
+// against MASK.
 template <class C, C MASK>
 static ingot_status where_run(ingot_array *out, const ingot_array *cond, const ingot_array *a,
                               const ingot_array *b) {

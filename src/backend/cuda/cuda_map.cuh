@@ -16,9 +16,7 @@
 
 #include "backend/cuda/cuda_dtype.cuh"
 
-template <class T, int V> struct alignas(sizeof(T) * V) ingot__cu_vec {
-    T v[V];
-};
+template <class T, int V> struct alignas(sizeof(T) * V) ingot__cu_vec { T v[V]; };
 
 // Elements per vector: 16 bytes of the widest operand.
 template <class Out, class... In> constexpr int ingot__cu_map_width() {
@@ -33,7 +31,8 @@ __device__ inline void ingot__cu_map_vec(const F &f, ingot__cu_vec<Out, V> *o,
                                          const ingot__cu_vec<In, V> &...x) {
     ingot__cu_vec<Out, V> r;
 #pragma unroll
-    for (int k = 0; k < V; k++) r.v[k] = f(x.v[k]...);
+    for (int k = 0; k < V; k++)
+        r.v[k] = f(x.v[k]...);
     *o = r;
 }
 
@@ -49,7 +48,8 @@ __global__ void ingot__cu_map_contig(int64_t n, F f, Out *__restrict__ o,
             ingot__cu_map_vec<V>(f, reinterpret_cast<ingot__cu_vec<Out, V> *>(o + i),
                                  *reinterpret_cast<const ingot__cu_vec<In, V> *>(in + i)...);
         } else {
-            for (int64_t j = i; j < n; j++) o[j] = f(in[j]...);
+            for (int64_t j = i; j < n; j++)
+                o[j] = f(in[j]...);
         }
     }
 }
@@ -62,16 +62,19 @@ template <int NOPS>
 __device__ inline void ingot__cu_map_offsets(const ingot__cu_iter &it, int64_t i,
                                              int64_t (&off)[NOPS]) {
 #pragma unroll
-    for (int k = 0; k < NOPS; k++) off[k] = 0;
+    for (int k = 0; k < NOPS; k++)
+        off[k] = 0;
     for (int d = it.ndim - 1; d > 0; d--) {
         int64_t q = i / it.shape[d], r = i - q * it.shape[d];
 #pragma unroll
-        for (int k = 0; k < NOPS; k++) off[k] += r * it.strides[k][d];
+        for (int k = 0; k < NOPS; k++)
+            off[k] += r * it.strides[k][d];
         i = q;
     }
     if (it.ndim > 0) {
 #pragma unroll
-        for (int k = 0; k < NOPS; k++) off[k] += i * it.strides[k][0];
+        for (int k = 0; k < NOPS; k++)
+            off[k] += i * it.strides[k][0];
     }
 }
 
@@ -85,7 +88,7 @@ __device__ inline void ingot__cu_map_at(const F &f, Out *o, const int64_t *off,
 // Any strides (operand 0 is the output, operand k + 1 is in_k): one thread
 // maps element i of the row-major walk of it per grid-stride step.
 template <class F, class Out, class... In>
-__global__ void ingot__cu_map_strided(ingot__cu_iter it, F f, Out *o, const In *... in) {
+__global__ void ingot__cu_map_strided(ingot__cu_iter it, F f, Out *o, const In *...in) {
     int64_t step = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < it.size; i += step) {
         int64_t off[1 + sizeof...(In)];
@@ -105,7 +108,8 @@ static ingot_status ingot__cu_map(const char *op, const F &f, ingot_array *out, 
     if (out->size == 0) return INGOT_OK;
     const ingot_array *arrays[nops] = {out, in...};
     const int64_t *strides[nops];
-    for (int k = 0; k < nops; k++) strides[k] = arrays[k]->strides;
+    for (int k = 0; k < nops; k++)
+        strides[k] = arrays[k]->strides;
     ingot__cu_iter it;
     ingot__cu_iter_init(&it, out->shape, out->ndim, nops, strides);
     // Contiguous: one merged dim of stride 1 everywhere (or one element).

@@ -35,7 +35,8 @@ __global__ void random_bits_kernel(uint32_t *out, int64_t n, uint64_t counter, u
             *reinterpret_cast<uint4 *>(out + i) = r;
         } else {
             const uint32_t lanes[4] = {r.x, r.y, r.z, r.w};
-            for (int k = 0; k < 4 && i + k < n; k++) out[i + k] = lanes[k];
+            for (int k = 0; k < 4 && i + k < n; k++)
+                out[i + k] = lanes[k];
         }
     }
 }
