@@ -6,22 +6,25 @@
 #include "options.h"
 
 static int usage(FILE *f, int code) {
-    fprintf(f, "usage: ingot info --model DIR\n\n"
+    fprintf(f, "usage: ingot info --model DIR [--device DEV]\n\n"
                "Loads the Hugging Face model folder DIR and prints its architecture, number\n"
                "of parameters, weight dtype, context length, shape and the memory its weights\n"
                "take.\n\n"
-               "  -m, --model DIR  the model folder (config.json, *.safetensors)\n");
+               "  -m, --model DIR       the model folder (config.json, *.safetensors)\n");
+    cli_device_help(f);
     return code;
 }
 
 int cli_info(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return usage(stdout, 0);
     const char *dir = NULL;
-    const cli_option opts[] = {{"--model", "-m", CLI_STRING, &dir, 0, 0}};
-    if (cli_parse("info", argc, argv, opts, 1, NULL, 0, NULL)) return 2;
+    cli_device dev = {0};
+    const cli_option opts[] = {{"--model", "-m", CLI_STRING, &dir, 0, 0}, cli_device_option(&dev)};
+    int rc = cli_parse("info", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL);
+    if (rc) return rc;
     if (!dir) return cli_usage_error("info", "--model DIR is required");
     ingot_model *m = NULL;
-    if (cli_load_model(&m, "info", dir, NULL)) return 1;
+    if (cli_load_model(&m, "info", dir, &dev)) return 1;
     ingot_model_info i;
     ingot_model_get_info(&i, m);
     printf("model folder    %s\n", dir);
