@@ -22,6 +22,11 @@ static void test_cpu_table_is_complete(void **state) {
     for (; slot < end; slot++) assert_non_null(*slot);
 }
 
+static char plugin_message[256];
+static void record_error(const char *message) {
+    snprintf(plugin_message, sizeof plugin_message, "%s", message);
+}
+
 static void test_cuda_plugin(void **state) {
     (void)state;
     char path[4096];
@@ -38,11 +43,24 @@ static void test_cuda_plugin(void **state) {
     assert_non_null(h);
     ingot__plugin_entry entry = (ingot__plugin_entry)dlsym(h, INGOT__PLUGIN_SYMBOL);
     assert_non_null(entry);
-    const ingot__plugin *p = entry();
+    static const ingot__plugin_host host = {.set_error = record_error};
+    const ingot__plugin *p = entry(&host);
     assert_int_equal(p->abi, INGOT__PLUGIN_ABI);
     assert_string_equal(p->name, "cuda");
     int n = p->device_count();
     assert_true(n >= 0);
+    /* Every entry of the CUDA table is filled. */
+    const ingot__backend *be = p->backend;
+    assert_non_null(be);
+    for (const void *const *slot = (const void *const *)&be->alloc;
+         slot < (const void *const *)(be + 1); slot++)
+        assert_non_null(*slot);
+    /* Errors travel back through the host's set_error. */
+    if (n == 0) {
+        ingot_memory_stats ms;
+        assert_int_equal(be->memory_stats(&ms, 0), INGOT_ERR_DEVICE);
+        assert_non_null(strstr(plugin_message, "no device cuda:0"));
+    }
     /* The library finds the same plugin through INGOT_CUDA_PLUGIN. */
     setenv("INGOT_CUDA_PLUGIN", path, 1);
     assert_int_equal(ingot_device_count(INGOT_DEVICE_CUDA), n);

@@ -66,7 +66,8 @@ ingot_dtype ingot_promote_types(ingot_dtype a, ingot_dtype b);
 
 typedef struct ingot_array ingot_array;
 
-/* ---- creation (all results are contiguous, row-major, on the CPU) ---- */
+/* ---- creation (all results are contiguous, row-major, on the CPU, except
+ * ingot_zeros_like; ingot_array_to_device moves them) ---- */
 
 /* Copies ndim dims of host data (row-major, dtype elements) into a new array.
  * ndim 0 makes a scalar; dims of size 0 are allowed (data may then be NULL).
@@ -100,8 +101,8 @@ ingot_status ingot_full(ingot_array **out, ingot_dtype dtype, const int64_t *sha
 /* A 0-d array holding value. Errors: as ingot_full. */
 ingot_status ingot_scalar(ingot_array **out, ingot_dtype dtype, double value);
 
-/* Zeros with the dtype and shape of a (contiguous, on the CPU). Errors:
- * INVALID_ARGUMENT for NULLs, OUT_OF_MEMORY. */
+/* Zeros with the dtype and shape of a, contiguous, on a's device. Errors:
+ * INVALID_ARGUMENT for NULLs, DEVICE, OUT_OF_MEMORY. */
 ingot_status ingot_zeros_like(ingot_array **out, const ingot_array *a);
 
 /* The 1-D array start, start+step, ... up to (excluding) stop, of

@@ -15,12 +15,17 @@
  *    means every axis (naxes ignored); naxes 0 with non-NULL axes reduces none;
  *  - index outputs (argmax, argsort, topk, ...) are INGOT_I64; index inputs may
  *    be any integer dtype, negative indices count from the end, and indices
- *    out of range are an INDEX error;
+ *    out of range are an INDEX error; indices are checked on the host, so
+ *    they may be CPU arrays even when the data is on a GPU (they are then
+ *    uploaded without waiting), while indices on a GPU are copied back to be
+ *    checked (the op then waits for the GPU);
+ *  - every input of an op is on one device (except index inputs, above), and
+ *    the output is on that device; otherwise DEVICE;
  *  - every op is recorded for autograd (autograd.h) when a tape is active,
  *    except those marked "not differentiable", whose outputs carry no gradient.
  *
  * Common errors: INVALID_ARGUMENT (NULL pointers, bad axes), SHAPE, DTYPE,
- * OUT_OF_MEMORY, INDEX. */
+ * OUT_OF_MEMORY, INDEX, DEVICE. */
 #ifndef INGOT_OPS_H
 #define INGOT_OPS_H
 

@@ -7,7 +7,8 @@
  * (uniform: one per element, normal: two, categorical: one per logit)
  * advances rng->counter by ceil(w / 4), so consecutive calls give fresh
  * numbers. A call that fails on its arguments leaves rng unchanged. An rng is
- * used by one thread at a time. Results are CPU arrays and are not
+ * used by one thread at a time. Results are CPU arrays (categorical: on the
+ * logits' device; the noise is drawn on the CPU) and are not
  * differentiable. */
 #ifndef INGOT_RANDOM_H
 #define INGOT_RANDOM_H

@@ -15,6 +15,9 @@ static pthread_once_t plugin_once = PTHREAD_ONCE_INIT;
 static const ingot__plugin *cuda_plugin;
 static char plugin_error[512];
 
+/* The plugin's errors become the calling thread's message. */
+static void set_error(const char *message) { ingot__error(INGOT_OK, "%s", message); }
+
 /* Tries dir/rel; keeps the handle open for the life of the process. */
 static const ingot__plugin *try_load(const char *path) {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -23,8 +26,9 @@ static const ingot__plugin *try_load(const char *path) {
         return NULL;
     }
     ingot__plugin_entry entry = (ingot__plugin_entry)dlsym(h, INGOT__PLUGIN_SYMBOL);
-    const ingot__plugin *p = entry ? entry() : NULL;
-    if (!p || p->abi != INGOT__PLUGIN_ABI) {
+    static const ingot__plugin_host host = {.set_error = set_error};
+    const ingot__plugin *p = entry ? entry(&host) : NULL;
+    if (!p || p->abi != INGOT__PLUGIN_ABI || !p->backend) {
         snprintf(plugin_error, sizeof plugin_error, "%s: not an ingot plugin of ABI %d", path,
                  INGOT__PLUGIN_ABI);
         dlclose(h);

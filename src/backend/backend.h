@@ -58,7 +58,8 @@ typedef struct ingot__backend {
     ingot_status (*download)(void *dst, const void *src, size_t nbytes, int index);
     /* Waits for all queued work on the device; reports a failed kernel. */
     ingot_status (*synchronize)(int index);
-    /* Statistics and limits as documented in ingot/device.h. */
+    /* Statistics and limits as documented in ingot/device.h. upload through
+     * empty_cache are NULL in the CPU table. */
     ingot_status (*memory_stats)(ingot_memory_stats *out, int index);
     void (*reset_peak)(int index);
     ingot_status (*set_memory_limit)(size_t bytes, int index);

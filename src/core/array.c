@@ -75,26 +75,34 @@ static ingot_status check_shape(const int64_t *shape, int ndim, const char *op) 
 
 /* ---- buffers ---- */
 
-static ingot__buffer *buffer_new(size_t nbytes) {
+/* A buffer of nbytes on device, allocated by the device's backend. */
+static ingot_status buffer_new(ingot__buffer **out, size_t nbytes, ingot_device device,
+                               const char *op) {
+    *out = NULL;
+    const ingot__backend *be = ingot__backend_for(device);
+    if (!be)
+        return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for device %s:%d", op,
+                            device.type == INGOT_DEVICE_CUDA ? "cuda" : "cpu", device.index);
     ingot__buffer *b = calloc(1, sizeof *b);
-    if (!b) return NULL;
+    if (!b) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
     /* One byte at least, so that empty arrays still own a valid pointer. */
-    b->data = ingot__host_alloc(nbytes ? nbytes : 1);
-    if (!b->data) {
+    ingot_status st = be->alloc(&b->data, nbytes ? nbytes : 1, device.index);
+    if (st) {
         free(b);
-        return NULL;
+        return st;
     }
     atomic_init(&b->refs, 1);
     b->nbytes = nbytes;
-    b->device = ingot_cpu();
+    b->device = device;
     b->owned = true;
-    return b;
+    *out = b;
+    return INGOT_OK;
 }
 
 static void buffer_release(ingot__buffer *b) {
     if (atomic_fetch_sub(&b->refs, 1) != 1) return;
     if (b->owned)
-        ingot__host_free(b->data, b->nbytes ? b->nbytes : 1);
+        ingot__backend_for(b->device)->free(b->data, b->nbytes ? b->nbytes : 1, b->device.index);
     else if (b->release)
         b->release(b->release_ctx);
     free(b);
@@ -113,7 +121,7 @@ static ingot_array *array_alloc(ingot_dtype dtype, const int64_t *shape, int ndi
 }
 
 ingot_status ingot__array_new(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
-                              const char *op) {
+                              ingot_device device, const char *op) {
     *out = NULL;
     if (!ingot_dtype_size(dtype))
         return ingot__error(INGOT_ERR_DTYPE, "%s: invalid dtype %d", op, (int)dtype);
@@ -123,11 +131,14 @@ ingot_status ingot__array_new(ingot_array **out, ingot_dtype dtype, const int64_
     if (size < 0 || (uint64_t)size > SIZE_MAX / 8)
         return ingot__error(INGOT_ERR_LIMIT, "%s: array size overflows", op);
     ingot_array *a = array_alloc(dtype, shape, ndim);
+    if (!a) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
     size_t nbytes = (size_t)size * ingot_dtype_size(dtype);
-    if (a) a->buf = buffer_new(nbytes);
-    if (!a || !a->buf) {
+    st = buffer_new(&a->buf, nbytes, device, op);
+    if (st) {
         free(a);
-        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes", op, nbytes);
+        if (st == INGOT_ERR_OUT_OF_MEMORY && device.type == INGOT_DEVICE_CPU)
+            return ingot__error(st, "%s: cannot allocate %zu bytes", op, nbytes);
+        return st;
     }
     ingot__contiguous_strides(a->strides, shape, ndim);
     *out = a;
@@ -135,7 +146,7 @@ ingot_status ingot__array_new(ingot_array **out, ingot_dtype dtype, const int64_
 }
 
 ingot_status ingot__array_new_like(ingot_array **out, const ingot_array *a, ingot_dtype dtype) {
-    return ingot__array_new(out, dtype, a->shape, a->ndim, "array");
+    return ingot__array_new(out, dtype, a->shape, a->ndim, a->buf->device, "array");
 }
 
 ingot_status ingot__array_view(ingot_array **out, const ingot_array *base, const int64_t *shape,
@@ -155,7 +166,7 @@ ingot_status ingot__array_view(ingot_array **out, const ingot_array *base, const
 ingot_status ingot_array_from_data(ingot_array **out, const void *data, ingot_dtype dtype,
                                    const int64_t *shape, int ndim) {
     INGOT__CHECK_NOT_NULL(out, "array_from_data");
-    ingot_status st = ingot__array_new(out, dtype, shape, ndim, "array_from_data");
+    ingot_status st = ingot__array_new(out, dtype, shape, ndim, ingot_cpu(), "array_from_data");
     if (st) return st;
     size_t nbytes = ingot_array_nbytes(*out);
     if (nbytes && !data) {
@@ -201,17 +212,22 @@ ingot_status ingot_array_wrap(ingot_array **out, void *data, ingot_dtype dtype,
     return INGOT_OK;
 }
 
-ingot_status ingot_full(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
-                        double value) {
-    INGOT__CHECK_NOT_NULL(out, "full");
-    ingot_status st = ingot__array_new(out, dtype, shape, ndim, "full");
+ingot_status ingot__full_on(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
+                            double value, ingot_device device, const char *op) {
+    ingot_status st = ingot__array_new(out, dtype, shape, ndim, device, op);
     if (st) return st;
-    st = ingot__cpu_backend.fill(*out, value);
+    st = ingot__backend_for(device)->fill(*out, value);
     if (st) {
         ingot_array_free(*out);
         *out = NULL;
     }
     return st;
+}
+
+ingot_status ingot_full(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
+                        double value) {
+    INGOT__CHECK_NOT_NULL(out, "full");
+    return ingot__full_on(out, dtype, shape, ndim, value, ingot_cpu(), "full");
 }
 
 ingot_status ingot_zeros(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim) {
@@ -230,7 +246,7 @@ ingot_status ingot_zeros_like(ingot_array **out, const ingot_array *a) {
     INGOT__CHECK_NOT_NULL(out, "zeros_like");
     *out = NULL;
     INGOT__CHECK_NOT_NULL(a, "zeros_like");
-    return ingot_full(out, a->dtype, a->shape, a->ndim, 0.0);
+    return ingot__full_on(out, a->dtype, a->shape, a->ndim, 0.0, a->buf->device, "zeros_like");
 }
 
 ingot_status ingot_arange(ingot_array **out, ingot_dtype dtype, double start, double stop,
@@ -244,7 +260,7 @@ ingot_status ingot_arange(ingot_array **out, ingot_dtype dtype, double start, do
     double n = ceil((stop - start) / step);
     if (n > 0x1p40) return ingot__error(INGOT_ERR_LIMIT, "arange: %g elements", n);
     int64_t shape[1] = {n > 0 ? (int64_t)n : 0};
-    ingot_status st = ingot__array_new(out, dtype, shape, 1, "arange");
+    ingot_status st = ingot__array_new(out, dtype, shape, 1, ingot_cpu(), "arange");
     if (st) return st;
     st = ingot__cpu_backend.arange(*out, start, step);
     if (st) {
@@ -307,14 +323,70 @@ ingot_status ingot_array_to_host(void *dst, size_t dst_bytes, ingot_dtype dtype,
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
                             "array_to_host: %zu bytes needed, %zu given", need, dst_bytes);
     if (!need) return INGOT_OK;
-    ingot_array *host;
-    ingot_status st = ingot_array_wrap(&host, dst, dtype, a->shape, a->ndim, NULL, NULL);
-    if (st) return st;
     const ingot__backend *be;
-    st = ingot__backend_get(&be, &a, 1, "array_to_host");
+    ingot_status st = ingot__backend_get(&be, &a, 1, "array_to_host");
+    if (st) return st;
+    if (a->buf->device.type != INGOT_DEVICE_CPU) {
+        /* Converted and made contiguous on the device, then downloaded. */
+        ingot_array *c;
+        bool as_is = a->dtype == dtype && ingot_array_is_contiguous(a);
+        st = as_is ? (c = ingot_array_retain((ingot_array *)a), INGOT_OK)
+                   : ingot__copy_as(&c, a, dtype, false, "array_to_host");
+        if (!st) st = be->download(dst, ingot__data(c), need, a->buf->device.index);
+        ingot_array_free(c);
+        return st;
+    }
+    ingot_array *host;
+    st = ingot_array_wrap(&host, dst, dtype, a->shape, a->ndim, NULL, NULL);
     if (!st) st = be->copy(host, a);
     ingot_array_free(host);
     return st;
+}
+
+ingot_status ingot_array_to_device(ingot_array **out, const ingot_array *a, ingot_device device) {
+    INGOT__CHECK_NOT_NULL(out, "array_to_device");
+    *out = NULL;
+    INGOT__CHECK_NOT_NULL(a, "array_to_device");
+    ingot_device from = a->buf->device;
+    if (from.type == device.type && from.index == device.index) {
+        *out = ingot_array_retain((ingot_array *)a);
+        return INGOT_OK;
+    }
+    const ingot__backend *to = ingot__backend_for(device);
+    if (!to || (device.type == INGOT_DEVICE_CUDA &&
+                (device.index < 0 || device.index >= ingot_device_count(INGOT_DEVICE_CUDA))))
+        return ingot__error(INGOT_ERR_DEVICE, "array_to_device: no device %s:%d",
+                            device.type == INGOT_DEVICE_CUDA ? "cuda" : "cpu", device.index);
+    ingot_array *res;
+    ingot_status st = ingot__array_new(&res, a->dtype, a->shape, a->ndim, device,
+                                       "array_to_device");
+    if (st) return st;
+    size_t n = ingot_array_nbytes(a);
+    if (device.type == INGOT_DEVICE_CPU) {
+        st = ingot_array_to_host(ingot__data(res), n, a->dtype, a);
+    } else {
+        /* Through contiguous host memory: a itself when it is a contiguous
+         * CPU array, a gathered CPU copy otherwise. */
+        ingot_array *host = NULL;
+        if (from.type == INGOT_DEVICE_CPU && ingot_array_is_contiguous(a))
+            host = ingot_array_retain((ingot_array *)a);
+        else
+            st = ingot_array_to_device(&host, a, ingot_cpu());
+        if (!st && !ingot_array_is_contiguous(host)) {
+            ingot_array *c;
+            st = ingot__copy_as(&c, host, host->dtype, false, "array_to_device");
+            ingot_array_free(host);
+            host = st ? NULL : c;
+        }
+        if (!st && n) st = to->upload(ingot__data(res), ingot__data(host), n, device.index);
+        ingot_array_free(host);
+    }
+    if (st) {
+        ingot_array_free(res);
+        return st;
+    }
+    *out = res;
+    return INGOT_OK;
 }
 
 ingot_status ingot_array_item(double *out, const ingot_array *a) {

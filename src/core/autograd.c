@@ -231,7 +231,8 @@ static ingot_status differentiate(ingot_array **outputs, ingot_array **grads, in
         if (!tracked(&t, outs[j]) || !ingot_dtype_is_float(outs[j]->dtype)) continue;
         ingot_array *seed;
         st = cotangents ? ingot_astype(&seed, cotangents[j], outs[j]->dtype)
-                        : ingot_ones(&seed, outs[j]->dtype, outs[j]->shape, outs[j]->ndim);
+                        : ingot__full_on(&seed, outs[j]->dtype, outs[j]->shape, outs[j]->ndim, 1.0,
+                                         ingot__device(outs[j]), "vjp");
         if (st == INGOT_OK) st = accumulate(&acc[outs[j]->tape_node], seed);
     }
     if (st == INGOT_OK && acc) st = backward_sweep(&t, acc);

@@ -197,7 +197,7 @@ static ingot_status broadcast_compute(ingot_array **out, const ingot_array *cons
     for (int i = 0; i < n && st == INGOT_OK; i++)
         st = ingot__broadcast_view(&v[i], in[i], shape, ndim);
     ingot_array *o = NULL;
-    if (st == INGOT_OK) st = ingot__array_new(&o, out_dtype, shape, ndim, name);
+    if (st == INGOT_OK) st = ingot__array_new(&o, out_dtype, shape, ndim, ingot__device(in[0]), name);
     if (st == INGOT_OK) {
         st = n == 2 ? be->binary((ingot__binary_op)op, o, v[0], v[1])
                     : be->where(o, v[0], v[1], v[2]);
@@ -308,6 +308,7 @@ typedef struct scope {
     ingot_status st;
     int n;
     ingot_array *tmp[SCOPE_MAX];
+    ingot_device device; /* where the constants go: the gradient's device */
 } scope;
 
 static const ingot_array *keep(scope *s, ingot_status st, ingot_array *a) {
@@ -342,7 +343,9 @@ static const ingot_array *sel(scope *s, const ingot_array *c, const ingot_array 
 
 static const ingot_array *cst(scope *s, double v, ingot_dtype dtype) {
     ingot_array *o = NULL;
-    return s->st != INGOT_OK ? NULL : keep(s, ingot_scalar(&o, dtype, v), o);
+    return s->st != INGOT_OK
+               ? NULL
+               : keep(s, ingot__full_on(&o, dtype, NULL, 0, v, s->device, "backward"), o);
 }
 
 /* grads[i] = g reduced and converted for node->inputs[i] (float inputs only). */
@@ -369,7 +372,7 @@ static ingot_status unary_backward(ingot_array **grads, const ingot_array *g,
                                    const ingot__node *node) {
     const ingot_array *x = node->inputs[0], *y = node->output;
     ingot_dtype dt = x->dtype;
-    scope s = {INGOT_OK, 0, {NULL}};
+    scope s = {INGOT_OK, 0, {NULL}, ingot__device(g)};
     const ingot_array *gx = NULL, *t = NULL;
     switch ((ingot__unary_op)node->i[0]) {
     case INGOT__NEG: gx = un(&s, INGOT__NEG, g); break;
@@ -415,7 +418,7 @@ static ingot_status binary_backward(ingot_array **grads, const ingot_array *g,
                                     const ingot__node *node) {
     const ingot_array *a = node->inputs[0], *b = node->inputs[1], *y = node->output;
     ingot_dtype dt = y->dtype;
-    scope s = {INGOT_OK, 0, {NULL}};
+    scope s = {INGOT_OK, 0, {NULL}, ingot__device(g)};
     const ingot_array *ga = NULL, *gb = NULL, *t = NULL;
     switch ((ingot__binary_op)node->i[0]) {
     case INGOT__ADD:
@@ -458,7 +461,7 @@ static ingot_status binary_backward(ingot_array **grads, const ingot_array *g,
 static ingot_status where_backward(ingot_array **grads, const ingot_array *g,
                                    const ingot__node *node) {
     const ingot_array *c = node->inputs[0];
-    scope s = {INGOT_OK, 0, {NULL}};
+    scope s = {INGOT_OK, 0, {NULL}, ingot__device(g)};
     const ingot_array *zero = cst(&s, 0, node->output->dtype);
     give(&s, grads, 1, sel(&s, c, g, zero), node);
     give(&s, grads, 2, sel(&s, c, zero, g), node);

@@ -10,53 +10,35 @@
 
 /* ---- shared helpers ---- */
 
-/* A new contiguous array of dtype and shape filled with value (not recorded). */
-static ingot_status filled(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
-                           double value, const char *op) {
-    const ingot__backend *be = NULL;
-    ingot_status st = ingot__array_new(out, dtype, shape, ndim, op);
-    if (st == INGOT_OK) st = ingot__backend_get(&be, (const ingot_array *const *)out, 1, op);
-    if (st == INGOT_OK) st = be->fill(*out, value);
-    if (st != INGOT_OK) {
-        ingot_array_free(*out);
-        *out = NULL;
-    }
-    return st;
-}
-
-/* The indices as a contiguous i64 array with negative values wrapped, after
- * checking every value lies in [-dim, dim).
+/* The indices as a contiguous i64 array on device with negative values
+ * wrapped, after checking on the host that every value lies in [-dim, dim)
+ * (indices on a GPU are copied back for that: a synchronisation).
  * Errors: DTYPE for non-integer indices, INDEX naming the bad value. */
 static ingot_status normalize_indices(ingot_array **out, const ingot_array *indices, int64_t dim,
-                                      int axis, const char *op) {
+                                      int axis, ingot_device device, const char *op) {
     *out = NULL;
     if (!ingot_dtype_is_integer(indices->dtype))
         return ingot__error(INGOT_ERR_DTYPE, "%s: indices must have an integer dtype, got %s", op,
                             ingot_dtype_name(indices->dtype));
-    ingot_array *idx = NULL; /* indices' shape, i64 */
-    ingot_status st = ingot__array_new(&idx, INGOT_I64, indices->shape, indices->ndim, op);
-    if (st != INGOT_OK) return st;
-    if (idx->size > 0) {
+    ingot_array *idx = NULL; /* indices' shape, i64, on the CPU */
+    ingot_status st =
+        ingot__array_new(&idx, INGOT_I64, indices->shape, indices->ndim, ingot_cpu(), op);
+    if (st == INGOT_OK && idx->size > 0)
         st = ingot_array_to_host(ingot__data(idx), ingot_array_nbytes(idx), INGOT_I64, indices);
-        if (st != INGOT_OK) {
-            ingot_array_free(idx);
-            return st;
-        }
-    }
-    int64_t *v = ingot__data(idx);
-    for (int64_t i = 0; i < idx->size; i++) {
+    int64_t *v = st == INGOT_OK ? ingot__data(idx) : NULL;
+    for (int64_t i = 0; v && i < idx->size; i++) {
         int64_t j = v[i] < 0 ? v[i] + dim : v[i];
         if (j < 0 || j >= dim) {
-            long long bad = (long long)v[i];
-            ingot_array_free(idx);
-            return ingot__error(INGOT_ERR_INDEX,
-                                "%s: index %lld is out of bounds for axis %d with size %lld", op,
-                                bad, axis, (long long)dim);
+            st = ingot__error(INGOT_ERR_INDEX,
+                              "%s: index %lld is out of bounds for axis %d with size %lld", op,
+                              (long long)v[i], axis, (long long)dim);
+            break;
         }
         v[i] = j;
     }
-    *out = idx;
-    return INGOT_OK;
+    if (st == INGOT_OK) st = ingot_array_to_device(out, idx, device);
+    ingot_array_free(idx);
+    return st;
 }
 
 /* The VJP tail for input x: converts and sums g down to x (grad_for_input),
@@ -151,7 +133,7 @@ static ingot_status concat_arrays(ingot_array **out, const ingot_array *const *a
     const ingot__backend *be = NULL;
     ingot_array *res = NULL; /* shape */
     ingot_status st = ingot__backend_get(&be, arrays, n, "concat");
-    if (st == INGOT_OK) st = ingot__array_new(&res, dtype, shape, ndim, "concat");
+    if (st == INGOT_OK) st = ingot__array_new(&res, dtype, shape, ndim, ingot__device(first), "concat");
     int64_t start = 0;
     for (int i = 0; i < n && st == INGOT_OK; i++) {
         const ingot_array *x = arrays[i];
@@ -266,10 +248,11 @@ static ingot_status take_backward(ingot_array **grads, const ingot_array *g,
     int64_t shape[INGOT_MAX_DIMS];       /* kernel shape */
     ingot_array *idx = NULL, *ga = NULL; /* indices (i64); a's shape */
     ingot_array *gr = NULL, *iv = NULL;  /* g and idx in the kernel shape */
-    ingot_status st = normalize_indices(&idx, node->inputs[1], a->shape[axis], axis, "take");
+    ingot_status st = normalize_indices(&idx, node->inputs[1], a->shape[axis], axis, ingot__device(g),
+                                        "take");
     if (st == INGOT_OK) {
         take_shape(shape, a, idx->size, axis);
-        st = filled(&ga, g->dtype, a->shape, a->ndim, 0.0, "take");
+        st = ingot__full_on(&ga, g->dtype, a->shape, a->ndim, 0.0, ingot__device(g), "take");
     }
     if (st == INGOT_OK) st = take_index_view(&iv, idx, shape, a->ndim, axis);
     if (st == INGOT_OK) st = ingot_reshape(&gr, g, shape, a->ndim);
@@ -307,11 +290,11 @@ ingot_status ingot_take(ingot_array **out, const ingot_array *a, const ingot_arr
     int64_t kshape[INGOT_MAX_DIMS], kstrides[INGOT_MAX_DIMS]; /* kernel shape */
     ingot_array *idx = NULL, *res = NULL;                     /* indices (i64); shape */
     ingot_array *ov = NULL, *iv = NULL;                       /* res and idx in the kernel shape */
-    st = normalize_indices(&idx, indices, a->shape[axis], axis, "take");
+    st = normalize_indices(&idx, indices, a->shape[axis], axis, ingot__device(a), "take");
     if (st == INGOT_OK) {
         take_shape(kshape, a, idx->size, axis);
         ingot__contiguous_strides(kstrides, kshape, a->ndim);
-        st = ingot__array_new(&res, a->dtype, shape, ndim, "take");
+        st = ingot__array_new(&res, a->dtype, shape, ndim, ingot__device(a), "take");
     }
     if (st == INGOT_OK) st = ingot__array_view(&ov, res, kshape, kstrides, a->ndim, res->offset);
     if (st == INGOT_OK) st = take_index_view(&iv, idx, kshape, a->ndim, axis);
@@ -368,9 +351,11 @@ static ingot_status take_along_backward(ingot_array **grads, const ingot_array *
     ingot_array *idx = NULL, *iv = NULL, *ga = NULL; /* indices; out_shape; a_shape */
     ingot_status st = take_along_shapes(out_shape, a_shape, a, indices, axis);
     if (st == INGOT_OK)
-        st = normalize_indices(&idx, indices, a->shape[axis], axis, "take_along_axis");
+        st = normalize_indices(&idx, indices, a->shape[axis], axis, ingot__device(a),
+                                   "take_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, out_shape, a->ndim);
-    if (st == INGOT_OK) st = filled(&ga, g->dtype, a_shape, a->ndim, 0.0, "take_along_axis");
+    if (st == INGOT_OK) st = ingot__full_on(&ga, g->dtype, a_shape, a->ndim, 0.0, ingot__device(g),
+                                          "take_along_axis");
     const ingot__backend *be = NULL;
     if (st == INGOT_OK) st = ingot__backend_get(&be, &a, 1, "take_along_axis");
     if (st == INGOT_OK) st = be->scatter(ga, iv, g, axis, true);
@@ -396,11 +381,12 @@ ingot_status ingot_take_along_axis(ingot_array **out, const ingot_array *a,
     if (st != INGOT_OK) return st;
     ingot_array *idx = NULL, *iv = NULL, *av = NULL; /* indices; out_shape; a_shape */
     ingot_array *res = NULL;                         /* out_shape */
-    st = normalize_indices(&idx, indices, a->shape[axis], axis, "take_along_axis");
+    st = normalize_indices(&idx, indices, a->shape[axis], axis, ingot__device(a),
+                                   "take_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, out_shape, a->ndim);
     if (st == INGOT_OK) st = ingot__broadcast_view(&av, a, a_shape, a->ndim);
     if (st == INGOT_OK)
-        st = ingot__array_new(&res, a->dtype, out_shape, a->ndim, "take_along_axis");
+        st = ingot__array_new(&res, a->dtype, out_shape, a->ndim, ingot__device(a), "take_along_axis");
     if (st == INGOT_OK)
         st = gather_recorded(res, res, av, iv, a, indices, axis, take_along_backward,
                              "take_along_axis");
@@ -457,17 +443,18 @@ static ingot_status put_values_grad(ingot_array **grad, const ingot_array *g, co
     ingot_array *zero = NULL, *gw = NULL;   /* scalar; shape */
     const ingot__backend *be = NULL;
     ingot_status st = ingot__backend_get(&be, &g, 1, "put_along_axis");
-    if (st == INGOT_OK) st = ingot__array_new(&pos, INGOT_I64, &len, 1, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__array_new(&pos, INGOT_I64, &len, 1, ingot__device(g), "put_along_axis");
     if (st == INGOT_OK) st = be->arange(pos, 0.0, 1.0);
     if (st == INGOT_OK) st = ingot__array_view(&pv, pos, shape, pos_strides, ndim, pos->offset);
-    if (st == INGOT_OK) st = filled(&owner, INGOT_I64, g->shape, ndim, -1.0, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__full_on(&owner, INGOT_I64, g->shape, ndim, -1.0, ingot__device(g),
+                                          "put_along_axis");
     if (st == INGOT_OK) st = be->scatter(owner, iv, pv, axis, false);
-    if (st == INGOT_OK) st = ingot__array_new(&win, INGOT_I64, shape, ndim, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__array_new(&win, INGOT_I64, shape, ndim, ingot__device(g), "put_along_axis");
     if (st == INGOT_OK) st = be->gather(win, owner, iv, axis);
     if (st == INGOT_OK) st = ingot_equal(&mask, win, pv);
-    if (st == INGOT_OK) st = ingot__array_new(&gv, g->dtype, shape, ndim, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__array_new(&gv, g->dtype, shape, ndim, ingot__device(g), "put_along_axis");
     if (st == INGOT_OK) st = be->gather(gv, g, iv, axis);
-    if (st == INGOT_OK) st = ingot_scalar(&zero, g->dtype, 0.0);
+    if (st == INGOT_OK) st = ingot__full_on(&zero, g->dtype, NULL, 0, 0.0, ingot__device(g), "put_along_axis");
     if (st == INGOT_OK) st = ingot_where(&gw, mask, gv, zero);
     if (st == INGOT_OK) {
         st = ingot__grad_for_input(grad, gw, values);
@@ -490,7 +477,8 @@ static ingot_status put_a_grad(ingot_array **grad, const ingot_array *g, const i
     int64_t zero_strides[INGOT_MAX_DIMS] = {0};
     ingot_array *ga = NULL, *zero = NULL, *zv = NULL; /* a's shape; scalar; iv's shape */
     ingot_status st = ingot__copy_as(&ga, g, g->dtype, false, "put_along_axis");
-    if (st == INGOT_OK) st = filled(&zero, g->dtype, zero_strides, 0, 0.0, "put_along_axis");
+    if (st == INGOT_OK) st = ingot__full_on(&zero, g->dtype, zero_strides, 0, 0.0, ingot__device(g),
+                                          "put_along_axis");
     if (st == INGOT_OK)
         st = ingot__array_view(&zv, zero, iv->shape, zero_strides, iv->ndim, zero->offset);
     const ingot__backend *be = NULL;
@@ -514,7 +502,8 @@ static ingot_status put_along_backward(ingot_array **grads, const ingot_array *g
     ingot_array *idx = NULL, *iv = NULL; /* indices (i64); its view: shape */
     ingot_status st = put_along_shape(shape, a, indices, values, axis);
     if (st == INGOT_OK)
-        st = normalize_indices(&idx, indices, a->shape[axis], axis, "put_along_axis");
+        st = normalize_indices(&idx, indices, a->shape[axis], axis, ingot__device(a),
+                                   "put_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, shape, a->ndim);
     if (st == INGOT_OK && ingot_dtype_is_float(a->dtype))
         st = put_a_grad(&grads[0], g, iv, a, axis);
@@ -539,7 +528,8 @@ ingot_status ingot_put_along_axis(ingot_array **out, const ingot_array *a,
     ingot_array *idx = NULL, *iv = NULL; /* indices (i64); its view: shape */
     ingot_array *vc = NULL, *vv = NULL;  /* values in a's dtype; its view: shape */
     ingot_array *res = NULL;             /* a's shape */
-    st = normalize_indices(&idx, indices, a->shape[axis], axis, "put_along_axis");
+    st = normalize_indices(&idx, indices, a->shape[axis], axis, ingot__device(a),
+                                   "put_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&iv, idx, shape, a->ndim);
     if (st == INGOT_OK) st = ingot__copy_as(&vc, values, a->dtype, true, "put_along_axis");
     if (st == INGOT_OK) st = ingot__broadcast_view(&vv, vc, shape, a->ndim);

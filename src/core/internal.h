@@ -46,7 +46,7 @@ typedef struct ingot__buffer {
     void *data;
     size_t nbytes;
     ingot_device device;
-    bool owned;               /* data was allocated by ingot (host_alloc) */
+    bool owned;               /* data came from the device backend's alloc */
     ingot_release_fn release; /* for wrapped memory: called once at the end; may be NULL */
     void *release_ctx;
 } ingot__buffer;
@@ -65,13 +65,21 @@ struct ingot_array {
     int64_t tape_node;
 };
 
-/* A new contiguous, uninitialised array on the CPU. Validates dtype and shape
+/* A new contiguous, uninitialised array on device. Validates dtype and shape
  * (ndim in [0, 8], dims >= 0, byte size without overflow); `op` names the
- * caller in error messages. */
+ * caller in error messages. Errors: DTYPE, INVALID_ARGUMENT, LIMIT, DEVICE
+ * (no backend), OUT_OF_MEMORY. */
 ingot_status ingot__array_new(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
-                              const char *op);
+                              ingot_device device, const char *op);
 
-/* A new contiguous, uninitialised array like a (its dtype and shape). */
+/* An array of value (converted to dtype) on device, as ingot_full. */
+ingot_status ingot__full_on(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
+                            double value, ingot_device device, const char *op);
+
+/* The device of a's buffer. */
+static inline ingot_device ingot__device(const ingot_array *a) { return a->buf->device; }
+
+/* A new contiguous, uninitialised array on a's device with a's shape. */
 ingot_status ingot__array_new_like(ingot_array **out, const ingot_array *a, ingot_dtype dtype);
 
 /* A view sharing base's buffer with the given shape, strides and offset
@@ -225,6 +233,9 @@ void ingot__parallel_for(int64_t n, int64_t grain, ingot__range_fn fn, void *ctx
 /* ---- memory accounting (CPU) ---- */
 void *ingot__host_alloc(size_t nbytes); /* 64-byte aligned, counted; NULL on failure */
 void ingot__host_free(void *p, size_t nbytes);
+/* The CPU table's alloc and free (backend.h), over host_alloc. */
+ingot_status ingot__cpu_alloc(void **ptr, size_t nbytes, int index);
+void ingot__cpu_free(void *ptr, size_t nbytes, int index);
 
 #ifdef __cplusplus
 }

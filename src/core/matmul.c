@@ -163,7 +163,7 @@ ingot_status ingot_matmul(ingot_array **out, const ingot_array *a, const ingot_a
     ingot_status st = mm_resolve(&s, a, b);
     if (st != INGOT_OK) return st;
     ingot_array *res = NULL; /* final shape */
-    st = ingot__array_new(&res, ingot_promote_types(a->dtype, b->dtype), s.final, s.final_ndim,
+    st = ingot__array_new(&res, ingot_promote_types(a->dtype, b->dtype), s.final, s.final_ndim, ingot__device(a),
                           "matmul");
     if (st == INGOT_OK) st = matmul_compute(res, a, b, &s);
     if (st == INGOT_OK) {

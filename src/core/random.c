@@ -17,7 +17,7 @@ ingot_rng ingot_rng_split(ingot_rng *rng) {
 
 /* n fresh u32 (CPU) from rng, which advances by ceil(n / 4) blocks. */
 static ingot_status random_bits(ingot_array **out, ingot_rng *rng, int64_t n, const char *op) {
-    ingot_status st = ingot__array_new(out, INGOT_U32, &n, 1, op);
+    ingot_status st = ingot__array_new(out, INGOT_U32, &n, 1, ingot_cpu(), op);
     if (st) return st;
     st = ingot__cpu_backend.random_bits(*out, *rng);
     if (st) {
@@ -60,7 +60,7 @@ static double largest_below(double high, ingot_dtype dtype) {
 static ingot_status new_with_bits(ingot_array **res, ingot_array **bits, ingot_rng *rng,
                                   ingot_dtype dtype, const int64_t *shape, int ndim,
                                   int64_t per_element, const char *op) {
-    ingot_status st = ingot__array_new(res, dtype, shape, ndim, op);
+    ingot_status st = ingot__array_new(res, dtype, shape, ndim, ingot_cpu(), op);
     if (st) return st;
     st = random_bits(bits, rng, per_element * (*res)->size, op);
     if (st) {
@@ -147,10 +147,12 @@ ingot_status ingot_random_categorical(ingot_array **out, ingot_rng *rng,
         g[i] = (float)-log(-log(u));
     }
     ingot_array_free(bits);
-    ingot_array *l32;
+    ingot_array *l32 = NULL, *gd = NULL; /* logits in f32; the noise on their device */
     st = ingot_astype(&l32, logits, INGOT_F32);
-    if (st == INGOT_OK) st = ingot_add(&noisy, l32, gumbel);
+    if (st == INGOT_OK) st = ingot_array_to_device(&gd, gumbel, ingot__device(logits));
+    if (st == INGOT_OK) st = ingot_add(&noisy, l32, gd);
     ingot_array_free(l32);
+    ingot_array_free(gd);
     ingot_array_free(gumbel);
     if (st == INGOT_OK) st = ingot_argmax(out, noisy, axis, false);
     ingot_array_free(noisy);

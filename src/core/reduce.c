@@ -92,7 +92,7 @@ static ingot_status run_reduce(ingot_array **out, ingot__reduce_op op, const ing
     int64_t kshape[INGOT_MAX_DIMS];
     for (int d = 0; d < a->ndim; d++) kshape[d] = mask[d] ? 1 : a->shape[d];
     ingot_array *k; /* a's shape, reduced dims 1 */
-    st = ingot__array_new(&k, odt, kshape, a->ndim, name);
+    st = ingot__array_new(&k, odt, kshape, a->ndim, ingot__device(a), name);
     if (st) return st;
     st = be->reduce(op, k, a, mask);
     if (st) {
@@ -176,7 +176,7 @@ ingot_status ingot_sum(ingot_array **out, const ingot_array *a, const int *axes,
 /* *out = a / n, where a is f32 (n converted to f32). */
 static ingot_status div_count(ingot_array **out, const ingot_array *a, double n) {
     ingot_array *s; /* [] */
-    ingot_status st = ingot_scalar(&s, INGOT_F32, n);
+    ingot_status st = ingot__full_on(&s, INGOT_F32, NULL, 0, n, ingot__device(a), "mean");
     if (st) return st;
     st = ingot_div(out, a, s);
     ingot_array_free(s);
@@ -447,7 +447,7 @@ static ingot_status softmax_op(ingot_array **out, const ingot_array *a, int axis
     ingot_array *af; /* a's shape, float */
     st = ingot_astype(&af, a, float_result(a->dtype));
     if (st) return st;
-    st = ingot__array_new(out, af->dtype, a->shape, a->ndim, name);
+    st = ingot__array_new(out, af->dtype, a->shape, a->ndim, ingot__device(a), name);
     if (!st) st = be->softmax(*out, af, axis, log);
     ingot_array_free(af);
     if (st) {
@@ -502,7 +502,7 @@ ingot_status ingot_cumsum(ingot_array **out, const ingot_array *a, int axis, boo
     st = ingot__backend_get(&be, &a, 1, "cumsum");
     if (st) return st;
     st = ingot__array_new(out, ingot_dtype_is_float(a->dtype) ? a->dtype : INGOT_I64, a->shape,
-                          a->ndim, "cumsum");
+                          a->ndim, ingot__device(a), "cumsum");
     if (!st) st = be->cumsum(*out, a, axis, reverse, exclusive);
     ingot__node *node = NULL;
     const ingot_array *inputs[1] = {a};

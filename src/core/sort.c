@@ -32,7 +32,7 @@ static ingot_status scatter_backward(ingot_array **grads, const ingot_array *g,
     ingot_status st = ingot__backend_get(&be, &x, 1, node->name);
     if (st) return st;
     ingot_array *gx = NULL, *gc = NULL; /* x's shape; g's shape in x's dtype */
-    st = ingot_zeros(&gx, x->dtype, x->shape, x->ndim);
+    st = ingot__full_on(&gx, x->dtype, x->shape, x->ndim, 0.0, ingot__device(x), node->name);
     if (!st) st = ingot_astype(&gc, g, x->dtype);
     if (!st) st = be->scatter(gx, node->saved[0], gc, (int)node->i[0], true);
     ingot_array_free(gc);
@@ -72,9 +72,9 @@ ingot_status ingot_sort(ingot_array **out, const ingot_array *a, int axis) {
     if (st) return st;
     const ingot_array *inputs[1] = {a};
     ingot_array *idx = NULL; /* a's shape, i64: only for the backward */
-    st = ingot__array_new(out, a->dtype, a->shape, a->ndim, "sort");
+    st = ingot__array_new(out, a->dtype, a->shape, a->ndim, ingot__device(a), "sort");
     if (!st && ingot__grad_needed(inputs, 1))
-        st = ingot__array_new(&idx, INGOT_I64, a->shape, a->ndim, "sort");
+        st = ingot__array_new(&idx, INGOT_I64, a->shape, a->ndim, ingot__device(a), "sort");
     if (!st) st = be->sort(*out, idx, a, axis);
     if (st) {
         ingot_array_free(*out);
@@ -91,7 +91,7 @@ ingot_status ingot_argsort(ingot_array **out, const ingot_array *a, int axis) {
     const ingot__backend *be;
     ingot_status st = axis_args(&be, a, &axis, "argsort");
     if (st) return st;
-    st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, "argsort");
+    st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, ingot__device(a), "argsort");
     if (!st) st = be->sort(NULL, *out, a, axis);
     if (st) {
         ingot_array_free(*out);
@@ -127,8 +127,8 @@ static ingot_status tail(ingot_array **out, const ingot_array *x, int axis, int6
 static ingot_status top_by_sort(ingot_array **vk, ingot_array **pk, const ingot_array *r, int k,
                                 int axis, const ingot__backend *be) {
     ingot_array *vs = NULL, *ps = NULL; /* r's shape */
-    ingot_status st = ingot__array_new(&vs, r->dtype, r->shape, r->ndim, "topk");
-    if (!st) st = ingot__array_new(&ps, INGOT_I64, r->shape, r->ndim, "topk");
+    ingot_status st = ingot__array_new(&vs, r->dtype, r->shape, r->ndim, ingot__device(r), "topk");
+    if (!st) st = ingot__array_new(&ps, INGOT_I64, r->shape, r->ndim, ingot__device(r), "topk");
     if (!st) st = be->sort(vs, ps, r, axis);
     if (!st) st = tail(vk, vs, axis, k);
     if (!st) st = tail(pk, ps, axis, k);
@@ -147,17 +147,17 @@ static ingot_status top_by_partition(ingot_array **vk, ingot_array **pk, const i
     kshape[axis] = k;
     /* part: r's shape; the rest [.., k, ..] */
     ingot_array *part = NULL, *pt = NULL, *ps = NULL, *vg = NULL, *order = NULL;
-    ingot_status st = ingot__array_new(&part, INGOT_I64, r->shape, r->ndim, "topk");
+    ingot_status st = ingot__array_new(&part, INGOT_I64, r->shape, r->ndim, ingot__device(r), "topk");
     if (!st) st = be->argpartition(part, r, (int)(n - k), axis);
     if (!st) st = tail(&pt, part, axis, k);
-    if (!st) st = ingot__array_new(&ps, INGOT_I64, kshape, r->ndim, "topk");
+    if (!st) st = ingot__array_new(&ps, INGOT_I64, kshape, r->ndim, ingot__device(r), "topk");
     if (!st) st = be->sort(ps, NULL, pt, axis);
-    if (!st) st = ingot__array_new(&vg, r->dtype, kshape, r->ndim, "topk");
+    if (!st) st = ingot__array_new(&vg, r->dtype, kshape, r->ndim, ingot__device(r), "topk");
     if (!st) st = be->gather(vg, r, ps, axis);
-    if (!st) st = ingot__array_new(vk, r->dtype, kshape, r->ndim, "topk");
-    if (!st) st = ingot__array_new(&order, INGOT_I64, kshape, r->ndim, "topk");
+    if (!st) st = ingot__array_new(vk, r->dtype, kshape, r->ndim, ingot__device(r), "topk");
+    if (!st) st = ingot__array_new(&order, INGOT_I64, kshape, r->ndim, ingot__device(r), "topk");
     if (!st) st = be->sort(*vk, order, vg, axis);
-    if (!st) st = ingot__array_new(pk, INGOT_I64, kshape, r->ndim, "topk");
+    if (!st) st = ingot__array_new(pk, INGOT_I64, kshape, r->ndim, ingot__device(r), "topk");
     if (!st) st = be->gather(*pk, ps, order, axis);
     ingot_array_free(part);
     ingot_array_free(pt);
@@ -182,7 +182,7 @@ static ingot_status topk_compute(ingot_array **values, ingot_array **indices, co
     if (!st) st = ingot__copy_as(values, vt, vt->dtype, false, "topk");
     if (!st) st = ingot__copy_as(&pc, pt, pt->dtype, false, "topk");
     /* positions in the reversed row count from the end: source = n - 1 - p */
-    if (!st) st = ingot_scalar(&last, INGOT_I64, (double)(n - 1));
+    if (!st) st = ingot__full_on(&last, INGOT_I64, NULL, 0, (double)(n - 1), ingot__device(pc), "topk");
     if (!st) st = ingot_sub(indices, last, pc);
     ingot_array_free(r);
     ingot_array_free(vk);
@@ -237,7 +237,7 @@ ingot_status ingot_argpartition(ingot_array **out, const ingot_array *a, int kth
     if (kth < 0 || kth >= a->shape[axis])
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "argpartition: kth %d outside [0, %lld)",
                             kth, (long long)a->shape[axis]);
-    st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, "argpartition");
+    st = ingot__array_new(out, INGOT_I64, a->shape, a->ndim, ingot__device(a), "argpartition");
     if (!st) st = be->argpartition(*out, a, kth, axis);
     if (st) {
         ingot_array_free(*out);

@@ -29,7 +29,7 @@ ingot_status ingot__copy_as(ingot_array **out, const ingot_array *a, ingot_dtype
     const ingot__backend *be;
     ingot_status st = ingot__backend_get(&be, &a, 1, op);
     if (st) return st;
-    st = ingot__array_new(out, dtype, a->shape, a->ndim, op);
+    st = ingot__array_new(out, dtype, a->shape, a->ndim, ingot__device(a), op);
     if (st) return st;
     st = be->copy(*out, a);
     if (st) {
@@ -222,7 +222,7 @@ static ingot_status slice_backward(ingot_array **grads, const ingot_array *g,
     const ingot__backend *be;
     ingot_status st = ingot__backend_get(&be, &g, 1, "slice");
     if (st) return st;
-    st = ingot_zeros(&zeros, g->dtype, a->shape, a->ndim);
+    st = ingot__full_on(&zeros, g->dtype, a->shape, a->ndim, 0.0, ingot__device(g), "slice");
     if (st) return st;
     /* node->i holds start[0..ndim) and step[ndim..2ndim) normalised. */
     int64_t offset = 0, strides[INGOT_MAX_DIMS];

@@ -128,10 +128,10 @@ ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_arr
     if (!st) st = ingot_astype(&qc, q, dt);
     if (!st) st = ingot_astype(&kc, k, dt);
     if (!st) st = ingot_astype(&vc, v, dt);
-    if (!st) st = ingot__array_new(&y, dt, oshape, 4, "sdpa");
+    if (!st) st = ingot__array_new(&y, dt, oshape, 4, ingot__device(q), "sdpa");
     const ingot_array *inputs[3] = {qc, kc, vc};
     if (!st && ingot__grad_needed(inputs, 3))
-        st = ingot__array_new(&lse, INGOT_F32, mshape, 3, "sdpa");
+        st = ingot__array_new(&lse, INGOT_F32, mshape, 3, ingot__device(q), "sdpa");
     ro.mask = mask;
     if (!st) st = be->sdpa(y, lse, qc, kc, vc, &ro);
     ingot__node *node = NULL;

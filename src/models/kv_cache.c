@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/internal.h"
+#include "backend/backend.h"
 #include "ingot/ops.h"
 #include "ingot/safetensors.h"
 #include "models/models_internal.h"
@@ -51,15 +51,19 @@ void ingot_kv_cache_free(ingot_kv_cache *c) {
 
 int64_t ingot_kv_cache_length(const ingot_kv_cache *c) { return c ? c->length : 0; }
 
-void ingot__kv_write(ingot_array *buf, int64_t slot, const ingot_array *src, int64_t n) {
+ingot_status ingot__kv_write(ingot_array *buf, int64_t slot, const ingot_array *src, int64_t n) {
+    if (n == 0) return INGOT_OK;
     const int64_t *s = ingot_array_shape(src); /* [B, Hkv, S, D] */
-    int64_t cap = ingot_array_dim(buf, 2), rows = s[0] * s[1];
-    size_t slot_bytes = (size_t)s[3] * ingot_dtype_size(ingot_array_dtype(src));
-    char *dst = ingot__data(buf);
-    const char *from = ingot__data(src);
-    for (int64_t r = 0; r < rows && n > 0; r++)
-        memcpy(dst + (size_t)(r * cap + slot) * slot_bytes, from + (size_t)(r * s[2]) * slot_bytes,
-               (size_t)n * slot_bytes);
+    int64_t shape[4] = {s[0], s[1], n, s[3]};
+    ingot_array *dst = NULL, *from = NULL; /* [B, Hkv, n, D]: slots of buf, head of src */
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, (const ingot_array *const[]){buf, src}, 2, "kv_cache");
+    if (!st) st = ingot__array_view(&dst, buf, shape, buf->strides, 4, buf->offset + slot * buf->strides[2]);
+    if (!st) st = ingot__array_view(&from, src, shape, src->strides, 4, src->offset);
+    if (!st) st = be->copy(dst, from);
+    ingot_array_free(dst);
+    ingot_array_free(from);
+    return st;
 }
 
 /* The layer's buffers moved into new ones of cap slots (n tokens kept). */
@@ -67,15 +71,20 @@ static ingot_status regrow(ingot__kv_layer *l, int64_t cap, const ingot_kv_cache
     const ingot_model *m = c->model;
     int64_t shape[4] = {c->batch, m->cfg.n_kv_heads, cap, m->cfg.head_dim};
     ingot_array *k = NULL, *v = NULL; /* [B, Hkv, cap, D] */
-    ingot_status st = ingot__array_new(&k, m->dtype, shape, 4, "kv_cache");
-    if (!st) st = ingot__array_new(&v, m->dtype, shape, 4, "kv_cache");
+    ingot_status st = ingot__array_new(&k, m->dtype, shape, 4, m->device, "kv_cache");
+    if (!st) st = ingot__array_new(&v, m->dtype, shape, 4, m->device, "kv_cache");
     if (st) {
         ingot_array_free(k);
         return st;
     }
     if (l->n > 0) {
-        ingot__kv_write(k, 0, l->k, l->n);
-        ingot__kv_write(v, 0, l->v, l->n);
+        st = ingot__kv_write(k, 0, l->k, l->n);
+        if (!st) st = ingot__kv_write(v, 0, l->v, l->n);
+        if (st) {
+            ingot_array_free(k);
+            ingot_array_free(v);
+            return st;
+        }
     }
     ingot_array_free(l->k);
     ingot_array_free(l->v);
@@ -268,7 +277,10 @@ static ingot_status load_layer(ingot__kv_layer *l, const ingot_safetensors *st,
         } else {
             l->n = l->cap = n;
             l->start = c->length - n;
-            s = ingot__copy_as(&a[j], raw, c->model->dtype, false, "kv_cache_load");
+            ingot_array *host = NULL; /* the tensor copied out of the file */
+            s = ingot__copy_as(&host, raw, c->model->dtype, false, "kv_cache_load");
+            if (!s) s = ingot_array_to_device(&a[j], host, c->model->device);
+            ingot_array_free(host);
         }
         ingot_array_free(raw);
     }

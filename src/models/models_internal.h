@@ -78,6 +78,7 @@ typedef struct ingot__layer {
 
 struct ingot_model {
     ingot__config cfg;
+    ingot_device device; /* where every weight below lives */
     ingot_dtype dtype;
     ingot_array *embed;                      /* [V, H] */
     ingot_array *norm;                       /* [H] */
@@ -108,9 +109,10 @@ struct ingot_kv_cache {
  * buffers (contents kept). Errors: LIMIT, OUT_OF_MEMORY. */
 ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more);
 
-/* Copies the first n slots of the contiguous src [B, Hkv, S, D] into slots
- * slot .. slot + n - 1 of the cache-owned buffer [B, Hkv, cap, D] (reserved
- * before). */
-void ingot__kv_write(ingot_array *buf, int64_t slot, const ingot_array *src, int64_t n);
+/* Copies the first n slots of src [B, Hkv, S, D] (any layout, on buf's
+ * device) into slots slot .. slot + n - 1 of the cache-owned buffer
+ * [B, Hkv, cap, D] (reserved before), in place, outside the autograd tape.
+ * Errors: DEVICE (a failed kernel). */
+ingot_status ingot__kv_write(ingot_array *buf, int64_t slot, const ingot_array *src, int64_t n);
 
 #endif

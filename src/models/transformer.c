@@ -18,7 +18,9 @@ typedef struct step {
     const ingot_model *m;
     int64_t B, T;
     int64_t L;                    /* cache length before the call */
-    const ingot_array *positions; /* [B, T] or NULL: L + t */
+    ingot_array *positions;       /* [B, T] or [T] (L + t), on the model's device: the
+                                     step's positions are device data, never
+                                     launch arguments */
     ingot_array *mask;            /* bool [B, 1, 1, L + T] or NULL */
     ingot_kv_cache *cache;        /* or NULL */
     ingot_array **pending;        /* [2 * n_layers]: new sliding-layer k, v */
@@ -67,7 +69,7 @@ static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h
     if (!st && qk_norm) st = norm(&x, qk_norm, s->m);
     if (!st) st = replace(&x, ingot_transpose(&y, x, swap_heads, 4), y); /* [B, n, T, D] view */
     if (!st && rotate) {
-        ingot_rope_options ro = {.freqs = freqs, .positions = s->positions, .offset = s->L};
+        ingot_rope_options ro = {.freqs = freqs, .positions = s->positions};
         st = replace(&x, ingot_rope(&y, x, &ro), y);
     }
     if (!st) st = replace(&x, ingot_contiguous(&y, x), y);
@@ -88,8 +90,8 @@ static ingot_status with_cache(ingot_array **out, int64_t *first, const step *s,
     }
     ingot__kv_layer *l = &s->cache->layers[li];
     if (!s->m->cfg.layer_sliding[li]) {
-        ingot__kv_write(*buf, l->n, neu, s->T);
-        return ingot_slice_axis(out, *buf, 2, 0, l->n + s->T);
+        ingot_status st = ingot__kv_write(*buf, l->n, neu, s->T);
+        return st ? st : ingot_slice_axis(out, *buf, 2, 0, l->n + s->T);
     }
     *first = l->start;
     ingot_array *held = NULL, *all = NULL, *tail = NULL; /* [B, Hkv, *, D] */
@@ -210,10 +212,25 @@ static ingot_status make_mask(step *s, const ingot_array *am) {
                                "= [%lld, %lld]",
                             (long long)s->B, (long long)Tk);
     int64_t shape[4] = {s->B, 1, 1, Tk};
-    ingot_array *b = NULL; /* [B, Tk] bool */
-    ingot_status st = ingot_astype(&b, am, INGOT_BOOL);
+    ingot_array *d = NULL, *b = NULL; /* [B, Tk] on the model's device, then bool */
+    ingot_status st = ingot_array_to_device(&d, am, s->m->device);
+    if (!st) st = ingot_astype(&b, d, INGOT_BOOL);
     if (!st) st = ingot_reshape(&s->mask, b, shape, 4);
+    ingot_array_free(d);
     ingot_array_free(b);
+    return st;
+}
+
+/* s->positions = L, L + 1, ..., L + T - 1 ([T] i64) on the model's device. */
+static ingot_status default_positions(step *s) {
+    int64_t *v = malloc((size_t)s->T * sizeof *v);
+    if (!v) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
+    for (int64_t t = 0; t < s->T; t++) v[t] = s->L + t;
+    ingot_array *host = NULL; /* [T] */
+    ingot_status st = ingot_array_from_data(&host, v, INGOT_I64, &s->T, 1);
+    free(v);
+    if (!st) st = ingot_array_to_device(&s->positions, host, s->m->device);
+    ingot_array_free(host);
     return st;
 }
 
@@ -222,11 +239,7 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
                             ingot_kv_cache *cache, const ingot_forward_options *o) {
     ingot_status st = check_ids(ids, m->cfg.vocab_size);
     if (st) return st;
-    *s = (step){.m = m,
-                .B = ingot_array_dim(ids, 0),
-                .T = ingot_array_dim(ids, 1),
-                .cache = cache,
-                .positions = o ? o->positions : NULL};
+    *s = (step){.m = m, .B = ingot_array_dim(ids, 0), .T = ingot_array_dim(ids, 1), .cache = cache};
     if (s->T == 0) return ingot__error(INGOT_ERR_SHAPE, OP ": ids hold no tokens");
     if (cache) {
         if (cache->model != m)
@@ -239,13 +252,15 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
                                 (long long)s->B, (long long)cache->batch);
         s->L = cache->length;
     }
-    const ingot_array *p = s->positions;
+    const ingot_array *p = o ? o->positions : NULL;
     if (p && (ingot_array_ndim(p) != 2 || ingot_array_dim(p, 0) != s->B ||
               ingot_array_dim(p, 1) != s->T || !ingot_dtype_is_integer(ingot_array_dtype(p))))
         return ingot__error(INGOT_ERR_SHAPE,
                             OP ": positions must be a [B, T] = [%lld, %lld] "
                                "integer array",
                             (long long)s->B, (long long)s->T);
+    if ((st = p ? ingot_array_to_device(&s->positions, p, m->device) : default_positions(s)))
+        return st;
     const ingot_array *am = o ? o->attention_mask : NULL;
     if (am && (st = make_mask(s, am))) return st;
     return cache ? ingot__kv_reserve(cache, s->T) : INGOT_OK; /* after every check */
@@ -268,7 +283,7 @@ static ingot_status head(ingot_array **logits, const step *s, ingot_array *x, bo
     if (!st) st = norm(&h, m->norm, m);
     if (!st) st = replace(&h, linear(&y, h, m->lm_head, NULL), y); /* [B, T, V] */
     if (!st && m->cfg.final_logit_softcap > 0) {
-        st = ingot_scalar(&cap, m->dtype, m->cfg.final_logit_softcap);
+        st = ingot__full_on(&cap, m->dtype, NULL, 0, m->cfg.final_logit_softcap, m->device, OP);
         if (!st) st = replace(&h, ingot_div(&y, h, cap), y);
         if (!st) st = replace(&h, ingot_tanh(&y, h), y);
         if (!st) st = replace(&h, ingot_mul(&y, h, cap), y);
@@ -308,6 +323,7 @@ ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, con
     step s = {0};
     ingot_status st = prepare(&s, m, ids, cache, opts);
     if (st) {
+        ingot_array_free(s.positions);
         ingot_array_free(s.mask);
         return st;
     }
@@ -325,6 +341,7 @@ ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, con
     for (int64_t i = 0; s.pending && i < 2 * n; i++)
         ingot_array_free(s.pending[i]);
     free(s.pending);
+    ingot_array_free(s.positions);
     ingot_array_free(s.mask);
     ingot_array_free(x);
     return st;

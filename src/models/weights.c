@@ -48,8 +48,11 @@ static ingot_status load_raw(ingot_array **out, loader *L, const char *prefix, c
                             "model: tensor '%s' is %s but the model's weights "
                             "are %s",
                             full, ingot_dtype_name(info.dtype), ingot_dtype_name(L->m->dtype));
-    ingot_array *a;
-    ingot_status st = ingot_safetensors_get(&a, L->st, full);
+    ingot_array *a, *mapped; /* a: on the model's device, in the stored dtype */
+    ingot_status st = ingot_safetensors_get(&mapped, L->st, full);
+    if (st) return st;
+    st = ingot_array_to_device(&a, mapped, L->m->device);
+    ingot_array_free(mapped);
     if (st) return st;
     L->m->n_params += ingot_array_size(a);
     if (L->want != INGOT_DTYPE_COUNT && info.dtype != L->want) {
@@ -74,7 +77,7 @@ static ingot_status load_norm(ingot_array **out, loader *L, const char *name, in
     ingot_array *w = NULL, *w32 = NULL, *one = NULL;
     ingot_status st = load_raw(&w, L, L->prefix, name, d, 0);
     if (!st) st = ingot_astype(&w32, w, INGOT_F32);
-    if (!st) st = ingot_scalar(&one, INGOT_F32, 1.0);
+    if (!st) st = ingot__full_on(&one, INGOT_F32, NULL, 0, 1.0, L->m->device, "model_load");
     if (!st) st = ingot_add(out, w32, one);
     if (!st) L->m->weight_bytes += ingot_array_nbytes(*out);
     ingot_array_free(w);
@@ -159,7 +162,8 @@ static void free_layer(ingot__layer *l) {
 /* HF's inverse frequencies (modeling_rope_utils), in f32 step for step:
  * default 1 / base^(2i/d); linear divides by factor; llama3 smooths between
  * the low- and high-frequency wavelengths. */
-static ingot_status rope_freqs(ingot_array **out, const ingot__rope_config *r, int64_t dims) {
+static ingot_status rope_freqs(ingot_array **out, const ingot__rope_config *r, int64_t dims,
+                               ingot_device device) {
     int64_t n = dims / 2;
     float *f = malloc((size_t)n * sizeof(float));
     if (!f) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "model: out of memory");
@@ -181,8 +185,11 @@ static ingot_status rope_freqs(ingot_array **out, const ingot__rope_config *r, i
         }
         f[i] = inv;
     }
-    ingot_status st = ingot_array_from_data(out, f, INGOT_F32, &n, 1);
+    ingot_array *host = NULL; /* [n] */
+    ingot_status st = ingot_array_from_data(&host, f, INGOT_F32, &n, 1);
     free(f);
+    if (!st) st = ingot_array_to_device(out, host, device);
+    ingot_array_free(host);
     return st;
 }
 
@@ -255,12 +262,13 @@ static ingot_status parse_dtype(ingot_dtype *out, const char *name) {
 
 static ingot_status finish(ingot_model *m) {
     const ingot__config *c = &m->cfg;
-    ingot_status st = rope_freqs(&m->freqs_full, &c->rope_full, c->head_dim);
-    if (!st) st = rope_freqs(&m->freqs_sliding, &c->rope_sliding, c->head_dim);
+    ingot_status st = rope_freqs(&m->freqs_full, &c->rope_full, c->head_dim, m->device);
+    if (!st) st = rope_freqs(&m->freqs_sliding, &c->rope_sliding, c->head_dim, m->device);
     if (st || !c->gemma_norms) return st;
     /* HF: torch.tensor(hidden_size ** 0.5) (f32), then .to(weight dtype) */
     float scale = (float)sqrt((double)c->hidden_size);
-    return ingot_scalar(&m->embed_scale, m->dtype, (double)scale);
+    return ingot__full_on(&m->embed_scale, m->dtype, NULL, 0, (double)scale, m->device,
+                          "model_load");
 }
 
 ingot_status ingot_model_load(ingot_model **out, const char *dir, const ingot_model_options *opts) {
@@ -270,10 +278,15 @@ ingot_status ingot_model_load(ingot_model **out, const char *dir, const ingot_mo
     ingot_dtype want = INGOT_DTYPE_COUNT;
     ingot_status st = parse_dtype(&want, opts ? opts->dtype : NULL);
     if (st) return st;
-    if (opts && opts->device.type != INGOT_DEVICE_CPU)
-        return ingot__error(INGOT_ERR_DEVICE, "model_load: only the CPU runs models for now");
+    ingot_device device = opts ? opts->device : ingot_cpu();
+    bool cpu = device.type == INGOT_DEVICE_CPU && device.index == 0;
+    if (!cpu && (device.type != INGOT_DEVICE_CUDA || device.index < 0 ||
+                 device.index >= ingot_device_count(INGOT_DEVICE_CUDA)))
+        return ingot__error(INGOT_ERR_DEVICE, "model_load: no device %s:%d",
+                            device.type == INGOT_DEVICE_CUDA ? "cuda" : "cpu", device.index);
     ingot_model *m = calloc(1, sizeof *m);
     if (!m) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "model_load: out of memory");
+    m->device = device;
     char path[4096];
     if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
         st = ingot__error(INGOT_ERR_INVALID_ARGUMENT, "model_load: the folder path is too long");

@@ -3,6 +3,10 @@
 
 const ingot__backend ingot__cpu_backend = {
     .name = "cpu",
+    .alloc = ingot__cpu_alloc,
+    .free = ingot__cpu_free,
+    /* upload, download, synchronize and the statistics entries are for
+     * devices other than the CPU (device.h answers for the CPU itself). */
     .copy = ingot__cpu_copy,
     .arange = ingot__cpu_arange,
     .fill = ingot__cpu_fill,
