@@ -9,7 +9,7 @@ static int usage(FILE *f, int code) {
     fprintf(f, "usage: ingot info --model DIR [--device DEV]\n\n"
                "Loads the Hugging Face model folder DIR and prints its architecture, number\n"
                "of parameters, weight dtype, context length, shape and the memory its weights\n"
-               "take.\n\n"
+               "take on the device.\n\n"
                "  -m, --model DIR       the model folder (config.json, *.safetensors)\n");
     cli_device_help(f);
     return code;
@@ -49,8 +49,10 @@ int cli_info(int argc, char **argv) {
         printf("sliding window  %" PRId64 "\n", i.sliding_window);
     else
         printf("sliding window  none\n");
-    printf("weights memory  %zu bytes (%.1f MiB)\n", i.weight_bytes,
-           (double)i.weight_bytes / (1024.0 * 1024.0));
+    char device[32];
+    printf("weights memory  %zu bytes (%.1f MiB) on %s\n", i.weight_bytes,
+           (double)i.weight_bytes / (1024.0 * 1024.0),
+           cli_device_name(device, sizeof device, cli_device_get(&dev)));
     /* keys and values of every layer, per token of context, in the weights' dtype */
     double kv_per_token =
         2.0 * (double)(i.n_layers * i.n_kv_heads * i.head_dim) * (double)ingot_dtype_size(i.dtype);
