@@ -187,8 +187,8 @@ static void print_table(const bench_report *rep, const bench_result *r, size_t n
     else
         snprintf(device, sizeof device, "%s", rep->device);
     printf("| %-24s | %10s | %-16s | %8s | %21s |\n", "model", "size", "device", "test", "t/s");
-    printf("| %.24s | %.10s | %.16s | %.8s | %.21s |\n", "------------------------",
-           "----------", "----------------", "--------", "---------------------");
+    printf("| %.24s | %.10s | %.16s | %.8s | %.21s |\n", "------------------------", "----------",
+           "----------------", "--------", "---------------------");
     for (size_t i = 0; i < n; i++)
         printf("| %-24s | %6.2f GiB | %-16s | %8s | %10.2f ± %8.2f |\n", model,
                (double)info->weight_bytes / (1024.0 * 1024.0 * 1024.0), device, r[i].test,
@@ -216,8 +216,8 @@ static void print_json(const bench_report *rep, const bench_result *r, size_t n)
                strcmp(rep->device, "cpu") ? "CUDA" : "CPU", rep->device, rep->threads, r[i].test,
                r[i].n_prompt, r[i].n_gen, r[i].mean, r[i].sd, rep->peak_memory);
         if (rep->bandwidth > 0)
-            printf(", \"bandwidth_bytes_per_s\": %.0f, \"decode_bound_ts\": %.6f",
-                   rep->bandwidth, rep->bandwidth / (double)info->weight_bytes);
+            printf(", \"bandwidth_bytes_per_s\": %.0f, \"decode_bound_ts\": %.6f", rep->bandwidth,
+                   rep->bandwidth / (double)info->weight_bytes);
         printf("}%s\n", i + 1 < n ? "," : "");
     }
     printf("]\n");

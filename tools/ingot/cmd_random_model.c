@@ -91,8 +91,7 @@ static ingot_status add_tensor(weights *w, const char *name, int64_t d0, int64_t
     ingot_status s;
     if (d1) {
         t->data = malloc((size_t)t->size * ingot_dtype_size(w->dtype));
-        s = t->data ? ingot_array_wrap(&w->arrays[w->n], t->data, w->dtype, shape, 2, free,
-                                       t->data)
+        s = t->data ? ingot_array_wrap(&w->arrays[w->n], t->data, w->dtype, shape, 2, free, t->data)
                     : INGOT_ERR_OUT_OF_MEMORY;
         if (s) free(t->data);
     } else {
@@ -167,7 +166,8 @@ static ingot_status fill_chunk(const weights *w, int64_t c) {
     rng.counter = t->counter + (uint64_t)start / 2;
     ingot_array *part = NULL; /* [len] */
     ingot_status s = ingot_random_normal(&part, &rng, w->dtype, &len, 1, 0.0, 0.02);
-    if (!s) s = ingot_array_to_host(t->data + start * (int64_t)sz, (size_t)len * sz, w->dtype, part);
+    if (!s)
+        s = ingot_array_to_host(t->data + start * (int64_t)sz, (size_t)len * sz, w->dtype, part);
     ingot_array_free(part);
     return s;
 }

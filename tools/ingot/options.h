@@ -43,7 +43,7 @@ typedef struct cli_option {
     const char *name;  /* "--max-tokens" */
     const char *alias; /* "-n", or NULL */
     cli_opt_kind kind;
-    void *dest; /* bool*, const char**, int64_t*, double*, cli_ids*, cli_list*, cli_device* */
+    void *dest;      /* bool*, const char**, int64_t*, double*, cli_ids*, cli_list*, cli_device* */
     double min, max; /* numeric bounds (CLI_INT, CLI_FLOAT) */
 } cli_option;
 
