@@ -9,22 +9,23 @@
 # usage: scripts/bench_gpu.sh BUILD_DIR [REPETITIONS]   (from the repo root)
 #   BUILD_DIR    a build with bin/ingot and the CUDA plugin (lib/libingot_cuda.so)
 #   REPETITIONS  of each test, after one warm-up (default 3)
-# Environment: COMMIT names the commit when the tree has no .git; SHAPES (default "qwen3-0.6b qwen3-8b"); SCRATCH, a folder kept
-# for the models (written once, reused by later runs), else a new folder under
-# ${TMPDIR:-/tmp} removed at the end. The two models take ~18 GB of disk.
+# Environment: SHAPES (default "qwen3-0.6b qwen3-8b"); COMMIT names the
+# commit when the tree has no .git; SCRATCH, a folder kept for the models
+# (written once, reused by later runs), else a new folder under ${TMPDIR:-/tmp}
+# removed at the end. The two models take ~18 GB of disk.
 set -euo pipefail
 build=${1:?usage: scripts/bench_gpu.sh BUILD_DIR [REPETITIONS]}
 reps=${2:-3}
-shapes=${SHAPES:-qwen3-0.6b qwen3-8b}
+read -ra shapes <<<"${SHAPES:-qwen3-0.6b qwen3-8b}"
 ingot="$build/bin/ingot"
 [[ -x $ingot ]] || { echo "bench_gpu.sh: no $ingot" >&2; exit 1; }
-"$ingot" devices | grep -q '^cuda:0' || { "$ingot" devices >&2; echo "bench_gpu.sh: no GPU" >&2; exit 1; }
+"$ingot" devices | grep '^cuda:0' >/dev/null || { "$ingot" devices >&2; echo "bench_gpu.sh: no GPU" >&2; exit 1; }
 
 scratch=${SCRATCH:-$(mktemp -d "${TMPDIR:-/tmp}/ingot-bench.XXXXXX")}
 [[ -n ${SCRATCH:-} ]] || trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch"
 
-for shape in $shapes; do
+for shape in "${shapes[@]}"; do
   dir="$scratch/$shape"
   if [[ ! -f $dir/model.safetensors ]]; then # a kept SCRATCH reuses its models
     start=$SECONDS
@@ -38,7 +39,7 @@ for shape in $shapes; do
     echo "bench_gpu.sh: hf_bench.py failed on $shape" >&2
 done
 
-table=$(python3 bench/gpu_table.py "$scratch" "$reps" $shapes)
+table=$(python3 bench/gpu_table.py "$scratch" "$reps" "${shapes[@]}")
 echo "$table"
 if [[ -n ${OUT:-} ]]; then
   printf '%s\n' "$table" >"$OUT/bench.md"
