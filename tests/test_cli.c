@@ -272,6 +272,76 @@ static void test_bench_and_random_model(void **state) {
     run_free(&r);
 }
 
+/* random-model fills its matrices in chunks on several threads: each matrix
+ * must still hold the bytes of one ingot_random_normal call continuing the
+ * seed's stream (embed_tokens first at counter 0; norms take none; then
+ * layer 0's q_proj). The tiny embedding spans several chunks. */
+static void test_random_model_streams(void **state) {
+    (void)state;
+    run_result r = run("random-model --shape tiny --seed 5 '%s/streams'", g_tmp);
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/streams/model.safetensors", g_tmp);
+    ingot_safetensors *st = NULL;
+    TU_OK(ingot_safetensors_open(&st, path));
+    ingot_rng rng = ingot_rng_seed(5);
+    const struct {
+        const char *name;
+        int64_t shape[2];
+    } m[] = {{"model.embed_tokens.weight", {151936, 64}},
+             {"model.layers.0.self_attn.q_proj.weight", {128, 64}}};
+    for (size_t i = 0; i < 2; i++) {
+        ingot_array *got = NULL, *want = NULL;
+        TU_OK(ingot_safetensors_get(&got, st, m[i].name));
+        TU_OK(ingot_random_normal(&want, &rng, INGOT_BF16, m[i].shape, 2, 0.0, 0.02));
+        size_t n = ingot_array_nbytes(want);
+        assert_int_equal(ingot_array_nbytes(got), n);
+        uint16_t *a = malloc(n), *b = malloc(n);
+        TU_OK(ingot_array_to_host(a, n, INGOT_BF16, got));
+        TU_OK(ingot_array_to_host(b, n, INGOT_BF16, want));
+        if (memcmp(a, b, n)) fail_msg("%s differs from its stream", m[i].name);
+        free(a);
+        free(b);
+        ingot_array_free(got);
+        ingot_array_free(want);
+    }
+    ingot_safetensors_close(st);
+}
+
+/* --device on every command that loads a model: a malformed name is a usage
+ * error (2), a device this machine lacks a failure (1) that says why. */
+static void test_device(void **state) {
+    (void)state;
+    char m[4300];
+    snprintf(m, sizeof m, "--model '%s/qwen3_tied_f32'", g_models);
+    run_result r = run("info %s --device cpu", m);
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = run("bench %s --device cpu -p 4 -n 2 -r 1 --json", m);
+    assert_int_equal(r.code, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    json_t *first = json_array_get(j, 0);
+    assert_string_equal(json_string_value(json_object_get(first, "device")), "cpu");
+    assert_true(json_is_integer(json_object_get(first, "peak_memory")));
+    json_decref(j);
+    run_free(&r);
+    r = run("devices");
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "cpu"));
+    run_free(&r);
+    const char *cmds[] = {"info", "logits", "generate", "chat", "classify", "bench"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        expect_error(run("%s %s --device gpu", cmds[i], m), 2,
+                     "--device expects cpu, cuda or cuda:N, got 'gpu'");
+        expect_error(run("%s %s --device cuda:99", cmds[i], m), 1, "CUDA device");
+    }
+    expect_error(run("info %s --device cuda:99", m), 1, "--device: INGOT_ERR_DEVICE");
+    expect_error(run("random-model --shape tiny --device cpu '%s/x'", g_tmp), 2,
+                 "unknown option '--device'");
+}
+
 /* Text in and out on a tiny random-weight model with the real Qwen3
  * tokenizer: generate through the chat template, a stop string, and a piped
  * two-turn chat whose second turn reuses the first turn's cache. */
@@ -390,6 +460,8 @@ int main(void) {
         cmocka_unit_test(test_generate_greedy),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_bench_and_random_model),
+        cmocka_unit_test(test_random_model_streams),
+        cmocka_unit_test(test_device),
         cmocka_unit_test(test_text_and_chat),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_failures),

@@ -9,7 +9,7 @@
 #include "options.h"
 
 static int usage(FILE *f, int code) {
-    fprintf(f, "usage: ingot chat --model DIR [--system TEXT] [options]\n\n"
+    fprintf(f, "usage: ingot chat --model DIR [--system TEXT] [--device DEV] [options]\n\n"
                "Reads one user message per line from standard input, renders the whole\n"
                "conversation with the tokenizer's chat template and streams the reply. The\n"
                "session keeps its KV cache, so each turn computes only the new tokens. /exit,\n"
@@ -18,6 +18,7 @@ static int usage(FILE *f, int code) {
                "  -m, --model DIR       the Hugging Face model folder (with a chat template)\n"
                "  --system TEXT         the system message\n"
                "  -v, --verbose         print each turn's measurements to standard error\n");
+    cli_device_help(f);
     cli_sampling_help(f);
     return code;
 }
@@ -62,19 +63,22 @@ int cli_chat(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return usage(stdout, 0);
     const char *dir = NULL, *system = NULL;
     bool verbose = false;
+    cli_device dev = {0};
     cli_sampling sampling = cli_sampling_defaults();
-    cli_option opts[3 + CLI_SAMPLING_OPTIONS] = {
+    cli_option opts[4 + CLI_SAMPLING_OPTIONS] = {
         {"--model", "-m", CLI_STRING, &dir, 0, 0},
         {"--system", NULL, CLI_STRING, &system, 0, 0},
         {"--verbose", "-v", CLI_FLAG, &verbose, 0, 0},
+        cli_device_option(&dev),
     };
-    cli_sampling_options(opts + 3, &sampling);
-    if (cli_parse("chat", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL)) return 2;
+    cli_sampling_options(opts + 4, &sampling);
+    int rc = cli_parse("chat", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL);
+    if (rc) return rc;
     if (!dir) return cli_usage_error("chat", "--model DIR is required");
     ingot_model *m = NULL;
     ingot_tokenizer *tok = NULL;
     ingot_session *session = NULL;
-    int rc = cli_load_model(&m, "chat", dir, NULL);
+    rc = cli_load_model(&m, "chat", dir, &dev);
     if (!rc) rc = cli_load_tokenizer(&tok, "chat", dir, NULL);
     if (!rc && !ingot_tokenizer_chat_template(tok)) {
         fprintf(stderr, "ingot chat: the tokenizer of %s has no chat template\n", dir);

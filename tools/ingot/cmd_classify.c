@@ -10,7 +10,7 @@
 static int usage(FILE *f, int code) {
     fprintf(f,
             "usage: ingot classify --model DIR --prompts FILE [--labels a,b,c | --labels-file F]\n"
-            "                      [--top-k K] [--batch-size N] [--ids]\n\n"
+            "                      [--top-k K] [--batch-size N] [--ids] [--device DEV]\n\n"
             "Reads one prompt per line from FILE ('-': standard input) and prints one JSON\n"
             "object per prompt: without labels, the K most likely next tokens with their\n"
             "log-probabilities ({\"prompt\", \"top_k\": [{\"id\", \"token\", \"logprob\"}]});\n"
@@ -26,6 +26,7 @@ static int usage(FILE *f, int code) {
             "  --top-k K             next tokens per prompt without labels (default 5)\n"
             "  --batch-size N        prompts (or prompt-label pairs) per pass (default 8)\n"
             "  --ids                 prompts and labels are comma-separated token ids\n");
+    cli_device_help(f);
     return code;
 }
 
@@ -175,6 +176,7 @@ int cli_classify(int argc, char **argv) {
     const char *dir = NULL, *prompts_path = NULL, *labels_arg = NULL, *labels_path = NULL;
     int64_t k = 5, batch = 8;
     bool ids = false;
+    cli_device dev = {0};
     const cli_option opts[] = {
         {"--model", "-m", CLI_STRING, &dir, 0, 0},
         {"--prompts", NULL, CLI_STRING, &prompts_path, 0, 0},
@@ -183,15 +185,16 @@ int cli_classify(int argc, char **argv) {
         {"--top-k", NULL, CLI_INT, &k, 1, 1 << 20},
         {"--batch-size", NULL, CLI_INT, &batch, 1, 1 << 16},
         {"--ids", NULL, CLI_FLAG, &ids, 0, 0},
+        cli_device_option(&dev),
     };
-    if (cli_parse("classify", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL))
-        return 2;
+    int rc = cli_parse("classify", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL);
+    if (rc) return rc;
     if (!dir) return cli_usage_error("classify", "--model DIR is required");
     if (!prompts_path) return cli_usage_error("classify", "--prompts FILE is required");
     if (labels_arg && labels_path)
         return cli_usage_error("classify", "give --labels or --labels-file, not both");
     lines prompts = {0}, labels = {0};
-    int rc = read_lines(&prompts, prompts_path);
+    rc = read_lines(&prompts, prompts_path);
     if (!rc && labels_path) rc = read_lines(&labels, labels_path);
     if (!rc && labels_arg && split_commas(&labels, labels_arg)) rc = 1;
     if (!rc && !prompts.count) {
@@ -208,7 +211,7 @@ int cli_classify(int argc, char **argv) {
     ingot_tokens *lt = calloc(labels.count + 1, sizeof *lt);
     ingot_token_seq *ps = NULL, *ls = NULL;
     if (!rc && (!pt || !lt)) rc = cli_out_of_memory("classify");
-    if (!rc) rc = cli_load_model(&m, "classify", dir, NULL);
+    if (!rc) rc = cli_load_model(&m, "classify", dir, &dev);
     if (!rc && !ids)
         rc = cli_load_tokenizer(&tok, "classify", dir, "--ids takes prompts as token ids instead");
     if (!rc && ids) ingot_tokenizer_load(&tok, dir); /* optional: names the top-k tokens */

@@ -21,6 +21,7 @@ static int usage(FILE *f, int code) {
             "  --raw                 encode the prompt as it is, without the chat template\n"
             "  --ids                 print only the generated ids, as a JSON array\n"
             "  -q, --quiet           do not print the measurements\n");
+    cli_device_help(f);
     cli_sampling_help(f);
     return code;
 }
@@ -29,6 +30,7 @@ typedef struct generate_args {
     const char *dir, *prompt, *system;
     cli_ids prompt_ids;
     bool chat_template, raw, ids_only, quiet;
+    cli_device device;
     cli_sampling sampling;
 } generate_args;
 
@@ -78,7 +80,7 @@ static int check_args(const generate_args *a) {
 
 /* Loads the model and, when the call needs it, the tokenizer. */
 static int load(ingot_model **m, ingot_tokenizer **tok, const generate_args *a) {
-    if (cli_load_model(m, "generate", a->dir, NULL)) return 1;
+    if (cli_load_model(m, "generate", a->dir, &a->device)) return 1;
     bool need_tok = a->prompt || !a->ids_only || a->sampling.stop.count;
     if (need_tok)
         return cli_load_tokenizer(tok, "generate", a->dir,
@@ -96,7 +98,7 @@ static int load(ingot_model **m, ingot_tokenizer **tok, const generate_args *a) 
 int cli_generate(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return usage(stdout, 0);
     generate_args a = {.sampling = cli_sampling_defaults()};
-    cli_option opts[8 + CLI_SAMPLING_OPTIONS] = {
+    cli_option opts[9 + CLI_SAMPLING_OPTIONS] = {
         {"--model", "-m", CLI_STRING, &a.dir, 0, 0},
         {"--prompt", "-p", CLI_STRING, &a.prompt, 0, 0},
         {"--prompt-ids", NULL, CLI_IDS, &a.prompt_ids, 0, 0},
@@ -105,11 +107,11 @@ int cli_generate(int argc, char **argv) {
         {"--raw", NULL, CLI_FLAG, &a.raw, 0, 0},
         {"--ids", NULL, CLI_FLAG, &a.ids_only, 0, 0},
         {"--quiet", "-q", CLI_FLAG, &a.quiet, 0, 0},
+        cli_device_option(&a.device),
     };
-    cli_sampling_options(opts + 8, &a.sampling);
-    if (cli_parse("generate", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL))
-        return 2;
-    int rc = check_args(&a);
+    cli_sampling_options(opts + 9, &a.sampling);
+    int rc = cli_parse("generate", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL);
+    if (!rc) rc = check_args(&a);
     ingot_model *m = NULL;
     ingot_tokenizer *tok = NULL;
     ingot_session *session = NULL;

@@ -6,22 +6,25 @@
 #include "options.h"
 
 static int usage(FILE *f, int code) {
-    fprintf(f, "usage: ingot info --model DIR\n\n"
+    fprintf(f, "usage: ingot info --model DIR [--device DEV]\n\n"
                "Loads the Hugging Face model folder DIR and prints its architecture, number\n"
                "of parameters, weight dtype, context length, shape and the memory its weights\n"
-               "take.\n\n"
-               "  -m, --model DIR  the model folder (config.json, *.safetensors)\n");
+               "take on the device.\n\n"
+               "  -m, --model DIR       the model folder (config.json, *.safetensors)\n");
+    cli_device_help(f);
     return code;
 }
 
 int cli_info(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return usage(stdout, 0);
     const char *dir = NULL;
-    const cli_option opts[] = {{"--model", "-m", CLI_STRING, &dir, 0, 0}};
-    if (cli_parse("info", argc, argv, opts, 1, NULL, 0, NULL)) return 2;
+    cli_device dev = {0};
+    const cli_option opts[] = {{"--model", "-m", CLI_STRING, &dir, 0, 0}, cli_device_option(&dev)};
+    int rc = cli_parse("info", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL);
+    if (rc) return rc;
     if (!dir) return cli_usage_error("info", "--model DIR is required");
     ingot_model *m = NULL;
-    if (cli_load_model(&m, "info", dir, NULL)) return 1;
+    if (cli_load_model(&m, "info", dir, &dev)) return 1;
     ingot_model_info i;
     ingot_model_get_info(&i, m);
     printf("model folder    %s\n", dir);
@@ -46,8 +49,10 @@ int cli_info(int argc, char **argv) {
         printf("sliding window  %" PRId64 "\n", i.sliding_window);
     else
         printf("sliding window  none\n");
-    printf("weights memory  %zu bytes (%.1f MiB)\n", i.weight_bytes,
-           (double)i.weight_bytes / (1024.0 * 1024.0));
+    char device[32];
+    printf("weights memory  %zu bytes (%.1f MiB) on %s\n", i.weight_bytes,
+           (double)i.weight_bytes / (1024.0 * 1024.0),
+           cli_device_name(device, sizeof device, cli_device_get(&dev)));
     /* keys and values of every layer, per token of context, in the weights' dtype */
     double kv_per_token =
         2.0 * (double)(i.n_layers * i.n_kv_heads * i.head_dim) * (double)ingot_dtype_size(i.dtype);

@@ -7,7 +7,7 @@
 
 static int usage(FILE *f, int code) {
     fprintf(f, "usage: ingot logits --model DIR (--prompt TEXT | --prompt-ids 1,2,3) "
-               "[--all-positions]\n\n"
+               "[--all-positions] [--device DEV]\n\n"
                "Runs one forward pass over the prompt (no cache) and prints the logits as JSON:\n"
                "the last position's array of vocab_size numbers, or with --all-positions one\n"
                "array per prompt position. Numbers have 9 significant digits, enough to\n"
@@ -17,6 +17,7 @@ static int usage(FILE *f, int code) {
                "                        added as Hugging Face does, e.g. a BOS)\n"
                "  --prompt-ids 1,2,3    token ids instead of text (no tokenizer needed)\n"
                "  --all-positions       every position, not just the last\n");
+    cli_device_help(f);
     return code;
 }
 
@@ -39,14 +40,16 @@ int cli_logits(int argc, char **argv) {
     const char *dir = NULL, *text = NULL;
     cli_ids given = {0};
     bool all = false;
+    cli_device dev = {0};
     const cli_option opts[] = {
         {"--model", "-m", CLI_STRING, &dir, 0, 0},
         {"--prompt", "-p", CLI_STRING, &text, 0, 0},
         {"--prompt-ids", NULL, CLI_IDS, &given, 0, 0},
         {"--all-positions", NULL, CLI_FLAG, &all, 0, 0},
+        cli_device_option(&dev),
     };
-    if (cli_parse("logits", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL)) return 2;
-    int rc = 0;
+    int rc = cli_parse("logits", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL);
+    if (rc) return rc;
     if (!dir)
         rc = cli_usage_error("logits", "--model DIR is required");
     else if (!text == !given.ids)
@@ -56,7 +59,7 @@ int cli_logits(int argc, char **argv) {
     ingot_tokens ids = {0};
     ingot_array *input = NULL, *logits = NULL; /* [1, T] i32, [1, T, V] f32 */
     float *host = NULL;
-    if (!rc) rc = cli_load_model(&m, "logits", dir, NULL);
+    if (!rc) rc = cli_load_model(&m, "logits", dir, &dev);
     if (!rc && text)
         rc = cli_load_tokenizer(&tok, "logits", dir, "--prompt-ids takes token ids instead");
     if (!rc) rc = cli_prompt_tokens(&ids, "logits", tok, text, &given, true);

@@ -2,6 +2,8 @@
  * architecture with seeded random weights (for the demo and benchmarks). */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,38 +50,77 @@ static int usage(FILE *f, int code) {
     return code;
 }
 
-/* Appends one tensor named name: [d0, d1] N(0, 0.02) from rng, or [d0] ones
- * when d1 is 0 (norms). */
-static ingot_status add_tensor(ingot_array **arrays, char **names, size_t *n, ingot_rng *rng,
-                               ingot_dtype dtype, const char *name, int64_t d0, int64_t d1) {
+/* Matrices are filled in chunks of CHUNK elements by several threads. Element
+ * i of a matrix takes Philox words 2i and 2i + 1 of its stream (four words a
+ * counter), so a chunk starting at an even element e continues the stream at
+ * counter base + e / 2: the bytes are those of one ingot_random_normal call
+ * per matrix, whatever the thread count. */
+#define CHUNK ((int64_t)1 << 20)
+
+/* One tensor of the folder. */
+typedef struct tensor {
+    char *data;          /* a matrix's host buffer (its array wraps it); NULL for a norm */
+    int64_t size;        /* elements */
+    uint64_t counter;    /* a matrix's first Philox counter */
+    int64_t first_chunk; /* chunks of the matrices before it */
+} tensor;
+
+/* The weights in file order (names and arrays as ingot_safetensors_save
+ * takes them) and the state of the parallel fill. */
+typedef struct weights {
+    char **names;
+    ingot_array **arrays;
+    tensor *t;
+    size_t n;
+    ingot_dtype dtype;
+    uint64_t seed, next_counter;
+    int64_t n_chunks;
+    atomic_llong next_chunk;
+    pthread_mutex_t mu; /* guards status and error */
+    ingot_status status;
+    char error[1024];
+} weights;
+
+/* Appends the tensor name: an unfilled [d0, d1] matrix whose stream starts at
+ * the next counter, or [d0] ones when d1 is 0 (norms). */
+static ingot_status add_tensor(weights *w, const char *name, int64_t d0, int64_t d1) {
     int64_t shape[2] = {d0, d1};
-    int ndim = d1 ? 2 : 1;
-    names[*n] = strdup(name);
-    if (!names[*n]) return INGOT_ERR_OUT_OF_MEMORY;
-    ingot_status s = d1 ? ingot_random_normal(&arrays[*n], rng, dtype, shape, ndim, 0.0, 0.02)
-                        : ingot_ones(&arrays[*n], dtype, shape, ndim);
+    tensor *t = &w->t[w->n];
+    *t = (tensor){.size = d1 ? d0 * d1 : d0, .first_chunk = w->n_chunks};
+    if (!(w->names[w->n] = strdup(name))) return INGOT_ERR_OUT_OF_MEMORY;
+    ingot_status s;
+    if (d1) {
+        t->data = malloc((size_t)t->size * ingot_dtype_size(w->dtype));
+        s = t->data ? ingot_array_wrap(&w->arrays[w->n], t->data, w->dtype, shape, 2, free, t->data)
+                    : INGOT_ERR_OUT_OF_MEMORY;
+        if (s) free(t->data);
+    } else {
+        s = ingot_ones(&w->arrays[w->n], w->dtype, shape, 1);
+    }
     if (s) {
-        free(names[*n]);
+        free(w->names[w->n]);
         return s;
     }
-    (*n)++;
+    if (d1) {
+        t->counter = w->next_counter;
+        w->next_counter += (uint64_t)(t->size + 1) / 2; /* 2 words an element, 4 a counter */
+        w->n_chunks += (t->size + CHUNK - 1) / CHUNK;
+    }
+    w->n++;
     return INGOT_OK;
 }
 
-/* Creates every weight of shape sh in a fixed order from the seed. */
-static ingot_status make_weights(ingot_array **arrays, char **names, size_t *n,
-                                 const model_shape *sh, ingot_dtype dt, uint64_t seed) {
-    ingot_rng rng = ingot_rng_seed(seed);
+/* Adds every weight of shape sh in a fixed order (the order of the streams). */
+static ingot_status plan_weights(weights *w, const model_shape *sh) {
     int64_t h = sh->hidden, q = sh->heads * sh->head_dim, kv = sh->kv_heads * sh->head_dim;
-    ingot_status s =
-        add_tensor(arrays, names, n, &rng, dt, "model.embed_tokens.weight", sh->vocab, h);
-    if (!s) s = add_tensor(arrays, names, n, &rng, dt, "model.norm.weight", h, 0);
-    if (!s && !sh->tied) s = add_tensor(arrays, names, n, &rng, dt, "lm_head.weight", sh->vocab, h);
+    ingot_status s = add_tensor(w, "model.embed_tokens.weight", sh->vocab, h);
+    if (!s) s = add_tensor(w, "model.norm.weight", h, 0);
+    if (!s && !sh->tied) s = add_tensor(w, "lm_head.weight", sh->vocab, h);
     for (int64_t l = 0; l < sh->layers && !s; l++) {
         const struct {
             const char *suffix;
             int64_t d0, d1;
-        } w[] = {
+        } layer[] = {
             {"input_layernorm.weight", h, 0},
             {"post_attention_layernorm.weight", h, 0},
             {"self_attn.q_proj.weight", q, h},
@@ -92,13 +133,100 @@ static ingot_status make_weights(ingot_array **arrays, char **names, size_t *n,
             {"mlp.up_proj.weight", sh->intermediate, h},
             {"mlp.down_proj.weight", h, sh->intermediate},
         };
-        for (size_t i = 0; i < sizeof w / sizeof *w && !s; i++) {
+        for (size_t i = 0; i < sizeof layer / sizeof *layer && !s; i++) {
             char name[128];
-            snprintf(name, sizeof name, "model.layers.%" PRId64 ".%s", l, w[i].suffix);
-            s = add_tensor(arrays, names, n, &rng, dt, name, w[i].d0, w[i].d1);
+            snprintf(name, sizeof name, "model.layers.%" PRId64 ".%s", l, layer[i].suffix);
+            s = add_tensor(w, name, layer[i].d0, layer[i].d1);
         }
     }
     return s;
+}
+
+/* The matrix holding chunk c: the last tensor whose first chunk is <= c (a
+ * norm has no chunks, so the tensor after it starts where it does). */
+static const tensor *chunk_owner(const weights *w, int64_t c) {
+    size_t lo = 0, hi = w->n; /* t[lo].first_chunk <= c < t[hi].first_chunk (hi = n: none) */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->t[mid].first_chunk <= c)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &w->t[lo];
+}
+
+/* Fills chunk c: N(0, 0.02) values of its matrix's stream. */
+static ingot_status fill_chunk(const weights *w, int64_t c) {
+    const tensor *t = chunk_owner(w, c);
+    int64_t start = (c - t->first_chunk) * CHUNK;
+    int64_t len = t->size - start < CHUNK ? t->size - start : CHUNK;
+    size_t sz = ingot_dtype_size(w->dtype);
+    ingot_rng rng = ingot_rng_seed(w->seed);
+    rng.counter = t->counter + (uint64_t)start / 2;
+    ingot_array *part = NULL; /* [len] */
+    ingot_status s = ingot_random_normal(&part, &rng, w->dtype, &len, 1, 0.0, 0.02);
+    if (!s)
+        s = ingot_array_to_host(t->data + start * (int64_t)sz, (size_t)len * sz, w->dtype, part);
+    ingot_array_free(part);
+    return s;
+}
+
+/* A fill thread: takes chunks until none is left or one failed. */
+static void *fill_worker(void *arg) {
+    weights *w = arg;
+    for (int64_t c; (c = atomic_fetch_add(&w->next_chunk, 1)) < w->n_chunks;) {
+        ingot_status s = fill_chunk(w, c);
+        if (!s) continue;
+        pthread_mutex_lock(&w->mu);
+        if (!w->status) {
+            w->status = s;
+            snprintf(w->error, sizeof w->error, "%s", ingot_last_error());
+        }
+        pthread_mutex_unlock(&w->mu);
+        atomic_store(&w->next_chunk, w->n_chunks);
+    }
+    return NULL;
+}
+
+/* Fills every matrix with one thread per CPU (the caller among them). */
+static ingot_status fill_weights(weights *w) {
+    int n = ingot_get_num_threads(), started = 0;
+    pthread_t *tid = calloc((size_t)n, sizeof *tid);
+    while (tid && started < n - 1 && pthread_create(&tid[started], NULL, fill_worker, w) == 0)
+        started++;
+    fill_worker(w);
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    free(tid);
+    return w->status;
+}
+
+/* Makes the weights of shape sh and saves them to path; prints the error and
+ * returns 1 on failure. */
+static int write_weights(const char *path, const model_shape *sh, ingot_dtype dt, uint64_t seed) {
+    size_t cap = 3 + 11 * (size_t)sh->layers;
+    weights w = {.dtype = dt, .seed = seed, .mu = PTHREAD_MUTEX_INITIALIZER};
+    ingot_clear_error();
+    w.names = calloc(cap, sizeof *w.names);
+    w.arrays = calloc(cap, sizeof *w.arrays);
+    w.t = calloc(cap, sizeof *w.t);
+    ingot_status s = w.names && w.arrays && w.t ? plan_weights(&w, sh) : INGOT_ERR_OUT_OF_MEMORY;
+    const char *msg = ingot_last_error();
+    if (!s && (s = fill_weights(&w))) msg = w.error; /* a fill thread's message */
+    const char *mk[] = {"format"}, *mv[] = {"pt"};
+    if (!s)
+        s = ingot_safetensors_save(path, (const char *const *)w.names,
+                                   (const ingot_array *const *)w.arrays, w.n, mk, mv, 1);
+    for (size_t i = 0; i < w.n; i++) {
+        ingot_array_free(w.arrays[i]);
+        free(w.names[i]);
+    }
+    free(w.names);
+    free(w.arrays);
+    free(w.t);
+    if (s) fprintf(stderr, "ingot random-model: %s: %s\n", ingot_status_str(s), msg);
+    return s != INGOT_OK;
 }
 
 static int write_config(const char *out, const model_shape *sh, const char *dtype_name) {
@@ -189,24 +317,9 @@ int cli_random_model(int argc, char **argv) {
         fprintf(stderr, "ingot random-model: cannot create %s: %s\n", out, strerror(errno));
         return 1;
     }
-    size_t cap = 3 + 11 * (size_t)sh->layers, n = 0;
-    ingot_array **arrays = calloc(cap, sizeof *arrays);
-    char **names = calloc(cap, sizeof *names);
-    ingot_status s = arrays && names ? make_weights(arrays, names, &n, sh, dt, (uint64_t)seed)
-                                     : INGOT_ERR_OUT_OF_MEMORY;
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", out);
-    const char *mk[] = {"format"}, *mv[] = {"pt"};
-    if (!s)
-        s = ingot_safetensors_save(path, (const char *const *)names,
-                                   (const ingot_array *const *)arrays, n, mk, mv, 1);
-    for (size_t i = 0; i < n; i++) {
-        ingot_array_free(arrays[i]);
-        free(names[i]);
-    }
-    free(arrays);
-    free(names);
-    if (s) return cli_fail("random-model", s);
+    if (write_weights(path, sh, dt, (uint64_t)seed)) return 1;
     if (write_config(out, sh, dtype_name)) {
         fprintf(stderr, "ingot random-model: cannot write the config files in %s\n", out);
         return 1;

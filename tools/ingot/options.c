@@ -52,7 +52,25 @@ bool cli_parse_ids(cli_ids *out, const char *text) {
     return true;
 }
 
-/* Stores value for option o; returns 0 or 2 after printing the problem. */
+/* Parses a --device value: 2 (usage) when malformed, 1 when the device does
+ * not exist here (the library's message says why, e.g. "no CUDA device (CUDA
+ * plugin not loaded)"). */
+static int store_device(const char *cmd, const cli_option *o, const char *value) {
+    cli_device *d = o->dest;
+    ingot_status s = ingot_device_parse(&d->device, value);
+    if (s == INGOT_ERR_INVALID_ARGUMENT)
+        return cli_usage_error(cmd, "%s expects cpu, cuda or cuda:N, got '%s'", o->name, value);
+    if (s) {
+        fprintf(stderr, "ingot %s: %s: %s: %s\n", cmd, o->name, ingot_status_str(s),
+                ingot_last_error());
+        return 1;
+    }
+    d->given = true;
+    return 0;
+}
+
+/* Stores value for option o; returns 0, or 2 (1 for a missing device) after
+ * printing the problem. */
 static int store(const char *cmd, const cli_option *o, const char *value) {
     char *end;
     errno = 0;
@@ -94,6 +112,7 @@ static int store(const char *cmd, const cli_option *o, const char *value) {
         l->items[l->count++] = value;
         return 0;
     }
+    case CLI_DEVICE: return store_device(cmd, o, value);
     }
     return 2;
 }
@@ -137,8 +156,29 @@ int cli_out_of_memory(const char *cmd) {
     return 1;
 }
 
-int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const char *dtype) {
-    ingot_model_options o = {.dtype = dtype};
+cli_option cli_device_option(cli_device *dest) {
+    return (cli_option){"--device", NULL, CLI_DEVICE, dest, 0, 0};
+}
+
+void cli_device_help(FILE *f) {
+    fprintf(f, "  --device DEV          cpu, cuda or cuda:N (default: cuda:0 when a GPU is\n"
+               "                        present, else cpu)\n");
+}
+
+ingot_device cli_device_get(const cli_device *dev) {
+    return dev->given ? dev->device : ingot_default_device();
+}
+
+const char *cli_device_name(char *buf, size_t cap, ingot_device d) {
+    if (d.type == INGOT_DEVICE_CPU)
+        snprintf(buf, cap, "cpu");
+    else
+        snprintf(buf, cap, "cuda:%d", d.index);
+    return buf;
+}
+
+int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const cli_device *dev) {
+    ingot_model_options o = {.device = cli_device_get(dev)};
     ingot_status s = ingot_model_load(out, dir, &o);
     return s ? cli_fail(cmd, s) : 0;
 }

@@ -18,6 +18,7 @@ typedef enum cli_opt_kind {
     CLI_FLOAT,  /* double in [min, max] */
     CLI_IDS,    /* cli_ids: comma-separated non-negative integers */
     CLI_LIST,   /* cli_list: repeatable string option */
+    CLI_DEVICE, /* cli_device: cpu, cuda or cuda:N (ingot_device_parse) */
 } cli_opt_kind;
 
 #define CLI_LIST_MAX 16
@@ -32,19 +33,26 @@ typedef struct cli_ids {
     size_t count;
 } cli_ids;
 
+/* A --device choice; not given means ingot_default_device() at load time. */
+typedef struct cli_device {
+    bool given;
+    ingot_device device;
+} cli_device;
+
 typedef struct cli_option {
     const char *name;  /* "--max-tokens" */
     const char *alias; /* "-n", or NULL */
     cli_opt_kind kind;
-    void *dest;      /* bool*, const char**, int64_t*, double*, cli_ids*, cli_list* */
+    void *dest;      /* bool*, const char**, int64_t*, double*, cli_ids*, cli_list*, cli_device* */
     double min, max; /* numeric bounds (CLI_INT, CLI_FLOAT) */
 } cli_option;
 
 /* Parses argv against opts (n entries). Positional arguments are stored in
  * positional[] (up to n_positional; NULL when none is accepted) and counted in
  * *n_pos. Prints "ingot CMD: ..." and returns 2 on a usage error (unknown
- * option, missing or malformed value, value out of bounds), 0 otherwise.
- * On error everything allocated for CLI_IDS options is released. */
+ * option, missing or malformed value, value out of bounds), 1 when --device
+ * names a device this machine lacks, 0 otherwise. On error everything
+ * allocated for CLI_IDS options is released. */
 int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts, size_t n,
               const char **positional, size_t n_positional, size_t *n_pos);
 
@@ -56,9 +64,20 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Prints "ingot CMD: out of memory" to stderr and returns 1. */
 int cli_out_of_memory(const char *cmd);
 
-/* Loads the model folder dir on the CPU, keeping its dtype (dtype NULL) or
- * converting to dtype; prints the error and returns 1 on failure. */
-int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const char *dtype);
+/* The --device option entry of a command that loads a model, and its help
+ * line. */
+cli_option cli_device_option(cli_device *dest);
+void cli_device_help(FILE *f);
+
+/* The device dev chose: the parsed one, else ingot_default_device(). */
+ingot_device cli_device_get(const cli_device *dev);
+
+/* "cpu" or "cuda:N" into buf. */
+const char *cli_device_name(char *buf, size_t cap, ingot_device d);
+
+/* Loads the model folder dir onto dev's device in its stored dtype; prints
+ * the error and returns 1 on failure. */
+int cli_load_model(ingot_model **out, const char *cmd, const char *dir, const cli_device *dev);
 
 /* Loads dir's tokenizer; prints the error (and the hint, e.g.
  * "--prompt-ids takes token ids instead", when not NULL) and returns 1 on
