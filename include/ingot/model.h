@@ -51,22 +51,23 @@ typedef struct ingot_model ingot_model;
 /* Zero-initialised (`ingot_model_options o = {0};`, or opts NULL) means the
  * CPU and the weights' stored dtype. */
 typedef struct ingot_model_options {
-    ingot_device device; /* where weights live and compute runs; zero = CPU (the
-                            only device models run on for now) */
+    ingot_device device; /* where weights live and compute runs; zero = the
+                            CPU; a CUDA device loads every weight onto that
+                            GPU (see docs/cuda.md) */
     const char *dtype;   /* "f32", "bf16" or "f16" to convert the weights to;
                             NULL keeps the stored dtype */
 } ingot_model_options;
 
 /* Loads the model in folder dir (config.json, then the weights through
  * ingot_safetensors_open(dir), safetensors.h). opts may be NULL (CPU, stored
- * dtype). Weights kept in their stored dtype wrap the mapped files without a
- * copy (the model keeps the files mapped until it is freed); converted weights
- * are copies. Every weight must be a float tensor (F32, BF16 or F16), all of
+ * dtype). On the CPU, weights kept in their stored dtype wrap the mapped
+ * files without a copy (the model keeps the files mapped until it is freed);
+ * converted weights, and every weight on a GPU, are copies. Every weight must be a float tensor (F32, BF16 or F16), all of
  * one dtype unless opts->dtype converts them.
  * On success *out is a new model to free with ingot_model_free; on error *out
  * is NULL and nothing stays allocated or mapped.
  * Errors: INVALID_ARGUMENT (out or dir NULL, opts->dtype not one of the three
- * names), DEVICE (a device other than the CPU), NOT_FOUND (config.json, the
+ * names), DEVICE (a device that does not exist), NOT_FOUND (config.json, the
  * weights or a tensor missing: named), IO, FORMAT (malformed config or
  * weights: the key or tensor named, with expected and found shapes or
  * dtypes; a non-float or mixed-dtype weight), UNSUPPORTED (model_type,
@@ -170,7 +171,9 @@ typedef struct ingot_forward_options {
  * the new keys and values to cache when it is not NULL (cache NULL: causal
  * attention over ids alone). Attention is causal (and windowed on sliding
  * layers). opts may be NULL. With a cache it is inference-only (see Autograd
- * above).
+ * above). For a model on a GPU, ids, positions and attention_mask may be CPU
+ * arrays (ids are checked on the host, the others uploaded); the logits are
+ * on the model's device.
  * Errors: INVALID_ARGUMENT (logits, m or ids NULL; ids not a 2-D integer
  * array; a cache made for another model or for another batch size), INDEX
  * (an id out of range, with its position), SHAPE (T == 0; positions not
