@@ -27,8 +27,8 @@ __device__ static inline void copy_elem(void *dst, int64_t di, const void *src, 
 
 // One thread per element i of out (contiguous): it = (a with its axis
 // stride 0, idx) over out's shape.
-__global__ void gather_elems(void *out, const void *a, const int64_t *idx, size_t esize,
-                             ingot__cu_iter it, int64_t axis_stride) {
+static __global__ void gather_elems(void *out, const void *a, const int64_t *idx, size_t esize,
+                                    ingot__cu_iter it, int64_t axis_stride) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.size;
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t off[2];
@@ -56,6 +56,7 @@ ingot_status ingot__cuda_gather(ingot_array *out, const ingot_array *a, const in
 
 // ---- scatter ----
 
+namespace {
 // Operands of the scatter kernels: 0 out, 1 idx, 2 values.
 struct scatter_args {
     void *out;
@@ -63,9 +64,10 @@ struct scatter_args {
     const void *values;
     ingot_dtype dt;
     size_t esize;
-    int64_t len;             // idx's dim at axis
-    int64_t axis_stride[3];  // out, idx, values along axis
+    int64_t len;            // idx's dim at axis
+    int64_t axis_stride[3]; // out, idx, values along axis
 };
+} // namespace
 
 // out[o] += v[i] for one element of dtype dt, in the CPU's arithmetic
 // (floats in f32 rounded once, integers wrapping, bool a logical or).
@@ -89,7 +91,7 @@ __device__ static inline void add_elem(void *out, int64_t o, const void *v, int6
 
 // One thread per line (it: out, idx, values over idx's shape without axis):
 // its positions in order, each written (or added) to out at its index.
-__global__ void scatter_lines(scatter_args s, ingot__cu_iter it, bool accumulate) {
+static __global__ void scatter_lines(scatter_args s, ingot__cu_iter it, bool accumulate) {
     for (int64_t line = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; line < it.size;
          line += (int64_t)gridDim.x * blockDim.x) {
         int64_t off[3];
@@ -120,15 +122,13 @@ __device__ static inline void atomic_add_elem(void *out, int64_t o, const void *
     case INGOT_BF16: atomicAdd((__nv_bfloat16 *)out + o, ((const __nv_bfloat16 *)v)[i]); break;
     case INGOT_I32:
     case INGOT_U32: atomicAdd((unsigned *)out + o, ((const unsigned *)v)[i]); break;
-    default:
-        atomicAdd((unsigned long long *)out + o, ((const unsigned long long *)v)[i]);
-        break;
+    default: atomicAdd((unsigned long long *)out + o, ((const unsigned long long *)v)[i]); break;
     }
 }
 
 // One thread per element of idx (it: out with its axis stride 0, idx,
 // values over idx's shape): an atomic add into out at its index.
-__global__ void scatter_add_atomic(scatter_args s, ingot__cu_iter it) {
+static __global__ void scatter_add_atomic(scatter_args s, ingot__cu_iter it) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.size;
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t off[3];
@@ -144,8 +144,10 @@ ingot_status ingot__cuda_scatter(ingot_array *out, const ingot_array *idx,
     if (idx->size == 0) return INGOT_OK;
     const ingot_array *ops[3] = {out, idx, values};
     scatter_args s = {ingot__data(out), (const int64_t *)ingot__data(idx), ingot__data(values),
-                      out->dtype, ingot_dtype_size(out->dtype), idx->shape[axis], {0, 0, 0}};
-    for (int o = 0; o < 3; o++) s.axis_stride[o] = ops[o]->strides[axis];
+                      out->dtype,       ingot_dtype_size(out->dtype),      idx->shape[axis],
+                      {0, 0, 0}};
+    for (int o = 0; o < 3; o++)
+        s.axis_stride[o] = ops[o]->strides[axis];
     int64_t nlines = idx->size / s.len;
     cudaStream_t stream = ingot__cu_stream(ingot__cu_index(out));
     int64_t strides[3][INGOT_MAX_DIMS];
@@ -164,7 +166,8 @@ ingot_status ingot__cuda_scatter(ingot_array *out, const ingot_array *idx,
         for (int d = 0; d < idx->ndim; d++) {
             if (d == axis) continue;
             shape[nd] = idx->shape[d];
-            for (int o = 0; o < 3; o++) strides[o][nd] = ops[o]->strides[d];
+            for (int o = 0; o < 3; o++)
+                strides[o][nd] = ops[o]->strides[d];
             nd++;
         }
         ingot__cu_iter_init(&it, shape, nd, 3, sp);

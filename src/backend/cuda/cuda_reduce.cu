@@ -39,7 +39,8 @@ template <class F> static ingot_status with_type(ingot_dtype dt, F &&f) {
     }
 }
 
-template <class T> static constexpr bool is_float_v =
+template <class T>
+static constexpr bool is_float_v =
     std::is_same_v<T, float> || std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
 
 // An element as f32 (float types) or int64 (integer types).
@@ -101,7 +102,8 @@ template <class S> __device__ static inline S shfl_xor(S s, int mask) {
     static_assert(sizeof(S) % 4 == 0, "shuffled state must be whole words");
     unsigned w[sizeof(S) / 4];
     memcpy(w, &s, sizeof s);
-    for (unsigned k = 0; k < sizeof(S) / 4; k++) w[k] = __shfl_xor_sync(0xffffffffu, w[k], mask);
+    for (unsigned k = 0; k < sizeof(S) / 4; k++)
+        w[k] = __shfl_xor_sync(0xffffffffu, w[k], mask);
     memcpy(&s, w, sizeof s);
     return s;
 }
@@ -112,13 +114,15 @@ template <class S> __device__ static inline S shfl_xor(S s, int mask) {
 template <class S, class C> __device__ static S group_reduce(S s, C combine) {
     __shared__ S part[32]; // one per warp
     if (blockDim.x == 1) return s;
-    for (int m = 16; m > 0; m >>= 1) s = combine(s, shfl_xor(s, m));
+    for (int m = 16; m > 0; m >>= 1)
+        s = combine(s, shfl_xor(s, m));
     if (blockDim.x <= 32) return s;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
     if (lane == 0) part[warp] = s;
     __syncthreads();
     s = part[0];
-    for (int w = 1; w < nwarps; w++) s = combine(s, part[w]);
+    for (int w = 1; w < nwarps; w++)
+        s = combine(s, part[w]);
     __syncthreads(); // part may be reused by the next call
     return s;
 }
@@ -157,6 +161,7 @@ __device__ static inline int64_t offset1(const ingot__cu_iter &it, int64_t r) {
 
 // ---- reduce ----
 
+namespace {
 // a's kept dims (out's row-major order) and reduced dims (the fold order).
 template <class T> struct red_args {
     const T *a;
@@ -164,6 +169,7 @@ template <class T> struct red_args {
     ingot_dtype odt;
     ingot__cu_iter kept, red; // one operand each: a's strides
 };
+} // namespace
 
 // Calls f(x) for the reduced elements of the output at a offset base that
 // the calling thread owns, in increasing order, with their position.
@@ -173,12 +179,14 @@ __device__ static inline void visit(const red_args<T> &g, int64_t base, F &&f) {
         f(g.a[base + offset1(g.red, r)], r);
 }
 
+namespace {
 template <class A> struct plus {
     __device__ A operator()(A x, A y) const { return x + y; }
 };
+} // namespace
 
 // Sum: one group per output; Acc is double, float or uint64_t (wrapping).
-template <class T, class Acc> __global__ void reduce_sum(red_args<T> g, int64_t nout) {
+template <class T, class Acc> static __global__ void reduce_sum(red_args<T> g, int64_t nout) {
     for (int64_t o = group_first(); o < nout; o += group_step()) {
         int64_t base = offset1(g.kept, o);
         Acc s = 0;
@@ -192,11 +200,13 @@ template <class T, class Acc> __global__ void reduce_sum(red_args<T> g, int64_t 
     }
 }
 
+namespace {
 // A candidate extreme: value and position (pos NONE: nothing seen yet).
 template <class V> struct extreme {
     V v;
     int64_t pos;
 };
+} // namespace
 static constexpr int64_t NONE = INT64_MAX;
 
 template <class V> __device__ static inline bool is_nan(V v) {
@@ -206,6 +216,7 @@ template <class V> __device__ static inline bool is_nan(V v) {
         return false;
 }
 
+namespace {
 // Whether b replaces a as the running extreme of op. NaN wins for max, min
 // and argmax (the first NaN is final on the CPU) and loses for argmin (it is
 // skipped); equal values keep the first position.
@@ -226,6 +237,7 @@ template <class V> struct pick {
         return better(b, a) ? b : a;
     }
 };
+} // namespace
 
 // The extreme of op (max, min and the arg ops; the max pass of logsumexp)
 // over the calling group's elements of the output at base.
@@ -239,7 +251,8 @@ __device__ static auto group_extreme(const red_args<T> &g, int64_t base, ingot__
 }
 
 // Max, min, argmax, argmin: one group per output.
-template <class T> __global__ void reduce_extreme(red_args<T> g, int64_t nout, ingot__reduce_op op) {
+template <class T>
+static __global__ void reduce_extreme(red_args<T> g, int64_t nout, ingot__reduce_op op) {
     for (int64_t o = group_first(); o < nout; o += group_step()) {
         auto s = group_extreme(g, offset1(g.kept, o), op);
         if (threadIdx.x != 0) continue;
@@ -247,7 +260,9 @@ template <class T> __global__ void reduce_extreme(red_args<T> g, int64_t nout, i
             store_i64(g.out, g.odt, o, s.pos == NONE ? 0 : s.pos);
         else if constexpr (is_float_v<T>)
             store_f64(g.out, g.odt, o,
-                      s.pos != NONE ? s.v : op == INGOT__RED_MIN ? INFINITY : -INFINITY);
+                      s.pos != NONE          ? s.v
+                      : op == INGOT__RED_MIN ? INFINITY
+                                             : -INFINITY);
         else
             store_i64(g.out, g.odt, o, s.pos == NONE ? 0 : s.v);
     }
@@ -255,7 +270,7 @@ template <class T> __global__ void reduce_extreme(red_args<T> g, int64_t nout, i
 
 // Logsumexp (float T): the max, then shift + log(sum of exp(x - shift)) in
 // double; a NaN, +inf or all -inf (or empty) maximum is the result.
-template <class T> __global__ void reduce_logsumexp(red_args<T> g, int64_t nout) {
+template <class T> static __global__ void reduce_logsumexp(red_args<T> g, int64_t nout) {
     for (int64_t o = group_first(); o < nout; o += group_step()) {
         int64_t base = offset1(g.kept, o);
         auto m = group_extreme(g, base, INGOT__RED_LOGSUMEXP);
@@ -323,16 +338,17 @@ ingot_status ingot__cuda_reduce(ingot__reduce_op op, ingot_array *out, const ing
 
 // ---- rows along one axis (softmax, cumsum) ----
 
+namespace {
 // The rows of a along axis: the other dims (operands a and the contiguous
 // out), the row length and its strides.
 struct rows {
     ingot__cu_iter other;
     int64_t n, as, os, count;
 };
+} // namespace
 
 static rows rows_init(const ingot_array *out, const ingot_array *a, int axis) {
-    int64_t ostrides[INGOT_MAX_DIMS], shape[INGOT_MAX_DIMS], as[INGOT_MAX_DIMS],
-        os[INGOT_MAX_DIMS];
+    int64_t ostrides[INGOT_MAX_DIMS], shape[INGOT_MAX_DIMS], as[INGOT_MAX_DIMS], os[INGOT_MAX_DIMS];
     ingot__contiguous_strides(ostrides, out->shape, out->ndim);
     int nd = 0;
     for (int d = 0; d < a->ndim; d++) {
@@ -356,24 +372,28 @@ static rows rows_init(const ingot_array *out, const ingot_array *a, int axis) {
 // The larger of x and y, NaN if either is.
 __device__ static inline float nan_max(float x, float y) { return x > y || x != x ? x : y; }
 
+namespace {
 struct nan_max_op {
     __device__ float operator()(float x, float y) const { return nan_max(x, y); }
 };
+} // namespace
 
 // One group per row: the maximum (NaN if any), the sum of expf(x - max) in
 // double, then expf(x - max) / sum or (x - max) - log(sum) rounded to T, as
 // the CPU's three passes.
-template <class T> __global__ void softmax_rows(const T *a, T *out, rows r, bool log_) {
+template <class T> static __global__ void softmax_rows(const T *a, T *out, rows r, bool log_) {
     for (int64_t row = group_first(); row < r.count; row += group_step()) {
         int64_t off[2];
         ingot__cu_offsets(r.other, row, off);
         const T *src = a + off[0];
         T *dst = out + off[1];
         float mx = -INFINITY;
-        for (int64_t j = threadIdx.x; j < r.n; j += blockDim.x) mx = nan_max(mx, (float)src[j * r.as]);
+        for (int64_t j = threadIdx.x; j < r.n; j += blockDim.x)
+            mx = nan_max(mx, (float)src[j * r.as]);
         mx = group_reduce(mx, nan_max_op());
         double sum = 0;
-        for (int64_t j = threadIdx.x; j < r.n; j += blockDim.x) sum += expf((float)src[j * r.as] - mx);
+        for (int64_t j = threadIdx.x; j < r.n; j += blockDim.x)
+            sum += expf((float)src[j * r.as] - mx);
         sum = group_reduce(sum, plus<double>());
         double lsum = log(sum), inv = 1.0 / sum;
         for (int64_t j = threadIdx.x; j < r.n; j += blockDim.x) {
@@ -422,14 +442,16 @@ template <class T, class Acc> __device__ static inline scan_out<T> scan_store(Ac
         return (int64_t)v;
 }
 
+namespace {
 struct scan_dir {
     bool reverse, exclusive;
 };
+} // namespace
 
 // One thread per row, in order along it: exactly the CPU's sequence of
 // rounded additions (Acc: double for f32, float for f16/bf16, uint64_t).
 template <class T, class Acc>
-__global__ void cumsum_serial(const T *a, scan_out<T> *out, rows r, scan_dir dir) {
+static __global__ void cumsum_serial(const T *a, scan_out<T> *out, rows r, scan_dir dir) {
     for (int64_t row = group_first(); row < r.count; row += group_step()) {
         int64_t off[2];
         ingot__cu_offsets(r.other, row, off);
@@ -477,7 +499,7 @@ template <class Acc> __device__ static Acc group_exclusive_scan(Acc v, Acc *tota
 // its consecutive items, the group scans the thread totals, and a carry
 // moves between chunks. Sums are regrouped (exact for integers).
 template <class T, class Acc>
-__global__ void cumsum_groups(const T *a, scan_out<T> *out, rows r, scan_dir dir) {
+static __global__ void cumsum_groups(const T *a, scan_out<T> *out, rows r, scan_dir dir) {
     for (int64_t row = group_first(); row < r.count; row += group_step()) {
         int64_t off[2];
         ingot__cu_offsets(r.other, row, off);

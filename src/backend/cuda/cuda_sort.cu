@@ -47,12 +47,14 @@ __device__ static uint64_t sort_key(const void *p, ingot_dtype dt, int64_t i) {
     }
 }
 
+namespace {
 // The rows along axis: the other dims (operands: a, and the contiguous
 // outputs of a's shape), the row length and its strides.
 struct sort_rows {
     ingot__cu_iter other;
     int64_t n, as, os;
 };
+} // namespace
 
 // Element i of the row-after-row layout: its row's offsets and its place j.
 __device__ static inline int64_t row_of(const sort_rows &r, int64_t i, int64_t off[2]) {
@@ -62,8 +64,8 @@ __device__ static inline int64_t row_of(const sort_rows &r, int64_t i, int64_t o
 }
 
 // One thread per element: keys[i] and pos[i] = its place in its row.
-__global__ void sort_keys(const void *a, ingot_dtype dt, sort_rows r, int64_t total,
-                          uint64_t *keys, int64_t *pos) {
+static __global__ void sort_keys(const void *a, ingot_dtype dt, sort_rows r, int64_t total,
+                                 uint64_t *keys, int64_t *pos) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t off[2];
@@ -74,7 +76,7 @@ __global__ void sort_keys(const void *a, ingot_dtype dt, sort_rows r, int64_t to
 }
 
 // One thread per row boundary: seg[k] = k * n for k <= rows.
-__global__ void sort_segments(int64_t *seg, int64_t rows, int64_t n) {
+static __global__ void sort_segments(int64_t *seg, int64_t rows, int64_t n) {
     for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k <= rows;
          k += (int64_t)gridDim.x * blockDim.x)
         seg[k] = k * n;
@@ -93,8 +95,8 @@ __device__ static inline void copy_elem(void *dst, int64_t di, const void *src, 
 
 // One thread per sorted element: values (a's bits, or NULL) and indices (or
 // NULL) at its place in the outputs.
-__global__ void sort_write(const void *a, size_t esize, sort_rows r, int64_t total,
-                           const int64_t *pos, void *values, int64_t *indices) {
+static __global__ void sort_write(const void *a, size_t esize, sort_rows r, int64_t total,
+                                  const int64_t *pos, void *values, int64_t *indices) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t off[2];
@@ -114,8 +116,7 @@ static ingot_status cub_sort(uint64_t *const keys[2], int64_t *const pos[2], con
             return cub::DeviceRadixSort::SortPairs(tmp, bytes, keys[0], keys[1], pos[0], pos[1],
                                                    total, 0, bits, stream);
         return cub::DeviceSegmentedSort::StableSortPairs(tmp, bytes, keys[0], keys[1], pos[0],
-                                                         pos[1], total, rows, seg, seg + 1,
-                                                         stream);
+                                                         pos[1], total, rows, seg, seg + 1, stream);
     };
     size_t bytes = 0;
     INGOT__CU_CHECK(run(nullptr, bytes), "sort");
@@ -132,8 +133,7 @@ static ingot_status cub_sort(uint64_t *const keys[2], int64_t *const pos[2], con
 static ingot_status sort_along(ingot_array *values, ingot_array *indices, const ingot_array *a,
                                int axis) {
     if (a->size == 0) return INGOT_OK;
-    int64_t ostrides[INGOT_MAX_DIMS], shape[INGOT_MAX_DIMS], as[INGOT_MAX_DIMS],
-        os[INGOT_MAX_DIMS];
+    int64_t ostrides[INGOT_MAX_DIMS], shape[INGOT_MAX_DIMS], as[INGOT_MAX_DIMS], os[INGOT_MAX_DIMS];
     ingot__contiguous_strides(ostrides, a->shape, a->ndim);
     int nd = 0;
     for (int d = 0; d < a->ndim; d++) {
