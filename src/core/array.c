@@ -7,14 +7,6 @@
 
 /* ---- shape helpers ---- */
 
-void ingot__contiguous_strides(int64_t *strides, const int64_t *shape, int ndim) {
-    int64_t s = 1;
-    for (int i = ndim - 1; i >= 0; i--) {
-        strides[i] = s;
-        s *= shape[i] > 0 ? shape[i] : 1;
-    }
-}
-
 int64_t ingot__shape_size(const int64_t *shape, int ndim) {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {

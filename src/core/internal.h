@@ -108,8 +108,14 @@ static inline void *ingot__data(const ingot_array *a) {
     return (char *)a->buf->data + a->offset * (int64_t)ingot_dtype_size(a->dtype);
 }
 
-/* Row-major strides for shape. */
-void ingot__contiguous_strides(int64_t *strides, const int64_t *shape, int ndim);
+/* Row-major strides for shape (inline: the CUDA plugin uses it too). */
+static inline void ingot__contiguous_strides(int64_t *strides, const int64_t *shape, int ndim) {
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= shape[i] > 0 ? shape[i] : 1;
+    }
+}
 
 /* Product of dims, or -1 on overflow past INT64_MAX / 2. */
 int64_t ingot__shape_size(const int64_t *shape, int ndim);
