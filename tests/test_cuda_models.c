@@ -180,5 +180,5 @@ int main(void) {
                                              w + 1 < W_COUNT ? "," : "\n");
     tu_free_names(names, n);
     free(tests);
-    return rc;
+    return tu_cuda_release() ? 1 : rc;
 }

@@ -1328,5 +1328,5 @@ int main(void) {
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     g_rng_state = start_seed;
     print_summary();
-    return rc;
+    return tu_cuda_release() ? 1 : rc;
 }

@@ -384,3 +384,13 @@ void tu_print_ids_mismatch(const json_t *want, ingot_status st, const ingot_toke
     else
         tu_print_got_error(st);
 }
+
+int tu_cuda_release(void) {
+    ingot_device gpu = {INGOT_DEVICE_CUDA, 0};
+    ingot_memory_stats ms;
+    if (ingot_memory_stats_get(&ms, gpu) != INGOT_OK) return 0;
+    int live = ms.active != 0;
+    if (live) printf("cuda:0 still holds %zu bytes of live buffers at exit\n", ms.active);
+    ingot_memory_empty_cache(gpu);
+    return live;
+}

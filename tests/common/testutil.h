@@ -112,4 +112,10 @@ void tu_print_got_error(ingot_status st);
  * ids when st is INGOT_OK, else the error. */
 void tu_print_ids_mismatch(const json_t *want, ingot_status st, const ingot_tokens *got);
 
+/* The end of a GPU test program: every buffer on cuda:0 must have been freed
+ * (active 0), and the allocator's cache goes back to the driver, so that
+ * compute-sanitizer's leak check sees real leaks only. Prints and returns 1
+ * when buffers are still live, else 0. */
+int tu_cuda_release(void);
+
 #endif

@@ -40,6 +40,8 @@ typedef struct bench_result {
     char test[32];
     int64_t n_prompt, n_gen;
     double mean, sd; /* tokens/s */
+    size_t device_allocs; /* driver allocations during the timed runs (after the
+                             warm-up): 0 when the caching allocator serves all */
 } bench_result;
 
 /* What every run of a test needs. */
@@ -100,13 +102,17 @@ static ingot_status run_test(bench_result *r, bench_ctx *b, int64_t n_prompt, in
     r->n_prompt = n_prompt;
     r->n_gen = n_gen;
     double warm, sum = 0, sum2 = 0;
+    ingot_memory_stats before = {0}, after = {0};
     ingot_status s = run_once(&warm, b, n_prompt, n_gen);
+    if (!s) s = ingot_memory_stats_get(&before, b->device);
     for (int64_t i = 0; i < reps && !s; i++) {
         double tps;
         s = run_once(&tps, b, n_prompt, n_gen);
         sum += tps;
         sum2 += tps * tps;
     }
+    if (!s) s = ingot_memory_stats_get(&after, b->device);
+    r->device_allocs = after.device_allocs - before.device_allocs;
     r->mean = sum / (double)reps;
     r->sd = reps > 1 ? sqrt(fmax(0.0, (sum2 - sum * r->mean) / (double)(reps - 1))) : 0.0;
     return s;
@@ -196,6 +202,10 @@ static void print_table(const bench_report *rep, const bench_result *r, size_t n
     printf("\npeak memory on %s: %.1f MiB (weights %.1f MiB)\n", rep->device,
            (double)rep->peak_memory / (1024.0 * 1024.0),
            (double)info->weight_bytes / (1024.0 * 1024.0));
+    if (strcmp(rep->device, "cpu"))
+        for (size_t i = 0; i < n; i++)
+            printf("%s: %zu device allocations during the timed runs\n", r[i].test,
+                   r[i].device_allocs);
     if (rep->bandwidth > 0)
         printf("memory read bandwidth (%d threads): %.2f GB/s; weights %.3f GB read per decoded "
                "token: decode bound %.2f tokens/s\n",
@@ -211,10 +221,11 @@ static void print_json(const bench_report *rep, const bench_result *r, size_t n)
                ", \"model_size\": %zu, \"type\": \"%s\", \"backend\": \"%s\", \"device\": "
                "\"%s\", \"n_threads\": %d, \"test\": \"%s\", \"n_prompt\": %" PRId64
                ", \"n_gen\": %" PRId64 ", \"avg_ts\": %.6f, \"stddev_ts\": %.6f"
-               ", \"peak_memory\": %zu",
+               ", \"peak_memory\": %zu, \"device_allocs\": %zu",
                info->model_type, info->n_params, info->weight_bytes, ingot_dtype_name(info->dtype),
                strcmp(rep->device, "cpu") ? "CUDA" : "CPU", rep->device, rep->threads, r[i].test,
-               r[i].n_prompt, r[i].n_gen, r[i].mean, r[i].sd, rep->peak_memory);
+               r[i].n_prompt, r[i].n_gen, r[i].mean, r[i].sd, rep->peak_memory,
+               r[i].device_allocs);
         if (rep->bandwidth > 0)
             printf(", \"bandwidth_bytes_per_s\": %.0f, \"decode_bound_ts\": %.6f", rep->bandwidth,
                    rep->bandwidth / (double)info->weight_bytes);

@@ -11,7 +11,7 @@
 // matrix layout or batch strides cuBLASLt cannot take is first packed into
 // contiguous scratch by a small copy kernel.
 //
-// Per device: one cuBLASLt handle and a 32 MiB workspace, created on first
+// Per device: one cuBLASLt handle, created on first
 // use, and a cache of plans (descriptors + the heuristic's algorithm) keyed
 // by everything that shapes them, so repeated shapes (decode steps) skip
 // the heuristic. The device's lock is held while a matmul is enqueued.
@@ -209,21 +209,16 @@ struct plan {
 struct lt_device {
     std::mutex mu;
     cublasLtHandle_t handle = nullptr;
-    void *workspace = nullptr;
     std::map<plan_key, plan> plans;
 };
 
 static lt_device lt_devices[MAX_DEVICES];
 
-// Creates the handle and workspace of device `index` on first use (lock held).
-static ingot_status lt_init(lt_device &dev, int index) {
+// Creates the handle of device `index` on first use (lock held).
+static ingot_status lt_init(lt_device &dev) {
     if (dev.handle) return INGOT_OK;
-    ingot_status st = ingot__cu_alloc(&dev.workspace, WORKSPACE_BYTES, index);
-    if (st) return st;
     cublasStatus_t cs = cublasLtCreate(&dev.handle);
     if (cs != CUBLAS_STATUS_SUCCESS) {
-        ingot__cu_free(dev.workspace, WORKSPACE_BYTES, index);
-        dev.workspace = nullptr;
         dev.handle = nullptr;
         return lt_check(cs, "cublasLtCreate");
     }
@@ -383,12 +378,18 @@ ingot_status ingot__cuda_matmul(ingot_array *out, const ingot_array *a, const in
                     alignment(ma, esize),   alignment(mc, esize)};
     lt_device &dev = lt_devices[index];
     std::lock_guard<std::mutex> lock(dev.mu);
-    if ((st = lt_init(dev, index))) return st;
+    if ((st = lt_init(dev))) return st;
     const plan *p;
     if ((st = plan_get(&p, dev, key))) return st;
+    // The workspace is scratch like any other: a cached block after the
+    // first call, given back in stream order.
+    void *workspace = nullptr;
+    if (p->workspace && (st = ingot__cu_alloc(&workspace, p->workspace, index))) return st;
     const float one = 1.0f, zero = 0.0f;
-    LT_CHECK(cublasLtMatmul(dev.handle, p->op, &one, mb.ptr, p->a, ma.ptr, p->b, &zero, mc.ptr,
-                            p->c, (void *)mc.ptr, p->c, &p->algo, dev.workspace, p->workspace, s),
-             "cublasLtMatmul");
-    return INGOT_OK;
+    st = lt_check(cublasLtMatmul(dev.handle, p->op, &one, mb.ptr, p->a, ma.ptr, p->b, &zero,
+                                 mc.ptr, p->c, (void *)mc.ptr, p->c, &p->algo, workspace,
+                                 p->workspace, s),
+                  "cublasLtMatmul");
+    ingot__cu_free(workspace, p->workspace, index);
+    return st;
 }
