@@ -1,6 +1,7 @@
 /* sdpa: values against a naive double-precision attention with an explicit
  * visibility matrix, grouped-query heads, decode, causal and sliding-window
- * masks, additive and bool masks, fully masked rows, dtypes, views, thread
+ * masks, additive and bool masks, per-row key counts (kv_len), fully masked
+ * rows, dtypes, views, thread
  * count independence, errors and gradient checks. */
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +14,15 @@ typedef struct ref_attn {
     int causal;
     int64_t window;
     const ingot_array *mask; /* broadcastable to [B, Hq, Tq, Tk], bool or float */
+    const ingot_array *kv_len; /* integer [], [1] or [B]: keys per batch row */
 } ref_attn;
+
+/* Batch row b's key count: kv_len's value (broadcast) clamped to [0, Tk]. */
+static int64_t ref_keys(const double *kl, const ingot_array *kv_len, int64_t b, int64_t Tk) {
+    if (!kl) return Tk;
+    double n = kl[ingot_array_size(kv_len) == 1 ? 0 : b];
+    return n < 0 ? 0 : n > (double)Tk ? Tk : (int64_t)n;
+}
 
 /* The element of a mask of shape ms (nd dims) at [b, h, i, j] with NumPy
  * broadcasting, from its row-major values mv. */
@@ -38,6 +47,7 @@ static double *ref_sdpa_grad(const ingot_array *q, const ingot_array *k, const i
     int64_t Dv = ingot_array_dim(v, 3);
     double *qv = tu_values(q), *kv = tu_values(k), *vv = tu_values(v);
     double *mv = r->mask ? tu_values(r->mask) : NULL;
+    double *kl = r->kv_len ? tu_values(r->kv_len) : NULL;
     int bool_mask = r->mask && ingot_array_dtype(r->mask) == INGOT_BOOL;
     double scale = r->scale != 0 ? r->scale : 1 / sqrt((double)D);
     double *out = calloc((size_t)(B * Hq * Tq * Dv + 1), sizeof(double));
@@ -46,10 +56,10 @@ static double *ref_sdpa_grad(const ingot_array *q, const ingot_array *k, const i
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < Hq; h++)
             for (int64_t i = 0; i < Tq; i++) {
-                int64_t hk = h / (Hq / Hkv), p = Tk - Tq + i;
+                int64_t hk = h / (Hq / Hkv), tk = ref_keys(kl, r->kv_len, b, Tk), p = tk - Tq + i;
                 double mx = -INFINITY;
                 for (int64_t j = 0; j < Tk; j++) {
-                    vis[j] = 1;
+                    vis[j] = j < tk;
                     if (r->causal && j > p) vis[j] = 0;
                     if (r->window > 0 && p - j >= r->window) vis[j] = 0;
                     double dotp = 0;
@@ -102,6 +112,7 @@ static double *ref_sdpa_grad(const ingot_array *q, const ingot_array *k, const i
     free(kv);
     free(vv);
     free(mv);
+    free(kl);
     free(s);
     free(vis);
     return out;
@@ -116,7 +127,7 @@ static double *ref_sdpa(const ingot_array *q, const ingot_array *k, const ingot_
 static void check(const ingot_array *q, const ingot_array *k, const ingot_array *v,
                   const ref_attn *r, double tol, const char *what) {
     ingot_sdpa_options o = {.scale = (float)r->scale, .causal = r->causal, .window = r->window,
-                            .mask = r->mask};
+                            .mask = r->mask, .kv_len = r->kv_len};
     ingot_array *y = NULL;
     TU_OK(ingot_sdpa(&y, q, k, v, &o));
     const int64_t *qs = ingot_array_shape(q);
@@ -331,6 +342,84 @@ static void test_thread_count(void **state) {
     free_qkv(t);
 }
 
+/* kv_len: k and v are a whole cache buffer of which each batch row uses its
+ * first kv_len[b] keys, its queries sitting at kv_len[b] - Tq + i. */
+static void test_kv_len(void **state) {
+    (void)state;
+    qkv t = make_qkv(INGOT_F32, 3, 4, 2, 3, 70, 8, 6, 80); /* Tk spans two key blocks */
+    int64_t b3[1] = {3}, one[1] = {1};
+    const double lens[3] = {0, 5, 70}, odd[3] = {-2, 66, 99}; /* odd: clamped to 0 and Tk */
+    ingot_array *kl = tu_from_f64(lens, INGOT_I32, b3, 1);
+    ingot_array *ko = tu_from_f64(odd, INGOT_I64, b3, 1);
+    ingot_array *k1 = tu_from_f64(lens + 1, INGOT_U8, one, 1);    /* [1] */
+    ingot_array *k0 = tu_from_f64(odd + 1, INGOT_U32, NULL, 0);   /* [] */
+    int64_t ms[4] = {3, 1, 1, 70};
+    ingot_array *m = tu_random(INGOT_F32, ms, 4, 81, -1, 1);
+    const ref_attn cases[] = {
+        {.kv_len = kl},
+        {.kv_len = kl, .causal = 1},
+        {.kv_len = ko, .causal = 1, .window = 4},
+        {.kv_len = ko, .mask = m, .scale = 0.5},
+        {.kv_len = k1, .causal = 1},
+        {.kv_len = k0, .window = 9},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) check(t.q, t.k, t.v, &cases[c],
+                                                                       1e-5, "kv_len");
+    /* The same bits as attention over the filled slice of the buffer. */
+    ingot_array *ks = NULL, *vs = NULL, *q1 = NULL, *ya = NULL, *yb = NULL;
+    TU_OK(ingot_slice_axis(&q1, t.q, 0, 1, 2)); /* batch row 1: 5 keys */
+    TU_OK(ingot_slice_axis(&ks, t.k, 0, 1, 2));
+    TU_OK(ingot_slice_axis(&vs, t.v, 0, 1, 2));
+    ingot_array *kf = NULL, *vf = NULL;
+    TU_OK(ingot_slice_axis(&kf, ks, 2, 0, 5));
+    TU_OK(ingot_slice_axis(&vf, vs, 2, 0, 5));
+    ingot_sdpa_options o = {.causal = true, .kv_len = k1};
+    TU_OK(ingot_sdpa(&ya, q1, ks, vs, &o));
+    TU_OK(ingot_sdpa(&yb, q1, kf, vf, &(ingot_sdpa_options){.causal = true}));
+    double *va = tu_values(ya), *vb = tu_values(yb);
+    assert_memory_equal(va, vb, (size_t)ingot_array_size(ya) * sizeof(double));
+    free(va);
+    free(vb);
+    /* Gradients: keys past kv_len get none, the rest match the reference. */
+    int64_t os[4] = {3, 4, 3, 6};
+    ingot_array *ua = tu_random(INGOT_F32, os, 4, 82, -1, 1);
+    double *u = tu_values(ua);
+    ingot_array *prim[3] = {t.q, t.k, t.v};
+    const int64_t n[3] = {3 * 4 * 3 * 8, 3 * 2 * 70 * 8, 3 * 2 * 70 * 6};
+    const ref_attn gcases[2] = {{.kv_len = ko, .mask = m}, {.kv_len = kl, .causal = 1}};
+    for (int c = 0; c < 2; c++) {
+        double *want[3];
+        for (int i = 0; i < 3; i++) want[i] = calloc((size_t)n[i], sizeof(double));
+        free(ref_sdpa_grad(t.q, t.k, t.v, &gcases[c], u, want));
+        ingot_sdpa_options go = {.causal = gcases[c].causal, .mask = gcases[c].mask,
+                                 .kv_len = gcases[c].kv_len};
+        ingot_array *grads[3] = {NULL, NULL, NULL};
+        TU_OK(ingot_vjp(NULL, grads, sdpa_mask_fn, &go, prim, 3, &ua, 1));
+        for (int i = 0; i < 3; i++) {
+            tu_assert_close(grads[i], want[i], n[i], 1e-4, 1e-4, "kv_len gradient");
+            ingot_array_free(grads[i]);
+            free(want[i]);
+        }
+    }
+    free(u);
+    ingot_array_free(ua);
+    ingot_array *kv = NULL, *k2 = NULL, *kb = NULL, *y = NULL;
+    int64_t s2[2] = {3, 1}, s4[1] = {4};
+    kv = tu_random(INGOT_F32, b3, 1, 83, 0, 5);
+    k2 = tu_from_f64(odd, INGOT_I32, s2, 2);
+    kb = tu_random(INGOT_I32, s4, 1, 84, 0, 5);
+    o = (ingot_sdpa_options){.kv_len = kv};
+    TU_FAILS(ingot_sdpa(&y, t.q, t.k, t.v, &o), INGOT_ERR_DTYPE, "kv_len must be an integer");
+    o.kv_len = k2;
+    TU_FAILS(ingot_sdpa(&y, t.q, t.k, t.v, &o), INGOT_ERR_SHAPE, "kv_len must be [], [1] or [B]");
+    o.kv_len = kb;
+    TU_FAILS(ingot_sdpa(&y, t.q, t.k, t.v, &o), INGOT_ERR_SHAPE, "kv_len must be [], [1] or [B]");
+    assert_null(y);
+    ingot_array *arrays[] = {kl, ko, k1, k0, m, ks, vs, q1, ya, yb, kf, vf, kv, k2, kb};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) ingot_array_free(arrays[i]);
+    free_qkv(t);
+}
+
 static void test_errors(void **state) {
     (void)state;
     qkv t = make_qkv(INGOT_F32, 2, 4, 2, 3, 5, 8, 6, 40);
@@ -447,7 +536,7 @@ int main(void) {
         cmocka_unit_test(test_masks),              cmocka_unit_test(test_fully_masked),
         cmocka_unit_test(test_dtypes_views_sizes), cmocka_unit_test(test_thread_count),
         cmocka_unit_test(test_errors),             cmocka_unit_test(test_gradients),
-        cmocka_unit_test(test_gradients_reference),
+        cmocka_unit_test(test_gradients_reference), cmocka_unit_test(test_kv_len),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

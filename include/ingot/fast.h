@@ -82,6 +82,14 @@ typedef struct ingot_sdpa_options {
     const ingot_array *mask; /* optional additive float mask broadcastable to
                                 [B, Hq, Tq, Tk] (-inf hides a key); bool masks:
                                 true = visible */
+    const ingot_array *kv_len; /* optional integer [] or [B] on q's device: row
+                                  b's keys are only the first kv_len[b] (values
+                                  clamped to [0, Tk]), and its query i sits at
+                                  position kv_len[b] - Tq + i (for causal and
+                                  window). Lets k and v be a whole KV-cache
+                                  buffer whose filled length is device data,
+                                  read by the kernel: no host round trip, the
+                                  same launch at every decode step. */
 } ingot_sdpa_options;
 
 /* softmax(scale * q k^T + masks) v with grouped-query heads; q, k and v are
@@ -90,11 +98,14 @@ typedef struct ingot_sdpa_options {
  * q: [B, Hq, Tq, D], k: [B, Hkv, Tk, D], v: [B, Hkv, Tk, Dv] -> [B, Hq, Tq, Dv].
  * Hq must be a multiple of Hkv; query head h reads kv head h / (Hq / Hkv),
  * without copying K or V. A query that sees no key gives zeros.
- * opts may be NULL. Differentiable in q, k and v (not in mask).
+ * opts may be NULL. Differentiable in q, k and v (not in mask or kv_len;
+ * keys past kv_len get zero gradients).
  * Errors: INVALID_ARGUMENT (out, q, k or v NULL, a negative window, a
  * non-finite scale), DTYPE (non-float q, k, v; a mask neither bool nor
- * float), SHAPE (ranks other than 4, mismatched B, D, Tk or heads, a mask
- * that does not broadcast), DEVICE, OUT_OF_MEMORY. */
+ * float; a non-integer kv_len), SHAPE (ranks other than 4, mismatched B, D,
+ * Tk or heads, a mask that does not broadcast, kv_len neither [] nor [1] nor
+ * [B]), DEVICE (an operand, mask or kv_len on another device),
+ * OUT_OF_MEMORY. */
 ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_array *k,
                         const ingot_array *v, const ingot_sdpa_options *opts);
 

@@ -2,9 +2,11 @@
  *
  * q, k and v are converted to their promoted float dtype (ingot_astype, so
  * gradients flow back through the conversion); the mask is broadcast to
- * [B, Hq, Tq, Tk] as a 0-stride view and keeps its dtype. When the call is
- * recorded for autograd the kernel also writes the f32 row log-sum-exp
- * ([B, Hq, Tq]), which the node keeps in saved[0] for the backward kernel. */
+ * [B, Hq, Tq, Tk] as a 0-stride view and keeps its dtype; kv_len becomes an
+ * i32 [B] view (its values are clamped by the kernels, which read them on
+ * the device). When the call is recorded for autograd the kernel also writes
+ * the f32 row log-sum-exp ([B, Hq, Tq]), which the node keeps in saved[0]
+ * for the backward kernel. */
 #include <math.h>
 
 #include "backend/backend.h"
@@ -74,15 +76,40 @@ static ingot_status broadcast_mask(ingot_array **bmask, const ingot_array *mask,
     return ingot_broadcast_to(bmask, mask, shape, 4);
 }
 
+/* Validates kv_len and gives *out: NULL, or its values as an i32 [B] view
+ * (a 0-stride view for [] and [1]). */
+static ingot_status kv_lengths(ingot_array **out, const ingot_array *kv_len, const ingot_array *q) {
+    *out = NULL;
+    if (!kv_len) return INGOT_OK;
+    int64_t B = q->shape[0];
+    if (!ingot_dtype_is_integer(kv_len->dtype))
+        return ingot__error(INGOT_ERR_DTYPE, "sdpa: kv_len must be an integer array, got %s",
+                            ingot_dtype_name(kv_len->dtype));
+    if (kv_len->ndim > 1 || (kv_len->ndim == 1 && kv_len->shape[0] != 1 && kv_len->shape[0] != B)) {
+        char s[INGOT__SHAPE_STR_MAX];
+        return ingot__error(INGOT_ERR_SHAPE, "sdpa: kv_len must be [], [1] or [B] = [%lld], got %s",
+                            (long long)B, ingot__shape_str(s, kv_len->shape, kv_len->ndim));
+    }
+    if (!same_device(kv_len, q))
+        return ingot__error(INGOT_ERR_DEVICE, "sdpa: kv_len is on another device than q");
+    ingot_array *i32 = NULL;
+    ingot_status st = ingot_astype(&i32, kv_len, INGOT_I32);
+    if (!st) st = ingot_broadcast_to(out, i32, &B, 1);
+    ingot_array_free(i32);
+    return st;
+}
+
 /* node: inputs q, k, v; output out; saved[0] lse, saved[1] broadcast mask
- * (or NULL); f[0] scale; i[0] causal, i[1] window. */
+ * (or NULL), saved[2] i32 kv_len view (or NULL); f[0] scale; i[0] causal,
+ * i[1] window. */
 static ingot_status sdpa_backward(ingot_array **grads, const ingot_array *g,
                                   const ingot__node *node) {
     const ingot_array *q = node->inputs[0]; /* [B, Hq, Tq, D] */
     const ingot_array *k = node->inputs[1]; /* [B, Hkv, Tk, D] */
     const ingot_array *v = node->inputs[2]; /* [B, Hkv, Tk, Dv] */
     ingot_sdpa_options ro = {.scale = (float)node->f[0], .causal = node->i[0] != 0,
-                             .window = node->i[1], .mask = node->saved[1]};
+                             .window = node->i[1], .mask = node->saved[1],
+                             .kv_len = node->saved[2]};
     const ingot__backend *be;
     ingot_status st = ingot__backend_get(&be, (const ingot_array *const *)node->inputs, 3, "sdpa");
     if (st) return st;
@@ -122,9 +149,11 @@ ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_arr
     ingot_dtype dt = ingot_promote_types(ingot_promote_types(q->dtype, k->dtype), v->dtype);
     ingot_array *qc = NULL, *kc = NULL, *vc = NULL;   /* q, k, v in dt */
     ingot_array *mask = NULL;                         /* [B, Hq, Tq, Tk] view */
+    ingot_array *kvl = NULL;                          /* [B] i32 view */
     ingot_array *y = NULL;                            /* [B, Hq, Tq, Dv] */
     ingot_array *lse = NULL;                          /* [B, Hq, Tq] f32 */
     st = broadcast_mask(&mask, ro.mask, q, mshape);
+    if (!st) st = kv_lengths(&kvl, ro.kv_len, q);
     if (!st) st = ingot_astype(&qc, q, dt);
     if (!st) st = ingot_astype(&kc, k, dt);
     if (!st) st = ingot_astype(&vc, v, dt);
@@ -133,6 +162,7 @@ ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_arr
     if (!st && ingot__grad_needed(inputs, 3))
         st = ingot__array_new(&lse, INGOT_F32, mshape, 3, ingot__device(q), "sdpa");
     ro.mask = mask;
+    ro.kv_len = kvl;
     if (!st) st = be->sdpa(y, lse, qc, kc, vc, &ro);
     ingot__node *node = NULL;
     if (!st) st = ingot__record(&node, y, inputs, 3, sdpa_backward, "sdpa");
@@ -142,12 +172,14 @@ ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_arr
         node->i[1] = ro.window;
         node->saved[0] = lse; /* the tape owns these references now */
         node->saved[1] = mask;
-        lse = mask = NULL;
+        node->saved[2] = kvl;
+        lse = mask = kvl = NULL;
     }
     ingot_array_free(qc);
     ingot_array_free(kc);
     ingot_array_free(vc);
     ingot_array_free(mask);
+    ingot_array_free(kvl);
     ingot_array_free(lse);
     if (st) {
         ingot_array_free(y);

@@ -4,7 +4,7 @@
  * visited in blocks of KB in ascending order; each query row keeps a running
  * max m, a running sum l of exp(s - m) and an accumulator of exp(s - m) v, all
  * in f32 (online softmax). A score is s = scale * (q . k) + mask, with hidden
- * keys (causal, window, bool mask false, -inf mask) skipped. The row result is
+ * keys (past kv_len, causal, window, bool mask false, -inf mask) skipped. The row result is
  * acc / l rounded once to out's dtype, and lse = m + log(l); a row that sees
  * no key gives zeros and lse = -inf.
  *
@@ -29,6 +29,7 @@ typedef struct sdpa_args {
     const ingot_array *k;    /* [B, Hkv, Tk, D] */
     const ingot_array *v;    /* [B, Hkv, Tk, Dv] */
     const ingot_array *mask; /* [B, Hq, Tq, Tk] (broadcast view) or NULL */
+    const ingot_array *kv_len; /* [B] i32 (view) or NULL: keys per batch row */
     const ingot_array *o;    /* [B, Hq, Tq, Dv] forward output (vjp) */
     const ingot_array *g;    /* [B, Hq, Tq, Dv] cotangent (vjp) */
     ingot_array *out;        /* [B, Hq, Tq, Dv] contiguous (forward) */
@@ -94,11 +95,19 @@ static void axpy(float *y, float alpha, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
-/* Keys [*lo, *hi] that causal and window let query i see (empty if lo > hi). */
-static void key_range(const sdpa_args *a, int64_t i, int64_t *lo, int64_t *hi) {
-    int64_t p = a->Tk - a->Tq + i;
+/* The number of keys batch row b has: kv_len[b] clamped to [0, Tk], or Tk. */
+static int64_t keys_of(const sdpa_args *a, int64_t b) {
+    if (!a->kv_len) return a->Tk;
+    int64_t n = ((const int32_t *)ingot__data(a->kv_len))[b * a->kv_len->strides[0]];
+    return n < 0 ? 0 : n > a->Tk ? a->Tk : n;
+}
+
+/* Keys [*lo, *hi] that kv_len, causal and window let query i of batch row b
+ * see (empty if lo > hi). */
+static void key_range(const sdpa_args *a, int64_t b, int64_t i, int64_t *lo, int64_t *hi) {
+    int64_t tk = keys_of(a, b), p = tk - a->Tq + i;
     *lo = 0;
-    *hi = a->Tk - 1;
+    *hi = tk - 1;
     if (a->causal && p < *hi) *hi = p;
     if (a->window > 0 && p - a->window + 1 > *lo) *lo = p - a->window + 1;
 }
@@ -127,10 +136,11 @@ static float *task_buffer(sdpa_args *a, size_t n) {
     return buf;
 }
 
-/* The keys [*lo, *hi] that query i sees within the block [j0, j0 + nk). */
-static void block_keys(const sdpa_args *a, int64_t i, int64_t j0, int64_t nk, int64_t *lo,
-                       int64_t *hi) {
-    key_range(a, i, lo, hi);
+/* The keys [*lo, *hi] that query i of batch row b sees within the block
+ * [j0, j0 + nk). */
+static void block_keys(const sdpa_args *a, int64_t b, int64_t i, int64_t j0, int64_t nk,
+                       int64_t *lo, int64_t *hi) {
+    key_range(a, b, i, lo, hi);
     if (*lo < j0) *lo = j0;
     if (*hi > j0 + nk - 1) *hi = j0 + nk - 1;
 }
@@ -171,15 +181,15 @@ static void sdpa_forward_tasks(void *ctx, int64_t begin, int64_t end) {
             l[r] = 0;
         }
         memset(acc, 0, (size_t)(n * Dv) * sizeof(float));
-        key_range(a, i0, &jlo, &unused);
-        key_range(a, i0 + n - 1, &unused, &jhi);
+        key_range(a, b, i0, &jlo, &unused);
+        key_range(a, b, i0 + n - 1, &unused, &jhi);
         for (int64_t j0 = jlo; j0 <= jhi; j0 += KB) {
             int64_t nk = jhi - j0 + 1 < KB ? jhi - j0 + 1 : KB;
             const float *kp = load_rows(a->k, b, hk, j0, nk, ks, &ldk);
             const float *vp = load_rows(a->v, b, hk, j0, nk, vs, &ldv);
             for (int64_t r = 0; r < n; r++) {
                 int64_t lo, hi;
-                block_keys(a, i0 + r, j0, nk, &lo, &hi);
+                block_keys(a, b, i0 + r, j0, nk, &lo, &hi);
                 float bm = -INFINITY;
                 for (int64_t j = lo; j <= hi; j++) {
                     s[j - j0] = score(a, qp + r * ldq, kp + (j - j0) * ldk, b, h, i0 + r, j);
@@ -235,8 +245,8 @@ static void sdpa_dq_tasks(void *ctx, int64_t begin, int64_t end) {
         float *delta = a->delta + (b * a->Hq + h) * a->Tq + i0; /* [n] */
         for (int64_t r = 0; r < n; r++) delta[r] = dot(gp + r * ldg, op + r * ldo, Dv);
         memset(dqs, 0, (size_t)(n * D) * sizeof(float));
-        key_range(a, i0, &jlo, &unused);
-        key_range(a, i0 + n - 1, &unused, &jhi);
+        key_range(a, b, i0, &jlo, &unused);
+        key_range(a, b, i0 + n - 1, &unused, &jhi);
         for (int64_t j0 = jlo; a->dq && j0 <= jhi; j0 += KB) {
             int64_t nk = jhi - j0 + 1 < KB ? jhi - j0 + 1 : KB;
             const float *kp = load_rows(a->k, b, hk, j0, nk, ks, &ldk);
@@ -245,7 +255,7 @@ static void sdpa_dq_tasks(void *ctx, int64_t begin, int64_t end) {
                 int64_t i = i0 + r, lo, hi;
                 float lse = ingot__cpu_load_f32(a->lse, lse_offset(a->lse, b, h, i));
                 if (lse == -INFINITY) continue;
-                block_keys(a, i, j0, nk, &lo, &hi);
+                block_keys(a, b, i, j0, nk, &lo, &hi);
                 for (int64_t j = lo; j <= hi; j++) {
                     float p, ds;
                     if (!prob_and_dscore(&p, &ds, a, qp + r * ldq, kp + (j - j0) * ldk,
@@ -262,11 +272,13 @@ static void sdpa_dq_tasks(void *ctx, int64_t begin, int64_t end) {
     free(buf);
 }
 
-/* The queries [*ilo, *ihi] that can see some key in [j0, j1]. */
-static void query_range(const sdpa_args *a, int64_t j0, int64_t j1, int64_t *ilo, int64_t *ihi) {
-    int64_t shift = a->Tk - a->Tq; /* query i sits at position i + shift */
+/* The queries [*ilo, *ihi] of batch row b that can see some key in [j0, j1]
+ * (empty if ilo > ihi). */
+static void query_range(const sdpa_args *a, int64_t b, int64_t j0, int64_t j1, int64_t *ilo,
+                        int64_t *ihi) {
+    int64_t tk = keys_of(a, b), shift = tk - a->Tq; /* query i sits at position i + shift */
     *ilo = a->causal && j0 - shift > 0 ? j0 - shift : 0;
-    *ihi = a->Tq - 1;
+    *ihi = j0 < tk ? a->Tq - 1 : -1; /* keys past kv_len are seen by none */
     if (a->window > 0 && j1 + a->window - 1 - shift < *ihi) *ihi = j1 + a->window - 1 - shift;
 }
 
@@ -290,7 +302,7 @@ static void sdpa_dkv_tasks(void *ctx, int64_t begin, int64_t end) {
         const float *vp = load_rows(a->v, b, hk, j0, nk, vs, &ldv);
         memset(dks, 0, (size_t)(nk * D) * sizeof(float));
         memset(dvs, 0, (size_t)(nk * Dv) * sizeof(float));
-        query_range(a, j0, j0 + nk - 1, &ilo, &ihi);
+        query_range(a, b, j0, j0 + nk - 1, &ilo, &ihi);
         for (int64_t h = hk * a->group; h < (hk + 1) * a->group; h++) {
             for (int64_t i0 = ilo; i0 <= ihi; i0 += QB) {
                 int64_t n = ihi - i0 + 1 < QB ? ihi - i0 + 1 : QB;
@@ -301,7 +313,7 @@ static void sdpa_dkv_tasks(void *ctx, int64_t begin, int64_t end) {
                     float lse = ingot__cpu_load_f32(a->lse, lse_offset(a->lse, b, h, i));
                     if (lse == -INFINITY) continue;
                     float delta = a->delta[(b * a->Hq + h) * a->Tq + i];
-                    block_keys(a, i, j0, nk, &lo, &hi);
+                    block_keys(a, b, i, j0, nk, &lo, &hi);
                     for (int64_t j = lo; j <= hi; j++) {
                         float p, ds;
                         if (!prob_and_dscore(&p, &ds, a, qp + r * ldq, kp + (j - j0) * ldk,
@@ -329,6 +341,7 @@ static void sdpa_init(sdpa_args *a, const ingot_array *q, const ingot_array *k,
     a->k = k;
     a->v = v;
     a->mask = opts->mask;
+    a->kv_len = opts->kv_len;
     a->B = q->shape[0];
     a->Hq = q->shape[1];
     a->Tq = q->shape[2];

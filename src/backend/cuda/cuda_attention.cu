@@ -4,9 +4,10 @@
 // [B, Hq, Tq, Tk] broadcast view (bool or float) or NULL, out [B, Hq, Tq, Dv]
 // contiguous, lse [B, Hq, Tq] f32 (strided). q, k, v and the backward's out
 // and g may be strided views (k and v are often a slice of a KV cache). Query
-// head h reads kv head h / (Hq / Hkv); query i sits at position Tk - Tq + i.
-// A score is s = scale * (q . k) + mask, hidden keys (causal, window, bool
-// mask false, -inf) count as -inf; scores, probabilities and accumulators are
+// head h reads kv head h / (Hq / Hkv). Batch row b has tk = Tk keys, or
+// kv_len[b] clamped to [0, Tk] (an i32 [B] view read on the device), and its
+// query i sits at position tk - Tq + i. A score is s = scale * (q . k) + mask,
+// hidden keys (past tk, causal, window, bool mask false, -inf) count as -inf; scores, probabilities and accumulators are
 // f32 and every result is rounded once to its array's dtype.
 //
 // Forward, register path (D, Dv <= 256, q, k, v of one dtype): flash
@@ -57,16 +58,26 @@ struct dims {
     float scale;
     bool causal;
     operand mask; // data NULL: no mask
+    const int32_t *kv_len; // [B] or NULL: keys per batch row
+    int64_t kv_len_s;      // its stride
     float *lse_out;        // forward, [B, Hq, Tq] or NULL
     const float *lse;      // vjp, [B, Hq, Tq]
     int64_t lse_s[3];
 };
 
-// Keys [lo, hi] that causal and window let query i see (empty if lo > hi).
-__device__ void key_range(const dims &a, int64_t i, int64_t &lo, int64_t &hi) {
-    int64_t p = a.Tk - a.Tq + i;
+// The number of keys batch row b has: kv_len[b] clamped to [0, Tk], or Tk.
+__device__ int64_t keys_of(const dims &a, int64_t b) {
+    if (!a.kv_len) return a.Tk;
+    const int64_t n = a.kv_len[b * a.kv_len_s];
+    return n < 0 ? 0 : n > a.Tk ? a.Tk : n;
+}
+
+// Keys [lo, hi] that kv_len, causal and window let query i of batch row b
+// see (empty if lo > hi).
+__device__ void key_range(const dims &a, int64_t b, int64_t i, int64_t &lo, int64_t &hi) {
+    const int64_t tk = keys_of(a, b), p = tk - a.Tq + i;
     lo = 0;
-    hi = a.Tk - 1;
+    hi = tk - 1;
     if (a.causal && p < hi) hi = p;
     if (a.window > 0 && p - a.window + 1 > lo) lo = p - a.window + 1;
 }
@@ -216,8 +227,8 @@ __global__ void __launch_bounds__(THREADS) sdpa_fwd_kernel(fwd_args f) {
         const int64_t rl = r0 + nrows - 1;
         const bool span = r0 / a.Tq != rl / a.Tq;
         int64_t lo, hi, unused;
-        key_range(a, span ? 0 : r0 % a.Tq, lo, unused);
-        key_range(a, span ? a.Tq - 1 : rl % a.Tq, unused, hi);
+        key_range(a, b, span ? 0 : r0 % a.Tq, lo, unused);
+        key_range(a, b, span ? a.Tq - 1 : rl % a.Tq, unused, hi);
         // This block's chunk of [lo, hi]: whole tiles of KT keys.
         const int64_t len = hi - lo + 1 > 0 ? hi - lo + 1 : 0;
         const int64_t chunk = ((len + f.nsplit - 1) / f.nsplit + KT - 1) / KT * KT;
@@ -241,7 +252,7 @@ __global__ void __launch_bounds__(THREADS) sdpa_fwd_kernel(fwd_args f) {
             rlo[k] = 1;
             rhi[k] = 0; // inactive row: empty range
             if (r < R) {
-                key_range(a, r % a.Tq, rlo[k], rhi[k]);
+                key_range(a, b, r % a.Tq, rlo[k], rhi[k]);
                 if (rlo[k] < jb) rlo[k] = jb;
                 if (rhi[k] > je) rhi[k] = je;
             }
@@ -403,7 +414,7 @@ __global__ void __launch_bounds__(THREADS) sdpa_fwd_general_kernel(gen_args g) {
         for (int64_t d = lane; d < Dv; d += 32) acc[d] = 0;
         row_result res{-INFINITY, 0.0f};
         int64_t lo, hi;
-        key_range(a, i, lo, hi);
+        key_range(a, b, i, lo, hi);
         for (int64_t j = lo; j <= hi; j++) {
             const int64_t ko = g.k.row(b, hk, j), vo = g.v.row(b, hk, j);
             const float s = apply_mask(a, a.scale * warp_dot(g.q, qo, g.k, ko, a.D), b, h, i, j);
@@ -477,7 +488,7 @@ __global__ void __launch_bounds__(THREADS) sdpa_dq_kernel(vjp_args w) {
         for (int64_t d = lane; d < D; d += 32) acc[d] = 0;
         const float lse = a.lse[lse_offset(a, b, h, i)];
         int64_t lo, hi;
-        key_range(a, i, lo, hi);
+        key_range(a, b, i, lo, hi);
         for (int64_t j = lo; lse != -INFINITY && j <= hi; j++) {
             float p, ds;
             if (!prob_and_dscore(w, &p, &ds, b, h, i, j, lse, w.delta[row])) continue;
@@ -497,15 +508,15 @@ __global__ void __launch_bounds__(THREADS) sdpa_dkv_kernel(vjp_args w) {
     const dims &a = w.a;
     const int lane = threadIdx.x % 32;
     const int64_t nrow = a.B * a.Hkv * a.Tk, D = a.D, Dv = a.Dv;
-    const int64_t shift = a.Tk - a.Tq; // query i sits at position i + shift
     const int64_t first = (int64_t)blockIdx.x * WARPS + threadIdx.x / 32;
     for (int64_t row = first; row < nrow; row += (int64_t)gridDim.x * WARPS) {
         const int64_t b = row / (a.Hkv * a.Tk), hk = row / a.Tk % a.Hkv, j = row % a.Tk;
+        const int64_t tk = keys_of(a, b), shift = tk - a.Tq; // query i sits at i + shift
         float *dk = w.acc + row * (D + Dv), *dv = dk + D;
         for (int64_t d = lane; d < D + Dv; d += 32) dk[d] = 0;
-        // Queries that can see j: causal needs i + shift >= j, the window
-        // i + shift - j < window.
-        int64_t ilo = a.causal && j - shift > 0 ? j - shift : 0, ihi = a.Tq - 1;
+        // Queries that can see j: none past tk; causal needs i + shift >= j,
+        // the window i + shift - j < window.
+        int64_t ilo = a.causal && j - shift > 0 ? j - shift : 0, ihi = j < tk ? a.Tq - 1 : -1;
         if (a.window > 0 && j + a.window - 1 - shift < ihi) ihi = j + a.window - 1 - shift;
         for (int64_t h = hk * a.group; h < (hk + 1) * a.group; h++) {
             for (int64_t i = ilo; i <= ihi; i++) {
@@ -552,6 +563,10 @@ dims dims_of(const ingot_array *q, const ingot_array *k, const ingot_array *v,
     a.scale = opts->scale;
     a.causal = opts->causal;
     a.mask = operand_of(opts->mask);
+    if (opts->kv_len) {
+        a.kv_len = (const int32_t *)ingot__data(opts->kv_len);
+        a.kv_len_s = opts->kv_len->strides[0];
+    }
     if (lse)
         for (int d = 0; d < 3; d++) a.lse_s[d] = lse->strides[d];
     return a;
