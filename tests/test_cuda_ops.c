@@ -1027,8 +1027,8 @@ typedef struct fast_params {
     bool has_w, has_b;
     ingot_rope_options rope; /* freqs and positions come as inputs 1 and 2 */
     bool has_freqs, has_pos;
-    ingot_sdpa_options sdpa; /* the mask comes as input 3 */
-    bool has_mask;
+    ingot_sdpa_options sdpa; /* the mask and kv_len come as inputs 3 and 4 */
+    bool has_mask, has_kv_len;
 } fast_params;
 
 static ingot_status fast_case(ingot_array **out, size_t n_out, ingot_array *const *in,
@@ -1048,6 +1048,7 @@ static ingot_status fast_case(ingot_array **out, size_t n_out, ingot_array *cons
     default: {
         ingot_sdpa_options o = p->sdpa;
         o.mask = p->has_mask ? in[3] : NULL;
+        o.kv_len = p->has_kv_len ? in[4] : NULL;
         return ingot_sdpa(&out[0], in[0], in[1], in[2], &o);
     }
     }
@@ -1092,11 +1093,19 @@ static void rope_case(void) {
     run_case(&oc);
 }
 
-static void sdpa_case(void) {
+/* decode: a few queries against hundreds to thousands of keys, the shapes
+ * that take the split-KV path. */
+static void sdpa_case(bool decode) {
     int64_t B = 1 + rnd_int(2), Hkv = 1 + rnd_int(3), G = 1 + rnd_int(3);
     int64_t Tq = coin(3) ? 1 : 1 + rnd_int(40), Tk = Tq + (coin(2) ? rnd_int(60) : 0);
     int64_t D = (int64_t[]){8, 16, 32, 64, 80, 128}[rnd_int(6)], Dv = coin(4) ? 16 : D;
     if (coin(12)) Tq = 0;
+    if (decode) {
+        G = 1 + rnd_int(8);
+        Tq = coin(2) ? 1 : 1 + rnd_int(4);
+        Tk = 128 + rnd_int(2500);
+        D = Dv = coin(2) ? 64 : 128;
+    }
     int64_t qs[4] = {B, Hkv * G, Tq, D}, ks[4] = {B, Hkv, Tk, D}, vs[4] = {B, Hkv, Tk, Dv};
     fast_params p = {.op = 3};
     p.sdpa.scale = coin(2) ? 0 : 0.3f;
@@ -1106,8 +1115,12 @@ static void sdpa_case(void) {
     int64_t ms[4] = {coin(2) ? 1 : B, coin(2) ? 1 : Hkv * G, Tq, Tk};
     int mnd = coin(2) ? 4 : 2;
     ingot_dtype dt = pick_dtype(FLOATS, COUNT(FLOATS));
-    pair in[4] = {make_input(dt, qs, 4, V_NORMAL), make_input(dt, ks, 4, V_NORMAL),
-                  make_input(dt, vs, 4, V_NORMAL), {0}};
+    pair in[5] = {make_input(dt, qs, 4, V_NORMAL), make_input(dt, ks, 4, V_NORMAL),
+                  make_input(dt, vs, 4, V_NORMAL), {0}, {0}};
+    /* kv_len: [B] or [], mostly within [0, Tk], sometimes past either end */
+    p.has_kv_len = coin(3);
+    int64_t kb[1] = {B};
+    in[4] = make_indices(coin(2) ? INGOT_I32 : INGOT_I64, kb, coin(4) ? 0 : 1, Tk + 3, !coin(5));
     ingot_dtype mt = coin(2) ? INGOT_BOOL : dt;
     const int64_t *mshape = mnd == 4 ? ms : ms + 2;
     in[3] = make_input(mt, mshape, mnd, V_NORMAL);
@@ -1123,7 +1136,7 @@ static void sdpa_case(void) {
         ingot_array_free(z);
         ingot_array_free(ninf);
     }
-    opcase oc = {"fast", "sdpa", fast_case, &p, in, 4, 1, T_FAST, true};
+    opcase oc = {"fast", "sdpa", fast_case, &p, in, 5, 1, T_FAST, true};
     run_case(&oc);
 }
 
@@ -1132,7 +1145,8 @@ static void test_fast(void **state) {
         norm_case(0);
         norm_case(1);
         rope_case();
-        sdpa_case();
+        sdpa_case(false);
+        if (r % 4 == 0) sdpa_case(true);
     }
 }
 

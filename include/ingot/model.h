@@ -173,7 +173,14 @@ typedef struct ingot_forward_options {
  * layers). opts may be NULL. With a cache it is inference-only (see Autograd
  * above). For a model on a GPU, ids, positions and attention_mask may be CPU
  * arrays (ids are checked on the host, the others uploaded); the logits are
- * on the model's device.
+ * on the model's device. The pass queues its work without waiting for the
+ * GPU, except that ids given on the GPU are read back once to be checked
+ * (pass them on the CPU to avoid that). The cache length reaches the kernels
+ * as device data (the slots the new keys are written to, the length full
+ * layers attend to, the default positions), never as launch arguments, so
+ * that on full-attention layers consecutive decode steps launch the same
+ * work while the cache does not grow; sliding-window layers still re-form
+ * their window each call.
  * Errors: INVALID_ARGUMENT (logits, m or ids NULL; ids not a 2-D integer
  * array; a cache made for another model or for another batch size), INDEX
  * (an id out of range, with its position), SHAPE (T == 0; positions not

@@ -129,8 +129,8 @@ typedef struct ingot__backend {
                          bool inverse);
     /* lse (optional, f32 [B, Hq, Tq]) receives the row log-sum-exp for the
      * backward pass. opts arrive resolved: scale set, mask NULL or a
-     * [B, Hq, Tq, Tk] view, kv_len NULL or an i32 [B] view (values not yet
-     * clamped to [0, Tk]). */
+     * [B, Hq, Tq, Tk] view, kv_len NULL or an i32 or i64 [B] view (values
+     * not yet clamped to [0, Tk]). */
     ingot_status (*sdpa)(ingot_array *out, ingot_array *lse, const ingot_array *q,
                          const ingot_array *k, const ingot_array *v,
                          const ingot_sdpa_options *opts);

@@ -3,7 +3,7 @@
  * q, k and v are converted to their promoted float dtype (ingot_astype, so
  * gradients flow back through the conversion); the mask is broadcast to
  * [B, Hq, Tq, Tk] as a 0-stride view and keeps its dtype; kv_len becomes an
- * i32 [B] view (its values are clamped by the kernels, which read them on
+ * i32 or i64 [B] view (its values are clamped by the kernels, which read them on
  * the device). When the call is recorded for autograd the kernel also writes
  * the f32 row log-sum-exp ([B, Hq, Tq]), which the node keeps in saved[0]
  * for the backward kernel. */
@@ -76,8 +76,8 @@ static ingot_status broadcast_mask(ingot_array **bmask, const ingot_array *mask,
     return ingot_broadcast_to(bmask, mask, shape, 4);
 }
 
-/* Validates kv_len and gives *out: NULL, or its values as an i32 [B] view
- * (a 0-stride view for [] and [1]). */
+/* Validates kv_len and gives *out: NULL, or its values as an i32 or i64 [B]
+ * view (a 0-stride view for [] and [1]; other integer dtypes converted). */
 static ingot_status kv_lengths(ingot_array **out, const ingot_array *kv_len, const ingot_array *q) {
     *out = NULL;
     if (!kv_len) return INGOT_OK;
@@ -92,15 +92,17 @@ static ingot_status kv_lengths(ingot_array **out, const ingot_array *kv_len, con
     }
     if (!same_device(kv_len, q))
         return ingot__error(INGOT_ERR_DEVICE, "sdpa: kv_len is on another device than q");
-    ingot_array *i32 = NULL;
-    ingot_status st = ingot_astype(&i32, kv_len, INGOT_I32);
-    if (!st) st = ingot_broadcast_to(out, i32, &B, 1);
-    ingot_array_free(i32);
+    ingot_array *wide = NULL; /* kv_len as i32 or i64 */
+    ingot_status st = kv_len->dtype == INGOT_I32 || kv_len->dtype == INGOT_I64
+                          ? (wide = ingot_array_retain((ingot_array *)kv_len), INGOT_OK)
+                          : ingot_astype(&wide, kv_len, INGOT_I64);
+    if (!st) st = ingot_broadcast_to(out, wide, &B, 1);
+    ingot_array_free(wide);
     return st;
 }
 
 /* node: inputs q, k, v; output out; saved[0] lse, saved[1] broadcast mask
- * (or NULL), saved[2] i32 kv_len view (or NULL); f[0] scale; i[0] causal,
+ * (or NULL), saved[2] kv_len view (or NULL); f[0] scale; i[0] causal,
  * i[1] window. */
 static ingot_status sdpa_backward(ingot_array **grads, const ingot_array *g,
                                   const ingot__node *node) {
@@ -149,7 +151,7 @@ ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_arr
     ingot_dtype dt = ingot_promote_types(ingot_promote_types(q->dtype, k->dtype), v->dtype);
     ingot_array *qc = NULL, *kc = NULL, *vc = NULL;   /* q, k, v in dt */
     ingot_array *mask = NULL;                         /* [B, Hq, Tq, Tk] view */
-    ingot_array *kvl = NULL;                          /* [B] i32 view */
+    ingot_array *kvl = NULL;                          /* [B] i32/i64 view */
     ingot_array *y = NULL;                            /* [B, Hq, Tq, Dv] */
     ingot_array *lse = NULL;                          /* [B, Hq, Tq] f32 */
     st = broadcast_mask(&mask, ro.mask, q, mshape);

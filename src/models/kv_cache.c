@@ -1,5 +1,6 @@
 /* KV cache: full-attention layers append into a buffer that doubles when
- * full; sliding-window layers hold only the last `sliding_window` tokens (the
+ * full (written at slots, and attended up to a length, that are device data:
+ * see ingot__kv_put and sdpa's kv_len); sliding-window layers hold only the last `sliding_window` tokens (the
  * window the next query needs plus one for a one-token rollback), replaced
  * after each forward call. Saved as a safetensors file with metadata that
  * load checks against the model. */
@@ -51,17 +52,28 @@ void ingot_kv_cache_free(ingot_kv_cache *c) {
 
 int64_t ingot_kv_cache_length(const ingot_kv_cache *c) { return c ? c->length : 0; }
 
-ingot_status ingot__kv_write(ingot_array *buf, int64_t slot, const ingot_array *src, int64_t n) {
-    if (n == 0) return INGOT_OK;
-    const int64_t *s = ingot_array_shape(src); /* [B, Hkv, S, D] */
-    int64_t shape[4] = {s[0], s[1], n, s[3]};
-    ingot_array *dst = NULL, *from = NULL; /* [B, Hkv, n, D]: slots of buf, head of src */
+ingot_status ingot__kv_put(ingot_array *buf, const ingot_array *slots, const ingot_array *src) {
+    const int64_t *s = ingot_array_shape(src); /* [B, Hkv, T, D] */
+    int64_t strides[4] = {0, 0, slots->strides[0], 0};
+    ingot_array *idx = NULL; /* [B, Hkv, T, D] view: slot of (., ., t, .) */
     const ingot__backend *be;
     ingot_status st = ingot__backend_get(&be, (const ingot_array *const[]){buf, src}, 2, "kv_cache");
-    if (!st) st = ingot__array_view(&dst, buf, shape, buf->strides, 4, buf->offset + slot * buf->strides[2]);
-    if (!st) st = ingot__array_view(&from, src, shape, src->strides, 4, src->offset);
-    if (!st) st = be->copy(dst, from);
-    ingot_array_free(dst);
+    if (!st) st = ingot__array_view(&idx, slots, s, strides, 4, slots->offset);
+    if (!st) st = be->scatter(buf, idx, src, 2, false);
+    ingot_array_free(idx);
+    return st;
+}
+
+/* Copies the first n slots of src [B, Hkv, S, D] into the first n of dst
+ * [B, Hkv, cap, D] (cap >= n). */
+static ingot_status copy_head(ingot_array *dst, const ingot_array *src, int64_t n) {
+    ingot_array *to = NULL, *from = NULL; /* [B, Hkv, n, D] views */
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, (const ingot_array *const[]){dst, src}, 2, "kv_cache");
+    if (!st) st = ingot_slice_axis(&to, dst, 2, 0, n);
+    if (!st) st = ingot_slice_axis(&from, src, 2, 0, n);
+    if (!st) st = be->copy(to, from);
+    ingot_array_free(to);
     ingot_array_free(from);
     return st;
 }
@@ -78,8 +90,8 @@ static ingot_status regrow(ingot__kv_layer *l, int64_t cap, const ingot_kv_cache
         return st;
     }
     if (l->n > 0) {
-        st = ingot__kv_write(k, 0, l->k, l->n);
-        if (!st) st = ingot__kv_write(v, 0, l->v, l->n);
+        st = copy_head(k, l->k, l->n);
+        if (!st) st = copy_head(v, l->v, l->n);
         if (st) {
             ingot_array_free(k);
             ingot_array_free(v);
@@ -111,6 +123,12 @@ ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more) {
         if (st) return st;
     }
     return INGOT_OK;
+}
+
+int64_t ingot__kv_full_capacity(const ingot_kv_cache *c) {
+    for (int64_t i = 0; i < c->model->cfg.n_layers; i++)
+        if (!c->model->cfg.layer_sliding[i]) return c->layers[i].cap;
+    return 0;
 }
 
 ingot_status ingot_kv_cache_trim(ingot_kv_cache *c, int64_t length) {

@@ -106,13 +106,18 @@ struct ingot_kv_cache {
 };
 
 /* Makes sure every full-attention layer of c can take `more` tokens, growing
- * buffers (contents kept). Errors: LIMIT, OUT_OF_MEMORY. */
+ * buffers (contents kept). Every full layer has the same capacity, which
+ * ingot__kv_full_capacity gives (0 when the model has no full layer).
+ * Errors: LIMIT, OUT_OF_MEMORY. */
 ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more);
+int64_t ingot__kv_full_capacity(const ingot_kv_cache *c);
 
-/* Copies the first n slots of src [B, Hkv, S, D] (any layout, on buf's
- * device) into slots slot .. slot + n - 1 of the cache-owned buffer
- * [B, Hkv, cap, D] (reserved before), in place, outside the autograd tape.
- * Errors: DEVICE (a failed kernel). */
-ingot_status ingot__kv_write(ingot_array *buf, int64_t slot, const ingot_array *src, int64_t n);
+/* Writes src [B, Hkv, T, D] (any layout, buf's dtype and device) into the
+ * cache-owned buffer buf [B, Hkv, cap, D] at the slots given by `slots`
+ * ([T] i64 on buf's device, each in [0, cap): reserved before), in place,
+ * outside the autograd tape. The slots are device data read by the kernel,
+ * so a decode step's launch does not depend on the cache length.
+ * Errors: DEVICE (a failed kernel), OUT_OF_MEMORY. */
+ingot_status ingot__kv_put(ingot_array *buf, const ingot_array *slots, const ingot_array *src);
 
 #endif

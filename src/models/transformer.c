@@ -18,10 +18,14 @@ typedef struct step {
     const ingot_model *m;
     int64_t B, T;
     int64_t L;                    /* cache length before the call */
-    ingot_array *positions;       /* [B, T] or [T] (L + t), on the model's device: the
-                                     step's positions are device data, never
-                                     launch arguments */
-    ingot_array *mask;            /* bool [B, 1, 1, L + T] or NULL */
+    int64_t full_keys;            /* keys of a full layer: its cache capacity, or T */
+    /* The step's token data lives in device memory, read by the kernels, never
+     * passed as launch arguments: */
+    ingot_array *counts;          /* i64 [T + 1]: L, L + 1, ..., L + T */
+    ingot_array *slots;           /* [T] view of counts: the new tokens' cache slots */
+    ingot_array *kv_len;          /* [1] view of counts: L + T, the keys in use */
+    ingot_array *positions;       /* [B, T] given, or slots (L + t) */
+    ingot_array *mask;            /* bool [B, 1, 1, max(L + T, full_keys)] or NULL */
     ingot_kv_cache *cache;        /* or NULL */
     ingot_array **pending;        /* [2 * n_layers]: new sliding-layer k, v */
 } step;
@@ -78,9 +82,10 @@ static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h
 }
 
 /* The keys (or values) attention sees for layer li: new [B, Hkv, T, D] alone
- * without a cache; else appended to the layer's buffer (full layers) or
- * joined to the held window (sliding layers, whose next window is left in
- * *pending). *first is the absolute position of the first key returned. */
+ * without a cache; else the layer's whole buffer after writing them at
+ * s->slots (full layers, of which attention reads the first s->kv_len), or
+ * the held window joined with them (sliding layers, whose next window is
+ * left in *pending). *first is the absolute position of the first key. */
 static ingot_status with_cache(ingot_array **out, int64_t *first, const step *s, int64_t li,
                                ingot_array *neu, ingot_array **buf, ingot_array **pending) {
     *first = 0;
@@ -90,8 +95,9 @@ static ingot_status with_cache(ingot_array **out, int64_t *first, const step *s,
     }
     ingot__kv_layer *l = &s->cache->layers[li];
     if (!s->m->cfg.layer_sliding[li]) {
-        ingot_status st = ingot__kv_write(*buf, l->n, neu, s->T);
-        return st ? st : ingot_slice_axis(out, *buf, 2, 0, l->n + s->T);
+        ingot_status st = ingot__kv_put(*buf, s->slots, neu);
+        if (!st) *out = ingot_array_retain(*buf);
+        return st;
     }
     *first = l->start;
     ingot_array *held = NULL, *all = NULL, *tail = NULL; /* [B, Hkv, *, D] */
@@ -134,12 +140,14 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
     if (!st) st = heads(&v, s, h, w->v_w, w->v_b, NULL, c->n_kv_heads, false, NULL);
     if (!st) st = with_cache(&K, &first, s, li, k, cl ? &cl->k : NULL, &s->pending[2 * li]);
     if (!st) st = with_cache(&V, &first, s, li, v, cl ? &cl->v : NULL, &s->pending[2 * li + 1]);
-    if (!st && s->mask) st = ingot_slice_axis(&mask, s->mask, 3, first, s->L + s->T);
+    if (!st && s->mask)
+        st = ingot_slice_axis(&mask, s->mask, 3, first, sliding ? s->L + s->T : s->full_keys);
     if (!st) {
         ingot_sdpa_options so = {.scale = (float)c->attn_scale,
                                  .causal = true,
                                  .window = sliding ? c->sliding_window : 0,
-                                 .mask = mask};
+                                 .mask = mask,
+                                 .kv_len = s->cache && !sliding ? s->kv_len : NULL};
         st = ingot_sdpa(&o, q, K, V, &so); /* [B, Hq, T, D] */
     }
     int64_t shape[3] = {s->B, s->T, c->n_heads * c->head_dim};
@@ -203,38 +211,42 @@ static ingot_status check_ids(const ingot_array *ids, int64_t vocab) {
     return st;
 }
 
-/* s->mask = attention_mask am [B, L + T] as bool [B, 1, 1, L + T]. */
+/* s->mask = attention_mask am [B, L + T] as bool [B, 1, 1, W] with
+ * W = max(L + T, full_keys): entries past L + T (unused slots of the full
+ * layers' buffers, which kv_len hides anyway) are false. */
 static ingot_status make_mask(step *s, const ingot_array *am) {
     int64_t Tk = s->L + s->T;
-    if (ingot_array_ndim(am) != 2 || ingot_array_dim(am, 0) != s->B || ingot_array_dim(am, 1) != Tk)
-        return ingot__error(INGOT_ERR_SHAPE,
-                            OP ": attention_mask must be [B, cache length + T] "
-                               "= [%lld, %lld]",
-                            (long long)s->B, (long long)Tk);
-    int64_t shape[4] = {s->B, 1, 1, Tk};
-    ingot_array *d = NULL, *b = NULL; /* [B, Tk] on the model's device, then bool */
+    int64_t W = s->full_keys > Tk ? s->full_keys : Tk;
+    int64_t shape[4] = {s->B, 1, 1, W}, pad[2] = {s->B, W - Tk};
+    ingot_array *d = NULL, *b = NULL, *z = NULL, *all = NULL; /* [B, Tk], [B, Tk], [B, W - Tk], [B, W] */
     ingot_status st = ingot_array_to_device(&d, am, s->m->device);
     if (!st) st = ingot_astype(&b, d, INGOT_BOOL);
-    if (!st) st = ingot_reshape(&s->mask, b, shape, 4);
-    ingot_array_free(d);
-    ingot_array_free(b);
+    if (!st && W > Tk) st = ingot__full_on(&z, INGOT_BOOL, pad, 2, 0.0, s->m->device, OP);
+    if (!st && W > Tk) st = ingot_concat(&all, (const ingot_array *const[]){b, z}, 2, 1);
+    if (!st) st = ingot_reshape(&s->mask, W > Tk ? all : b, shape, 4);
+    ingot_array *tmp[] = {d, b, z, all};
+    for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
+        ingot_array_free(tmp[i]);
     return st;
 }
 
-/* s->positions = L, L + 1, ..., L + T - 1 ([T] i64) on the model's device. */
-static ingot_status default_positions(step *s) {
-    int64_t *v = malloc((size_t)s->T * sizeof *v);
+/* s->counts = L, L + 1, ..., L + T (i64) on the model's device, one upload,
+ * with its views s->slots and s->kv_len. */
+static ingot_status make_counts(step *s) {
+    int64_t n = s->T + 1, *v = malloc((size_t)n * sizeof *v);
     if (!v) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
-    for (int64_t t = 0; t < s->T; t++) v[t] = s->L + t;
-    ingot_array *host = NULL; /* [T] */
-    ingot_status st = ingot_array_from_data(&host, v, INGOT_I64, &s->T, 1);
+    for (int64_t t = 0; t < n; t++) v[t] = s->L + t;
+    ingot_array *host = NULL; /* [T + 1] */
+    ingot_status st = ingot_array_from_data(&host, v, INGOT_I64, &n, 1);
     free(v);
-    if (!st) st = ingot_array_to_device(&s->positions, host, s->m->device);
+    if (!st) st = ingot_array_to_device(&s->counts, host, s->m->device);
+    if (!st) st = ingot_slice_axis(&s->slots, s->counts, 0, 0, s->T);
+    if (!st) st = ingot_slice_axis(&s->kv_len, s->counts, 0, s->T, n);
     ingot_array_free(host);
     return st;
 }
 
-/* Validates the call and fills s (mask made bool [B, 1, 1, L + T]). */
+/* Validates the call, reserves the cache and fills s. */
 static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *ids,
                             ingot_kv_cache *cache, const ingot_forward_options *o) {
     ingot_status st = check_ids(ids, m->cfg.vocab_size);
@@ -259,11 +271,19 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
                             OP ": positions must be a [B, T] = [%lld, %lld] "
                                "integer array",
                             (long long)s->B, (long long)s->T);
-    if ((st = p ? ingot_array_to_device(&s->positions, p, m->device) : default_positions(s)))
-        return st;
     const ingot_array *am = o ? o->attention_mask : NULL;
-    if (am && (st = make_mask(s, am))) return st;
-    return cache ? ingot__kv_reserve(cache, s->T) : INGOT_OK; /* after every check */
+    if (am && (ingot_array_ndim(am) != 2 || ingot_array_dim(am, 0) != s->B ||
+               ingot_array_dim(am, 1) != s->L + s->T))
+        return ingot__error(INGOT_ERR_SHAPE,
+                            OP ": attention_mask must be [B, cache length + T] "
+                               "= [%lld, %lld]",
+                            (long long)s->B, (long long)(s->L + s->T));
+    if (cache && (st = ingot__kv_reserve(cache, s->T))) return st; /* after every check */
+    s->full_keys = cache ? ingot__kv_full_capacity(cache) : s->T;
+    if ((st = make_counts(s))) return st;
+    st = p ? ingot_array_to_device(&s->positions, p, m->device)
+           : (s->positions = ingot_array_retain(s->slots), INGOT_OK);
+    return st ? st : am ? make_mask(s, am) : INGOT_OK;
 }
 
 /* Embedding (Gemma: times sqrt(hidden) rounded to the weight dtype). */
@@ -292,6 +312,13 @@ static ingot_status head(ingot_array **logits, const step *s, ingot_array *x, bo
     ingot_array_free(h);
     ingot_array_free(cap);
     return st;
+}
+
+/* Releases the step's device arrays (not pending). */
+static void step_free(step *s) {
+    ingot_array *arrays[] = {s->counts, s->slots, s->kv_len, s->positions, s->mask};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
+        ingot_array_free(arrays[i]);
 }
 
 /* Makes the new sliding windows the cache's and advances its length. */
@@ -323,8 +350,7 @@ ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, con
     step s = {0};
     ingot_status st = prepare(&s, m, ids, cache, opts);
     if (st) {
-        ingot_array_free(s.positions);
-        ingot_array_free(s.mask);
+        step_free(&s);
         return st;
     }
     int64_t n = m->cfg.n_layers;
@@ -341,8 +367,7 @@ ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, con
     for (int64_t i = 0; s.pending && i < 2 * n; i++)
         ingot_array_free(s.pending[i]);
     free(s.pending);
-    ingot_array_free(s.positions);
-    ingot_array_free(s.mask);
+    step_free(&s);
     ingot_array_free(x);
     return st;
 }

@@ -29,7 +29,7 @@ typedef struct sdpa_args {
     const ingot_array *k;    /* [B, Hkv, Tk, D] */
     const ingot_array *v;    /* [B, Hkv, Tk, Dv] */
     const ingot_array *mask; /* [B, Hq, Tq, Tk] (broadcast view) or NULL */
-    const ingot_array *kv_len; /* [B] i32 (view) or NULL: keys per batch row */
+    const ingot_array *kv_len; /* [B] i32/i64 (view) or NULL: keys per batch row */
     const ingot_array *o;    /* [B, Hq, Tq, Dv] forward output (vjp) */
     const ingot_array *g;    /* [B, Hq, Tq, Dv] cotangent (vjp) */
     ingot_array *out;        /* [B, Hq, Tq, Dv] contiguous (forward) */
@@ -98,7 +98,9 @@ static void axpy(float *y, float alpha, const float *x, int64_t n) {
 /* The number of keys batch row b has: kv_len[b] clamped to [0, Tk], or Tk. */
 static int64_t keys_of(const sdpa_args *a, int64_t b) {
     if (!a->kv_len) return a->Tk;
-    int64_t n = ((const int32_t *)ingot__data(a->kv_len))[b * a->kv_len->strides[0]];
+    const void *p = ingot__data(a->kv_len);
+    int64_t i = b * a->kv_len->strides[0];
+    int64_t n = a->kv_len->dtype == INGOT_I64 ? ((const int64_t *)p)[i] : ((const int32_t *)p)[i];
     return n < 0 ? 0 : n > a->Tk ? a->Tk : n;
 }
 

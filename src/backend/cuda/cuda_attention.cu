@@ -5,7 +5,7 @@
 // contiguous, lse [B, Hq, Tq] f32 (strided). q, k, v and the backward's out
 // and g may be strided views (k and v are often a slice of a KV cache). Query
 // head h reads kv head h / (Hq / Hkv). Batch row b has tk = Tk keys, or
-// kv_len[b] clamped to [0, Tk] (an i32 [B] view read on the device), and its
+// kv_len[b] clamped to [0, Tk] (an i32/i64 [B] view read on the device), and its
 // query i sits at position tk - Tq + i. A score is s = scale * (q . k) + mask,
 // hidden keys (past tk, causal, window, bool mask false, -inf) count as -inf; scores, probabilities and accumulators are
 // f32 and every result is rounded once to its array's dtype.
@@ -58,8 +58,9 @@ struct dims {
     float scale;
     bool causal;
     operand mask; // data NULL: no mask
-    const int32_t *kv_len; // [B] or NULL: keys per batch row
-    int64_t kv_len_s;      // its stride
+    const void *kv_len; // [B] i32 or i64, or NULL: keys per batch row
+    int64_t kv_len_s;   // its stride
+    bool kv_len_i64;
     float *lse_out;        // forward, [B, Hq, Tq] or NULL
     const float *lse;      // vjp, [B, Hq, Tq]
     int64_t lse_s[3];
@@ -68,7 +69,8 @@ struct dims {
 // The number of keys batch row b has: kv_len[b] clamped to [0, Tk], or Tk.
 __device__ int64_t keys_of(const dims &a, int64_t b) {
     if (!a.kv_len) return a.Tk;
-    const int64_t n = a.kv_len[b * a.kv_len_s];
+    const int64_t i = b * a.kv_len_s;
+    const int64_t n = a.kv_len_i64 ? ((const int64_t *)a.kv_len)[i] : ((const int32_t *)a.kv_len)[i];
     return n < 0 ? 0 : n > a.Tk ? a.Tk : n;
 }
 
@@ -564,8 +566,9 @@ dims dims_of(const ingot_array *q, const ingot_array *k, const ingot_array *v,
     a.causal = opts->causal;
     a.mask = operand_of(opts->mask);
     if (opts->kv_len) {
-        a.kv_len = (const int32_t *)ingot__data(opts->kv_len);
+        a.kv_len = ingot__data(opts->kv_len);
         a.kv_len_s = opts->kv_len->strides[0];
+        a.kv_len_i64 = opts->kv_len->dtype == INGOT_I64;
     }
     if (lse)
         for (int d = 0; d < 3; d++) a.lse_s[d] = lse->strides[d];
