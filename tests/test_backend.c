@@ -1,4 +1,5 @@
-/* The backend seam: the CPU table, device queries, and the CUDA plugin's ABI
+/* The backend seam: the CPU table (and its one kernel with no public op,
+ * copy_at), device queries, and the CUDA plugin's ABI
  * when the build made one (without a GPU it must report zero devices and
  * fail every CUDA request cleanly). */
 #include "common/testutil.h"
@@ -20,6 +21,56 @@ static void test_cpu_table_is_complete(void **state) {
     const void *const *slot = (const void *const *)&be->copy;
     const void *const *end = (const void *const *)(be + 1);
     for (; slot < end; slot++) assert_non_null(*slot);
+}
+
+/* copy_at writes src into dst from a device-held offset along an axis,
+ * clamped so that every row lands inside dst; checked against loops. */
+static void test_cpu_copy_at(void **state) {
+    (void)state;
+    const ingot__backend *be = ingot__backend_for(ingot_cpu());
+    int64_t ds[3] = {2, 7, 3}, ss[3] = {2, 3, 3}, one = 1;
+    ingot_array *src = tu_random(INGOT_BF16, ss, 3, 5, -2, 2), *srct = NULL;
+    const double starts[5] = {0, 2, 4, -3, 9}; /* -3 clamps to 0, 9 to 7 - 3 */
+    const int64_t expect[5] = {0, 2, 4, 0, 4};
+    for (int c = 0; c < 5; c++) {
+        ingot_array *dst = NULL, *start = tu_from_f64(&starts[c], INGOT_I64, &one, 1);
+        TU_OK(ingot_zeros(&dst, INGOT_BF16, ds, 3));
+        TU_OK(be->copy_at(dst, src, 1, start));
+        double *got = tu_values(dst), *sv = tu_values(src);
+        for (int64_t b = 0; b < 2; b++)
+            for (int64_t t = 0; t < 7; t++)
+                for (int64_t d = 0; d < 3; d++) {
+                    int64_t r = t - expect[c];
+                    double want = r >= 0 && r < 3 ? sv[(b * 3 + r) * 3 + d] : 0;
+                    assert_true(got[(b * 7 + t) * 3 + d] == want);
+                }
+        free(got);
+        free(sv);
+        ingot_array_free(dst);
+        ingot_array_free(start);
+    }
+    /* A strided destination (a transposed view) and source. */
+    int64_t bs[3] = {3, 7, 2};
+    const int perm[3] = {2, 1, 0};
+    ingot_array *base = NULL, *dst = NULL, *start = tu_from_f64(starts + 1, INGOT_I64, &one, 1);
+    TU_OK(ingot_zeros(&base, INGOT_BF16, bs, 3));
+    TU_OK(ingot_transpose(&dst, base, perm, 3)); /* [2, 7, 3] view */
+    srct = tu_noncontiguous(src);
+    TU_OK(be->copy_at(dst, srct, 1, start));
+    double *got = tu_values(dst), *sv = tu_values(src);
+    for (int64_t b = 0; b < 2; b++)
+        for (int64_t t = 0; t < 7; t++)
+            for (int64_t d = 0; d < 3; d++) {
+                double want = t >= 2 && t < 5 ? sv[(b * 3 + t - 2) * 3 + d] : 0;
+                assert_true(got[(b * 7 + t) * 3 + d] == want);
+            }
+    free(got);
+    free(sv);
+    ingot_array_free(base);
+    ingot_array_free(dst);
+    ingot_array_free(start);
+    ingot_array_free(srct);
+    ingot_array_free(src);
 }
 
 static char plugin_message[256];
@@ -73,6 +124,7 @@ static void test_cuda_plugin(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_table_is_complete),
+        cmocka_unit_test(test_cpu_copy_at),
         cmocka_unit_test(test_cuda_plugin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,8 @@
  *  - argpartition by the partition property (its kth entry exactly);
  *  - gradients (ingot_vjp with the same random cotangents) of every
  *    differentiable op family;
- *  - random bits through the kernel tables, bit for bit;
+ *  - random bits and copy_at (KV-cache writes) through the kernel tables,
+ *    bit for bit;
  *  - the allocator: stats return to their start, no cudaMalloc once warm,
  *    the memory limit, and mixed-device inputs.
  * An op that fails on the CPU must fail on the GPU with the same status.
@@ -1189,6 +1190,48 @@ static void test_random_bits(void **state) {
         }
 }
 
+/* ---- copy_at (KV-cache writes) through the kernel tables ---- */
+
+/* dst gets src from a device-held start along an axis: the same bits on both
+ * backends, for every dtype size, strided operands and starts that clamp. */
+static void test_copy_at(void **state) {
+    (void)state;
+    const ingot__backend *cpu = ingot__backend_for(ingot_cpu()), *gpu = ingot__backend_for(g_gpu);
+    famstat *f = family("copy_at");
+    for (int r = 0; r < 4 * g_reps; r++) {
+        int64_t ds[INGOT_MAX_DIMS], ss[INGOT_MAX_DIMS];
+        int nd = 2 + rnd_int(3), axis = rnd_int(nd);
+        for (int d = 0; d < nd; d++) ds[d] = ss[d] = 1 + rnd_int(d == axis ? 40 : 6);
+        ss[axis] = 1 + rnd_int((int)ds[axis]);
+        int64_t room = ds[axis] - ss[axis], one = 1, sv = rnd_int((int)room + 7) - 3;
+        ingot_dtype dt = pick_dtype(NUMERIC, COUNT(NUMERIC));
+        layout ld = {.kind = coin(2) ? L_CONTIG : L_TRANSPOSED, .reverse_all = coin(2)};
+        pair dst = make_input_as(dt, ds, nd, V_NORMAL, ld), src = make_input(dt, ss, nd, V_NORMAL);
+        ingot_array *sc = NULL;
+        TU_OK(ingot_array_from_data(&sc, &sv, INGOT_I64, &one, 1));
+        pair start = pair_of(sc);
+        snprintf(g_case, sizeof g_case, "copy_at %s axis %d of %d, %lld of %lld rows from %lld",
+                 ingot_dtype_name(dt), axis, nd, (long long)ss[axis], (long long)ds[axis],
+                 (long long)sv);
+        TU_OK(cpu->copy_at(dst.c, src.c, axis, start.c));
+        TU_OK(gpu->copy_at(dst.g, src.g, axis, start.g));
+        size_t n = (size_t)ingot_array_nbytes(dst.c);
+        char *cb = malloc(n + 1), *gb = malloc(n + 1);
+        assert_true(cb && gb);
+        TU_OK(ingot_array_to_host(cb, n, dt, dst.c));
+        TU_OK(ingot_array_to_host(gb, n, dt, dst.g));
+        if (memcmp(cb, gb, n)) fail_msg("%s: CPU and CUDA differ", g_case);
+        free(cb);
+        free(gb);
+        pair_free(&dst);
+        pair_free(&src);
+        pair_free(&start);
+        note(f, "copy_at", 0, 0);
+        f->cases++;
+        g_compared++;
+    }
+}
+
 /* ---- memory and devices ---- */
 
 static ingot_memory_stats gpu_stats(void) {
@@ -1336,6 +1379,7 @@ int main(void) {
         cmocka_unit_test(test_index),       cmocka_unit_test(test_reduce),
         cmocka_unit_test(test_matmul),      cmocka_unit_test(test_sort),
         cmocka_unit_test(test_fast),        cmocka_unit_test(test_random_bits),
+        cmocka_unit_test(test_copy_at),
         cmocka_unit_test(test_memory_stats), cmocka_unit_test(test_memory_limit),
         cmocka_unit_test(test_mixed_devices),
     };

@@ -69,6 +69,14 @@ typedef struct ingot__backend {
      * outputs, dst may be any strided view without self-overlap (the
      * backward of slicing writes into a slice of zeros). */
     ingot_status (*copy)(ingot_array *dst, const ingot_array *src);
+    /* dst[..., s + t, ...] = src[..., t, ...] along axis, for t < n = src's
+     * dim at axis, with s = start[0] (i64, on dst's device) read by the
+     * kernel and clamped to [0, dst's dim - n]: an offset that is device
+     * data, not a launch argument (KV-cache writes). dst and src have one
+     * dtype and the same shape except at axis (src's <= dst's); any strides,
+     * no overlap. */
+    ingot_status (*copy_at)(ingot_array *dst, const ingot_array *src, int axis,
+                            const ingot_array *start);
     /* dst[i] = start + i * step (converted to dst's dtype), dst 1-D. */
     ingot_status (*arange)(ingot_array *dst, double start, double step);
     /* dst[...] = value. */

@@ -1,9 +1,9 @@
 /* KV cache: full-attention layers append into a buffer that doubles when
- * full (written at slots, and attended up to a length, that are device data:
- * see ingot__kv_put and sdpa's kv_len); sliding-window layers hold only the last `sliding_window` tokens (the
- * window the next query needs plus one for a one-token rollback), replaced
- * after each forward call. Saved as a safetensors file with metadata that
- * load checks against the model. */
+ * full (written from a slot, and attended up to a length, that are device
+ * data: see ingot__kv_put and sdpa's kv_len); sliding-window layers hold only
+ * the last `sliding_window` tokens (the window the next query needs plus one
+ * for a one-token rollback), replaced after each forward call. Saved as a
+ * safetensors file with metadata that load checks against the model. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,16 +52,10 @@ void ingot_kv_cache_free(ingot_kv_cache *c) {
 
 int64_t ingot_kv_cache_length(const ingot_kv_cache *c) { return c ? c->length : 0; }
 
-ingot_status ingot__kv_put(ingot_array *buf, const ingot_array *slots, const ingot_array *src) {
-    const int64_t *s = ingot_array_shape(src); /* [B, Hkv, T, D] */
-    int64_t strides[4] = {0, 0, slots->strides[0], 0};
-    ingot_array *idx = NULL; /* [B, Hkv, T, D] view: slot of (., ., t, .) */
+ingot_status ingot__kv_put(ingot_array *buf, const ingot_array *first, const ingot_array *src) {
     const ingot__backend *be;
     ingot_status st = ingot__backend_get(&be, (const ingot_array *const[]){buf, src}, 2, "kv_cache");
-    if (!st) st = ingot__array_view(&idx, slots, s, strides, 4, slots->offset);
-    if (!st) st = be->scatter(buf, idx, src, 2, false);
-    ingot_array_free(idx);
-    return st;
+    return st ? st : be->copy_at(buf, src, 2, first);
 }
 
 /* Copies the first n slots of src [B, Hkv, S, D] into the first n of dst

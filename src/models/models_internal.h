@@ -113,11 +113,11 @@ ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more);
 int64_t ingot__kv_full_capacity(const ingot_kv_cache *c);
 
 /* Writes src [B, Hkv, T, D] (any layout, buf's dtype and device) into the
- * cache-owned buffer buf [B, Hkv, cap, D] at the slots given by `slots`
- * ([T] i64 on buf's device, each in [0, cap): reserved before), in place,
- * outside the autograd tape. The slots are device data read by the kernel,
- * so a decode step's launch does not depend on the cache length.
- * Errors: DEVICE (a failed kernel), OUT_OF_MEMORY. */
-ingot_status ingot__kv_put(ingot_array *buf, const ingot_array *slots, const ingot_array *src);
+ * cache-owned buffer buf [B, Hkv, cap, D] at slots first[0] .. first[0] +
+ * T - 1 (first: i64 on buf's device; the slots reserved before), in place,
+ * outside the autograd tape. first is device data read by the kernel, so a
+ * decode step's launch does not depend on the cache length.
+ * Errors: DEVICE (a failed kernel). */
+ingot_status ingot__kv_put(ingot_array *buf, const ingot_array *first, const ingot_array *src);
 
 #endif

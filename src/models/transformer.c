@@ -22,7 +22,8 @@ typedef struct step {
     /* The step's token data lives in device memory, read by the kernels, never
      * passed as launch arguments: */
     ingot_array *counts;          /* i64 [T + 1]: L, L + 1, ..., L + T */
-    ingot_array *slots;           /* [T] view of counts: the new tokens' cache slots */
+    ingot_array *slots;           /* [T] view of counts: the new tokens' cache slots
+                                     (the first of them is where they are written) */
     ingot_array *kv_len;          /* [1] view of counts: L + T, the keys in use */
     ingot_array *positions;       /* [B, T] given, or slots (L + t) */
     ingot_array *mask;            /* bool [B, 1, 1, max(L + T, full_keys)] or NULL */
@@ -82,8 +83,8 @@ static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h
 }
 
 /* The keys (or values) attention sees for layer li: new [B, Hkv, T, D] alone
- * without a cache; else the layer's whole buffer after writing them at
- * s->slots (full layers, of which attention reads the first s->kv_len), or
+ * without a cache; else the layer's whole buffer after writing them from
+ * slot s->slots[0] on (full layers, of which attention reads the first s->kv_len), or
  * the held window joined with them (sliding layers, whose next window is
  * left in *pending). *first is the absolute position of the first key. */
 static ingot_status with_cache(ingot_array **out, int64_t *first, const step *s, int64_t li,

@@ -1,6 +1,6 @@
 /* CPU kernels: the entries of ingot__cpu_backend (see backend/backend.h for
  * the contract of each). One op family per file:
- *   cpu_copy.c        copy, arange, fill
+ *   cpu_copy.c        copy, copy_at, arange, fill
  *   cpu_elementwise.c unary, binary, where
  *   cpu_reduce.c      reduce, softmax, cumsum
  *   cpu_sort.c        sort, argpartition
@@ -36,6 +36,8 @@ static inline void ingot__cpu_store_f32(ingot_array *a, int64_t off, float v) {
 }
 
 ingot_status ingot__cpu_copy(ingot_array *dst, const ingot_array *src);
+ingot_status ingot__cpu_copy_at(ingot_array *dst, const ingot_array *src, int axis,
+                                const ingot_array *start);
 ingot_status ingot__cpu_arange(ingot_array *dst, double start, double step);
 ingot_status ingot__cpu_fill(ingot_array *dst, double value);
 

@@ -8,6 +8,7 @@ const ingot__backend ingot__cpu_backend = {
     /* upload, download, synchronize and the statistics entries are for
      * devices other than the CPU (device.h answers for the CPU itself). */
     .copy = ingot__cpu_copy,
+    .copy_at = ingot__cpu_copy_at,
     .arange = ingot__cpu_arange,
     .fill = ingot__cpu_fill,
     .unary = ingot__cpu_unary,

@@ -1,4 +1,5 @@
-/* CPU copy (with dtype conversion), fill and arange. */
+/* CPU copy (with dtype conversion), copy at a device-held offset, fill and
+ * arange. */
 #include "backend/cpu/cpu.h"
 
 #define COPY_GRAIN 65536
@@ -62,6 +63,19 @@ ingot_status ingot__cpu_copy(ingot_array *dst, const ingot_array *src) {
     copy_job job = {dst, src};
     ingot__parallel_for(dst->size, COPY_GRAIN, copy_range, &job);
     return INGOT_OK;
+}
+
+ingot_status ingot__cpu_copy_at(ingot_array *dst, const ingot_array *src, int axis,
+                                const ingot_array *start) {
+    int64_t n = src->shape[axis], room = dst->shape[axis] - n;
+    int64_t s = ((const int64_t *)ingot__data(start))[0];
+    s = s < 0 ? 0 : s > room ? room : s;
+    ingot_array *part = NULL; /* src's shape: dst from s on along axis */
+    ingot_status st = ingot__array_view(&part, dst, src->shape, dst->strides, dst->ndim,
+                                        dst->offset + s * dst->strides[axis]);
+    if (!st) st = ingot__cpu_copy(part, src);
+    ingot_array_free(part);
+    return st;
 }
 
 typedef struct fill_job {

@@ -256,6 +256,7 @@ static const ingot__backend table = {
     .set_memory_limit = cuda_set_memory_limit,
     .empty_cache = cuda_empty_cache,
     .copy = ingot__cuda_copy,
+    .copy_at = ingot__cuda_copy_at,
     .arange = ingot__cuda_arange,
     .fill = ingot__cuda_fill,
     .unary = ingot__cuda_unary,

@@ -1,5 +1,5 @@
-// CUDA copy (with dtype conversion), fill and arange; mirrors
-// src/backend/cpu/cpu_copy.c.
+// CUDA copy (with dtype conversion), copy at a device-held offset, fill and
+// arange; mirrors src/backend/cpu/cpu_copy.c.
 #include <cmath>
 
 #include "backend/cuda/cuda_map.cuh"
@@ -31,6 +31,36 @@ ingot_status ingot__cuda_copy(ingot_array *dst, const ingot_array *src) {
             }
         });
     });
+}
+
+// One thread per element of src (it: src, dst over src's shape): dst from
+// start[0] on along the axis (stride axis_stride), the start clamped to
+// [0, room].
+static __global__ void copy_at_kernel(void *dst, const void *src, size_t esize,
+                                      ingot__cu_iter it, const int64_t *start,
+                                      int64_t axis_stride, int64_t room) {
+    const int64_t s = *start < 0 ? 0 : *start > room ? room : *start;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.size;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t off[2];
+        ingot__cu_offsets(it, i, off);
+        ingot__cu_copy_elem(dst, off[1] + s * axis_stride, src, off[0], esize);
+    }
+}
+
+ingot_status ingot__cuda_copy_at(ingot_array *dst, const ingot_array *src, int axis,
+                                 const ingot_array *start) {
+    if (src->size == 0) return INGOT_OK;
+    const int64_t *strides[2] = {src->strides, dst->strides};
+    ingot__cu_iter it;
+    ingot__cu_iter_init(&it, src->shape, src->ndim, 2, strides);
+    cudaStream_t stream = ingot__cu_stream(ingot__cu_index(dst));
+    copy_at_kernel<<<ingot__cu_blocks(src->size), 256, 0, stream>>>(
+        ingot__data(dst), ingot__data(src), ingot_dtype_size(dst->dtype), it,
+        (const int64_t *)ingot__data(start), dst->strides[axis],
+        dst->shape[axis] - src->shape[axis]);
+    INGOT__CU_CHECK(cudaGetLastError(), "copy_at");
+    return INGOT_OK;
 }
 
 // dst contiguous [n]: one thread stores one element per grid-stride step,

@@ -12,17 +12,6 @@
 // unspecified order.
 #include "backend/cuda/cuda_internal.h"
 
-// Copies one element of esize bytes.
-__device__ static inline void copy_elem(void *dst, int64_t di, const void *src, int64_t si,
-                                        size_t esize) {
-    switch (esize) {
-    case 1: ((uint8_t *)dst)[di] = ((const uint8_t *)src)[si]; break;
-    case 2: ((uint16_t *)dst)[di] = ((const uint16_t *)src)[si]; break;
-    case 4: ((uint32_t *)dst)[di] = ((const uint32_t *)src)[si]; break;
-    default: ((uint64_t *)dst)[di] = ((const uint64_t *)src)[si]; break;
-    }
-}
-
 // ---- gather ----
 
 // One thread per element i of out (contiguous): it = (a with its axis
@@ -33,7 +22,7 @@ static __global__ void gather_elems(void *out, const void *a, const int64_t *idx
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t off[2];
         ingot__cu_offsets(it, i, off);
-        copy_elem(out, i, a, off[0] + idx[off[1]] * axis_stride, esize);
+        ingot__cu_copy_elem(out, i, a, off[0] + idx[off[1]] * axis_stride, esize);
     }
 }
 
@@ -102,7 +91,7 @@ static __global__ void scatter_lines(scatter_args s, ingot__cu_iter it, bool acc
             if (accumulate)
                 add_elem(s.out, o, s.values, v, s.dt);
             else
-                copy_elem(s.out, o, s.values, v, s.esize);
+                ingot__cu_copy_elem(s.out, o, s.values, v, s.esize);
         }
     }
 }

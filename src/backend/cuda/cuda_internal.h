@@ -84,6 +84,17 @@ __device__ static inline void ingot__cu_offsets(const ingot__cu_iter &it, int64_
     }
 }
 
+/* dst[di] = src[si] for one element of esize bytes (the bits unchanged). */
+__device__ static inline void ingot__cu_copy_elem(void *dst, int64_t di, const void *src,
+                                                  int64_t si, size_t esize) {
+    switch (esize) {
+    case 1: ((uint8_t *)dst)[di] = ((const uint8_t *)src)[si]; break;
+    case 2: ((uint16_t *)dst)[di] = ((const uint16_t *)src)[si]; break;
+    case 4: ((uint32_t *)dst)[di] = ((const uint32_t *)src)[si]; break;
+    default: ((uint64_t *)dst)[di] = ((const uint64_t *)src)[si]; break;
+    }
+}
+
 /* ---- element access ----
  * Float dtypes (f32, f16, bf16) as f32; stores round to nearest even (f16
  * overflow gives inf), as the CPU's ingot__f32_to_f16/_bf16 do. */
@@ -113,6 +124,8 @@ __device__ static inline float ingot__cu_round_f32(ingot_dtype dt, float v) {
 
 /* cuda_copy.cu */
 ingot_status ingot__cuda_copy(ingot_array *dst, const ingot_array *src);
+ingot_status ingot__cuda_copy_at(ingot_array *dst, const ingot_array *src, int axis,
+                                 const ingot_array *start);
 ingot_status ingot__cuda_arange(ingot_array *dst, double start, double step);
 ingot_status ingot__cuda_fill(ingot_array *dst, double value);
 /* cuda_elementwise.cu */

@@ -82,17 +82,6 @@ static __global__ void sort_segments(int64_t *seg, int64_t rows, int64_t n) {
         seg[k] = k * n;
 }
 
-// Copies one element of esize bytes.
-__device__ static inline void copy_elem(void *dst, int64_t di, const void *src, int64_t si,
-                                        size_t esize) {
-    switch (esize) {
-    case 1: ((uint8_t *)dst)[di] = ((const uint8_t *)src)[si]; break;
-    case 2: ((uint16_t *)dst)[di] = ((const uint16_t *)src)[si]; break;
-    case 4: ((uint32_t *)dst)[di] = ((const uint32_t *)src)[si]; break;
-    default: ((uint64_t *)dst)[di] = ((const uint64_t *)src)[si]; break;
-    }
-}
-
 // One thread per sorted element: values (a's bits, or NULL) and indices (or
 // NULL) at its place in the outputs.
 static __global__ void sort_write(const void *a, size_t esize, sort_rows r, int64_t total,
@@ -101,7 +90,7 @@ static __global__ void sort_write(const void *a, size_t esize, sort_rows r, int6
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t off[2];
         int64_t j = row_of(r, i, off), p = pos[i], o = off[1] + j * r.os;
-        if (values) copy_elem(values, o, a, off[0] + p * r.as, esize);
+        if (values) ingot__cu_copy_elem(values, o, a, off[0] + p * r.as, esize);
         if (indices) indices[o] = p;
     }
 }
