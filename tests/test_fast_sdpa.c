@@ -448,6 +448,8 @@ static void test_errors(void **state) {
     TU_FAILS(ingot_sdpa(&y, t.q, k3, k3, NULL), INGOT_ERR_SHAPE, "not a multiple");
     ingot_sdpa_options o = {.window = -1};
     TU_FAILS(ingot_sdpa(&y, t.q, t.k, t.v, &o), INGOT_ERR_INVALID_ARGUMENT, "window");
+    o = (ingot_sdpa_options){.max_kv_len = -1};
+    TU_FAILS(ingot_sdpa(&y, t.q, t.k, t.v, &o), INGOT_ERR_INVALID_ARGUMENT, "max_kv_len");
     o = (ingot_sdpa_options){.scale = NAN};
     TU_FAILS(ingot_sdpa(&y, t.q, t.k, t.v, &o), INGOT_ERR_INVALID_ARGUMENT, "scale");
     o = (ingot_sdpa_options){.mask = mbad};

@@ -90,6 +90,11 @@ typedef struct ingot_sdpa_options {
                                   buffer whose filled length is device data,
                                   read by the kernel: no host round trip, the
                                   same launch at every decode step. */
+    int64_t max_kv_len; /* with kv_len: a bound of its values known on the host
+                           (like flash-attention's max_seqlen_k), which only
+                           sizes the GPU's split of the keys over blocks;
+                           results never depend on it. 0 means Tk; negative is
+                           INVALID_ARGUMENT */
 } ingot_sdpa_options;
 
 /* softmax(scale * q k^T + masks) v with grouped-query heads; q, k and v are
@@ -100,8 +105,8 @@ typedef struct ingot_sdpa_options {
  * without copying K or V. A query that sees no key gives zeros.
  * opts may be NULL. Differentiable in q, k and v (not in mask or kv_len;
  * keys past kv_len get zero gradients).
- * Errors: INVALID_ARGUMENT (out, q, k or v NULL, a negative window, a
- * non-finite scale), DTYPE (non-float q, k, v; a mask neither bool nor
+ * Errors: INVALID_ARGUMENT (out, q, k or v NULL, a negative window or
+ * max_kv_len, a non-finite scale), DTYPE (non-float q, k, v; a mask neither bool nor
  * float; a non-integer kv_len), SHAPE (ranks other than 4, mismatched B, D,
  * Tk or heads, a mask that does not broadcast, kv_len neither [] nor [1] nor
  * [B]), DEVICE (an operand, mask or kv_len on another device),

@@ -176,11 +176,14 @@ typedef struct ingot_forward_options {
  * on the model's device. The pass queues its work without waiting for the
  * GPU, except that ids given on the GPU are read back once to be checked
  * (pass them on the CPU to avoid that). The cache length reaches the kernels
- * as device data (the slots the new keys are written to, the length full
- * layers attend to, the default positions), never as launch arguments, so
- * that on full-attention layers consecutive decode steps launch the same
- * work while the cache does not grow; sliding-window layers still re-form
- * their window each call.
+ * as device data (the slot the new keys are written from, the length full
+ * layers attend to, the default positions), never as launch arguments that
+ * results depend on: on full-attention layers, consecutive decode steps
+ * launch the same kernels on the same buffers while the cache does not grow,
+ * except that attention's split of the keys over GPU blocks follows the
+ * length (a sizing hint only; work launched for one length computes any
+ * other correctly). Sliding-window layers still re-form their window each
+ * call.
  * Errors: INVALID_ARGUMENT (logits, m or ids NULL; ids not a 2-D integer
  * array; a cache made for another model or for another batch size), INDEX
  * (an id out of range, with its position), SHAPE (T == 0; positions not

@@ -138,7 +138,7 @@ typedef struct ingot__backend {
     /* lse (optional, f32 [B, Hq, Tq]) receives the row log-sum-exp for the
      * backward pass. opts arrive resolved: scale set, mask NULL or a
      * [B, Hq, Tq, Tk] view, kv_len NULL or an i32 or i64 [B] view (values
-     * not yet clamped to [0, Tk]). */
+     * not yet clamped to [0, Tk]); max_kv_len >= 0, only a sizing hint. */
     ingot_status (*sdpa)(ingot_array *out, ingot_array *lse, const ingot_array *q,
                          const ingot_array *k, const ingot_array *v,
                          const ingot_sdpa_options *opts);

@@ -136,6 +136,9 @@ ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_arr
     if (ro.window < 0)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "sdpa: window must be >= 0, got %lld",
                             (long long)ro.window);
+    if (ro.max_kv_len < 0)
+        return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "sdpa: max_kv_len must be >= 0, got %lld",
+                            (long long)ro.max_kv_len);
     if (!isfinite(ro.scale))
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "sdpa: scale must be finite, got %g",
                             (double)ro.scale);

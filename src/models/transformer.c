@@ -148,7 +148,8 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
                                  .causal = true,
                                  .window = sliding ? c->sliding_window : 0,
                                  .mask = mask,
-                                 .kv_len = s->cache && !sliding ? s->kv_len : NULL};
+                                 .kv_len = s->cache && !sliding ? s->kv_len : NULL,
+                                 .max_kv_len = s->L + s->T};
         st = ingot_sdpa(&o, q, K, V, &so); /* [B, Hq, T, D] */
     }
     int64_t shape[3] = {s->B, s->T, c->n_heads * c->head_dim};

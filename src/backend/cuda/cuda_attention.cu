@@ -16,7 +16,8 @@
 // shared memory serve every query head of the group. When the (b, kv head,
 // row tile) blocks cannot fill the GPU (decode), the keys of each tile are
 // split over several blocks that write partial (max, sum, acc) rows to
-// scratch, and a combine kernel merges them (split-KV).
+// scratch, and a combine kernel merges them (split-KV). The split count
+// follows max_kv_len when the caller gives one (kv_len is device data).
 // Forward, general path (any D, Dv): one warp per query row, accumulator in
 // f32 scratch.
 //
@@ -54,6 +55,7 @@ struct operand {
 // The dimensions and options of one call.
 struct dims {
     int64_t B, Hq, Hkv, Tq, Tk, D, Dv, group;
+    int64_t keys_hint; // the most keys a row uses, as far as the host knows
     int64_t window; // 0: none
     float scale;
     bool causal;
@@ -570,6 +572,9 @@ dims dims_of(const ingot_array *q, const ingot_array *k, const ingot_array *v,
         a.kv_len_s = opts->kv_len->strides[0];
         a.kv_len_i64 = opts->kv_len->dtype == INGOT_I64;
     }
+    a.keys_hint = opts->kv_len && opts->max_kv_len > 0 && opts->max_kv_len < a.Tk
+                      ? opts->max_kv_len
+                      : a.Tk;
     if (lse)
         for (int d = 0; d < 3; d++) a.lse_s[d] = lse->strides[d];
     return a;
@@ -597,13 +602,14 @@ ingot_status alloc_floats(float **p, size_t *bytes, int64_t n, int index) {
 
 // The number of key chunks per row tile: enough blocks for two waves of the
 // GPU when (b, kv head, row tile) blocks alone are fewer, with at least
-// MIN_SPLIT_KEYS keys a chunk.
-ingot_status choose_splits(int *nsplit, int64_t blocks, int64_t Tk, int index) {
+// MIN_SPLIT_KEYS of the `keys` a row is expected to use a chunk. The kernel
+// splits the keys a row really has, so any count is correct.
+ingot_status choose_splits(int *nsplit, int64_t blocks, int64_t keys, int index) {
     int sms = 0;
     INGOT__CU_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, index), "sdpa");
     int64_t want = 2 * (int64_t)sms;
     int64_t n = blocks >= want ? 1 : (want + blocks - 1) / blocks;
-    int64_t by_keys = Tk / MIN_SPLIT_KEYS;
+    int64_t by_keys = keys / MIN_SPLIT_KEYS;
     if (n > by_keys) n = by_keys;
     if (n > MAX_SPLITS) n = MAX_SPLITS;
     *nsplit = n < 1 ? 1 : (int)n;
@@ -616,7 +622,7 @@ ingot_status launch_fwd(fwd_args &f, cudaStream_t stream, int index) {
     constexpr int ROWS = WARPS * rows_per_warp(NC);
     f.ntiles = (a.group * a.Tq + ROWS - 1) / ROWS;
     const int64_t blocks = a.B * a.Hkv * f.ntiles;
-    ingot_status st = choose_splits(&f.nsplit, blocks, a.Tk, index);
+    ingot_status st = choose_splits(&f.nsplit, blocks, a.keys_hint, index);
     if (st) return st;
     const int64_t nrow = a.B * a.Hq * a.Tq;
     float *part = NULL;
