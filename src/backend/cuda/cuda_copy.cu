@@ -81,9 +81,9 @@ static ingot_status fill_run(ingot_array *dst, double start, double step, const 
     int64_t n = dst->size;
     if (n == 0) return INGOT_OK;
     cudaStream_t stream = ingot__cu_stream(ingot__cu_index(dst));
-    char *d = ingot__cu_data(dst);
+    char *d = (char *)ingot__data(dst);
     if (step == 0.0 && start == 0.0 && !std::signbit(start)) {
-        size_t nbytes = (size_t)n * ingot__cu_dtype_size(dst->dtype);
+        size_t nbytes = (size_t)n * ingot_dtype_size(dst->dtype);
         INGOT__CU_CHECK(cudaMemsetAsync(d, 0, nbytes, stream), op);
         return INGOT_OK;
     }

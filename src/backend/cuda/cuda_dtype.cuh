@@ -1,12 +1,9 @@
 // Dtype rules for the CUDA kernels, bit for bit those of the CPU reference:
-// element sizes and data pointers on the host, storage types and element
-// conversions on the device (src/core/dtype.c: ingot__load_f64/_store_f64/
-// _load_i64/_store_i64, and the f16/bf16 conversions of src/core/internal.h),
-// and a dispatch from a runtime dtype to a compile-time one.
-//
-// The plugin calls nothing in libingot (it is dlopened by executables that
-// link libingot statically and export none of its symbols), so the sizes,
-// names and data pointers here do not use ingot_dtype_size/ingot__data.
+// storage types and element conversions on the device (src/core/dtype.c:
+// ingot__load_f64/_store_f64/_load_i64/_store_i64, and the f16/bf16
+// conversions of src/core/internal.h), and a dispatch from a runtime dtype to
+// a compile-time one. Host-side sizes and names are dtype.c's own, which the
+// plugin compiles in (hidden).
 #ifndef INGOT_BACKEND_CUDA_DTYPE_CUH
 #define INGOT_BACKEND_CUDA_DTYPE_CUH
 
@@ -14,38 +11,6 @@
 #include <type_traits>
 
 #include "backend/cuda/cuda_internal.h"
-
-// ---- host side ----
-
-static inline size_t ingot__cu_dtype_size(ingot_dtype dt) {
-    switch (dt) {
-    case INGOT_BOOL:
-    case INGOT_U8:
-    case INGOT_I8: return 1;
-    case INGOT_F16:
-    case INGOT_BF16: return 2;
-    case INGOT_I32:
-    case INGOT_U32:
-    case INGOT_F32: return 4;
-    case INGOT_I64: return 8;
-    default: return 0;
-    }
-}
-
-static inline const char *ingot__cu_dtype_name(ingot_dtype dt) {
-    static const char *const names[INGOT_DTYPE_COUNT] = {"bool", "u8",  "i8",   "i32", "u32",
-                                                         "i64",  "f16", "bf16", "f32"};
-    return (unsigned)dt < INGOT_DTYPE_COUNT ? names[dt] : "invalid";
-}
-
-static inline bool ingot__cu_is_float(ingot_dtype dt) {
-    return dt == INGOT_F16 || dt == INGOT_BF16 || dt == INGOT_F32;
-}
-
-// Device pointer to element 0 of a (ingot__data without libingot).
-static inline char *ingot__cu_data(const ingot_array *a) {
-    return (char *)a->buf->data + a->offset * (int64_t)ingot__cu_dtype_size(a->dtype);
-}
 
 // ---- storage types ----
 // f16 and bf16 are kept as their raw bits (uint16_t) and converted by the

@@ -189,7 +189,7 @@ ingot_status ingot__cuda_unary(ingot__unary_op op, ingot_array *out, const ingot
         } else {
             if (!unary_keeps_integers(op))
                 return ingot__error(INGOT_ERR_INTERNAL, "cuda unary: op %d on %s", (int)op,
-                                    ingot__cu_dtype_name(a->dtype));
+                                    ingot_dtype_name(a->dtype));
             return ingot__cu_map<T, T>("unary", unary_int_fn<D>{op}, out, a);
         }
     });
@@ -211,7 +211,7 @@ ingot_status ingot__cuda_binary(ingot__binary_op op, ingot_array *out, const ing
         } else {
             if (op == INGOT__DIV || op == INGOT__POW)
                 return ingot__error(INGOT_ERR_INTERNAL, "cuda binary: op %d on %s", (int)op,
-                                    ingot__cu_dtype_name(a->dtype));
+                                    ingot_dtype_name(a->dtype));
             return ingot__cu_map<T, T, T>("binary", arith_int_fn<D>{op}, out, a, b);
         }
     });
@@ -226,7 +226,7 @@ static ingot_status where_run(ingot_array *out, const ingot_array *cond, const i
         using T = ingot__cu_uint_t<decltype(width)::value>;
         return ingot__cu_map<T, C, T, T>("where", where_fn<C, MASK, T>{}, out, cond, a, b);
     };
-    switch (ingot__cu_dtype_size(out->dtype)) {
+    switch (ingot_dtype_size(out->dtype)) {
     case 1: return run(std::integral_constant<size_t, 1>{});
     case 2: return run(std::integral_constant<size_t, 2>{});
     case 4: return run(std::integral_constant<size_t, 4>{});

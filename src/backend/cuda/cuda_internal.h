@@ -73,14 +73,24 @@ typedef struct ingot__cu_iter {
 void ingot__cu_iter_init(ingot__cu_iter *it, const int64_t *shape, int ndim, int nops,
                          const int64_t *const *strides);
 
-/* off[o] = element offset of row-major index i for operand o. */
+/* off[k] = element offset of row-major index i (< it.size) for operand k
+ * (NOPS = it.nops). The count is a template argument so that off stays in
+ * registers; the outermost dim needs no division (none at all for a single
+ * merged dim: contiguous, a broadcast scalar, a plain stride). */
+template <int NOPS>
 __device__ static inline void ingot__cu_offsets(const ingot__cu_iter &it, int64_t i,
-                                                int64_t *off) {
-    for (int o = 0; o < it.nops; o++) off[o] = 0;
-    for (int d = it.ndim - 1; d >= 0; d--) {
+                                                int64_t (&off)[NOPS]) {
+#pragma unroll
+    for (int k = 0; k < NOPS; k++) off[k] = 0;
+    for (int d = it.ndim - 1; d > 0; d--) {
         int64_t q = i / it.shape[d], r = i - q * it.shape[d];
-        for (int o = 0; o < it.nops; o++) off[o] += r * it.strides[o][d];
+#pragma unroll
+        for (int k = 0; k < NOPS; k++) off[k] += r * it.strides[k][d];
         i = q;
+    }
+    if (it.ndim > 0) {
+#pragma unroll
+        for (int k = 0; k < NOPS; k++) off[k] += i * it.strides[k][0];
     }
 }
 

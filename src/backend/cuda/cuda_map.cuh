@@ -54,30 +54,6 @@ __global__ void ingot__cu_map_contig(int64_t n, F f, Out *__restrict__ o,
     }
 }
 
-// off[k] = element offset of row-major index i (< it.size) for operand k,
-// as ingot__cu_offsets but with the operand count known, so that off stays
-// in registers, and without a division for the outermost dim (none at all
-// for a single merged dim: contiguous, a broadcast scalar, a plain stride).
-template <int NOPS>
-__device__ inline void ingot__cu_map_offsets(const ingot__cu_iter &it, int64_t i,
-                                             int64_t (&off)[NOPS]) {
-#pragma unroll
-    for (int k = 0; k < NOPS; k++)
-        off[k] = 0;
-    for (int d = it.ndim - 1; d > 0; d--) {
-        int64_t q = i / it.shape[d], r = i - q * it.shape[d];
-#pragma unroll
-        for (int k = 0; k < NOPS; k++)
-            off[k] += r * it.strides[k][d];
-        i = q;
-    }
-    if (it.ndim > 0) {
-#pragma unroll
-        for (int k = 0; k < NOPS; k++)
-            off[k] += i * it.strides[k][0];
-    }
-}
-
 // o[off[0]] = f(in_k[off[k + 1]]...).
 template <class F, class Out, size_t... K, class... In>
 __device__ inline void ingot__cu_map_at(const F &f, Out *o, const int64_t *off,
@@ -92,7 +68,7 @@ __global__ void ingot__cu_map_strided(ingot__cu_iter it, F f, Out *o, const In *
     int64_t step = (int64_t)gridDim.x * blockDim.x;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < it.size; i += step) {
         int64_t off[1 + sizeof...(In)];
-        ingot__cu_map_offsets(it, i, off);
+        ingot__cu_offsets(it, i, off);
         ingot__cu_map_at(f, o, off, std::index_sequence_for<In...>{}, in...);
     }
 }
@@ -115,18 +91,18 @@ static ingot_status ingot__cu_map(const char *op, const F &f, ingot_array *out, 
     // Contiguous: one merged dim of stride 1 everywhere (or one element).
     bool contig = it.ndim <= 1;
     for (int k = 0; k < nops; k++) {
-        size_t esize = ingot__cu_dtype_size(arrays[k]->dtype);
+        size_t esize = ingot_dtype_size(arrays[k]->dtype);
         contig = contig && (it.ndim == 0 || it.strides[k][0] == 1) &&
-                 (uintptr_t)ingot__cu_data(arrays[k]) % (V * esize) == 0;
+                 (uintptr_t)(char *)ingot__data(arrays[k]) % (V * esize) == 0;
     }
     cudaStream_t stream = ingot__cu_stream(ingot__cu_index(out));
-    Out *o = (Out *)ingot__cu_data(out);
+    Out *o = (Out *)(char *)ingot__data(out);
     if (contig) {
         ingot__cu_map_contig<V><<<ingot__cu_blocks((it.size + V - 1) / V), 256, 0, stream>>>(
-            it.size, f, o, (const In *)ingot__cu_data(in)...);
+            it.size, f, o, (const In *)(char *)ingot__data(in)...);
     } else {
         ingot__cu_map_strided<<<ingot__cu_blocks(it.size), 256, 0, stream>>>(
-            it, f, o, (const In *)ingot__cu_data(in)...);
+            it, f, o, (const In *)(char *)ingot__data(in)...);
     }
     INGOT__CU_CHECK(cudaGetLastError(), op);
     return INGOT_OK;

@@ -37,9 +37,9 @@ template <typename E>
 __global__ void pack_kernel(E *dst, const E *src, ingot__cu_iter it) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < it.size;
          i += (int64_t)gridDim.x * blockDim.x) {
-        int64_t off;
-        ingot__cu_offsets(it, i, &off);
-        dst[i] = src[off];
+        int64_t off[1];
+        ingot__cu_offsets(it, i, off);
+        dst[i] = src[off[0]];
     }
 }
 

@@ -78,8 +78,9 @@ __device__ static void row_stats(const norm_params &p, int64_t xoff, double *red
 __global__ void norm_forward_kernel(norm_params p) {
     __shared__ double red[32];
     for (int64_t r = blockIdx.x; r < p.nrows; r += gridDim.x) {
-        int64_t xoff;
-        ingot__cu_offsets(p.rows, r, &xoff);
+        int64_t off[1];
+        ingot__cu_offsets(p.rows, r, off);
+        const int64_t xoff = off[0];
         float mean, rstd;
         row_stats(p, xoff, red, &mean, &rstd);
         for (int64_t j = threadIdx.x; j < p.D; j += blockDim.x) {

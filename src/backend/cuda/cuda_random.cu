@@ -47,7 +47,7 @@ ingot_status ingot__cuda_random_bits(ingot_array *out, ingot_rng rng) {
     if (n == 0) return INGOT_OK;
     cudaStream_t stream = ingot__cu_stream(ingot__cu_index(out));
     random_bits_kernel<<<ingot__cu_blocks((n + 3) / 4), 256, 0, stream>>>(
-        (uint32_t *)ingot__cu_data(out), n, rng.counter, rng.key);
+        (uint32_t *)(char *)ingot__data(out), n, rng.counter, rng.key);
     INGOT__CU_CHECK(cudaGetLastError(), "random_bits");
     return INGOT_OK;
 }

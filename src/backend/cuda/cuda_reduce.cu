@@ -152,11 +152,9 @@ __device__ static inline int64_t group_step() { return (int64_t)gridDim.x * bloc
 
 // Offset of linear element r of an iteration with one operand.
 __device__ static inline int64_t offset1(const ingot__cu_iter &it, int64_t r) {
-    if (it.ndim == 0) return 0;
-    if (it.ndim == 1) return r * it.strides[0][0];
-    int64_t off;
-    ingot__cu_offsets(it, r, &off);
-    return off;
+    int64_t off[1];
+    ingot__cu_offsets(it, r, off);
+    return off[0];
 }
 
 // ---- reduce ----

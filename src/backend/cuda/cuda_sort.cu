@@ -57,7 +57,7 @@ struct sort_rows {
 } // namespace
 
 // Element i of the row-after-row layout: its row's offsets and its place j.
-__device__ static inline int64_t row_of(const sort_rows &r, int64_t i, int64_t off[2]) {
+__device__ static inline int64_t row_of(const sort_rows &r, int64_t i, int64_t (&off)[2]) {
     int64_t row = i / r.n;
     ingot__cu_offsets(r.other, row, off);
     return i - row * r.n;
