@@ -105,9 +105,9 @@ void ingot_model_get_info(ingot_model_info *out, const ingot_model *m);
  * One cache holds the keys and values of `batch` sequences for every layer,
  * in the model's weight dtype, [batch, n_kv_heads, tokens, head_dim] per
  * layer: a buffer that grows on demand (256 slots, doubling, up to the
- * capacity) for full-attention layers, and for sliding-window layers only the
- * last sliding_window tokens (enough for the next query plus a one-token
- * rollback). It is filled by ingot_model_forward only, outside the autograd
+ * capacity) for full-attention layers, and for sliding-window layers a ring
+ * of the last sliding_window tokens (enough for the next query plus a
+ * one-token rollback). It is filled by ingot_model_forward only, outside the autograd
  * tape (inference only: see above). */
 typedef struct ingot_kv_cache ingot_kv_cache;
 
@@ -178,19 +178,20 @@ typedef struct ingot_forward_options {
  * (pass them on the CPU to avoid that). The cache length reaches the kernels
  * as device data (the slot the new keys are written from, the length full
  * layers attend to, the default positions), never as launch arguments that
- * results depend on: on full-attention layers, consecutive decode steps
- * launch the same kernels on the same buffers while the cache does not grow,
- * except that attention's split of the keys over GPU blocks follows the
- * length (a sizing hint only; work launched for one length computes any
- * other correctly). Sliding-window layers still re-form their window each
- * call.
+ * results depend on: consecutive decode steps launch the same kernels on the
+ * same cache buffers while the cache does not grow (full layers append, and
+ * sliding layers keep a ring of sliding_window slots), except that
+ * attention's split of the keys over GPU blocks follows the length (a sizing
+ * hint only; work launched for one length computes any other correctly).
  * Errors: INVALID_ARGUMENT (logits, m or ids NULL; ids not a 2-D integer
  * array; a cache made for another model or for another batch size), INDEX
  * (an id out of range, with its position), SHAPE (T == 0; positions not
  * [B, T] integers; attention_mask not [B, cache length + T]), LIMIT (cache
  * length + T exceeds the cache's capacity), DEVICE, OUT_OF_MEMORY. On error
  * *logits is NULL and the cache holds the same tokens as before (its
- * buffers may have grown). */
+ * buffers may have grown, and after a failed one-token call a sliding layer
+ * may have let go of the oldest token of its window, which only a later
+ * ingot_kv_cache_trim can notice: UNSUPPORTED). */
 ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m,
                                  const ingot_array *ids, ingot_kv_cache *cache,
                                  const ingot_forward_options *opts);

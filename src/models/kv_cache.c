@@ -1,9 +1,10 @@
 /* KV cache: full-attention layers append into a buffer that doubles when
  * full (written from a slot, and attended up to a length, that are device
- * data: see ingot__kv_put and sdpa's kv_len); sliding-window layers hold only
- * the last `sliding_window` tokens (the window the next query needs plus one
- * for a one-token rollback), replaced after each forward call. Saved as a
- * safetensors file with metadata that load checks against the model. */
+ * data: see ingot__kv_put and sdpa's kv_len); sliding-window layers keep the
+ * last `sliding_window` (W) tokens (the window the next query needs plus one
+ * for a one-token rollback) in a ring of W slots, position p in slot p mod W,
+ * so that a decode step writes one slot and attends over the ring. Saved as
+ * a safetensors file with metadata that load checks against the model. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +110,12 @@ ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more) {
                             (long long)c->length, (long long)more, (long long)c->limit);
     for (int64_t i = 0; i < c->model->cfg.n_layers; i++) {
         ingot__kv_layer *l = &c->layers[i];
-        if (c->model->cfg.layer_sliding[i] || l->cap >= need) continue;
+        if (c->model->cfg.layer_sliding[i]) {
+            ingot_status st = l->k ? INGOT_OK : regrow(l, ingot__kv_ring_slots(c), c);
+            if (st) return st;
+            continue;
+        }
+        if (l->cap >= need) continue;
         int64_t cap = l->cap ? l->cap : 256;
         while (cap < need)
             cap = cap > c->limit / 2 ? c->limit : cap * 2; /* no overflow near INT64_MAX */
@@ -117,6 +123,43 @@ ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more) {
         if (st) return st;
     }
     return INGOT_OK;
+}
+
+int64_t ingot__kv_ring_slots(const ingot_kv_cache *c) {
+    int64_t w = c->model->cfg.sliding_window;
+    return w < c->limit ? w : c->limit; /* positions stay below limit: slot p mod w < limit */
+}
+
+ingot_status ingot__kv_ring_read(ingot_array **out, const ingot_array *ring, int64_t start,
+                                 int64_t n, int64_t window) {
+    int64_t s0 = start % window, run = n < window - s0 ? n : window - s0;
+    if (run == n) return ingot_slice_axis(out, ring, 2, s0, s0 + n);
+    ingot_array *parts[2] = {NULL, NULL}; /* [B, Hkv, run, D], [B, Hkv, n - run, D] views */
+    ingot_status st = ingot_slice_axis(&parts[0], ring, 2, s0, window);
+    if (!st) st = ingot_slice_axis(&parts[1], ring, 2, 0, n - run);
+    if (!st) st = ingot_concat(out, (const ingot_array *const *)parts, 2, 2);
+    ingot_array_free(parts[0]);
+    ingot_array_free(parts[1]);
+    return st;
+}
+
+ingot_status ingot__kv_ring_write(ingot_array *ring, const ingot_array *src, int64_t first,
+                                  int64_t window) {
+    int64_t n = ingot_array_dim(src, 2), s0 = first % window;
+    int64_t run = n < window - s0 ? n : window - s0;
+    const ingot__backend *be;
+    ingot_status st = ingot__backend_get(&be, (const ingot_array *const[]){ring, src}, 2, "kv_cache");
+    for (int part = 0; !st && part < 2; part++) {
+        int64_t from = part ? run : 0, to = part ? n : run, slot = part ? 0 : s0;
+        if (from == to) continue;
+        ingot_array *dst = NULL, *piece = NULL; /* [B, Hkv, to - from, D] views */
+        st = ingot_slice_axis(&dst, ring, 2, slot, slot + to - from);
+        if (!st) st = ingot_slice_axis(&piece, src, 2, from, to);
+        if (!st) st = be->copy(dst, piece);
+        ingot_array_free(dst);
+        ingot_array_free(piece);
+    }
+    return st;
 }
 
 int64_t ingot__kv_full_capacity(const ingot_kv_cache *c) {
@@ -210,8 +253,12 @@ ingot_status ingot_kv_cache_save(const ingot_kv_cache *c, const char *path) {
         ingot_array *src = i % 2 ? l->v : l->k;
         layer_name(names[i], sizeof names[i], i / 2, i % 2 ? 'v' : 'k');
         np[i] = names[i];
-        st = src && l->n ? ingot_slice_axis(&arrays[i], src, 2, 0, l->n)
-                         : ingot_zeros(&arrays[i], m->dtype, empty_shape, 4);
+        if (!src || !l->n)
+            st = ingot_zeros(&arrays[i], m->dtype, empty_shape, 4);
+        else if (m->cfg.layer_sliding[i / 2])
+            st = ingot__kv_ring_read(&arrays[i], src, l->start, l->n, m->cfg.sliding_window);
+        else
+            st = ingot_slice_axis(&arrays[i], src, 2, 0, l->n);
     }
     if (!st)
         st = ingot_safetensors_save(path, np, (const ingot_array *const *)arrays, (size_t)(2 * n),
@@ -296,14 +343,27 @@ static ingot_status load_layer(ingot__kv_layer *l, const ingot_safetensors *st,
         }
         ingot_array_free(raw);
     }
+    if (!s && cfg->layer_sliding[i]) { /* into a ring: position p in slot p mod W */
+        int64_t n = l->n;
+        l->n = 0;
+        s = regrow(l, ingot__kv_ring_slots(c), c);
+        for (int j = 0; j < 2 && !s; j++)
+            s = ingot__kv_ring_write(j ? l->v : l->k, a[j], l->start, cfg->sliding_window);
+        l->n = n;
+        ingot_array_free(a[0]);
+        ingot_array_free(a[1]);
+        a[0] = a[1] = NULL;
+    }
     if (s) {
         ingot_array_free(a[0]);
         ingot_array_free(a[1]);
         l->n = l->cap = l->start = 0;
         return s;
     }
-    l->k = a[0];
-    l->v = a[1];
+    if (!cfg->layer_sliding[i]) {
+        l->k = a[0];
+        l->v = a[1];
+    }
     return INGOT_OK;
 }
 

@@ -106,9 +106,9 @@ struct ingot_kv_cache {
 };
 
 /* Makes sure every full-attention layer of c can take `more` tokens, growing
- * buffers (contents kept). Every full layer has the same capacity, which
- * ingot__kv_full_capacity gives (0 when the model has no full layer).
- * Errors: LIMIT, OUT_OF_MEMORY. */
+ * buffers (contents kept), and that every sliding layer has its ring. Every
+ * full layer has the same capacity, which ingot__kv_full_capacity gives (0
+ * when the model has no full layer). Errors: LIMIT, OUT_OF_MEMORY. */
 ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more);
 int64_t ingot__kv_full_capacity(const ingot_kv_cache *c);
 
@@ -119,5 +119,17 @@ int64_t ingot__kv_full_capacity(const ingot_kv_cache *c);
  * decode step's launch does not depend on the cache length.
  * Errors: DEVICE (a failed kernel). */
 ingot_status ingot__kv_put(ingot_array *buf, const ingot_array *first, const ingot_array *src);
+
+/* Sliding layers: a ring [B, Hkv, R, D] of R = ingot__kv_ring_slots(c) =
+ * min(sliding_window, capacity) slots; position p lives in slot
+ * p mod sliding_window. ring_read gives positions [start, start + n)
+ * (n <= window) in order (a view, or a new array when they wrap);
+ * ring_write stores src [B, Hkv, m, D] (m <= window), positions
+ * [first, first + m), in place. Errors: DEVICE, OUT_OF_MEMORY. */
+int64_t ingot__kv_ring_slots(const ingot_kv_cache *c);
+ingot_status ingot__kv_ring_read(ingot_array **out, const ingot_array *ring, int64_t start,
+                                 int64_t n, int64_t window);
+ingot_status ingot__kv_ring_write(ingot_array *ring, const ingot_array *src, int64_t first,
+                                  int64_t window);
 
 #endif

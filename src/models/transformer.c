@@ -21,10 +21,13 @@ typedef struct step {
     int64_t full_keys;            /* keys of a full layer: its cache capacity, or T */
     /* The step's token data lives in device memory, read by the kernels, never
      * passed as launch arguments: */
-    ingot_array *counts;          /* i64 [T + 1]: L, L + 1, ..., L + T */
+    ingot_array *counts;          /* i64 [T + 3]: L, L + 1, ..., L + T, L mod W,
+                                     min(L + 1, W) (W: the sliding window) */
     ingot_array *slots;           /* [T] view of counts: the new tokens' cache slots
                                      (the first of them is where they are written) */
     ingot_array *kv_len;          /* [1] view of counts: L + T, the keys in use */
+    ingot_array *ring_slot;       /* [1] view: a decode step's slot in the rings */
+    ingot_array *ring_len;        /* [1] view: the filled slots of the rings after it */
     ingot_array *positions;       /* [B, T] given, or slots (L + t) */
     ingot_array *mask;            /* bool [B, 1, 1, max(L + T, full_keys)] or NULL */
     ingot_kv_cache *cache;        /* or NULL */
@@ -82,81 +85,124 @@ static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h
     return st;
 }
 
-/* The keys (or values) attention sees for layer li: new [B, Hkv, T, D] alone
- * without a cache; else the layer's whole buffer after writing them from
- * slot s->slots[0] on (full layers, of which attention reads the first s->kv_len), or
- * the held window joined with them (sliding layers, whose next window is
- * left in *pending). *first is the absolute position of the first key. */
-static ingot_status with_cache(ingot_array **out, int64_t *first, const step *s, int64_t li,
-                               ingot_array *neu, ingot_array **buf, ingot_array **pending) {
-    *first = 0;
-    if (!s->cache) {
-        *out = ingot_array_retain(neu);
-        return INGOT_OK;
-    }
+/* How attention reads the keys of layer li: the keys and values (k, v
+ * [B, Hkv, Tk, D]), the options, and the mask they need. */
+typedef struct layer_keys {
+    ingot_array *k, *v, *mask; /* owned */
+    ingot_sdpa_options so;
+} layer_keys;
+
+/* The mask for a ring decode step: s->mask at each ring slot's position
+ * ([B, 1, 1, R]; slots past the filled ones read position 0, hidden by
+ * kv_len anyway). */
+static ingot_status ring_mask(ingot_array **out, const step *s, int64_t slots) {
+    int64_t W = s->m->cfg.sliding_window, L = s->L, filled = L + 1 < W ? L + 1 : W;
+    int64_t *pos = malloc((size_t)slots * sizeof *pos);
+    if (!pos) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
+    for (int64_t r = 0; r < slots; r++) pos[r] = r < filled ? L - (L - r) % W : 0;
+    ingot_array *idx = NULL; /* [R] on the CPU: take uploads it */
+    ingot_status st = ingot_array_from_data(&idx, pos, INGOT_I64, &slots, 1);
+    free(pos);
+    if (!st) st = ingot_take(out, s->mask, idx, 3);
+    ingot_array_free(idx);
+    return st;
+}
+
+/* Sliding layer li of a cached call: with T == 1 (decode) the window first
+ * moves on to end at L, whose ring slot (that of L - W) the new key and value
+ * then take, and attention reads the whole ring: every filled slot lies in
+ * the window, so neither causal nor window masking, and kv_len = min(L + 1, W)
+ * (slot and length are device data). With T > 1 (prefill) the held window is
+ * joined with the new keys, attended with the window mask, and its tail left
+ * in pending for commit to write into the ring. */
+static ingot_status sliding_keys(layer_keys *lk, const step *s, int64_t li, ingot_array *k,
+                                 ingot_array *v, ingot_array **pending) {
     ingot__kv_layer *l = &s->cache->layers[li];
-    if (!s->m->cfg.layer_sliding[li]) {
-        ingot_status st = ingot__kv_put(*buf, s->slots, neu);
-        if (!st) *out = ingot_array_retain(*buf);
-        return st;
-    }
-    *first = l->start;
-    ingot_array *held = NULL, *all = NULL, *tail = NULL; /* [B, Hkv, *, D] */
+    int64_t W = s->m->cfg.sliding_window, L = s->L;
     ingot_status st = INGOT_OK;
-    if (l->n == 0) {
-        all = ingot_array_retain(neu);
-    } else {
-        st = ingot_slice_axis(&held, *buf, 2, 0, l->n);
-        const ingot_array *parts[2] = {held, neu};
-        if (!st) st = ingot_concat(&all, parts, 2, 2);
-    }
-    int64_t total = l->n + s->T,
-            keep = total < s->m->cfg.sliding_window ? total : s->m->cfg.sliding_window;
-    if (!st) st = ingot_slice_axis(&tail, all, 2, total - keep, total);
-    if (!st) st = ingot_contiguous(pending, tail);
-    ingot_array_free(held);
-    ingot_array_free(tail);
-    if (st) {
-        ingot_array_free(all);
+    if (s->T == 1) {
+        if (l->start < L + 1 - W) l->start = L + 1 - W;
+        l->n = L - l->start;
+        st = ingot__kv_put(l->k, s->ring_slot, k);
+        if (!st) st = ingot__kv_put(l->v, s->ring_slot, v);
+        if (!st && s->mask) st = ring_mask(&lk->mask, s, ingot_array_dim(l->k, 2));
+        lk->k = ingot_array_retain(l->k);
+        lk->v = ingot_array_retain(l->v);
+        lk->so.kv_len = s->ring_len;
+        lk->so.max_kv_len = L + 1 < W ? L + 1 : W;
         return st;
     }
-    *out = all;
-    return INGOT_OK;
+    ingot_array *const neu[2] = {k, v};
+    ingot_array *const ring[2] = {l->k, l->v};
+    ingot_array **all[2] = {&lk->k, &lk->v};
+    int64_t total = l->n + s->T, keep = total < W ? total : W;
+    for (int j = 0; j < 2 && !st; j++) {
+        ingot_array *held = NULL, *tail = NULL; /* [B, Hkv, n, D], [B, Hkv, keep, D] */
+        if (l->n == 0) {
+            *all[j] = ingot_array_retain(neu[j]);
+        } else {
+            st = ingot__kv_ring_read(&held, ring[j], l->start, l->n, W);
+            if (!st) st = ingot_concat(all[j], (const ingot_array *const[]){held, neu[j]}, 2, 2);
+        }
+        if (!st) st = ingot_slice_axis(&tail, *all[j], 2, total - keep, total);
+        if (!st) st = ingot_contiguous(&pending[j], tail);
+        ingot_array_free(held);
+        ingot_array_free(tail);
+    }
+    lk->so.causal = true;
+    lk->so.window = W;
+    if (!st && s->mask) st = ingot_slice_axis(&lk->mask, s->mask, 3, l->start, L + s->T);
+    return st;
+}
+
+/* The keys layer li attends to. Without a cache: k and v alone, causal (and
+ * windowed on sliding layers). Full layers with a cache: the whole buffers,
+ * after writing k and v from slot s->slots[0] on, of which attention reads
+ * the first s->kv_len (device data). Sliding layers: sliding_keys. */
+static ingot_status layer_keys_of(layer_keys *lk, const step *s, int64_t li, ingot_array *k,
+                                  ingot_array *v) {
+    const ingot__config *c = &s->m->cfg;
+    bool sliding = c->layer_sliding[li];
+    *lk = (layer_keys){.so = {.scale = (float)c->attn_scale}};
+    if (s->cache && sliding) return sliding_keys(lk, s, li, k, v, &s->pending[2 * li]);
+    lk->so.causal = true;
+    lk->so.window = sliding ? c->sliding_window : 0;
+    ingot_status st = INGOT_OK;
+    if (s->cache) {
+        ingot__kv_layer *l = &s->cache->layers[li];
+        st = ingot__kv_put(l->k, s->slots, k);
+        if (!st) st = ingot__kv_put(l->v, s->slots, v);
+        lk->k = ingot_array_retain(l->k);
+        lk->v = ingot_array_retain(l->v);
+        lk->so.kv_len = s->kv_len;
+        lk->so.max_kv_len = s->L + s->T;
+    } else {
+        lk->k = ingot_array_retain(k);
+        lk->v = ingot_array_retain(v);
+    }
+    if (!st && s->mask) st = ingot_slice_axis(&lk->mask, s->mask, 3, 0, s->full_keys);
+    return st;
 }
 
 static ingot_status attention(ingot_array **out, const step *s, int64_t li, const ingot_array *h) {
     const ingot_model *m = s->m;
     const ingot__config *c = &m->cfg;
     const ingot__layer *w = &m->layers[li];
-    bool sliding = c->layer_sliding[li];
-    const ingot_array *freqs = sliding ? m->freqs_sliding : m->freqs_full;
+    const ingot_array *freqs = c->layer_sliding[li] ? m->freqs_sliding : m->freqs_full;
     ingot_array *q = NULL, *k = NULL, *v = NULL; /* [B, H, T, D] */
-    ingot_array *K = NULL, *V = NULL;            /* [B, Hkv, Tk, D] */
-    ingot_array *mask = NULL;                    /* bool [B, 1, 1, Tk] */
     ingot_array *o = NULL, *y = NULL;            /* [B, Hq, T, D], then [B, T, Hq * D] */
-    int64_t first = 0;
-    ingot__kv_layer *cl = s->cache ? &s->cache->layers[li] : NULL;
+    layer_keys lk = {0};                         /* [B, Hkv, Tk, D] */
     ingot_status st = heads(&q, s, h, w->q_w, w->q_b, w->q_norm, c->n_heads, true, freqs);
     if (!st) st = heads(&k, s, h, w->k_w, w->k_b, w->k_norm, c->n_kv_heads, true, freqs);
     if (!st) st = heads(&v, s, h, w->v_w, w->v_b, NULL, c->n_kv_heads, false, NULL);
-    if (!st) st = with_cache(&K, &first, s, li, k, cl ? &cl->k : NULL, &s->pending[2 * li]);
-    if (!st) st = with_cache(&V, &first, s, li, v, cl ? &cl->v : NULL, &s->pending[2 * li + 1]);
-    if (!st && s->mask)
-        st = ingot_slice_axis(&mask, s->mask, 3, first, sliding ? s->L + s->T : s->full_keys);
-    if (!st) {
-        ingot_sdpa_options so = {.scale = (float)c->attn_scale,
-                                 .causal = true,
-                                 .window = sliding ? c->sliding_window : 0,
-                                 .mask = mask,
-                                 .kv_len = s->cache && !sliding ? s->kv_len : NULL,
-                                 .max_kv_len = s->L + s->T};
-        st = ingot_sdpa(&o, q, K, V, &so); /* [B, Hq, T, D] */
-    }
+    if (!st) st = layer_keys_of(&lk, s, li, k, v);
+    lk.so.mask = lk.mask;
+    if (!st) st = ingot_sdpa(&o, q, lk.k, lk.v, &lk.so); /* [B, Hq, T, D] */
     int64_t shape[3] = {s->B, s->T, c->n_heads * c->head_dim};
     if (!st) st = replace(&o, ingot_transpose(&y, o, swap_heads, 4), y); /* [B, T, Hq, D] */
     if (!st) st = replace(&o, ingot_reshape(&y, o, shape, 3), y);        /* [B, T, Hq * D] */
     if (!st) st = linear(out, o, w->o_w, w->o_b);
-    ingot_array *tmp[] = {q, k, v, K, V, mask, o};
+    ingot_array *tmp[] = {q, k, v, lk.k, lk.v, lk.mask, o};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
         ingot_array_free(tmp[i]);
     return st;
@@ -232,18 +278,21 @@ static ingot_status make_mask(step *s, const ingot_array *am) {
     return st;
 }
 
-/* s->counts = L, L + 1, ..., L + T (i64) on the model's device, one upload,
- * with its views s->slots and s->kv_len. */
+/* s->counts (see step) on the model's device, one upload, and its views. */
 static ingot_status make_counts(step *s) {
-    int64_t n = s->T + 1, *v = malloc((size_t)n * sizeof *v);
+    int64_t n = s->T + 3, W = s->m->cfg.sliding_window, *v = malloc((size_t)n * sizeof *v);
     if (!v) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
-    for (int64_t t = 0; t < n; t++) v[t] = s->L + t;
-    ingot_array *host = NULL; /* [T + 1] */
+    for (int64_t t = 0; t <= s->T; t++) v[t] = s->L + t;
+    v[s->T + 1] = W > 0 ? s->L % W : 0;
+    v[s->T + 2] = W > 0 && W < s->L + 1 ? W : s->L + 1;
+    ingot_array *host = NULL; /* [T + 3] */
     ingot_status st = ingot_array_from_data(&host, v, INGOT_I64, &n, 1);
     free(v);
     if (!st) st = ingot_array_to_device(&s->counts, host, s->m->device);
     if (!st) st = ingot_slice_axis(&s->slots, s->counts, 0, 0, s->T);
-    if (!st) st = ingot_slice_axis(&s->kv_len, s->counts, 0, s->T, n);
+    if (!st) st = ingot_slice_axis(&s->kv_len, s->counts, 0, s->T, s->T + 1);
+    if (!st) st = ingot_slice_axis(&s->ring_slot, s->counts, 0, s->T + 1, s->T + 2);
+    if (!st) st = ingot_slice_axis(&s->ring_len, s->counts, 0, s->T + 2, n);
     ingot_array_free(host);
     return st;
 }
@@ -318,29 +367,38 @@ static ingot_status head(ingot_array **logits, const step *s, ingot_array *x, bo
 
 /* Releases the step's device arrays (not pending). */
 static void step_free(step *s) {
-    ingot_array *arrays[] = {s->counts, s->slots, s->kv_len, s->positions, s->mask};
+    ingot_array *arrays[] = {s->counts,   s->slots,     s->kv_len, s->ring_slot,
+                             s->ring_len, s->positions, s->mask};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         ingot_array_free(arrays[i]);
 }
 
-/* Makes the new sliding windows the cache's and advances its length. */
-static void commit(step *s) {
+/* Writes the prefill's new sliding windows into the rings, moves every
+ * sliding window on to end at L + T, and advances the cache's length.
+ * Errors: DEVICE (a failed write; the length is then unchanged but a ring
+ * may hold part of the new window). */
+static ingot_status commit(step *s) {
     ingot_kv_cache *c = s->cache;
+    int64_t end = s->L + s->T, W = s->m->cfg.sliding_window;
+    for (int64_t i = 0; i < s->m->cfg.n_layers; i++) {
+        ingot__kv_layer *l = &c->layers[i];
+        if (!s->m->cfg.layer_sliding[i] || !s->pending[2 * i]) continue;
+        int64_t first = end - ingot_array_dim(s->pending[2 * i], 2);
+        ingot_status st = ingot__kv_ring_write(l->k, s->pending[2 * i], first, W);
+        if (!st) st = ingot__kv_ring_write(l->v, s->pending[2 * i + 1], first, W);
+        if (st) return st;
+    }
     for (int64_t i = 0; i < s->m->cfg.n_layers; i++) {
         ingot__kv_layer *l = &c->layers[i];
         if (!s->m->cfg.layer_sliding[i]) {
             l->n += s->T;
             continue;
         }
-        ingot_array_free(l->k);
-        ingot_array_free(l->v);
-        l->k = s->pending[2 * i];
-        l->v = s->pending[2 * i + 1];
-        s->pending[2 * i] = s->pending[2 * i + 1] = NULL;
-        l->cap = l->n = ingot_array_dim(l->k, 2);
-        l->start = s->L + s->T - l->n;
+        if (l->start < end - W) l->start = end - W;
+        l->n = end - l->start;
     }
-    c->length += s->T;
+    c->length = end;
+    return INGOT_OK;
 }
 
 ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, const ingot_array *ids,
@@ -365,7 +423,11 @@ ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, con
         if (!st) st = residual(&x, &s, i, false);
     }
     if (!st) st = head(logits, &s, x, opts && opts->last_only);
-    if (!st && cache) commit(&s);
+    if (!st && cache) st = commit(&s);
+    if (st) {
+        ingot_array_free(*logits);
+        *logits = NULL;
+    }
     for (int64_t i = 0; s.pending && i < 2 * n; i++)
         ingot_array_free(s.pending[i]);
     free(s.pending);
