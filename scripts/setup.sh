@@ -13,6 +13,7 @@ packages=(
   libpcre2-dev libutf8proc-dev      # pre-tokenizer regex, Unicode normalisation
   python3 python3-jinja2            # chat-template oracle in the tests
   libcmocka-dev                     # unit tests
+  locales                           # locale sources: a decimal-comma locale for a test
   nodejs npm                        # fetching pinned npm test assets
   ca-certificates
 )

@@ -117,6 +117,12 @@ static inline void ingot__contiguous_strides(int64_t *strides, const int64_t *sh
     }
 }
 
+/* strtod and snprintf in the "C" numeric locale (a decimal point), whatever
+ * the host program's LC_NUMERIC is (src/core/cnumeric.c). */
+double ingot__strtod_c(const char *s, char **end);
+int ingot__snprintf_c(char *buf, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Product of dims, or -1 on overflow past INT64_MAX / 2. */
 int64_t ingot__shape_size(const int64_t *shape, int ndim);
 

@@ -236,7 +236,7 @@ static char *scalar_text(const json_t *v, bool *bad_type) {
     if (json_is_integer(v)) {
         snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     } else if (json_is_real(v)) {
-        snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+        ingot__snprintf_c(buf, sizeof buf, "%.17g", json_real_value(v));
     } else if (json_is_boolean(v)) {
         snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
     } else {

@@ -893,7 +893,7 @@ static ingot_status format_one(jctx *c, jv_buf *b, jv v, char conv, const char *
             return ingot__error(INGOT_ERR_FORMAT, "must be real number, not %s", jv_type_name(v));
         char spec[32], tmp[512];
         snprintf(spec, sizeof spec, "%%%s*.*%c", flags, conv);
-        int n = snprintf(tmp, sizeof tmp, spec, (int)(width < 0 ? 0 : width),
+        int n = ingot__snprintf_c(tmp, sizeof tmp, spec, (int)(width < 0 ? 0 : width),
                          (int)(prec < 0     ? 6
                                : prec > 400 ? 400
                                             : prec),
@@ -1646,7 +1646,7 @@ static bool parse_number(const jv_str *s, bool want_int, int base, double *f, in
         *i = v;
         return true;
     }
-    *f = strtod(buf, &end);
+    *f = ingot__strtod_c(buf, &end);
     return *end == '\0' && !(buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X'));
 }
 
@@ -1722,8 +1722,8 @@ static ingot_status filter_round(jv v, const jargs *a, jv *out) {
     }
     if (prec >= 0) {
         char buf[400];
-        snprintf(buf, sizeof buf, "%.*f", (int)prec, x);
-        *out = jv_float(strtod(buf, NULL));
+        ingot__snprintf_c(buf, sizeof buf, "%.*f", (int)prec, x);
+        *out = jv_float(ingot__strtod_c(buf, NULL));
     } else {
         double y = x / pow(10.0, (double)-prec);
         *out = jv_float(nearbyint(y) * pow(10.0, (double)-prec));

@@ -293,7 +293,7 @@ static ingot_status lex_number(lexer *L) {
         if (is_float) {
             buf[n] = '\0';
             L->pos = i;
-            return push(L, (jtok){.kind = TK_FLOAT, .f = strtod(buf, NULL)}, start);
+            return push(L, (jtok){.kind = TK_FLOAT, .f = ingot__strtod_c(buf, NULL)}, start);
         }
         if (s[start] == '0') { /* Jinja2's integers starting with 0 are only zeros */
             n = 0;

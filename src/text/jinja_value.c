@@ -531,10 +531,10 @@ size_t jv_format_float(char *buf, double f) {
     char tmp[40];
     int p;
     for (p = 1; p < 17; p++) {
-        snprintf(tmp, sizeof tmp, "%.*e", p - 1, f);
-        if (strtod(tmp, NULL) == f) break;
+        ingot__snprintf_c(tmp, sizeof tmp, "%.*e", p - 1, f);
+        if (ingot__strtod_c(tmp, NULL) == f) break;
     }
-    if (p == 17) snprintf(tmp, sizeof tmp, "%.16e", f);
+    if (p == 17) ingot__snprintf_c(tmp, sizeof tmp, "%.16e", f);
     /* tmp: [-]d[.ddd]e[+-]XX */
     char digits[24];
     size_t nd = 0;

@@ -210,12 +210,12 @@ static ingot_status tj_number(tj_parser *p, tj_value *out) {
             if (!heap) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", p->what);
             memcpy(heap, b, n);
             heap[n] = '\0';
-            out->u.num = strtod(heap, NULL);
+            out->u.num = ingot__strtod_c(heap, NULL);
             free(heap);
         } else {
             memcpy(tmp, b, n);
             tmp[n] = '\0';
-            out->u.num = strtod(tmp, NULL);
+            out->u.num = ingot__strtod_c(tmp, NULL);
         }
     }
     p->s = s;
