@@ -114,9 +114,9 @@ static void expect_stream(const ingot_tokenizer *t, const int32_t *ids, size_t n
         const char *piece;
         size_t len;
         if (i < n) {
-            TU_OK(ingot_detokenizer_push(d, ids[i], &piece, &len));
+            TU_OK(ingot_detokenizer_push(&piece, &len, d, ids[i]));
         } else {
-            TU_OK(ingot_detokenizer_flush(d, &piece, &len));
+            TU_OK(ingot_detokenizer_flush(&piece, &len, d));
         }
         /* each piece is valid UTF-8 on its own: re-encoding it changes nothing */
         for (size_t k = 0; k < len;) {
@@ -506,8 +506,8 @@ static void test_errors(void **state) {
     ingot_detokenizer *d = NULL;
     const char *piece;
     TU_OK(ingot_detokenizer_new(&d, t, false));
-    TU_FAILS(ingot_detokenizer_push(d, 99, &piece, NULL), INGOT_ERR_INDEX, "99");
-    TU_FAILS(ingot_detokenizer_push(NULL, 1, &piece, NULL), INGOT_ERR_INVALID_ARGUMENT, "NULL");
+    TU_FAILS(ingot_detokenizer_push(&piece, NULL, d, 99), INGOT_ERR_INDEX, "99");
+    TU_FAILS(ingot_detokenizer_push(&piece, NULL, NULL, 1), INGOT_ERR_INVALID_ARGUMENT, "NULL");
     ingot_detokenizer_free(d);
     ingot_tokens_free(&out);
     ingot_tokens_free(NULL);
@@ -607,10 +607,10 @@ static ingot_tokenizer *load_real(const char *name) {
 /* Random ids (special ones too) through the detokenizer, and a round trip. */
 static void stream_random(const ingot_tokenizer *t, uint64_t seed) {
     int32_t ids[300];
-    size_t n = ingot_tokenizer_vocab_size(t);
+    int64_t n = ingot_tokenizer_vocab_size(t);
     for (size_t i = 0; i < 300; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        ids[i] = (int32_t)((seed >> 33) % n);
+        ids[i] = (int32_t)((seed >> 33) % (uint64_t)n);
         if (!ingot_tokenizer_id_to_token(t, ids[i])) ids[i] = 0;
     }
     expect_stream(t, ids, 300, false);

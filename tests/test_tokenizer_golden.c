@@ -94,8 +94,8 @@ static void check_stream(tally *t, const ingot_tokenizer *tok, const json_t *ids
     for (size_t i = 0; ok && i <= n; i++) {
         const char *piece = NULL;
         size_t plen = 0;
-        ok = (i < n ? ingot_detokenizer_push(d, ids[i], &piece, &plen)
-                    : ingot_detokenizer_flush(d, &piece, &plen)) == INGOT_OK;
+        ok = (i < n ? ingot_detokenizer_push(&piece, &plen, d, ids[i])
+                    : ingot_detokenizer_flush(&piece, &plen, d)) == INGOT_OK;
         if (!ok) break;
         if (used + plen + 1 > cap) {
             cap = 2 * (used + plen + 1);
@@ -281,7 +281,7 @@ static void chat_goldens(const char *name) {
 
 typedef struct special_case {
     const char *name;
-    size_t vocab_size;
+    int64_t vocab_size;
     int32_t bos, eos, pad;
     const char *bos_text, *eos_text;
     int32_t stop[4];

@@ -132,19 +132,19 @@ void ingot_detokenizer_free(ingot_detokenizer *d);
  * may be NULL. On error *piece is "" (and *len 0).
  * Errors: INVALID_ARGUMENT (d or piece NULL), INDEX (an id outside the
  * vocabulary), OUT_OF_MEMORY. */
-ingot_status ingot_detokenizer_push(ingot_detokenizer *d, int32_t id, const char **piece,
-                                    size_t *len);
+ingot_status ingot_detokenizer_push(const char **piece, size_t *len, ingot_detokenizer *d,
+                                    int32_t id);
 /* Emits what is held back (incomplete characters become U+FFFD) in *piece /
  * *len as push does, and resets d for a new sequence (also on error).
  * Errors: INVALID_ARGUMENT (d or piece NULL), OUT_OF_MEMORY. */
-ingot_status ingot_detokenizer_flush(ingot_detokenizer *d, const char **piece, size_t *len);
+ingot_status ingot_detokenizer_flush(const char **piece, size_t *len, ingot_detokenizer *d);
 
 /* ---- vocabulary ---- */
 
 /* The number of ids: the model's vocabulary plus added tokens (the largest id
  * + 1); 0 for NULL. It may be smaller than the model's vocab_size (model.h),
  * whose extra rows have no text. */
-size_t ingot_tokenizer_vocab_size(const ingot_tokenizer *tok);
+int64_t ingot_tokenizer_vocab_size(const ingot_tokenizer *tok);
 
 /* The id of a token's exact string (vocabulary or added token) in *id.
  * Errors: INVALID_ARGUMENT (NULLs), NOT_FOUND. */

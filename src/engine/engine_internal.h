@@ -18,7 +18,7 @@ ingot_status ingot__check_sampler_params(const ingot_sampler_params *p, int64_t 
  * sequence stops (EOS ids, stop ids, stop strings, the callback). */
 typedef struct ingot__stream {
     const ingot_tokenizer *tok; /* NULL: ids only */
-    size_t tok_vocab;           /* ids at or past it decode to nothing */
+    int64_t tok_vocab;          /* ids at or past it decode to nothing */
     ingot_detokenizer *detok;
     const ingot_generate_options *opts;
     bool call_back;     /* call opts->callback */

@@ -151,10 +151,10 @@ ingot_status ingot__stream_push(ingot__stream *st, int32_t id) {
         ingot__stream_stop(st, is_eos ? INGOT_STOP_EOS : INGOT_STOP_ID);
         return INGOT_OK;
     }
-    if (st->detok && id >= 0 && (size_t)id < st->tok_vocab) {
+    if (st->detok && id >= 0 && id < st->tok_vocab) {
         const char *piece;
         size_t n;
-        s = ingot_detokenizer_push(st->detok, id, &piece, &n);
+        s = ingot_detokenizer_push(&piece, &n, st->detok, id);
         if (!s) s = append_text(st, piece, n);
         if (s) return s;
         if (cut_at_stop_string(st)) {
@@ -172,7 +172,7 @@ ingot_status ingot__stream_finish(ingot__stream *st, ingot_generation *out) {
     if (st->detok && st->reason != INGOT_STOP_STRING) {
         const char *piece;
         size_t n;
-        s = ingot_detokenizer_flush(st->detok, &piece, &n);
+        s = ingot_detokenizer_flush(&piece, &n, st->detok);
         if (!s) s = append_text(st, piece, n);
         if (!s) {
             if (cut_at_stop_string(st)) st->reason = INGOT_STOP_STRING;

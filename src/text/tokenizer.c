@@ -687,8 +687,8 @@ static ingot_status detok_emit(ingot_detokenizer *d, bool final, const char **pi
     return INGOT_OK;
 }
 
-ingot_status ingot_detokenizer_push(ingot_detokenizer *d, int32_t id, const char **piece,
-                                    size_t *len) {
+ingot_status ingot_detokenizer_push(const char **piece, size_t *len, ingot_detokenizer *d,
+                                    int32_t id) {
     INGOT__CHECK_NOT_NULL(d, "detokenizer_push");
     INGOT__CHECK_NOT_NULL(piece, "detokenizer_push");
     *piece = "";
@@ -711,7 +711,7 @@ ingot_status ingot_detokenizer_push(ingot_detokenizer *d, int32_t id, const char
     return detok_emit(d, false, piece, len);
 }
 
-ingot_status ingot_detokenizer_flush(ingot_detokenizer *d, const char **piece, size_t *len) {
+ingot_status ingot_detokenizer_flush(const char **piece, size_t *len, ingot_detokenizer *d) {
     INGOT__CHECK_NOT_NULL(d, "detokenizer_flush");
     INGOT__CHECK_NOT_NULL(piece, "detokenizer_flush");
     ingot_status st = detok_emit(d, true, piece, len);
@@ -722,7 +722,9 @@ ingot_status ingot_detokenizer_flush(ingot_detokenizer *d, const char **piece, s
 
 /* ---- vocabulary ---- */
 
-size_t ingot_tokenizer_vocab_size(const ingot_tokenizer *tok) { return tok ? tok->size : 0; }
+int64_t ingot_tokenizer_vocab_size(const ingot_tokenizer *tok) {
+    return tok ? (int64_t)tok->size : 0;
+}
 
 ingot_status ingot_tokenizer_token_to_id(int32_t *id, const ingot_tokenizer *tok,
                                          const char *token) {

@@ -32,8 +32,8 @@ static void stream_pass(ingot_detokenizer *d, const int32_t *ids, size_t n, size
     for (size_t i = 0; i <= n; i++) {
         const char *piece = NULL;
         size_t len = 0;
-        ingot_status st = i < n ? ingot_detokenizer_push(d, ids[i], &piece, &len)
-                                : ingot_detokenizer_flush(d, &piece, &len);
+        ingot_status st = i < n ? ingot_detokenizer_push(&piece, &len, d, ids[i])
+                                : ingot_detokenizer_flush(&piece, &len, d);
         if (i < n && (ids[i] < 0 || (size_t)ids[i] >= vocab)) {
             CHECK(st == INGOT_ERR_INDEX);
             continue;
@@ -51,15 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
     const ingot_tokenizer *tok = fuzz_tokenizer(data[0] & 1);
     bool skip = (data[0] & 2) != 0;
-    size_t vocab = ingot_tokenizer_vocab_size(tok);
+    int64_t vocab = ingot_tokenizer_vocab_size(tok);
     size_t n = (size - 1) / 2;
     int32_t *ids = malloc((n + 1) * sizeof *ids);
     bool in_vocab = true;
     CHECK(ids != NULL);
     for (size_t i = 0; i < n; i++) {
         unsigned v = (unsigned)data[1 + 2 * i] | (unsigned)data[2 + 2 * i] << 8;
-        ids[i] = (int32_t)(v % (vocab + 4)) - 2;
-        in_vocab = in_vocab && ids[i] >= 0 && (size_t)ids[i] < vocab;
+        ids[i] = (int32_t)(v % (unsigned)(vocab + 4)) - 2;
+        in_vocab = in_vocab && ids[i] >= 0 && ids[i] < vocab;
     }
     char *out = NULL;
     size_t out_len = 0;

@@ -35,8 +35,8 @@ static void check_stream(const ingot_tokenizer *tok, const ingot_tokens *t, bool
     for (size_t i = 0; i <= t->count; i++) {
         const char *piece = NULL;
         size_t len = 0;
-        CHECK((i < t->count ? ingot_detokenizer_push(d, t->ids[i], &piece, &len)
-                            : ingot_detokenizer_flush(d, &piece, &len)) == INGOT_OK);
+        CHECK((i < t->count ? ingot_detokenizer_push(&piece, &len, d, t->ids[i])
+                            : ingot_detokenizer_flush(&piece, &len, d)) == INGOT_OK);
         CHECK(len == 0 || piece != NULL);
         CHECK(fuzz_valid_utf8((const unsigned char *)piece, len));
         CHECK(used + len <= want_len && memcmp(want + used, piece, len) == 0);
@@ -65,9 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     CHECK(st == INGOT_OK);
-    size_t vocab = ingot_tokenizer_vocab_size(tok);
+    int64_t vocab = ingot_tokenizer_vocab_size(tok);
     for (size_t i = 0; i < t.count; i++)
-        CHECK(t.ids[i] >= 0 && (size_t)t.ids[i] < vocab);
+        CHECK(t.ids[i] >= 0 && t.ids[i] < vocab);
     /* the tokens' strings exist and map back to their ids */
     for (size_t i = 0; i < t.count && i < 64; i++) {
         const char *s = ingot_tokenizer_id_to_token(tok, t.ids[i]);
