@@ -1,8 +1,8 @@
 /* CPU matmul: f32 through OpenBLAS (one sgemm per batch matrix, or one for
  * the whole batch when b is shared and a's batch folds into its rows); f16
  * and bf16 through our own kernels that convert to f32, accumulate in f32 and
- * round once: a blocked kernel in general, and a dot-product kernel for a few
- * rows times a transposed weight (decoding). Work is split over output
+ * round once: a blocked kernel in general. For a few rows times a transposed
+ * weight (decoding) every float dtype takes our dot-product kernel. Work is split over output
  * elements only and the kernel choice depends on shapes and strides alone, so
  * every element is summed in the same order for any thread count. */
 #include <cblas.h>
@@ -358,33 +358,57 @@ static inline __attribute__((always_inline)) void half_tile_body(const half_tile
  * tree, so B streams once without repacking. */
 enum { DOT_MAX_ROWS = 4, LANES = 16 };
 
-typedef struct half_dot {
-    const float *a;    /* [m, k] in f32 */
-    const uint16_t *b; /* column j at b + j * s_col, contiguous along k */
+typedef struct dot_job {
+    const float *a; /* [m, k] in f32 */
+    const void *b;  /* column j at b + j * s_col elements, contiguous along k */
     int64_t s_col;
     int64_t m, k, n;
-    uint16_t *out; /* [m, n] */
-    bool bf16;
-} half_dot;
+    void *out;         /* [m, n] */
+    ingot_dtype dtype; /* of b and out: bf16, f16 or f32 */
+} dot_job;
 
-static inline __attribute__((always_inline)) void half_dot_body(const half_dot *t, int64_t j0,
-                                                                int64_t j1) {
+/* Element i of b as f32 (dt a constant where this is inlined, so every
+ * kernel below is compiled once per dtype). */
+static inline __attribute__((always_inline)) float weight_at(const void *b, int64_t i,
+                                                             ingot_dtype dt) {
+    if (dt == INGOT_F32) return ((const float *)b)[i];
+    return half_to_f32(((const uint16_t *)b)[i], dt == INGOT_BF16);
+}
+
+static inline __attribute__((always_inline)) void dot_columns(const dot_job *t, int64_t j0,
+                                                              int64_t j1, ingot_dtype dt) {
+    size_t esize = dt == INGOT_F32 ? 4 : 2;
     for (int64_t j = j0; j < j1; j++) {
-        const uint16_t *bj = t->b + j * t->s_col;
+        const void *bj = (const char *)t->b + (size_t)(j * t->s_col) * esize;
         for (int64_t i = 0; i < t->m; i++) {
             const float *ai = t->a + i * t->k;
             float acc[LANES] = {0};
             int64_t k0 = 0;
             for (; k0 + LANES <= t->k; k0 += LANES)
                 for (int l = 0; l < LANES; l++)
-                    acc[l] += ai[k0 + l] * half_to_f32(bj[k0 + l], t->bf16);
+                    acc[l] += ai[k0 + l] * weight_at(bj, k0 + l, dt);
             for (int l = 0; k0 + l < t->k; l++)
-                acc[l] += ai[k0 + l] * half_to_f32(bj[k0 + l], t->bf16);
+                acc[l] += ai[k0 + l] * weight_at(bj, k0 + l, dt);
             for (int w = LANES / 2; w >= 1; w /= 2)
                 for (int l = 0; l < w; l++)
                     acc[l] += acc[l + w];
-            t->out[i * t->n + j] = t->bf16 ? ingot__f32_to_bf16(acc[0]) : ingot__f32_to_f16(acc[0]);
+            int64_t o = i * t->n + j;
+            if (dt == INGOT_F32)
+                ((float *)t->out)[o] = acc[0];
+            else if (dt == INGOT_BF16)
+                ((uint16_t *)t->out)[o] = ingot__f32_to_bf16(acc[0]);
+            else
+                ((uint16_t *)t->out)[o] = ingot__f32_to_f16(acc[0]);
         }
+    }
+}
+
+static inline __attribute__((always_inline)) void dot_body(const dot_job *t, int64_t j0,
+                                                           int64_t j1) {
+    switch (t->dtype) {
+    case INGOT_F32: dot_columns(t, j0, j1, INGOT_F32); break;
+    case INGOT_BF16: dot_columns(t, j0, j1, INGOT_BF16); break;
+    default: dot_columns(t, j0, j1, INGOT_F16); break;
     }
 }
 
@@ -394,16 +418,14 @@ static inline __attribute__((always_inline)) void half_dot_body(const half_dot *
  * result for any thread count. */
 typedef struct half_kernels {
     void (*tile)(const half_tile *t, float *scratch);
-    void (*dot)(const half_dot *t, int64_t j0, int64_t j1);
+    void (*dot)(const dot_job *t, int64_t j0, int64_t j1);
 } half_kernels;
 
 #define HALF_VARIANT(name, attr)                                                                   \
     attr static void half_tile_##name(const half_tile *t, float *scratch) {                        \
         half_tile_body(t, scratch);                                                                \
     }                                                                                              \
-    attr static void half_dot_##name(const half_dot *t, int64_t j0, int64_t j1) {                  \
-        half_dot_body(t, j0, j1);                                                                  \
-    }
+    attr static void dot_##name(const dot_job *t, int64_t j0, int64_t j1) { dot_body(t, j0, j1); }
 
 HALF_VARIANT(generic, )
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -415,11 +437,11 @@ static half_kernels pick_half_kernels(void) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-        return (half_kernels){half_tile_avx512, half_dot_avx512};
+        return (half_kernels){half_tile_avx512, dot_avx512};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (half_kernels){half_tile_avx2, half_dot_avx2};
+        return (half_kernels){half_tile_avx2, dot_avx2};
 #endif
-    return (half_kernels){half_tile_generic, half_dot_generic};
+    return (half_kernels){half_tile_generic, dot_generic};
 }
 
 typedef struct half_ctx {
@@ -467,8 +489,8 @@ static void half_range(void *vctx, int64_t begin, int64_t end) {
 }
 
 typedef struct dot_ctx {
-    const half_dot *job;
-    void (*dot_fn)(const half_dot *t, int64_t j0, int64_t j1);
+    const dot_job *job;
+    void (*dot_fn)(const dot_job *t, int64_t j0, int64_t j1);
 } dot_ctx;
 
 static void dot_range(void *vctx, int64_t begin, int64_t end) {
@@ -476,28 +498,27 @@ static void dot_range(void *vctx, int64_t begin, int64_t end) {
     ctx->dot_fn(ctx->job, begin, end);
 }
 
-/* The dot-product path for one matrix (see half_dot). */
-static ingot_status matmul_half_dot(const mm_problem *p, const half_kernels *kernels) {
+/* The dot-product path for one matrix (see dot_job), any of the three
+ * float dtypes. */
+static ingot_status matmul_dot(const mm_problem *p, const half_kernels *kernels) {
     const int nb = p->nbatch_dims; /* all of size 1 */
-    const uint16_t *a = (const uint16_t *)p->a.data;
     int64_t sa_row = p->a.strides[nb], sa_col = p->a.strides[nb + 1];
     size_t bytes = (size_t)(p->m * p->k) * sizeof(float);
     float *af = ingot__host_alloc(bytes); /* [m, k] */
     if (!af)
         return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "matmul: no memory for a %zu-byte copy",
                             bytes);
-    bool bf16 = p->dtype == INGOT_BF16;
     for (int64_t i = 0; i < p->m; i++)
         for (int64_t k = 0; k < p->k; k++)
-            af[i * p->k + k] = half_to_f32(a[i * sa_row + k * sa_col], bf16);
-    half_dot job = {.a = af,
-                    .b = (const uint16_t *)p->b.data,
-                    .s_col = p->b.strides[nb + 1],
-                    .m = p->m,
-                    .k = p->k,
-                    .n = p->n,
-                    .out = (uint16_t *)p->out,
-                    .bf16 = bf16};
+            af[i * p->k + k] = weight_at(p->a.data, i * sa_row + k * sa_col, p->dtype);
+    dot_job job = {.a = af,
+                   .b = p->b.data,
+                   .s_col = p->b.strides[nb + 1],
+                   .m = p->m,
+                   .k = p->k,
+                   .n = p->n,
+                   .out = p->out,
+                   .dtype = p->dtype};
     dot_ctx ctx = {&job, kernels->dot};
     int64_t grain = (1 << 16) / (p->m * p->k);
     ingot__parallel_for(p->n, grain > 0 ? grain : 1, dot_range, &ctx);
@@ -505,11 +526,16 @@ static ingot_status matmul_half_dot(const mm_problem *p, const half_kernels *ker
     return INGOT_OK;
 }
 
+/* Whether the dot-product path serves p: one matrix of a few rows times a
+ * b whose columns are contiguous along k (a transposed weight). */
+static bool use_dot(const mm_problem *p) {
+    return p->nbatch == 1 && p->m <= DOT_MAX_ROWS && p->b.strides[p->nbatch_dims] == 1;
+}
+
 static ingot_status matmul_half(const mm_problem *p) {
     if (p->dtype == INGOT_F16) pthread_once(&f16_table_once, f16_table_init);
     half_kernels kernels = pick_half_kernels();
-    if (p->nbatch == 1 && p->m <= DOT_MAX_ROWS && p->b.strides[p->nbatch_dims] == 1)
-        return matmul_half_dot(p, &kernels);
+    if (use_dot(p)) return matmul_dot(p, &kernels);
     half_ctx ctx = {.p = p, .tile_fn = kernels.tile, .nc = NC, .tiles_m = (p->m + MC - 1) / MC};
     /* narrower tiles until every thread has a few (the result does not
      * depend on the tiling) */
@@ -546,6 +572,10 @@ ingot_status ingot__cpu_matmul(ingot_array *out, const ingot_array *a, const ing
     for (int d = 0; d < p.nbatch_dims; d++)
         p.nbatch *= out->shape[d];
     fold_batch(&p);
+    if (p.dtype == INGOT_F32 && use_dot(&p)) {
+        half_kernels kernels = pick_half_kernels();
+        return matmul_dot(&p, &kernels);
+    }
     switch (p.dtype) {
     case INGOT_F32: return matmul_f32(&p);
     case INGOT_F16:
