@@ -25,7 +25,6 @@
 
 #define F32_TOL 1e-4
 #define BF16_TOL 8e-2
-#define BF16_MARGIN 0.1
 #define GPU_CPU_F32_TOL 2e-5
 #define CACHE_TOL 1e-5
 
@@ -46,23 +45,17 @@ static void check_close(const tu_fixture *f, const ingot_array *a, const ingot_a
     if (!(r <= tol)) fail_msg("%s: %s %zu: relative error %.3g > %.3g", f->name, what, i, r, tol);
 }
 
-static ingot_status forward(ingot_array **out, const ingot_model *m, const ingot_array *ids,
-                            ingot_kv_cache *c, bool last_only) {
-    ingot_forward_options o = {.last_only = last_only};
-    return ingot_model_forward(out, m, ids, c, &o);
-}
-
 /* Every prompt's logits on the GPU against HF's and the CPU model's. */
 static void check_logits(tu_fixture *f, const ingot_model *cpu) {
     for (size_t i = 0; i < tu_fixture_n_prompts(f); i++) {
         ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, i), "ids"), NULL, 0);
         ingot_array *want = tu_fixture_tensor(f, "logits_%zu", i), *got, *ref;
-        TU_OK(forward(&got, f->m, ids, NULL, false));
+        TU_OK(tu_forward(&got, f->m, ids, NULL, false));
         assert_int_equal(ingot_array_device(got).type, INGOT_DEVICE_CUDA);
         assert_int_equal(ingot_array_dim(got, 1), ingot_array_dim(want, 0));
         check_close(f, got, want, f->bf16 ? BF16_TOL : F32_TOL, f->bf16 ? W_HF_BF16 : W_HF_F32,
                     "logits vs HF", i);
-        TU_OK(forward(&ref, cpu, ids, NULL, false));
+        TU_OK(tu_forward(&ref, cpu, ids, NULL, false));
         check_close(f, got, ref, f->bf16 ? BF16_TOL : GPU_CPU_F32_TOL,
                     f->bf16 ? W_CPU_BF16 : W_CPU_F32, "logits vs CPU", i);
         ingot_array_free(ref);
@@ -72,47 +65,18 @@ static void check_logits(tu_fixture *f, const ingot_model *cpu) {
     }
 }
 
-/* Greedy decode with the cache on the GPU; keeps the steps' logits. */
-static void greedy(tu_fixture *f, size_t i, int64_t *out, ingot_array **step_logits, int64_t n) {
-    ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, i), "ids"), NULL, 0), *lg;
-    ingot_kv_cache *c;
-    TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
-    TU_OK(forward(&lg, f->m, ids, c, true));
-    for (int64_t s = 0; s < n; s++) {
-        out[s] = tu_argmax_last(lg);
-        step_logits[s] = lg;
-        ingot_array_free(ids);
-        int64_t shape[2] = {1, 1};
-        TU_OK(ingot_array_from_data(&ids, &out[s], INGOT_I64, shape, 2));
-        if (s + 1 < n) TU_OK(forward(&lg, f->m, ids, c, true));
-    }
-    ingot_array_free(ids);
-    ingot_kv_cache_free(c);
-}
-
 static void check_greedy(tu_fixture *f) {
     for (size_t i = 0; i < tu_fixture_n_prompts(f); i++) {
-        json_t *p = tu_fixture_prompt(f, i), *cont = json_object_get(p, "continuation");
-        json_t *margins = json_object_get(p, "top2_margins");
-        int64_t n = (int64_t)json_array_size(cont), got[64];
+        json_t *p = tu_fixture_prompt(f, i);
+        int64_t n = (int64_t)json_array_size(json_object_get(p, "continuation")), got[64];
         ingot_array *steps[64];
         assert_true(n > 0 && n <= 64);
-        greedy(f, i, got, steps, n);
-        int64_t same = 0;
-        while (same < n && got[same] == json_integer_value(json_array_get(cont, (size_t)same)))
-            same++;
-        if (same < n) { /* bf16: only at a near tie of HF's top two */
-            double margin = json_number_value(json_array_get(margins, (size_t)same));
-            if (!f->bf16 || !(margin < BF16_MARGIN))
-                fail_msg("%s prompt %zu: greedy token %lld is %lld, HF %lld (HF top-2 margin "
-                         "%.3g)",
-                         f->name, i, (long long)same, (long long)got[same],
-                         (long long)json_integer_value(json_array_get(cont, (size_t)same)), margin);
-        }
+        tu_greedy(f, i, got, steps, n);
+        tu_check_continuation(f, i, got, n);
         /* cached decode == recomputing prompt + continuation without a cache */
         if (!f->bf16) {
             ingot_array *all = tu_ids_array(json_object_get(p, "ids"), got, n - 1), *full, *row;
-            TU_OK(forward(&full, f->m, all, NULL, false));
+            TU_OK(tu_forward(&full, f->m, all, NULL, false));
             int64_t T = ingot_array_dim(all, 1);
             for (int64_t s = 0; s < n; s++) {
                 TU_OK(ingot_slice_axis(&row, full, 1, T - n + s, T - n + s + 1));

@@ -9,7 +9,7 @@
  *    with 37 tokens: HF's eager bf16 attention rounds the scores, large without
  *    q/k norms, and the probabilities to bf16; ingot keeps them in f32);
  *  - greedy continuations with the KV cache token-identical; in bf16 they may
- *    part only at a step where HF's own top two logits are within BF16_MARGIN
+ *    part only at a step where HF's own top two logits are within TU_BF16_MARGIN
  *    (a near tie: seen 0 to 0.0625, i.e. one or two bf16 ulps);
  *  - cached decode equal to recomputing the whole sequence;
  *  - chunked prefill through the cache (the sliding layers' windowed cache)
@@ -32,7 +32,6 @@
 
 #define F32_TOL 1e-4
 #define BF16_TOL 8e-2
-#define BF16_MARGIN 0.1
 #define F16_TOL 1e-2   /* f32 weights converted to f16 at load */
 #define CACHE_TOL 1e-5 /* f32: cached vs recomputed (different summation splits) */
 
@@ -46,17 +45,11 @@ static void check_close(const tu_fixture *f, const ingot_array *a, const ingot_a
     if (!(r <= tol)) fail_msg("%s: %s %zu: relative error %.3g > %.3g", f->name, what, i, r, tol);
 }
 
-static ingot_status forward(ingot_array **out, const ingot_model *m, const ingot_array *ids,
-                            ingot_kv_cache *c, bool last_only) {
-    ingot_forward_options o = {.last_only = last_only};
-    return ingot_model_forward(out, m, ids, c, &o);
-}
-
 static void check_logits(tu_fixture *f, const ingot_model *m, const char *what) {
     for (size_t i = 0; i < tu_fixture_n_prompts(f); i++) {
         ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, i), "ids"), NULL, 0);
         ingot_array *want = tu_fixture_tensor(f, "logits_%zu", i), *got;
-        TU_OK(forward(&got, m, ids, NULL, false));
+        TU_OK(tu_forward(&got, m, ids, NULL, false));
         assert_int_equal(ingot_array_dim(got, 1), ingot_array_dim(want, 0));
         check_close(f, got, want, f->bf16 ? BF16_TOL : F32_TOL, what, i);
         ingot_array_free(got);
@@ -65,51 +58,18 @@ static void check_logits(tu_fixture *f, const ingot_model *m, const char *what) 
     }
 }
 
-/* Greedy decode with the cache; returns the steps' logits [1, 1, V] too. */
-static void greedy(tu_fixture *f, size_t i, int64_t *out, ingot_array **step_logits, int64_t n) {
-    ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, i), "ids"), NULL, 0), *lg;
-    ingot_kv_cache *c;
-    TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
-    TU_OK(forward(&lg, f->m, ids, c, true));
-    for (int64_t s = 0; s < n; s++) {
-        out[s] = tu_argmax_last(lg);
-        step_logits[s] = lg;
-        ingot_array_free(ids);
-        int64_t shape[2] = {1, 1};
-        TU_OK(ingot_array_from_data(&ids, &out[s], INGOT_I64, shape, 2));
-        if (s + 1 < n) TU_OK(forward(&lg, f->m, ids, c, true));
-    }
-    ingot_array_free(ids);
-    ingot_kv_cache_free(c);
-}
-
 static void check_greedy(tu_fixture *f) {
     for (size_t i = 0; i < tu_fixture_n_prompts(f); i++) {
-        json_t *p = tu_fixture_prompt(f, i), *cont = json_object_get(p, "continuation");
-        json_t *margins = json_object_get(p, "top2_margins");
-        int64_t n = (int64_t)json_array_size(cont), got[64];
+        json_t *p = tu_fixture_prompt(f, i);
+        int64_t n = (int64_t)json_array_size(json_object_get(p, "continuation")), got[64];
         ingot_array *steps[64];
         assert_true(n > 0 && n <= 64);
-        greedy(f, i, got, steps, n);
-        int64_t same = 0;
-        while (same < n && got[same] == json_integer_value(json_array_get(cont, (size_t)same)))
-            same++;
-        if (getenv("INGOT_TEST_VERBOSE"))
-            printf("  %s prompt %zu: greedy identical for %lld of %lld tokens\n", f->name, i,
-                   (long long)same, (long long)n);
-        if (same < n) { /* bf16: only at a near tie of HF's top two */
-            double margin = json_number_value(json_array_get(margins, (size_t)same));
-            if (getenv("INGOT_TEST_VERBOSE")) printf("    HF margin there %.4g\n", margin);
-            if (!f->bf16 || !(margin < BF16_MARGIN))
-                fail_msg("%s prompt %zu: greedy token %lld is %lld, HF %lld (HF top-2 margin "
-                         "%.3g)",
-                         f->name, i, (long long)same, (long long)got[same],
-                         (long long)json_integer_value(json_array_get(cont, (size_t)same)), margin);
-        }
+        tu_greedy(f, i, got, steps, n);
+        tu_check_continuation(f, i, got, n);
         /* cached decode == recomputing prompt + continuation without a cache */
         if (!f->bf16) {
             ingot_array *all = tu_ids_array(json_object_get(p, "ids"), got, n - 1), *full, *row;
-            TU_OK(forward(&full, f->m, all, NULL, false));
+            TU_OK(tu_forward(&full, f->m, all, NULL, false));
             int64_t T = ingot_array_dim(all, 1);
             for (int64_t s = 0; s < n; s++) {
                 TU_OK(ingot_slice_axis(&row, full, 1, T - n + s, T - n + s + 1));
@@ -129,7 +89,7 @@ static void check_greedy(tu_fixture *f) {
 static void check_cache(tu_fixture *f) {
     size_t last = tu_fixture_n_prompts(f) - 1;
     ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, last), "ids"), NULL, 0), *full;
-    TU_OK(forward(&full, f->m, ids, NULL, false));
+    TU_OK(tu_forward(&full, f->m, ids, NULL, false));
     int64_t T = ingot_array_dim(ids, 1);
     ingot_kv_cache *c;
     TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
@@ -137,7 +97,7 @@ static void check_cache(tu_fixture *f) {
         int64_t t1 = t0 + 5 < T ? t0 + 5 : T;
         ingot_array *chunk, *lg, *want;
         TU_OK(ingot_slice_axis(&chunk, ids, 1, t0, t1));
-        TU_OK(forward(&lg, f->m, chunk, c, false));
+        TU_OK(tu_forward(&lg, f->m, chunk, c, false));
         TU_OK(ingot_slice_axis(&want, full, 1, t0, t1));
         check_close(f, lg, want, f->bf16 ? 1e-2 : CACHE_TOL, "chunked prefill", (size_t)t0);
         ingot_array_free(chunk);
@@ -149,7 +109,7 @@ static void check_cache(tu_fixture *f) {
     ingot_array *tok, *lg, *want, *lg2;
     TU_OK(ingot_kv_cache_trim(c, T - 1));
     TU_OK(ingot_slice_axis(&tok, ids, 1, T - 1, T));
-    TU_OK(forward(&lg, f->m, tok, c, false));
+    TU_OK(tu_forward(&lg, f->m, tok, c, false));
     TU_OK(ingot_slice_axis(&want, full, 1, T - 1, T));
     check_close(f, lg, want, f->bf16 ? 1e-2 : CACHE_TOL, "after trim", 0);
     /* save, load, decode one more token in both */
@@ -160,8 +120,8 @@ static void check_cache(tu_fixture *f) {
     TU_OK(ingot_kv_cache_load(&c2, f->m, path));
     assert_int_equal(ingot_kv_cache_length(c2), T);
     ingot_array_free(lg);
-    TU_OK(forward(&lg, f->m, tok, c, false));
-    TU_OK(forward(&lg2, f->m, tok, c2, false));
+    TU_OK(tu_forward(&lg, f->m, tok, c, false));
+    TU_OK(tu_forward(&lg2, f->m, tok, c2, false));
     double *a = tu_values(lg), *b = tu_values(lg2);
     assert_memory_equal(a, b, (size_t)ingot_array_size(lg) * sizeof(double));
     free(a);
@@ -249,7 +209,7 @@ static void check_converted(tu_fixture *f) {
         assert_int_equal(info.dtype, d ? INGOT_BF16 : INGOT_F16);
         ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, 0), "ids"), NULL, 0);
         ingot_array *want = tu_fixture_tensor(f, "logits_%zu", 0), *got;
-        TU_OK(forward(&got, m, ids, NULL, false));
+        TU_OK(tu_forward(&got, m, ids, NULL, false));
         check_close(f, got, want, d ? BF16_TOL : F16_TOL, d ? "as bf16" : "as f16", 0);
         ingot_array_free(got);
         ingot_array_free(want);

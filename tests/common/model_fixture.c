@@ -118,3 +118,44 @@ int64_t tu_argmax_last(const ingot_array *logits) {
     free(v);
     return best - (n - V);
 }
+
+ingot_status tu_forward(ingot_array **out, const ingot_model *m, const ingot_array *ids,
+                        ingot_kv_cache *c, bool last_only) {
+    ingot_forward_options o = {.last_only = last_only};
+    return ingot_model_forward(out, m, ids, c, &o);
+}
+
+void tu_greedy(tu_fixture *f, size_t i, int64_t *out, ingot_array **step_logits, int64_t n) {
+    ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, i), "ids"), NULL, 0), *lg;
+    ingot_kv_cache *c;
+    TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
+    TU_OK(tu_forward(&lg, f->m, ids, c, true));
+    for (int64_t s = 0; s < n; s++) {
+        out[s] = tu_argmax_last(lg);
+        step_logits[s] = lg;
+        ingot_array_free(ids);
+        int64_t shape[2] = {1, 1};
+        TU_OK(ingot_array_from_data(&ids, &out[s], INGOT_I64, shape, 2));
+        if (s + 1 < n) TU_OK(tu_forward(&lg, f->m, ids, c, true));
+    }
+    ingot_array_free(ids);
+    ingot_kv_cache_free(c);
+}
+
+void tu_check_continuation(const tu_fixture *f, size_t i, const int64_t *got, int64_t n) {
+    json_t *p = tu_fixture_prompt(f, i), *cont = json_object_get(p, "continuation");
+    json_t *margins = json_object_get(p, "top2_margins");
+    int64_t same = 0;
+    while (same < n && got[same] == json_integer_value(json_array_get(cont, (size_t)same)))
+        same++;
+    if (getenv("INGOT_TEST_VERBOSE"))
+        printf("  %s prompt %zu: greedy identical for %lld of %lld tokens\n", f->name, i,
+               (long long)same, (long long)n);
+    if (same < n) {
+        double margin = json_number_value(json_array_get(margins, (size_t)same));
+        if (!f->bf16 || !(margin < TU_BF16_MARGIN))
+            fail_msg("%s prompt %zu: greedy token %lld is %lld, HF %lld (HF top-2 margin %.3g)",
+                     f->name, i, (long long)same, (long long)got[same],
+                     (long long)json_integer_value(json_array_get(cont, (size_t)same)), margin);
+    }
+}

@@ -53,4 +53,21 @@ double tu_rel_err(const ingot_array *a, const ingot_array *e);
 /* The index of the largest of the last V = dim(-1) values (first on ties). */
 int64_t tu_argmax_last(const ingot_array *logits);
 
+/* ingot_model_forward with only last_only set. */
+ingot_status tu_forward(ingot_array **out, const ingot_model *m, const ingot_array *ids,
+                        ingot_kv_cache *c, bool last_only);
+
+/* Greedy decoding of prompt i with a cache on f->m's device: the n tokens
+ * into out and each step's logits [1, 1, V] into step_logits (caller frees). */
+void tu_greedy(tu_fixture *f, size_t i, int64_t *out, ingot_array **step_logits, int64_t n);
+
+/* HF's bf16 greedy continuations may part from ours only where HF's own top
+ * two logits are closer than this. */
+#define TU_BF16_MARGIN 0.1
+
+/* Fails unless got (n tokens of prompt i) is HF's continuation, except, for
+ * bf16 models, from a step where HF's top two logits were within
+ * TU_BF16_MARGIN. */
+void tu_check_continuation(const tu_fixture *f, size_t i, const int64_t *got, int64_t n);
+
 #endif
