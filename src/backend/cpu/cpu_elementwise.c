@@ -19,127 +19,47 @@
 #include <math.h>
 
 #include "backend/cpu/cpu.h"
+#include "backend/elem.h"
 
 #define CHUNK 512
 #define PARALLEL_MIN 32768
 #define PARALLEL_GRAIN 16384
 #define MAX_OPS 4
 
-/* ---- per-element functions (op is a constant after inlining) ---- */
-
-static inline float gelu_grad_f32(float x) {
-    const float inv_sqrt_2pi = 0.3989422804014327f;
-    return 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)) + x * inv_sqrt_2pi * expf(-0.5f * x * x);
-}
-
-static inline float gelu_tanh_f32(float x, bool grad) {
-    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-    const float c = 0.044715f;
-    float t = tanhf(k * (x + c * x * x * x));
-    if (!grad) return 0.5f * x * (1.0f + t);
-    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * c * x * x);
-}
-
-static inline float unary_f32_elem(ingot__unary_op op, float x) {
-    switch (op) {
-    case INGOT__NEG: return -x;
-    case INGOT__ABS: return fabsf(x);
-    case INGOT__SQUARE: return x * x;
-    case INGOT__EXP: return expf(x);
-    case INGOT__LOG: return logf(x);
-    case INGOT__SQRT: return sqrtf(x);
-    case INGOT__RSQRT: return 1.0f / sqrtf(x);
-    case INGOT__RECIPROCAL: return 1.0f / x;
-    case INGOT__TANH: return tanhf(x);
-    case INGOT__SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case INGOT__SILU: return x / (1.0f + expf(-x));
-    case INGOT__GELU: return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
-    case INGOT__GELU_TANH: return gelu_tanh_f32(x, false);
-    case INGOT__SIN: return sinf(x);
-    case INGOT__COS: return cosf(x);
-    case INGOT__SIGN: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x); /* keeps 0, -0, NaN */
-    case INGOT__GELU_GRAD: return gelu_grad_f32(x);
-    case INGOT__GELU_TANH_GRAD: return gelu_tanh_f32(x, true);
-    case INGOT__UNARY_COUNT: break;
-    }
-    return x;
-}
-
-/* Only the ops that keep integers; others are rejected before the loop. */
-static inline int64_t unary_i64_elem(ingot__unary_op op, int64_t x) {
-    uint64_t u = (uint64_t)x;
-    switch (op) {
-    case INGOT__NEG: return (int64_t)(0u - u);
-    case INGOT__ABS: return x < 0 ? (int64_t)(0u - u) : x;
-    case INGOT__SQUARE: return (int64_t)(u * u);
-    case INGOT__SIGN: return (x > 0) - (x < 0);
-    default: return x;
-    }
-}
-
-static inline float binary_f32_elem(ingot__binary_op op, float x, float y) {
-    switch (op) {
-    case INGOT__ADD: return x + y;
-    case INGOT__SUB: return x - y;
-    case INGOT__MUL: return x * y;
-    case INGOT__DIV: return x / y;
-    case INGOT__POW: return powf(x, y);
-    case INGOT__MAXIMUM: return x != x ? x : (x >= y ? x : y); /* NaN wins, ties give x */
-    case INGOT__MINIMUM: return x != x ? x : (x <= y ? x : y);
-    default: return 0.0f;
-    }
-}
-
-static inline int64_t binary_i64_elem(ingot__binary_op op, int64_t x, int64_t y) {
-    switch (op) {
-    case INGOT__ADD: return (int64_t)((uint64_t)x + (uint64_t)y);
-    case INGOT__SUB: return (int64_t)((uint64_t)x - (uint64_t)y);
-    case INGOT__MUL: return (int64_t)((uint64_t)x * (uint64_t)y);
-    case INGOT__MAXIMUM: return x >= y ? x : y;
-    case INGOT__MINIMUM: return x <= y ? x : y;
-    default: return 0;
-    }
-}
-
-/* Comparisons for both compute types (NaN makes all but NE false). */
-#define COMPARE_ELEM(op, x, y)                                                                   \
-    ((op) == INGOT__EQ   ? (x) == (y)                                                            \
-     : (op) == INGOT__NE ? (x) != (y)                                                            \
-     : (op) == INGOT__LT ? (x) < (y)                                                             \
-     : (op) == INGOT__LE ? (x) <= (y)                                                            \
-     : (op) == INGOT__GT ? (x) > (y)                                                             \
-                         : (x) >= (y))
+/* The per-element functions are backend/elem.h's (op is a constant after
+ * inlining). */
 
 static bool is_compare(ingot__binary_op op) { return op >= INGOT__EQ; }
 
 /* ---- loops over contiguous compute buffers, one instance per op ---- */
 
-#define UNARY_CASE(OP, ELEM)                                                                     \
-    case OP:                                                                                     \
-        for (int64_t i = 0; i < n; i++) o[i] = ELEM(OP, a[i]);                                   \
+#define UNARY_CASE(OP, ELEM)                                                                       \
+    case OP:                                                                                       \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            o[i] = ELEM(OP, a[i]);                                                                 \
         break;
 
 static void unary_f32_loop(ingot__unary_op op, float *restrict o, const float *restrict a,
                            int64_t n) {
     switch (op) {
-        UNARY_CASE(INGOT__NEG, unary_f32_elem)
-        UNARY_CASE(INGOT__ABS, unary_f32_elem)
-        UNARY_CASE(INGOT__SQUARE, unary_f32_elem)
-        UNARY_CASE(INGOT__EXP, unary_f32_elem)
-        UNARY_CASE(INGOT__LOG, unary_f32_elem)
-        UNARY_CASE(INGOT__SQRT, unary_f32_elem)
-        UNARY_CASE(INGOT__RSQRT, unary_f32_elem)
-        UNARY_CASE(INGOT__RECIPROCAL, unary_f32_elem)
-        UNARY_CASE(INGOT__TANH, unary_f32_elem)
-        UNARY_CASE(INGOT__SIGMOID, unary_f32_elem)
-        UNARY_CASE(INGOT__SILU, unary_f32_elem)
-        UNARY_CASE(INGOT__GELU, unary_f32_elem)
-        UNARY_CASE(INGOT__GELU_TANH, unary_f32_elem)
-        UNARY_CASE(INGOT__SIN, unary_f32_elem)
-        UNARY_CASE(INGOT__COS, unary_f32_elem)
-        UNARY_CASE(INGOT__SIGN, unary_f32_elem)
-        UNARY_CASE(INGOT__GELU_GRAD, unary_f32_elem)
-        UNARY_CASE(INGOT__GELU_TANH_GRAD, unary_f32_elem)
+        UNARY_CASE(INGOT__NEG, ingot__unary_f32)
+        UNARY_CASE(INGOT__ABS, ingot__unary_f32)
+        UNARY_CASE(INGOT__SQUARE, ingot__unary_f32)
+        UNARY_CASE(INGOT__EXP, ingot__unary_f32)
+        UNARY_CASE(INGOT__LOG, ingot__unary_f32)
+        UNARY_CASE(INGOT__SQRT, ingot__unary_f32)
+        UNARY_CASE(INGOT__RSQRT, ingot__unary_f32)
+        UNARY_CASE(INGOT__RECIPROCAL, ingot__unary_f32)
+        UNARY_CASE(INGOT__TANH, ingot__unary_f32)
+        UNARY_CASE(INGOT__SIGMOID, ingot__unary_f32)
+        UNARY_CASE(INGOT__SILU, ingot__unary_f32)
+        UNARY_CASE(INGOT__GELU, ingot__unary_f32)
+        UNARY_CASE(INGOT__GELU_TANH, ingot__unary_f32)
+        UNARY_CASE(INGOT__SIN, ingot__unary_f32)
+        UNARY_CASE(INGOT__COS, ingot__unary_f32)
+        UNARY_CASE(INGOT__SIGN, ingot__unary_f32)
+        UNARY_CASE(INGOT__GELU_GRAD, ingot__unary_f32)
+        UNARY_CASE(INGOT__GELU_TANH_GRAD, ingot__unary_f32)
     case INGOT__UNARY_COUNT: break;
     }
 }
@@ -147,46 +67,47 @@ static void unary_f32_loop(ingot__unary_op op, float *restrict o, const float *r
 static void unary_i64_loop(ingot__unary_op op, int64_t *restrict o, const int64_t *restrict a,
                            int64_t n) {
     switch (op) {
-        UNARY_CASE(INGOT__NEG, unary_i64_elem)
-        UNARY_CASE(INGOT__ABS, unary_i64_elem)
-        UNARY_CASE(INGOT__SQUARE, unary_i64_elem)
-        UNARY_CASE(INGOT__SIGN, unary_i64_elem)
+        UNARY_CASE(INGOT__NEG, ingot__unary_i64)
+        UNARY_CASE(INGOT__ABS, ingot__unary_i64)
+        UNARY_CASE(INGOT__SQUARE, ingot__unary_i64)
+        UNARY_CASE(INGOT__SIGN, ingot__unary_i64)
     default: break;
     }
 }
 
-#define BINARY_CASE(OP, ELEM)                                                                    \
-    case OP:                                                                                     \
-        for (int64_t i = 0; i < n; i++) o[i] = ELEM(OP, a[i], b[i]);                             \
+#define BINARY_CASE(OP, ELEM)                                                                      \
+    case OP:                                                                                       \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            o[i] = ELEM(OP, a[i], b[i]);                                                           \
         break;
 
 /* Arithmetic (T = float or int64, suffix f32 or i64) and comparisons into
  * bytes, generated for both compute types. */
-#define BINARY_LOOPS(T, SUF)                                                                     \
-    static void binary_##SUF##_loop(ingot__binary_op op, T *restrict o, const T *restrict a,     \
-                                    const T *restrict b, int64_t n) {                            \
-        switch (op) {                                                                            \
-            BINARY_CASE(INGOT__ADD, binary_##SUF##_elem)                                         \
-            BINARY_CASE(INGOT__SUB, binary_##SUF##_elem)                                         \
-            BINARY_CASE(INGOT__MUL, binary_##SUF##_elem)                                         \
-            BINARY_CASE(INGOT__DIV, binary_##SUF##_elem)                                         \
-            BINARY_CASE(INGOT__POW, binary_##SUF##_elem)                                         \
-            BINARY_CASE(INGOT__MAXIMUM, binary_##SUF##_elem)                                     \
-            BINARY_CASE(INGOT__MINIMUM, binary_##SUF##_elem)                                     \
-        default: break;                                                                          \
-        }                                                                                        \
-    }                                                                                            \
-    static void compare_##SUF##_loop(ingot__binary_op op, uint8_t *restrict o,                   \
-                                     const T *restrict a, const T *restrict b, int64_t n) {      \
-        switch (op) {                                                                            \
-            BINARY_CASE(INGOT__EQ, COMPARE_ELEM)                                                 \
-            BINARY_CASE(INGOT__NE, COMPARE_ELEM)                                                 \
-            BINARY_CASE(INGOT__LT, COMPARE_ELEM)                                                 \
-            BINARY_CASE(INGOT__LE, COMPARE_ELEM)                                                 \
-            BINARY_CASE(INGOT__GT, COMPARE_ELEM)                                                 \
-            BINARY_CASE(INGOT__GE, COMPARE_ELEM)                                                 \
-        default: break;                                                                          \
-        }                                                                                        \
+#define BINARY_LOOPS(T, SUF)                                                                       \
+    static void binary_##SUF##_loop(ingot__binary_op op, T *restrict o, const T *restrict a,       \
+                                    const T *restrict b, int64_t n) {                              \
+        switch (op) {                                                                              \
+            BINARY_CASE(INGOT__ADD, ingot__binary_##SUF)                                           \
+            BINARY_CASE(INGOT__SUB, ingot__binary_##SUF)                                           \
+            BINARY_CASE(INGOT__MUL, ingot__binary_##SUF)                                           \
+            BINARY_CASE(INGOT__DIV, ingot__binary_##SUF)                                           \
+            BINARY_CASE(INGOT__POW, ingot__binary_##SUF)                                           \
+            BINARY_CASE(INGOT__MAXIMUM, ingot__binary_##SUF)                                       \
+            BINARY_CASE(INGOT__MINIMUM, ingot__binary_##SUF)                                       \
+        default: break;                                                                            \
+        }                                                                                          \
+    }                                                                                              \
+    static void compare_##SUF##_loop(ingot__binary_op op, uint8_t *restrict o,                     \
+                                     const T *restrict a, const T *restrict b, int64_t n) {        \
+        switch (op) {                                                                              \
+            BINARY_CASE(INGOT__EQ, INGOT__COMPARE)                                                 \
+            BINARY_CASE(INGOT__NE, INGOT__COMPARE)                                                 \
+            BINARY_CASE(INGOT__LT, INGOT__COMPARE)                                                 \
+            BINARY_CASE(INGOT__LE, INGOT__COMPARE)                                                 \
+            BINARY_CASE(INGOT__GT, INGOT__COMPARE)                                                 \
+            BINARY_CASE(INGOT__GE, INGOT__COMPARE)                                                 \
+        default: break;                                                                            \
+        }                                                                                          \
     }
 
 BINARY_LOOPS(float, f32)
@@ -200,20 +121,24 @@ static const float *load_f32(float *buf, const char *p, ingot_dtype dt, int64_t 
     if (dt == INGOT_F32) {
         const float *s = (const float *)p;
         if (stride == 1) return s;
-        for (int64_t i = 0; i < n; i++) buf[i] = s[i * stride];
+        for (int64_t i = 0; i < n; i++)
+            buf[i] = s[i * stride];
     } else {
         const uint16_t *s = (const uint16_t *)p;
         if (dt == INGOT_F16) {
-            for (int64_t i = 0; i < n; i++) buf[i] = ingot__f16_to_f32(s[i * stride]);
+            for (int64_t i = 0; i < n; i++)
+                buf[i] = ingot__f16_to_f32(s[i * stride]);
         } else {
-            for (int64_t i = 0; i < n; i++) buf[i] = ingot__bf16_to_f32(s[i * stride]);
+            for (int64_t i = 0; i < n; i++)
+                buf[i] = ingot__bf16_to_f32(s[i * stride]);
         }
     }
     return buf;
 }
 
-#define LOAD_INT(T)                                                                              \
-    for (int64_t i = 0; i < n; i++) buf[i] = ((const T *)p)[i * stride];                         \
+#define LOAD_INT(T)                                                                                \
+    for (int64_t i = 0; i < n; i++)                                                                \
+        buf[i] = ((const T *)p)[i * stride];                                                       \
     break;
 
 /* n integer (or bool) elements as int64 into buf. */
@@ -238,21 +163,25 @@ static const int64_t *load_i64(int64_t *buf, const char *p, ingot_dtype dt, int6
 static void store_f32(char *o, ingot_dtype dt, const float *v, int64_t n) {
     uint16_t *d = (uint16_t *)o;
     if (dt == INGOT_F16) {
-        for (int64_t i = 0; i < n; i++) d[i] = ingot__f32_to_f16(v[i]);
+        for (int64_t i = 0; i < n; i++)
+            d[i] = ingot__f32_to_f16(v[i]);
     } else if (dt == INGOT_BF16) {
-        for (int64_t i = 0; i < n; i++) d[i] = ingot__f32_to_bf16(v[i]);
+        for (int64_t i = 0; i < n; i++)
+            d[i] = ingot__f32_to_bf16(v[i]);
     }
 }
 
-#define STORE_INT(T)                                                                             \
-    for (int64_t i = 0; i < n; i++) ((T *)o)[i] = (T)(uint64_t)v[i];                             \
+#define STORE_INT(T)                                                                               \
+    for (int64_t i = 0; i < n; i++)                                                                \
+        ((T *)o)[i] = (T)(uint64_t)v[i];                                                           \
     break;
 
 /* Stores n int64 values truncated to dt's width (bool: value != 0). */
 static void store_i64(char *o, ingot_dtype dt, const int64_t *v, int64_t n) {
     switch (dt) {
     case INGOT_BOOL:
-        for (int64_t i = 0; i < n; i++) ((uint8_t *)o)[i] = v[i] != 0;
+        for (int64_t i = 0; i < n; i++)
+            ((uint8_t *)o)[i] = v[i] != 0;
         break;
     case INGOT_U8:
     case INGOT_I8: STORE_INT(uint8_t)
@@ -267,8 +196,9 @@ static void store_i64(char *o, ingot_dtype dt, const int64_t *v, int64_t n) {
 
 /* True for every element that is not zero (NaN counts as nonzero): the sign
  * bit of floats is ignored, any other bit set makes it true. */
-#define COND_BITS(T, MASK)                                                                       \
-    for (int64_t i = 0; i < n; i++) c[i] = (((const T *)p)[i * stride] & (MASK)) != 0;          \
+#define COND_BITS(T, MASK)                                                                         \
+    for (int64_t i = 0; i < n; i++)                                                                \
+        c[i] = (((const T *)p)[i * stride] & (MASK)) != 0;                                         \
     break;
 
 static void load_cond(uint8_t *c, const char *p, ingot_dtype dt, int64_t stride, int64_t n) {
@@ -286,9 +216,9 @@ static void load_cond(uint8_t *c, const char *p, ingot_dtype dt, int64_t stride,
     }
 }
 
-#define SELECT(T)                                                                                \
-    for (int64_t i = 0; i < n; i++)                                                              \
-        ((T *)o)[i] = c[i] ? ((const T *)a)[i * sa] : ((const T *)b)[i * sb];                    \
+#define SELECT(T)                                                                                  \
+    for (int64_t i = 0; i < n; i++)                                                                \
+        ((T *)o)[i] = c[i] ? ((const T *)a)[i * sa] : ((const T *)b)[i * sb];                      \
     break;
 
 static void select_elems(char *o, const uint8_t *c, const char *a, int64_t sa, const char *b,
@@ -330,7 +260,8 @@ static void ew_segment(const ew_ctx *c, char *const *p, const int64_t *s, int64_
         int64_t m = n - done < CHUNK ? n - done : CHUNK;
         char *o = p[0] + done * (int64_t)c->esize[0];
         const char *q[MAX_OPS];
-        for (int k = 1; k < c->nops; k++) q[k] = p[k] + done * s[k] * (int64_t)c->esize[k];
+        for (int k = 1; k < c->nops; k++)
+            q[k] = p[k] + done * s[k] * (int64_t)c->esize[k];
         if (c->kind == KIND_WHERE) {
             load_cond(cbuf, q[1], c->dtype[1], s[1], m);
             select_elems(o, cbuf, q[2], s[2], q[3], s[3], c->esize[0], m);
@@ -434,7 +365,8 @@ static void ew_setup(ew_ctx *c, ew_kind k, int op, ingot_array *out, const ingot
     if (c->ndim == 0) { /* a single element */
         c->ndim = 1;
         c->shape[0] = 1;
-        for (int i = 0; i < c->nops; i++) c->strides[i][0] = 1;
+        for (int i = 0; i < c->nops; i++)
+            c->strides[i][0] = 1;
     }
 }
 

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "backend/cuda/cuda_map.cuh"
+#include "backend/elem.h"
 
 // fn(std::integral_constant<E, v>{}) for the runtime value v of an enum,
 // one of 0 .. N - 1; INTERNAL for a value outside.
@@ -25,102 +26,21 @@ static ingot_status dispatch_enum(E v, std::integer_sequence<int, K...>, Fn &&fn
     return found ? st : ingot__error(INGOT_ERR_INTERNAL, "cuda: invalid op %d", (int)v);
 }
 
-// ---- per-element math, as the CPU's *_elem functions ----
+// ---- per-element math: backend/elem.h, shared with the CPU ----
 
 template <ingot__unary_op OP> __device__ inline float unary_f32(float x) {
-    const float sqrt1_2 = (float)0.70710678118654752440;
-    const float inv_sqrt_2pi = 0.3989422804014327f;
-    const float k = 0.7978845608028654f; // sqrt(2/pi)
-    const float c = 0.044715f;
-    switch (OP) {
-    case INGOT__NEG: return -x;
-    case INGOT__ABS: return fabsf(x);
-    case INGOT__SQUARE: return x * x;
-    case INGOT__EXP: return expf(x);
-    case INGOT__LOG: return logf(x);
-    case INGOT__SQRT: return sqrtf(x);
-    case INGOT__RSQRT: return 1.0f / sqrtf(x);
-    case INGOT__RECIPROCAL: return 1.0f / x;
-    case INGOT__TANH: return tanhf(x);
-    case INGOT__SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case INGOT__SILU: return x / (1.0f + expf(-x));
-    case INGOT__GELU: return 0.5f * x * (1.0f + erff(x * sqrt1_2));
-    case INGOT__GELU_TANH: return 0.5f * x * (1.0f + tanhf(k * (x + c * x * x * x)));
-    case INGOT__SIN: return sinf(x);
-    case INGOT__COS: return cosf(x);
-    case INGOT__SIGN: return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x); // keeps 0, -0, NaN
-    case INGOT__GELU_GRAD:
-        return 0.5f * (1.0f + erff(x * sqrt1_2)) + x * inv_sqrt_2pi * expf(-0.5f * x * x);
-    case INGOT__GELU_TANH_GRAD: {
-        float t = tanhf(k * (x + c * x * x * x));
-        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * c * x * x);
-    }
-    case INGOT__UNARY_COUNT: break;
-    }
-    return x;
+    return ingot__unary_f32(OP, x);
+}
+
+template <ingot__binary_op OP> __device__ inline float arith_f32(float x, float y) {
+    return ingot__binary_f32(OP, x, y);
 }
 
 static bool unary_keeps_integers(ingot__unary_op op) {
     return op == INGOT__NEG || op == INGOT__ABS || op == INGOT__SQUARE || op == INGOT__SIGN;
 }
 
-// The unary ops that keep integers (others are rejected before the launch).
-__device__ inline int64_t unary_i64(ingot__unary_op op, int64_t x) {
-    uint64_t u = (uint64_t)x;
-    switch (op) {
-    case INGOT__NEG: return (int64_t)(0u - u);
-    case INGOT__ABS: return x < 0 ? (int64_t)(0u - u) : x;
-    case INGOT__SQUARE: return (int64_t)(u * u);
-    case INGOT__SIGN: return (x > 0) - (x < 0);
-    default: return x;
-    }
-}
-
-// Arithmetic in f32.
-template <ingot__binary_op OP> __device__ inline float arith_f32(float x, float y) {
-    if constexpr (OP == INGOT__ADD)
-        return x + y;
-    else if constexpr (OP == INGOT__SUB)
-        return x - y;
-    else if constexpr (OP == INGOT__MUL)
-        return x * y;
-    else if constexpr (OP == INGOT__DIV)
-        return x / y;
-    else if constexpr (OP == INGOT__POW)
-        return powf(x, y);
-    else if constexpr (OP == INGOT__MAXIMUM)
-        return x != x ? x : (x >= y ? x : y); // NaN wins, ties give x
-    else
-        return x != x ? x : (x <= y ? x : y); // INGOT__MINIMUM
-}
-
-// Arithmetic in int64, wrapping as uint64 (div and pow are rejected before
-// the launch).
-__device__ inline int64_t arith_i64(ingot__binary_op op, int64_t x, int64_t y) {
-    switch (op) {
-    case INGOT__ADD: return (int64_t)((uint64_t)x + (uint64_t)y);
-    case INGOT__SUB: return (int64_t)((uint64_t)x - (uint64_t)y);
-    case INGOT__MUL: return (int64_t)((uint64_t)x * (uint64_t)y);
-    case INGOT__MAXIMUM: return x >= y ? x : y;
-    case INGOT__MINIMUM: return x <= y ? x : y;
-    default: return 0;
-    }
-}
-
 static bool is_compare(ingot__binary_op op) { return op >= INGOT__EQ; }
-
-// Comparisons in a compute type, float or int64_t (NaN makes all but NE
-// false).
-template <class T> __device__ inline bool compare_elem(ingot__binary_op op, T x, T y) {
-    switch (op) {
-    case INGOT__EQ: return x == y;
-    case INGOT__NE: return x != y;
-    case INGOT__LT: return x < y;
-    case INGOT__LE: return x <= y;
-    case INGOT__GT: return x > y;
-    default: return x >= y; // INGOT__GE
-    }
-}
 
 // An element in its compute type: float dtypes as f32, integers and bool
 // as int64 (bool's raw byte, as the CPU's chunk loads).
@@ -143,7 +63,7 @@ template <ingot__unary_op OP, ingot_dtype D> struct unary_float_fn {
 template <ingot_dtype D> struct unary_int_fn {
     using T = ingot__cu_t<D>;
     ingot__unary_op op;
-    __device__ T operator()(T x) const { return ingot__cu_from_i64<D>(unary_i64(op, x)); }
+    __device__ T operator()(T x) const { return ingot__cu_from_i64<D>(ingot__unary_i64(op, x)); }
 };
 
 template <ingot__binary_op OP, ingot_dtype D> struct arith_float_fn {
@@ -156,7 +76,9 @@ template <ingot__binary_op OP, ingot_dtype D> struct arith_float_fn {
 template <ingot_dtype D> struct arith_int_fn {
     using T = ingot__cu_t<D>;
     ingot__binary_op op;
-    __device__ T operator()(T x, T y) const { return ingot__cu_from_i64<D>(arith_i64(op, x, y)); }
+    __device__ T operator()(T x, T y) const {
+        return ingot__cu_from_i64<D>(ingot__binary_i64(op, x, y));
+    }
 };
 
 // Gives bool's 0/1.
@@ -164,7 +86,7 @@ template <ingot_dtype D> struct compare_fn {
     using T = ingot__cu_t<D>;
     ingot__binary_op op;
     __device__ uint8_t operator()(T x, T y) const {
-        return compare_elem(op, compute_value<D>(x), compute_value<D>(y));
+        return INGOT__COMPARE(op, compute_value<D>(x), compute_value<D>(y));
     }
 };
 
