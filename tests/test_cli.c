@@ -260,6 +260,20 @@ static void test_bench_and_random_model(void **state) {
     assert_int_equal(r.code, 0);
     assert_non_null(strstr(r.out, "vocabulary      151936"));
     run_free(&r);
+    /* a Gemma 3 shape: the loader takes the config it writes, and decoding
+     * runs past the sliding window of 8 (through the ring) */
+    r = run("random-model --shape gemma3-tiny '%s/gemma'", g_tmp);
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = run("info --model '%s/gemma'", g_tmp);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "model type      gemma3_text"));
+    assert_non_null(strstr(r.out, "sliding window  8"));
+    run_free(&r);
+    r = run("bench --model '%s/gemma' -p 5 -n 20 -r 1", g_tmp);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "tg20"));
+    run_free(&r);
     r = run("bench --model '%s/qwen3_tied_f32' -p 8 -n 4 -r 2 --json", g_models);
     assert_int_equal(r.code, 0);
     json_t *j = json_loads(r.out, 0, NULL);

@@ -1,5 +1,6 @@
-/* ingot random-model: writes a Hugging Face model folder of the Qwen3
- * architecture with seeded random weights (for the demo and benchmarks). */
+/* ingot random-model: writes a Hugging Face model folder of the Qwen3 or
+ * Gemma 3 architecture with seeded random weights (for the demo and
+ * benchmarks). */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -11,36 +12,47 @@
 #include "cli.h"
 #include "options.h"
 
-/* Shapes of ../shared/reference/model-shapes.json (Qwen3 family), and a tiny
- * one with the real vocabulary for the bundled demo. */
+/* Shapes of ../shared/reference/model-shapes.json, a tiny Qwen3 one with the
+ * real vocabulary for the bundled demo, and a tiny Gemma 3 one (window 8) for
+ * tests. Gemma 3 shapes add a sliding
+ * window on five layers of six, query_pre_attn_scalar and linear rope
+ * scaling of the global layers (0: none). */
 typedef struct model_shape {
     const char *name;
     int64_t hidden, intermediate, layers, heads, kv_heads, head_dim, vocab, context;
-    bool tied;
+    bool tied, gemma;
+    int64_t window, query_pre_attn_scalar;
+    double rope_linear;
 } model_shape;
 
 static const model_shape shapes[] = {
-    {"qwen3-0.6b", 1024, 3072, 28, 16, 8, 128, 151936, 40960, true},
-    {"qwen3-1.7b", 2048, 6144, 28, 16, 8, 128, 151936, 40960, true},
-    {"qwen3-8b", 4096, 12288, 36, 32, 8, 128, 151936, 40960, false},
-    {"tiny", 64, 192, 2, 4, 2, 32, 151936, 40960, true},
+    {"qwen3-0.6b", 1024, 3072, 28, 16, 8, 128, 151936, 40960, true, false, 0, 0, 0},
+    {"qwen3-1.7b", 2048, 6144, 28, 16, 8, 128, 151936, 40960, true, false, 0, 0, 0},
+    {"qwen3-8b", 4096, 12288, 36, 32, 8, 128, 151936, 40960, false, false, 0, 0, 0},
+    {"gemma3-1b", 1152, 6912, 26, 4, 1, 256, 262144, 32768, true, true, 512, 256, 0},
+    {"gemma3-4b-text", 2560, 10240, 34, 8, 4, 256, 262208, 131072, true, true, 1024, 256, 8},
+    {"tiny", 64, 192, 2, 4, 2, 32, 151936, 40960, true, false, 0, 0, 0},
+    {"gemma3-tiny", 64, 192, 7, 2, 1, 32, 262144, 4096, true, true, 8, 32, 8},
 };
 
-/* Qwen3's special tokens: <|endoftext|>, <|im_end|>. */
+/* Special tokens: Qwen3's <|endoftext|> and <|im_end|>; Gemma 3's <bos>,
+ * <eos> and <end_of_turn>. */
 #define QWEN3_BOS 151643
 #define QWEN3_EOS 151645
+#define GEMMA3_BOS 2
+#define GEMMA3_EOS 1
+#define GEMMA3_EOT 106
 
 static int usage(FILE *f, int code) {
-    fprintf(f,
-            "usage: ingot random-model --shape NAME [--tokenizer DIR] [--dtype D] [--seed S] "
-            "OUT\n\n"
-            "Writes the folder OUT (created; its parent must exist) holding a Qwen3-architecture\n"
-            "model with random weights: config.json, generation_config.json and\n"
-            "model.safetensors, plus tokenizer.json and tokenizer_config.json copied from the\n"
-            "tokenizer folder DIR when given. Matrices are N(0, 0.02) from the seed, norms are\n"
-            "ones: the same seed writes the same bytes. The text such a model generates is\n"
-            "meaningless; it serves demos and speed measurements.\n\n"
-            "  --shape NAME       ");
+    fprintf(f, "usage: ingot random-model --shape NAME [--tokenizer DIR] [--dtype D] [--seed S] "
+               "OUT\n\n"
+               "Writes the folder OUT (created; its parent must exist) holding a Qwen3- or Gemma\n"
+               "3-architecture model with random weights: config.json, generation_config.json and\n"
+               "model.safetensors, plus tokenizer.json and tokenizer_config.json copied from the\n"
+               "tokenizer folder DIR when given. Matrices are N(0, 0.02) from the seed, norms are\n"
+               "ones: the same seed writes the same bytes. The text such a model generates is\n"
+               "meaningless; it serves demos and speed measurements.\n\n"
+               "  --shape NAME       ");
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         fprintf(f, i ? ", %s" : "%s", shapes[i].name);
     fprintf(f, "\n"
@@ -123,6 +135,8 @@ static ingot_status plan_weights(weights *w, const model_shape *sh) {
         } layer[] = {
             {"input_layernorm.weight", h, 0},
             {"post_attention_layernorm.weight", h, 0},
+            {sh->gemma ? "pre_feedforward_layernorm.weight" : NULL, h, 0},
+            {sh->gemma ? "post_feedforward_layernorm.weight" : NULL, h, 0},
             {"self_attn.q_proj.weight", q, h},
             {"self_attn.k_proj.weight", kv, h},
             {"self_attn.v_proj.weight", kv, h},
@@ -134,6 +148,7 @@ static ingot_status plan_weights(weights *w, const model_shape *sh) {
             {"mlp.down_proj.weight", h, sh->intermediate},
         };
         for (size_t i = 0; i < sizeof layer / sizeof *layer && !s; i++) {
+            if (!layer[i].suffix) continue;
             char name[128];
             snprintf(name, sizeof name, "model.layers.%" PRId64 ".%s", l, layer[i].suffix);
             s = add_tensor(w, name, layer[i].d0, layer[i].d1);
@@ -205,7 +220,7 @@ static ingot_status fill_weights(weights *w) {
 /* Makes the weights of shape sh and saves them to path; prints the error and
  * returns 1 on failure. */
 static int write_weights(const char *path, const model_shape *sh, ingot_dtype dt, uint64_t seed) {
-    size_t cap = 3 + 11 * (size_t)sh->layers;
+    size_t cap = 3 + 13 * (size_t)sh->layers;
     weights w = {.dtype = dt, .seed = seed, .mu = PTHREAD_MUTEX_INITIALIZER};
     ingot_clear_error();
     w.names = calloc(cap, sizeof *w.names);
@@ -229,14 +244,8 @@ static int write_weights(const char *path, const model_shape *sh, ingot_dtype dt
     return s != INGOT_OK;
 }
 
-static int write_config(const char *out, const model_shape *sh, const char *dtype_name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", out);
-    FILE *f = fopen(path, "w");
-    if (!f) return 1;
-    const char *torch_dtype = !strcmp(dtype_name, "bf16")  ? "bfloat16"
-                              : !strcmp(dtype_name, "f16") ? "float16"
-                                                           : "float32";
+/* config.json's body for a Qwen3 shape. */
+static void qwen3_config(FILE *f, const model_shape *sh, const char *torch_dtype) {
     fprintf(f,
             "{\n  \"architectures\": [\"Qwen3ForCausalLM\"],\n  \"model_type\": \"qwen3\",\n"
             "  \"attention_bias\": false,\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d,\n"
@@ -251,14 +260,57 @@ static int write_config(const char *out, const model_shape *sh, const char *dtyp
             QWEN3_BOS, QWEN3_EOS, sh->head_dim, sh->hidden, sh->intermediate, sh->context,
             sh->heads, sh->layers, sh->kv_heads, sh->tied ? "true" : "false", torch_dtype,
             sh->vocab);
+}
+
+/* config.json's body for a Gemma 3 shape (the Hub's form). */
+static void gemma3_config(FILE *f, const model_shape *sh, const char *torch_dtype) {
+    char scaling[96] = "null";
+    if (sh->rope_linear > 0)
+        snprintf(scaling, sizeof scaling, "{\"rope_type\": \"linear\", \"factor\": %.1f}",
+                 sh->rope_linear);
+    fprintf(f,
+            "{\n  \"architectures\": [\"Gemma3ForCausalLM\"],\n  \"model_type\": \"gemma3_text\",\n"
+            "  \"attention_bias\": false,\n  \"attn_logit_softcapping\": null,\n"
+            "  \"bos_token_id\": %d,\n  \"eos_token_id\": [%d, %d],\n  \"pad_token_id\": 0,\n"
+            "  \"final_logit_softcapping\": null,\n  \"head_dim\": %" PRId64 ",\n"
+            "  \"hidden_activation\": \"gelu_pytorch_tanh\",\n  \"hidden_size\": %" PRId64 ",\n"
+            "  \"intermediate_size\": %" PRId64 ",\n  \"max_position_embeddings\": %" PRId64 ",\n"
+            "  \"num_attention_heads\": %" PRId64 ",\n  \"num_hidden_layers\": %" PRId64 ",\n"
+            "  \"num_key_value_heads\": %" PRId64 ",\n  \"query_pre_attn_scalar\": %" PRId64 ",\n"
+            "  \"rms_norm_eps\": 1e-06,\n  \"rope_local_base_freq\": 10000.0,\n"
+            "  \"rope_scaling\": %s,\n  \"rope_theta\": 1000000.0,\n"
+            "  \"sliding_window\": %" PRId64 ",\n  \"sliding_window_pattern\": 6,\n"
+            "  \"tie_word_embeddings\": %s,\n  \"torch_dtype\": \"%s\",\n"
+            "  \"vocab_size\": %" PRId64 "\n}\n",
+            GEMMA3_BOS, GEMMA3_EOS, GEMMA3_EOT, sh->head_dim, sh->hidden, sh->intermediate,
+            sh->context, sh->heads, sh->layers, sh->kv_heads, sh->query_pre_attn_scalar, scaling,
+            sh->window, sh->tied ? "true" : "false", torch_dtype, sh->vocab);
+}
+
+static int write_config(const char *out, const model_shape *sh, const char *dtype_name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", out);
+    FILE *f = fopen(path, "w");
+    if (!f) return 1;
+    const char *torch_dtype = !strcmp(dtype_name, "bf16")  ? "bfloat16"
+                              : !strcmp(dtype_name, "f16") ? "float16"
+                                                           : "float32";
+    (sh->gemma ? gemma3_config : qwen3_config)(f, sh, torch_dtype);
     int bad = ferror(f);
     bad |= fclose(f) != 0;
     snprintf(path, sizeof path, "%s/generation_config.json", out);
     f = bad ? NULL : fopen(path, "w");
     if (!f) return 1;
-    fprintf(
-        f, "{\n  \"bos_token_id\": %d,\n  \"eos_token_id\": [%d, %d],\n  \"do_sample\": false\n}\n",
-        QWEN3_BOS, QWEN3_EOS, QWEN3_BOS);
+    if (sh->gemma)
+        fprintf(f,
+                "{\n  \"bos_token_id\": %d,\n  \"eos_token_id\": [%d, %d],\n"
+                "  \"do_sample\": false\n}\n",
+                GEMMA3_BOS, GEMMA3_EOS, GEMMA3_EOT);
+    else
+        fprintf(f,
+                "{\n  \"bos_token_id\": %d,\n  \"eos_token_id\": [%d, %d],\n"
+                "  \"do_sample\": false\n}\n",
+                QWEN3_BOS, QWEN3_EOS, QWEN3_BOS);
     bad = ferror(f);
     return (fclose(f) != 0) | bad;
 }
