@@ -253,7 +253,10 @@ static void test_classify(void **state) {
 
 static void test_bench_and_random_model(void **state) {
     (void)state;
-    run_result r = run("random-model --shape tiny --seed 3 '%s/tiny'", g_tmp);
+    run_result r = run("random-model --shape tiny --seed 3 '%s/new/parents/tiny'", g_tmp);
+    assert_int_equal(r.code, 0); /* missing parents are created */
+    run_free(&r);
+    r = run("random-model --shape tiny --seed 3 '%s/tiny'", g_tmp);
     assert_int_equal(r.code, 0);
     run_free(&r);
     r = run("info --model '%s/tiny'", g_tmp);

@@ -46,7 +46,7 @@ static const model_shape shapes[] = {
 static int usage(FILE *f, int code) {
     fprintf(f, "usage: ingot random-model --shape NAME [--tokenizer DIR] [--dtype D] [--seed S] "
                "OUT\n\n"
-               "Writes the folder OUT (created; its parent must exist) holding a Qwen3- or Gemma\n"
+               "Writes the folder OUT (created with its parents) holding a Qwen3- or Gemma\n"
                "3-architecture model with random weights: config.json, generation_config.json and\n"
                "model.safetensors, plus tokenizer.json and tokenizer_config.json copied from the\n"
                "tokenizer folder DIR when given. Matrices are N(0, 0.02) from the seed, norms are\n"
@@ -338,6 +338,24 @@ static int copy_file(const char *dir, const char *out, const char *name, bool re
     return bad;
 }
 
+/* mkdir -p: creates path and its missing parents; 0, or -1 with errno. */
+static int make_dirs(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) {
+        errno = n ? ENAMETOOLONG : ENOENT;
+        return -1;
+    }
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
+}
+
 int cli_random_model(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return usage(stdout, 0);
     const char *shape_name = NULL, *tok_dir = NULL, *dtype_name = "bf16", *out = NULL;
@@ -365,7 +383,7 @@ int cli_random_model(int argc, char **argv) {
     if (dt == INGOT_DTYPE_COUNT)
         return cli_usage_error("random-model", "--dtype must be bf16, f16 or f32, got '%s'",
                                dtype_name);
-    if (mkdir(out, 0777) && errno != EEXIST) {
+    if (make_dirs(out)) {
         fprintf(stderr, "ingot random-model: cannot create %s: %s\n", out, strerror(errno));
         return 1;
     }
