@@ -65,7 +65,9 @@ static ingot_status norm(ingot_array **x, const ingot_array *w, const ingot_mode
     return replace(x, st, y);
 }
 
-/* [B, T, H * D] projection -> [B, H, T, D] heads, normed (q/k) and rotated. */
+/* [B, T, H * D] projection -> [B, H, T, D] heads, normed (q/k) and rotated
+ * (then contiguous: rope writes a new array); unrotated heads (v) stay a
+ * transposed view, which the cache writes and sdpa read as they are. */
 static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h,
                           const ingot_array *w, const ingot_array *b, const ingot_array *qk_norm,
                           int64_t n_heads, bool rotate, const ingot_array *freqs) {
@@ -80,7 +82,6 @@ static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h
         ingot_rope_options ro = {.freqs = freqs, .positions = s->positions};
         st = replace(&x, ingot_rope(&y, x, &ro), y);
     }
-    if (!st) st = replace(&x, ingot_contiguous(&y, x), y);
     *out = x;
     return st;
 }
