@@ -28,6 +28,7 @@
 // over the query heads of its group and the queries in ascending order. No
 // element is accumulated by two warps, so the results are deterministic.
 #include <math.h>
+#include <mma.h>
 
 #include "backend/cuda/cuda_internal.h"
 
@@ -393,6 +394,233 @@ __global__ void __launch_bounds__(THREADS) sdpa_combine_kernel(fwd_args f) {
     }
 }
 
+// ---- forward, tensor-core path ----
+//
+// f16/bf16 with D = Dv in {64, 128, 256} and at least TC_ROWS rows per
+// (b, kv head) (prefill): a block of TC_WARPS warps takes TC_ROWS rows of
+// (b, kv head), 16 a warp, stages them once and walks the keys in tiles of
+// TC_KEYS staged in shared memory. S = Q K^T comes from WMMA (16x16x16: the
+// products are exact, the sums f32) into shared memory, where two lanes a row
+// apply the scale, the masks and the online softmax in f32 as the other paths
+// do. P is split into hi + lo in the input dtype (P - hi - lo is ~2^-16 P), so
+// P V on tensor cores (two products, lo's scaled) keeps the probabilities' f32
+// precision.
+// The f32 output rows live in shared memory, rescaled by the lanes.
+
+namespace wm = nvcuda::wmma;
+constexpr int TC_WARPS = 4, TC_ROWS = 16 * TC_WARPS, TC_KEYS = 64;
+// P_lo is stored times this (exact: a power of two), so that in f16 it is a
+// normal number, not a subnormal that the tensor cores may not keep.
+constexpr float TC_LO_SCALE = 4096.0f;
+
+template <typename T> __device__ T tc_from_f32(float x);
+template <> __device__ __half tc_from_f32<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __nv_bfloat16 tc_from_f32<__nv_bfloat16>(float x) {
+    return __float2bfloat16_rn(x);
+}
+
+// Shared-memory layout of the tensor-core kernel for head dim D (bytes; every
+// region 128-byte aligned): q, k, v [TC_ROWS or TC_KEYS, D + 8] T; per warp
+// s [16, TC_KEYS + 4] f32, p_hi and p_lo [16, TC_KEYS + 8] T, o [16, D + 4]
+// f32 and alpha [16] f32. The row pads keep WMMA's 32-byte alignment and
+// spread the banks.
+struct tc_smem {
+    int ldq, lds, ldp, ldo;
+    size_t q, k, v, s, phi, plo, o, alpha, bytes;
+    __host__ __device__ tc_smem(int D, int tsize)
+        : ldq(D + 8), lds(TC_KEYS + 4), ldp(TC_KEYS + 8), ldo(D + 4) {
+        size_t at = 0;
+        auto take = [&](size_t n) {
+            size_t here = at;
+            at += (n + 127) / 128 * 128;
+            return here;
+        };
+        q = take((size_t)TC_ROWS * ldq * tsize);
+        k = take((size_t)TC_KEYS * ldq * tsize);
+        v = take((size_t)TC_KEYS * ldq * tsize);
+        s = take((size_t)TC_WARPS * 16 * lds * 4);
+        phi = take((size_t)TC_WARPS * 16 * ldp * tsize);
+        plo = take((size_t)TC_WARPS * 16 * ldp * tsize);
+        o = take((size_t)TC_WARPS * 16 * ldo * 4);
+        alpha = take((size_t)TC_WARPS * 16 * 4);
+        bytes = at;
+    }
+};
+
+// Stages n rows of D elements of x (row r at row_off(r), element stride cs)
+// into dst ([rows, ld]); rows n .. rows - 1 become zeros. vec: cs is 1 and
+// every row start is 8-element aligned, so 16-byte loads serve.
+template <typename T, int D, typename RowOff>
+__device__ void tc_stage(T *dst, int ld, int rows, const T *x, RowOff row_off, int64_t cs, int n,
+                         bool vec) {
+    if (vec) {
+        for (int e = threadIdx.x; e < rows * (D / 8); e += blockDim.x) {
+            const int r = e / (D / 8), d = e % (D / 8) * 8;
+            uint4 u = make_uint4(0, 0, 0, 0);
+            if (r < n) u = *(const uint4 *)(x + row_off(r) + d);
+            *(uint4 *)(dst + r * ld + d) = u;
+        }
+        return;
+    }
+    for (int e = threadIdx.x; e < rows * D; e += blockDim.x) {
+        const int r = e / D, d = e % D;
+        dst[r * ld + d] = r < n ? x[row_off(r) + d * cs] : tc_from_f32<T>(0.0f);
+    }
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(TC_WARPS * 32) sdpa_tc_kernel(fwd_args f) {
+    extern __shared__ __align__(128) unsigned char tc_mem[];
+    const dims &a = f.a;
+    const tc_smem L(D, sizeof(T));
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    T *qs = (T *)(tc_mem + L.q), *ks = (T *)(tc_mem + L.k), *vs = (T *)(tc_mem + L.v);
+    float *ss = (float *)(tc_mem + L.s) + warp * 16 * L.lds;
+    T *phi = (T *)(tc_mem + L.phi) + warp * 16 * L.ldp;
+    T *plo = (T *)(tc_mem + L.plo) + warp * 16 * L.ldp;
+    float *os = (float *)(tc_mem + L.o) + warp * 16 * L.ldo;
+    float *alpha = (float *)(tc_mem + L.alpha) + warp * 16;
+    const int64_t R = a.group * a.Tq, ntiles = (R + TC_ROWS - 1) / TC_ROWS;
+    const int64_t nblocks = a.B * a.Hkv * ntiles;
+    const int my_row = lane / 2, half = lane % 2; // a lane pair a row, half the keys each
+    for (int64_t bid = blockIdx.x; bid < nblocks; bid += gridDim.x) {
+        const int64_t tile = bid % ntiles, bh = bid / ntiles, b = bh / a.Hkv, hk = bh % a.Hkv;
+        const int64_t r0 = tile * TC_ROWS, nrows = R - r0 < TC_ROWS ? R - r0 : TC_ROWS;
+        // The keys any row of the tile sees (all queries when it spans heads).
+        const int64_t rl = r0 + nrows - 1;
+        const bool span = r0 / a.Tq != rl / a.Tq;
+        int64_t lo, hi, unused;
+        key_range(a, b, span ? 0 : r0 % a.Tq, lo, unused);
+        key_range(a, b, span ? a.Tq - 1 : rl % a.Tq, unused, hi);
+        __syncthreads(); // the previous tile's rows are written out
+        tc_stage<T, D>(qs, L.ldq, TC_ROWS, (const T *)f.q, [&](int r) {
+            const int64_t rr = r0 + r;
+            return b * f.qs[0] + (hk * a.group + rr / a.Tq) * f.qs[1] + rr % a.Tq * f.qs[2];
+        }, f.qs[3], (int)nrows, f.q_vec);
+        for (int e = lane; e < 16 * D; e += 32) os[e / D * L.ldo + e % D] = 0.0f;
+        const int64_t r = r0 + warp * 16 + my_row;
+        const bool active = r < R;
+        const int64_t h = active ? hk * a.group + r / a.Tq : 0, i = active ? r % a.Tq : 0;
+        int64_t rlo = 1, rhi = 0; // the row's keys (empty when inactive)
+        if (active) key_range(a, b, i, rlo, rhi);
+        float m = -INFINITY, l = 0.0f;
+        for (int64_t j0 = lo; j0 <= hi; j0 += TC_KEYS) {
+            const int nk = (int)(hi - j0 + 1 < TC_KEYS ? hi - j0 + 1 : TC_KEYS);
+            const int64_t ko = b * f.ks[0] + hk * f.ks[1] + j0 * f.ks[2];
+            const int64_t vo = b * f.vs[0] + hk * f.vs[1] + j0 * f.vs[2];
+            __syncthreads(); // q staged; the previous key tile consumed
+            tc_stage<T, D>(ks, L.ldq, TC_KEYS, (const T *)f.k,
+                           [&](int jj) { return ko + jj * f.ks[2]; }, f.ks[3], nk, f.k_vec);
+            tc_stage<T, D>(vs, L.ldq, TC_KEYS, (const T *)f.v,
+                           [&](int jj) { return vo + jj * f.vs[2]; }, f.vs[3], nk, f.v_vec);
+            __syncthreads();
+            // S [16, TC_KEYS] of this warp's rows.
+            wm::fragment<wm::accumulator, 16, 16, 16, float> sacc[TC_KEYS / 16];
+#pragma unroll
+            for (int n = 0; n < TC_KEYS / 16; n++) wm::fill_fragment(sacc[n], 0.0f);
+            for (int kk = 0; kk < D; kk += 16) {
+                wm::fragment<wm::matrix_a, 16, 16, 16, T, wm::row_major> qa;
+                wm::load_matrix_sync(qa, qs + warp * 16 * L.ldq + kk, L.ldq);
+#pragma unroll
+                for (int n = 0; n < TC_KEYS / 16; n++) {
+                    wm::fragment<wm::matrix_b, 16, 16, 16, T, wm::col_major> kb;
+                    wm::load_matrix_sync(kb, ks + n * 16 * L.ldq + kk, L.ldq);
+                    wm::mma_sync(sacc[n], qa, kb, sacc[n]);
+                }
+            }
+#pragma unroll
+            for (int n = 0; n < TC_KEYS / 16; n++)
+                wm::store_matrix_sync(ss + n * 16, sacc[n], L.lds, wm::mem_row_major);
+            __syncwarp();
+            // Online softmax of the row's visible keys; P as hi + lo.
+            float sv[TC_KEYS / 2], bm = -INFINITY;
+#pragma unroll
+            for (int c = 0; c < TC_KEYS / 2; c++) {
+                const int jj = half * (TC_KEYS / 2) + c;
+                const int64_t j = j0 + jj;
+                sv[c] = active && jj < nk && j >= rlo && j <= rhi
+                            ? apply_mask(a, a.scale * ss[my_row * L.lds + jj], b, h, i, j)
+                            : -INFINITY;
+                bm = fmaxf(bm, sv[c]);
+            }
+            bm = fmaxf(bm, __shfl_xor_sync(0xffffffffu, bm, 1));
+            const float mn = fmaxf(m, bm);
+            const float al = bm == -INFINITY ? 1.0f : expf(m - mn);
+            float psum = 0.0f;
+#pragma unroll
+            for (int c = 0; c < TC_KEYS / 2; c++) {
+                const float p = bm == -INFINITY ? 0.0f : expf(sv[c] - mn);
+                const T ph = tc_from_f32<T>(p);
+                psum += p;
+                phi[my_row * L.ldp + half * (TC_KEYS / 2) + c] = ph;
+                plo[my_row * L.ldp + half * (TC_KEYS / 2) + c] =
+                    tc_from_f32<T>((p - to_f32(ph)) * TC_LO_SCALE);
+            }
+            psum += __shfl_xor_sync(0xffffffffu, psum, 1);
+            if (bm != -INFINITY) {
+                l = l * al + psum;
+                m = mn;
+            }
+            if (half == 0) alpha[my_row] = al;
+            __syncwarp();
+            for (int e = lane; e < 16 * D; e += 32) os[e / D * L.ldo + e % D] *= alpha[e / D];
+            __syncwarp();
+            // O += P_hi V + (P_lo V) / TC_LO_SCALE (a fragment's elements
+            // line up with any other's of the same type)
+            for (int n = 0; n < D / 16; n++) {
+                wm::fragment<wm::accumulator, 16, 16, 16, float> oacc, olo;
+                wm::load_matrix_sync(oacc, os + n * 16, L.ldo, wm::mem_row_major);
+                wm::fill_fragment(olo, 0.0f);
+#pragma unroll
+                for (int kk = 0; kk < TC_KEYS; kk += 16) {
+                    wm::fragment<wm::matrix_b, 16, 16, 16, T, wm::row_major> vb;
+                    wm::fragment<wm::matrix_a, 16, 16, 16, T, wm::row_major> pa;
+                    wm::load_matrix_sync(vb, vs + kk * L.ldq + n * 16, L.ldq);
+                    wm::load_matrix_sync(pa, phi + kk, L.ldp);
+                    wm::mma_sync(oacc, pa, vb, oacc);
+                    wm::load_matrix_sync(pa, plo + kk, L.ldp);
+                    wm::mma_sync(olo, pa, vb, olo);
+                }
+#pragma unroll
+                for (int t = 0; t < oacc.num_elements; t++) oacc.x[t] += olo.x[t] / TC_LO_SCALE;
+                wm::store_matrix_sync(os + n * 16, oacc, L.ldo, wm::mem_row_major);
+            }
+            __syncwarp();
+        }
+        __syncwarp(); // the output rows are complete
+        if (active) {
+            const row_result res{m, l};
+            const float inv = res.inv();
+            const int64_t grow = (b * a.Hq + h) * a.Tq + i; // row of out
+            for (int d = half; d < D; d += 2)
+                ingot__cu_store_f32(f.out, f.out_dtype, grow * D + d, os[my_row * L.ldo + d] * inv);
+            if (half == 0 && a.lse_out) a.lse_out[lse_offset(a, b, h, i)] = res.lse();
+        }
+    }
+}
+
+// The tensor-core kernel for q, k, v of dtype T (see its conditions above).
+template <typename T, int D> ingot_status launch_tc(fwd_args &f, cudaStream_t stream) {
+    const dims &a = f.a;
+    const int64_t ntiles = (a.group * a.Tq + TC_ROWS - 1) / TC_ROWS;
+    const int64_t blocks = a.B * a.Hkv * ntiles;
+    const size_t smem = tc_smem(D, sizeof(T)).bytes;
+    cudaError_t err = cudaFuncSetAttribute(sdpa_tc_kernel<T, D>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (err == cudaSuccess) {
+        sdpa_tc_kernel<T, D><<<(unsigned)(blocks < INT32_MAX ? blocks : INT32_MAX),
+                               TC_WARPS * 32, smem, stream>>>(f);
+        err = cudaGetLastError();
+    }
+    return ingot__cu_check(err, "sdpa");
+}
+
+template <typename T> ingot_status launch_tc_dtype(fwd_args &f, cudaStream_t stream) {
+    if (f.a.D == 64) return launch_tc<T, 64>(f, stream);
+    if (f.a.D == 128) return launch_tc<T, 128>(f, stream);
+    return launch_tc<T, 256>(f, stream);
+}
+
 // ---- forward, general path ----
 
 struct gen_args {
@@ -580,12 +808,12 @@ dims dims_of(const ingot_array *q, const ingot_array *k, const ingot_array *v,
     return a;
 }
 
-// Whether every row of x ([B, H, T, C]) is a contiguous run starting on a
-// 4-element boundary (16 bytes for f32, 8 for f16/bf16).
-bool rows_vectorisable(const ingot_array *x) {
-    const size_t align = 4 * (size_t)ingot_dtype_size(x->dtype);
-    return x->strides[3] == 1 && x->strides[0] % 4 == 0 && x->strides[1] % 4 == 0 &&
-           x->strides[2] % 4 == 0 && (uintptr_t)ingot__data(x) % align == 0;
+// Whether every row of x ([B, H, T, C]) is a contiguous run starting on an
+// n-element boundary (n elements' bytes aligned).
+bool rows_vectorisable(const ingot_array *x, int n) {
+    const size_t align = (size_t)n * ingot_dtype_size(x->dtype);
+    return x->strides[3] == 1 && x->strides[0] % n == 0 && x->strides[1] % n == 0 &&
+           x->strides[2] % n == 0 && (uintptr_t)ingot__data(x) % align == 0;
 }
 
 // Blocks of WARPS warps for n warp-sized items, capped for grid-stride loops.
@@ -699,11 +927,21 @@ ingot_status ingot__cuda_sdpa(ingot_array *out, ingot_array *lse, const ingot_ar
         f.ks[d] = k->strides[d];
         f.vs[d] = v->strides[d];
     }
-    f.q_vec = rows_vectorisable(q);
-    f.k_vec = rows_vectorisable(k);
-    f.v_vec = rows_vectorisable(v);
     f.out = ingot__data(out);
     f.out_dtype = out->dtype;
+    const bool tensor_cores = q->dtype != INGOT_F32 && a.D == a.Dv &&
+                              (a.D == 64 || a.D == 128 || a.D == 256) &&
+                              a.group * a.Tq >= TC_ROWS;
+    if (tensor_cores) {
+        f.q_vec = rows_vectorisable(q, 8);
+        f.k_vec = rows_vectorisable(k, 8);
+        f.v_vec = rows_vectorisable(v, 8);
+        if (q->dtype == INGOT_BF16) return launch_tc_dtype<__nv_bfloat16>(f, stream);
+        return launch_tc_dtype<__half>(f, stream);
+    }
+    f.q_vec = rows_vectorisable(q, 4);
+    f.k_vec = rows_vectorisable(k, 4);
+    f.v_vec = rows_vectorisable(v, 4);
     if (q->dtype == INGOT_F32) return launch_fwd_dtype<float>(f, stream, index);
     if (q->dtype == INGOT_BF16) return launch_fwd_dtype<__nv_bfloat16>(f, stream, index);
     return launch_fwd_dtype<__half>(f, stream, index);
