@@ -87,6 +87,19 @@ __device__ void key_range(const dims &a, int64_t b, int64_t i, int64_t &lo, int6
     if (a.window > 0 && p - a.window + 1 > lo) lo = p - a.window + 1;
 }
 
+// The keys [lo, hi] that any of rows r0 .. r0 + n - 1 of (b, kv head) sees
+// (row r: query r % Tq of the group's head r / Tq). Key ranges grow with the
+// query, so the smallest and largest query of the rows bound them (all
+// queries when the rows span two heads).
+__device__ void tile_keys(const dims &a, int64_t b, int64_t r0, int64_t n, int64_t &lo,
+                          int64_t &hi) {
+    const int64_t rl = r0 + n - 1;
+    const bool span = r0 / a.Tq != rl / a.Tq;
+    int64_t unused;
+    key_range(a, b, span ? 0 : r0 % a.Tq, lo, unused);
+    key_range(a, b, span ? a.Tq - 1 : rl % a.Tq, unused, hi);
+}
+
 // s with the mask entry (b, h, i, j) applied; -inf when the mask hides key j.
 __device__ float apply_mask(const dims &a, float s, int64_t b, int64_t h, int64_t i, int64_t j) {
     const operand &m = a.mask;
@@ -227,13 +240,8 @@ __global__ void __launch_bounds__(THREADS) sdpa_fwd_kernel(fwd_args f) {
         const int64_t tile = bid / f.nsplit % f.ntiles, bh = bid / f.nsplit / f.ntiles;
         const int64_t b = bh / a.Hkv, hk = bh % a.Hkv;
         const int64_t r0 = tile * ROWS, nrows = R - r0 < ROWS ? R - r0 : ROWS;
-        // Keys the tile sees: key ranges grow with i, so take the smallest and
-        // largest query of the tile (all queries when it spans two heads).
-        const int64_t rl = r0 + nrows - 1;
-        const bool span = r0 / a.Tq != rl / a.Tq;
-        int64_t lo, hi, unused;
-        key_range(a, b, span ? 0 : r0 % a.Tq, lo, unused);
-        key_range(a, b, span ? a.Tq - 1 : rl % a.Tq, unused, hi);
+        int64_t lo, hi;
+        tile_keys(a, b, r0, nrows, lo, hi);
         // This block's chunk of [lo, hi]: whole tiles of KT keys.
         const int64_t len = hi - lo + 1 > 0 ? hi - lo + 1 : 0;
         const int64_t chunk = ((len + f.nsplit - 1) / f.nsplit + KT - 1) / KT * KT;
@@ -486,12 +494,8 @@ __global__ void __launch_bounds__(TC_WARPS * 32) sdpa_tc_kernel(fwd_args f) {
     for (int64_t bid = blockIdx.x; bid < nblocks; bid += gridDim.x) {
         const int64_t tile = bid % ntiles, bh = bid / ntiles, b = bh / a.Hkv, hk = bh % a.Hkv;
         const int64_t r0 = tile * TC_ROWS, nrows = R - r0 < TC_ROWS ? R - r0 : TC_ROWS;
-        // The keys any row of the tile sees (all queries when it spans heads).
-        const int64_t rl = r0 + nrows - 1;
-        const bool span = r0 / a.Tq != rl / a.Tq;
-        int64_t lo, hi, unused;
-        key_range(a, b, span ? 0 : r0 % a.Tq, lo, unused);
-        key_range(a, b, span ? a.Tq - 1 : rl % a.Tq, unused, hi);
+        int64_t lo, hi;
+        tile_keys(a, b, r0, nrows, lo, hi);
         __syncthreads(); // the previous tile's rows are written out
         tc_stage<T, D>(qs, L.ldq, TC_ROWS, (const T *)f.q, [&](int r) {
             const int64_t rr = r0 + r;
