@@ -71,6 +71,17 @@ static void run_free(run_result *r) {
     free(r->err);
 }
 
+/* r exited 0 and its stdout holds the needles (each may be NULL); frees r. */
+static void expect_ok(run_result r, const char *needle, const char *needle2) {
+    const char *miss = needle && !strstr(r.out, needle)     ? needle
+                       : needle2 && !strstr(r.out, needle2) ? needle2
+                                                            : NULL;
+    if (r.code != 0 || miss)
+        fail_msg("exit %d (want 0), stdout lacks '%s'; stderr '%s'", r.code, miss ? miss : "",
+                 r.err);
+    run_free(&r);
+}
+
 static void expect_error(run_result r, int code, const char *needle) {
     if (r.code != code || !strstr(r.err, needle))
         fail_msg("exit %d (want %d), stderr '%s' lacks '%s'", r.code, code, r.err, needle);
@@ -253,31 +264,17 @@ static void test_classify(void **state) {
 
 static void test_bench_and_random_model(void **state) {
     (void)state;
-    run_result r = run("random-model --shape tiny --seed 3 '%s/new/parents/tiny'", g_tmp);
-    assert_int_equal(r.code, 0); /* missing parents are created */
-    run_free(&r);
-    r = run("random-model --shape tiny --seed 3 '%s/tiny'", g_tmp);
-    assert_int_equal(r.code, 0);
-    run_free(&r);
-    r = run("info --model '%s/tiny'", g_tmp);
-    assert_int_equal(r.code, 0);
-    assert_non_null(strstr(r.out, "vocabulary      151936"));
-    run_free(&r);
+    /* missing parents are created */
+    expect_ok(run("random-model --shape tiny --seed 3 '%s/new/parents/tiny'", g_tmp), NULL, NULL);
+    expect_ok(run("random-model --shape tiny --seed 3 '%s/tiny'", g_tmp), NULL, NULL);
+    expect_ok(run("info --model '%s/tiny'", g_tmp), "vocabulary      151936", NULL);
     /* a Gemma 3 shape: the loader takes the config it writes, and decoding
      * runs past the sliding window of 8 (through the ring) */
-    r = run("random-model --shape gemma3-tiny '%s/gemma'", g_tmp);
-    assert_int_equal(r.code, 0);
-    run_free(&r);
-    r = run("info --model '%s/gemma'", g_tmp);
-    assert_int_equal(r.code, 0);
-    assert_non_null(strstr(r.out, "model type      gemma3_text"));
-    assert_non_null(strstr(r.out, "sliding window  8"));
-    run_free(&r);
-    r = run("bench --model '%s/gemma' -p 5 -n 20 -r 1", g_tmp);
-    assert_int_equal(r.code, 0);
-    assert_non_null(strstr(r.out, "tg20"));
-    run_free(&r);
-    r = run("bench --model '%s/qwen3_tied_f32' -p 8 -n 4 -r 2 --json", g_models);
+    expect_ok(run("random-model --shape gemma3-tiny '%s/gemma'", g_tmp), NULL, NULL);
+    expect_ok(run("info --model '%s/gemma'", g_tmp), "model type      gemma3_text",
+              "sliding window  8");
+    expect_ok(run("bench --model '%s/gemma' -p 5 -n 20 -r 1", g_tmp), "tg20", NULL);
+    run_result r = run("bench --model '%s/qwen3_tied_f32' -p 8 -n 4 -r 2 --json", g_models);
     assert_int_equal(r.code, 0);
     json_t *j = json_loads(r.out, 0, NULL);
     assert_non_null(j);

@@ -106,10 +106,10 @@ typedef struct ingot_sdpa_options {
  * opts may be NULL. Differentiable in q, k and v (not in mask or kv_len;
  * keys past kv_len get zero gradients).
  * Errors: INVALID_ARGUMENT (out, q, k or v NULL, a negative window or
- * max_kv_len, a non-finite scale), DTYPE (non-float q, k, v; a mask neither bool nor
- * float; a non-integer kv_len), SHAPE (ranks other than 4, mismatched B, D,
- * Tk or heads, a mask that does not broadcast, kv_len neither [] nor [1] nor
- * [B]), DEVICE (an operand, mask or kv_len on another device),
+ * max_kv_len, a non-finite scale), DTYPE (non-float q, k, v; a mask neither
+ * bool nor float; a non-integer kv_len), SHAPE (ranks other than 4,
+ * mismatched B, D, Tk or heads, a mask that does not broadcast, kv_len
+ * neither [] nor [1] nor [B]), DEVICE (an operand, mask or kv_len on another device),
  * OUT_OF_MEMORY. */
 ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_array *k,
                         const ingot_array *v, const ingot_sdpa_options *opts);

@@ -107,8 +107,8 @@ void ingot_model_get_info(ingot_model_info *out, const ingot_model *m);
  * layer: a buffer that grows on demand (256 slots, doubling, up to the
  * capacity) for full-attention layers, and for sliding-window layers a ring
  * of the last sliding_window tokens (enough for the next query plus a
- * one-token rollback). It is filled by ingot_model_forward only, outside the autograd
- * tape (inference only: see above). */
+ * one-token rollback). It is filled by ingot_model_forward only, outside the
+ * autograd tape (inference only: see above). */
 typedef struct ingot_kv_cache ingot_kv_cache;
 
 /* An empty cache for m, for batch (>= 1) sequences of up to capacity tokens

@@ -3,10 +3,10 @@
  * q, k and v are converted to their promoted float dtype (ingot_astype, so
  * gradients flow back through the conversion); the mask is broadcast to
  * [B, Hq, Tq, Tk] as a 0-stride view and keeps its dtype; kv_len becomes an
- * i32 or i64 [B] view (its values are clamped by the kernels, which read them on
- * the device). When the call is recorded for autograd the kernel also writes
- * the f32 row log-sum-exp ([B, Hq, Tq]), which the node keeps in saved[0]
- * for the backward kernel. */
+ * i32 or i64 [B] view (its values are clamped by the kernels, which read
+ * them on the device). When the call is recorded for autograd the kernel
+ * also writes the f32 row log-sum-exp ([B, Hq, Tq]), which the node keeps in
+ * saved[0] for the backward kernel. */
 #include <math.h>
 
 #include "backend/backend.h"

@@ -59,17 +59,19 @@ ingot_status ingot__kv_put(ingot_array *buf, const ingot_array *first, const ing
     return st ? st : be->copy_at(buf, src, 2, first);
 }
 
-/* Copies the first n slots of src [B, Hkv, S, D] into the first n of dst
- * [B, Hkv, cap, D] (cap >= n). */
-static ingot_status copy_head(ingot_array *dst, const ingot_array *src, int64_t n) {
-    ingot_array *to = NULL, *from = NULL; /* [B, Hkv, n, D] views */
+/* Copies slots from .. from + n - 1 of src [B, Hkv, S, D] into slots
+ * at .. at + n - 1 of dst [B, Hkv, cap, D] (host offsets: growing, loading
+ * and prefill commits, never a decode step). */
+static ingot_status copy_slots(ingot_array *dst, int64_t at, const ingot_array *src, int64_t from,
+                               int64_t n) {
+    ingot_array *to = NULL, *piece = NULL; /* [B, Hkv, n, D] views */
     const ingot__backend *be;
     ingot_status st = ingot__backend_get(&be, (const ingot_array *const[]){dst, src}, 2, "kv_cache");
-    if (!st) st = ingot_slice_axis(&to, dst, 2, 0, n);
-    if (!st) st = ingot_slice_axis(&from, src, 2, 0, n);
-    if (!st) st = be->copy(to, from);
+    if (!st) st = ingot_slice_axis(&to, dst, 2, at, at + n);
+    if (!st) st = ingot_slice_axis(&piece, src, 2, from, from + n);
+    if (!st) st = be->copy(to, piece);
     ingot_array_free(to);
-    ingot_array_free(from);
+    ingot_array_free(piece);
     return st;
 }
 
@@ -85,8 +87,8 @@ static ingot_status regrow(ingot__kv_layer *l, int64_t cap, const ingot_kv_cache
         return st;
     }
     if (l->n > 0) {
-        st = copy_head(k, l->k, l->n);
-        if (!st) st = copy_head(v, l->v, l->n);
+        st = copy_slots(k, 0, l->k, 0, l->n);
+        if (!st) st = copy_slots(v, 0, l->v, 0, l->n);
         if (st) {
             ingot_array_free(k);
             ingot_array_free(v);
@@ -146,20 +148,9 @@ ingot_status ingot__kv_ring_read(ingot_array **out, const ingot_array *ring, int
 ingot_status ingot__kv_ring_write(ingot_array *ring, const ingot_array *src, int64_t first,
                                   int64_t window) {
     int64_t n = ingot_array_dim(src, 2), s0 = first % window;
-    int64_t run = n < window - s0 ? n : window - s0;
-    const ingot__backend *be;
-    ingot_status st = ingot__backend_get(&be, (const ingot_array *const[]){ring, src}, 2, "kv_cache");
-    for (int part = 0; !st && part < 2; part++) {
-        int64_t from = part ? run : 0, to = part ? n : run, slot = part ? 0 : s0;
-        if (from == to) continue;
-        ingot_array *dst = NULL, *piece = NULL; /* [B, Hkv, to - from, D] views */
-        st = ingot_slice_axis(&dst, ring, 2, slot, slot + to - from);
-        if (!st) st = ingot_slice_axis(&piece, src, 2, from, to);
-        if (!st) st = be->copy(dst, piece);
-        ingot_array_free(dst);
-        ingot_array_free(piece);
-    }
-    return st;
+    int64_t run = n < window - s0 ? n : window - s0; /* up to the ring's end, then wrapped */
+    ingot_status st = run > 0 ? copy_slots(ring, s0, src, 0, run) : INGOT_OK;
+    return st || run == n ? st : copy_slots(ring, 0, src, run, n - run);
 }
 
 int64_t ingot__kv_full_capacity(const ingot_kv_cache *c) {

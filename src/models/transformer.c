@@ -30,6 +30,8 @@ typedef struct step {
     ingot_array *ring_len;        /* [1] view: the filled slots of the rings after it */
     ingot_array *positions;       /* [B, T] given, or slots (L + t) */
     ingot_array *mask;            /* bool [B, 1, 1, max(L + T, full_keys)] or NULL */
+    ingot_array *ring_mask;       /* bool [B, 1, 1, ring slots]: mask in ring order, for
+                                     a one-token call with a mask and sliding layers */
     ingot_kv_cache *cache;        /* or NULL */
     ingot_array **pending;        /* [2 * n_layers]: new sliding-layer k, v */
 } step;
@@ -93,10 +95,10 @@ typedef struct layer_keys {
     ingot_sdpa_options so;
 } layer_keys;
 
-/* The mask for a ring decode step: s->mask at each ring slot's position
+/* s->ring_mask for a one-token step: s->mask at each ring slot's position
  * ([B, 1, 1, R]; slots past the filled ones read position 0, hidden by
- * kv_len anyway). */
-static ingot_status ring_mask(ingot_array **out, const step *s, int64_t slots) {
+ * kv_len anyway). One per step, shared by every sliding layer. */
+static ingot_status make_ring_mask(step *s, int64_t slots) {
     int64_t W = s->m->cfg.sliding_window, L = s->L, filled = L + 1 < W ? L + 1 : W;
     int64_t *pos = malloc((size_t)slots * sizeof *pos);
     if (!pos) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
@@ -104,7 +106,7 @@ static ingot_status ring_mask(ingot_array **out, const step *s, int64_t slots) {
     ingot_array *idx = NULL; /* [R] on the CPU: take uploads it */
     ingot_status st = ingot_array_from_data(&idx, pos, INGOT_I64, &slots, 1);
     free(pos);
-    if (!st) st = ingot_take(out, s->mask, idx, 3);
+    if (!st) st = ingot_take(&s->ring_mask, s->mask, idx, 3);
     ingot_array_free(idx);
     return st;
 }
@@ -126,7 +128,7 @@ static ingot_status sliding_keys(layer_keys *lk, const step *s, int64_t li, ingo
         l->n = L - l->start;
         st = ingot__kv_put(l->k, s->ring_slot, k);
         if (!st) st = ingot__kv_put(l->v, s->ring_slot, v);
-        if (!st && s->mask) st = ring_mask(&lk->mask, s, ingot_array_dim(l->k, 2));
+        lk->mask = ingot_array_retain(s->ring_mask);
         lk->k = ingot_array_retain(l->k);
         lk->v = ingot_array_retain(l->v);
         lk->so.kv_len = s->ring_len;
@@ -335,7 +337,10 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
     if ((st = make_counts(s))) return st;
     st = p ? ingot_array_to_device(&s->positions, p, m->device)
            : (s->positions = ingot_array_retain(s->slots), INGOT_OK);
-    return st ? st : am ? make_mask(s, am) : INGOT_OK;
+    if (!st && am) st = make_mask(s, am);
+    if (!st && am && cache && s->T == 1 && m->cfg.sliding_window > 0)
+        st = make_ring_mask(s, ingot__kv_ring_slots(cache));
+    return st;
 }
 
 /* Embedding (Gemma: times sqrt(hidden) rounded to the weight dtype). */
@@ -368,8 +373,8 @@ static ingot_status head(ingot_array **logits, const step *s, ingot_array *x, bo
 
 /* Releases the step's device arrays (not pending). */
 static void step_free(step *s) {
-    ingot_array *arrays[] = {s->counts,   s->slots,     s->kv_len, s->ring_slot,
-                             s->ring_len, s->positions, s->mask};
+    ingot_array *arrays[] = {s->counts,    s->slots,     s->kv_len, s->ring_slot,
+                             s->ring_len,  s->positions, s->mask,   s->ring_mask};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         ingot_array_free(arrays[i]);
 }

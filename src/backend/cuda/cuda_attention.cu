@@ -5,10 +5,11 @@
 // contiguous, lse [B, Hq, Tq] f32 (strided). q, k, v and the backward's out
 // and g may be strided views (k and v are often a slice of a KV cache). Query
 // head h reads kv head h / (Hq / Hkv). Batch row b has tk = Tk keys, or
-// kv_len[b] clamped to [0, Tk] (an i32/i64 [B] view read on the device), and its
-// query i sits at position tk - Tq + i. A score is s = scale * (q . k) + mask,
-// hidden keys (past tk, causal, window, bool mask false, -inf) count as -inf; scores, probabilities and accumulators are
-// f32 and every result is rounded once to its array's dtype.
+// kv_len[b] clamped to [0, Tk] (an i32/i64 [B] view read on the device), and
+// its query i sits at position tk - Tq + i. A score is s = scale * (q . k) +
+// mask, hidden keys (past tk, causal, window, bool mask false, -inf) count as
+// -inf; scores, probabilities and accumulators are f32 and every result is
+// rounded once to its array's dtype.
 //
 // Forward, register path (D, Dv <= 256, q, k, v of one dtype): flash
 // attention with an online softmax. The rows of (b, kv head) are the
