@@ -44,7 +44,7 @@ static char *read_file(const char *path) {
 /* Runs "ingot ARGS" through the shell (ARGS formatted as printf), capturing
  * stdout and stderr. */
 static run_result run(const char *fmt, ...) {
-    char args[8192], cmd[16384], errpath[4200];
+    char args[8192], errpath[sizeof g_tmp + 16], cmd[sizeof g_bin + sizeof args + sizeof errpath + 16];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);

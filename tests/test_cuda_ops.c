@@ -223,7 +223,7 @@ static int layout_base_shape(int64_t *base, const layout *l, const int64_t *shap
         for (int i = 0; i < nd; i++) base[i] = shape[i];
         if (l->reverse_all)
             for (int i = 0; i < nd; i++) base[i] = shape[nd - 1 - i];
-        else {
+        else if (nd >= 2) {
             base[nd - 1] = shape[nd - 2];
             base[nd - 2] = shape[nd - 1];
         }

@@ -447,7 +447,7 @@ static void test_batch_generation(void **state) {
 /* ---- text, with a byte-level tokenizer ---- */
 
 static void write_file(const char *dir, const char *name, const char *text) {
-    char p[600];
+    char p[1024];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     FILE *fp = fopen(p, "w");
     assert_non_null(fp);

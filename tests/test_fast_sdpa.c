@@ -504,7 +504,7 @@ static void test_gradients_reference(void **state) {
     const ref_attn cases[4] = {{.causal = 1, .window = 10},
                                {.window = 7, .scale = 0.6},
                                {.causal = 1, .mask = m},
-                               {0}};
+                               {.scale = 0}};
     qkv t = make_qkv(INGOT_F32, 2, 4, 2, 80, 80, 3, 2, 71);
     int64_t os[4] = {2, 4, 80, 2};
     ingot_array *ua = tu_random(INGOT_F32, os, 4, 72, -1, 1);

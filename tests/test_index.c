@@ -458,7 +458,7 @@ static double *ref_concat(double *const *vals, const int64_t *const *shapes, int
     int64_t total = count(os, nd);
     double *out = malloc((size_t)(total ? total : 1) * sizeof *out);
     for (int64_t i = 0; i < total; i++) {
-        int64_t c[INGOT_MAX_DIMS];
+        int64_t c[INGOT_MAX_DIMS] = {0};
         unravel(c, i, os, nd);
         int k = 0;
         while (c[axis] >= shapes[k][axis])
@@ -579,7 +579,7 @@ static void check_stack(ingot_array *const *arrays, int n, int axis, ingot_dtype
     for (int i = 0; i < n; i++) {
         double *v = tu_values(arrays[i]);
         for (int64_t e = 0; e < count(is, nd); e++) {
-            int64_t c[INGOT_MAX_DIMS], oc[INGOT_MAX_DIMS];
+            int64_t c[INGOT_MAX_DIMS] = {0}, oc[INGOT_MAX_DIMS];
             unravel(c, e, is, nd);
             for (int d = 0, k = 0; d <= nd; d++)
                 oc[d] = d == ax ? i : c[k++];

@@ -228,7 +228,8 @@ static void check_batched_decode(tu_fixture *f) {
         int64_t len = (int64_t)json_array_size(json_object_get(tu_fixture_prompt(f, (size_t)b), "ids"));
         T = len > T ? len : T;
     }
-    int64_t Tk = T + STEPS, *ids = calloc((size_t)(n * T), 8), *mask = calloc((size_t)(n * Tk), 8);
+    int64_t Tk = T + STEPS, *ids = calloc((size_t)n * (size_t)T, 8),
+            *mask = calloc((size_t)n * (size_t)Tk, 8);
     int64_t *pos = calloc((size_t)(n * T), 8), *next = calloc((size_t)n, 8);
     for (int64_t b = 0; b < n; b++) {
         json_t *list = json_object_get(tu_fixture_prompt(f, (size_t)b), "ids");

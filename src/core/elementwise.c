@@ -190,7 +190,7 @@ static ingot_status broadcast_compute(ingot_array **out, const ingot_array *cons
     ingot_status st = ingot__backend_get(&be, in, n, name);
     if (st != INGOT_OK) return st;
     int64_t shape[INGOT_MAX_DIMS];
-    int ndim;
+    int ndim = 0;
     st = broadcast_shape(shape, &ndim, in, n, name);
     if (st != INGOT_OK) return st;
     ingot_array *v[3] = {NULL, NULL, NULL}; /* inputs viewed with the output's shape */
@@ -311,41 +311,43 @@ typedef struct scope {
     ingot_device device; /* where the constants go: the gradient's device */
 } scope;
 
-static const ingot_array *keep(scope *s, ingot_status st, ingot_array *a) {
+/* Keeps *a, the result of a call that returned st (read here, after that call
+ * has run: passing the pointer's address keeps the order defined). */
+static const ingot_array *keep(scope *s, ingot_status st, ingot_array **a) {
     if (st == INGOT_OK && s->n == SCOPE_MAX) {
-        ingot_array_free(a);
+        ingot_array_free(*a);
         st = ingot__error(INGOT_ERR_INTERNAL, "elementwise backward: too many temporaries");
     }
     if (st != INGOT_OK) {
         s->st = st;
         return NULL;
     }
-    s->tmp[s->n++] = a;
-    return a;
+    s->tmp[s->n++] = *a;
+    return *a;
 }
 
 static const ingot_array *un(scope *s, ingot__unary_op op, const ingot_array *x) {
     ingot_array *o = NULL;
-    return s->st != INGOT_OK ? NULL : keep(s, unary_compute(&o, x, op), o);
+    return s->st != INGOT_OK ? NULL : keep(s, unary_compute(&o, x, op), &o);
 }
 
 static const ingot_array *bin(scope *s, ingot__binary_op op, const ingot_array *a,
                               const ingot_array *b) {
     ingot_array *o = NULL;
-    return s->st != INGOT_OK ? NULL : keep(s, binary_op(&o, a, b, op), o);
+    return s->st != INGOT_OK ? NULL : keep(s, binary_op(&o, a, b, op), &o);
 }
 
 static const ingot_array *sel(scope *s, const ingot_array *c, const ingot_array *a,
                               const ingot_array *b) {
     ingot_array *o = NULL;
-    return s->st != INGOT_OK ? NULL : keep(s, ingot_where(&o, c, a, b), o);
+    return s->st != INGOT_OK ? NULL : keep(s, ingot_where(&o, c, a, b), &o);
 }
 
 static const ingot_array *cst(scope *s, double v, ingot_dtype dtype) {
     ingot_array *o = NULL;
     return s->st != INGOT_OK
                ? NULL
-               : keep(s, ingot__full_on(&o, dtype, NULL, 0, v, s->device, "backward"), o);
+               : keep(s, ingot__full_on(&o, dtype, NULL, 0, v, s->device, "backward"), &o);
 }
 
 /* grads[i] = g reduced and converted for node->inputs[i] (float inputs only). */

@@ -190,29 +190,32 @@ typedef struct meta {
     size_t n;
 } meta;
 
-static void meta_add(meta *md, const char *key, const char *fmt, long long v, const char *s) {
+static void meta_add(meta *md, const char *key, const char *value) {
     snprintf(md->keys[md->n], sizeof md->keys[0], "%s", key);
-    if (s)
-        snprintf(md->values[md->n], sizeof md->values[0], "%s", s);
-    else
-        snprintf(md->values[md->n], sizeof md->values[0], fmt, v);
+    snprintf(md->values[md->n], sizeof md->values[0], "%s", value);
     md->kp[md->n] = md->keys[md->n];
     md->vp[md->n] = md->values[md->n];
     md->n++;
+}
+
+static void meta_add_int(meta *md, const char *key, int64_t value) {
+    char text[24];
+    snprintf(text, sizeof text, "%lld", (long long)value);
+    meta_add(md, key, text);
 }
 
 /* The metadata that identifies the model a cache belongs to. */
 static void model_meta(meta *md, const ingot_model *m) {
     const ingot__config *c = &m->cfg;
     md->n = 0;
-    meta_add(md, "format", NULL, 0, FORMAT_NAME);
-    meta_add(md, "version", NULL, 0, FORMAT_VERSION);
-    meta_add(md, "model_type", NULL, 0, c->model_type);
-    meta_add(md, "dtype", NULL, 0, ingot_dtype_name(m->dtype));
-    meta_add(md, "n_layers", "%lld", (long long)c->n_layers, NULL);
-    meta_add(md, "n_kv_heads", "%lld", (long long)c->n_kv_heads, NULL);
-    meta_add(md, "head_dim", "%lld", (long long)c->head_dim, NULL);
-    meta_add(md, "sliding_window", "%lld", (long long)c->sliding_window, NULL);
+    meta_add(md, "format", FORMAT_NAME);
+    meta_add(md, "version", FORMAT_VERSION);
+    meta_add(md, "model_type", c->model_type);
+    meta_add(md, "dtype", ingot_dtype_name(m->dtype));
+    meta_add_int(md, "n_layers", c->n_layers);
+    meta_add_int(md, "n_kv_heads", c->n_kv_heads);
+    meta_add_int(md, "head_dim", c->head_dim);
+    meta_add_int(md, "sliding_window", c->sliding_window);
 }
 
 static void layer_name(char *buf, size_t n, int64_t i, char kv) {
@@ -226,8 +229,8 @@ ingot_status ingot_kv_cache_save(const ingot_kv_cache *c, const char *path) {
     int64_t n = m->cfg.n_layers;
     meta md;
     model_meta(&md, m);
-    meta_add(&md, "batch", "%lld", (long long)c->batch, NULL);
-    meta_add(&md, "length", "%lld", (long long)c->length, NULL);
+    meta_add_int(&md, "batch", c->batch);
+    meta_add_int(&md, "length", c->length);
     char(*names)[32] = calloc((size_t)(2 * n), sizeof *names);
     const char **np = calloc((size_t)(2 * n), sizeof *np);
     ingot_array **arrays = calloc((size_t)(2 * n), sizeof *arrays);

@@ -53,18 +53,20 @@ static const int swap_heads[4] = {0, 2, 1, 3};
 
 typedef ingot_status (*unary_fn)(ingot_array **out, const ingot_array *a);
 
-/* Makes next (the result of a call that returned st) the new *x: the old
- * array is released either way; *x is NULL on error. */
-static ingot_status replace(ingot_array **x, ingot_status st, ingot_array *next) {
+/* Makes *next (the result of a call that returned st) the new *x: the old
+ * array is released either way; *x is NULL on error. next is passed by
+ * address so that it is read here, after the call that wrote it: in
+ * replace(&x, f(&y, x), y) C would leave open whether y is read first. */
+static ingot_status replace(ingot_array **x, ingot_status st, ingot_array **next) {
     ingot_array_free(*x);
-    *x = st ? NULL : next;
+    *x = st ? NULL : *next;
     return st;
 }
 
 static ingot_status norm(ingot_array **x, const ingot_array *w, const ingot_model *m) {
     ingot_array *y;
     ingot_status st = ingot_rms_norm(&y, *x, w, (float)m->cfg.rms_norm_eps);
-    return replace(x, st, y);
+    return replace(x, st, &y);
 }
 
 /* [B, T, H * D] projection -> [B, H, T, D] heads, normed (q/k) and rotated
@@ -77,12 +79,12 @@ static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h
     int64_t shape[4] = {s->B, s->T, n_heads, D};
     ingot_array *x = NULL, *y = NULL; /* x [B, T, n_heads * D] */
     ingot_status st = linear(&x, h, w, b);
-    if (!st) st = replace(&x, ingot_reshape(&y, x, shape, 4), y); /* [B, T, n, D] */
+    if (!st) st = replace(&x, ingot_reshape(&y, x, shape, 4), &y); /* [B, T, n, D] */
     if (!st && qk_norm) st = norm(&x, qk_norm, s->m);
-    if (!st) st = replace(&x, ingot_transpose(&y, x, swap_heads, 4), y); /* [B, n, T, D] view */
+    if (!st) st = replace(&x, ingot_transpose(&y, x, swap_heads, 4), &y); /* [B, n, T, D] view */
     if (!st && rotate) {
         ingot_rope_options ro = {.freqs = freqs, .positions = s->positions};
-        st = replace(&x, ingot_rope(&y, x, &ro), y);
+        st = replace(&x, ingot_rope(&y, x, &ro), &y);
     }
     *out = x;
     return st;
@@ -202,8 +204,8 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
     lk.so.mask = lk.mask;
     if (!st) st = ingot_sdpa(&o, q, lk.k, lk.v, &lk.so); /* [B, Hq, T, D] */
     int64_t shape[3] = {s->B, s->T, c->n_heads * c->head_dim};
-    if (!st) st = replace(&o, ingot_transpose(&y, o, swap_heads, 4), y); /* [B, T, Hq, D] */
-    if (!st) st = replace(&o, ingot_reshape(&y, o, shape, 3), y);        /* [B, T, Hq * D] */
+    if (!st) st = replace(&o, ingot_transpose(&y, o, swap_heads, 4), &y); /* [B, T, Hq, D] */
+    if (!st) st = replace(&o, ingot_reshape(&y, o, shape, 3), &y);        /* [B, T, Hq * D] */
     if (!st) st = linear(out, o, w->o_w, w->o_b);
     ingot_array *tmp[] = {q, k, v, lk.k, lk.v, lk.mask, o};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
@@ -218,9 +220,9 @@ static ingot_status mlp(ingot_array **out, const ingot_model *m, const ingot__la
                                     [INGOT__ACT_GELU] = ingot_gelu};
     ingot_array *g = NULL, *u = NULL, *y = NULL; /* [B, T, I] */
     ingot_status st = linear(&g, h, w->gate_w, w->gate_b);
-    if (!st) st = replace(&g, acts[m->cfg.act](&y, g), y);
+    if (!st) st = replace(&g, acts[m->cfg.act](&y, g), &y);
     if (!st) st = linear(&u, h, w->up_w, w->up_b);
-    if (!st) st = replace(&g, ingot_mul(&y, g, u), y);
+    if (!st) st = replace(&g, ingot_mul(&y, g, u), &y);
     if (!st) st = linear(out, g, w->down_w, w->down_b);
     ingot_array_free(g);
     ingot_array_free(u);
@@ -240,7 +242,7 @@ static ingot_status residual(ingot_array **x, const step *s, int64_t li, bool at
     if (!st) st = ingot_add(&y, *x, f);
     ingot_array_free(h);
     ingot_array_free(f);
-    return replace(x, st, y);
+    return replace(x, st, &y);
 }
 
 /* Checks ids [B, T] (integers in [0, V)). */
@@ -348,7 +350,7 @@ static ingot_status embed(ingot_array **x, const ingot_model *m, const ingot_arr
     ingot_status st = ingot_take(x, m->embed, ids, 0); /* [B, T, H] */
     if (st || !m->embed_scale) return st;
     ingot_array *y;
-    return replace(x, ingot_mul(&y, *x, m->embed_scale), y);
+    return replace(x, ingot_mul(&y, *x, m->embed_scale), &y);
 }
 
 /* Final norm, lm_head, optional soft-capping, f32. */
@@ -358,12 +360,12 @@ static ingot_status head(ingot_array **logits, const step *s, ingot_array *x, bo
     ingot_status st = last_only ? ingot_slice_axis(&h, x, 1, s->T - 1, s->T)
                                 : (h = ingot_array_retain(x), INGOT_OK);
     if (!st) st = norm(&h, m->norm, m);
-    if (!st) st = replace(&h, linear(&y, h, m->lm_head, NULL), y); /* [B, T, V] */
+    if (!st) st = replace(&h, linear(&y, h, m->lm_head, NULL), &y); /* [B, T, V] */
     if (!st && m->cfg.final_logit_softcap > 0) {
         st = ingot__full_on(&cap, m->dtype, NULL, 0, m->cfg.final_logit_softcap, m->device, OP);
-        if (!st) st = replace(&h, ingot_div(&y, h, cap), y);
-        if (!st) st = replace(&h, ingot_tanh(&y, h), y);
-        if (!st) st = replace(&h, ingot_mul(&y, h, cap), y);
+        if (!st) st = replace(&h, ingot_div(&y, h, cap), &y);
+        if (!st) st = replace(&h, ingot_tanh(&y, h), &y);
+        if (!st) st = replace(&h, ingot_mul(&y, h, cap), &y);
     }
     if (!st) st = ingot_astype(logits, h, INGOT_F32);
     ingot_array_free(h);

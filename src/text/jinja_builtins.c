@@ -27,11 +27,10 @@ static ingot_status need_str(const char *what, const jv *v) {
 
 static bool opt_bool(const jv *v, bool dflt) { return v ? jv_truthy(*v) : dflt; }
 
+/* *out = v's integer, or dflt when v is absent or None (and on error). */
 static ingot_status opt_int(const char *what, const jv *v, int64_t dflt, int64_t *out) {
-    if (!v || v->type == JV_NONE) {
-        *out = dflt;
-        return INGOT_OK;
-    }
+    *out = dflt;
+    if (!v || v->type == JV_NONE) return INGOT_OK;
     if (v->type == JV_INT || v->type == JV_BOOL) {
         *out = v->type == JV_INT ? v->u.i : v->u.b;
         return INGOT_OK;

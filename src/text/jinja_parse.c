@@ -52,12 +52,11 @@ static ingot_status fail_at(const jtok *t, ingot_status st, const char *fmt, con
 }
 
 static ingot_status unexpected(parser *P, const char *expected) {
-    char buf[64];
-    return fail_at(
-        cur(P), INGOT_ERR_FORMAT, expected ? "expected " : "unexpected ",
-        expected ? expected : describe(cur(P), buf, sizeof buf),
-        expected ? (snprintf(buf, sizeof buf, ", got %s", describe(cur(P), buf + 40, 24)), buf)
-                 : NULL);
+    char what[48], got[64]; /* what holds at most '%.40s' */
+    const char *tok = describe(cur(P), what, sizeof what);
+    if (!expected) return fail_at(cur(P), INGOT_ERR_FORMAT, "unexpected ", tok, NULL);
+    snprintf(got, sizeof got, ", got %s", tok);
+    return fail_at(cur(P), INGOT_ERR_FORMAT, "expected ", expected, got);
 }
 
 static ingot_status nomem(void) {
@@ -691,7 +690,7 @@ static ingot_status parse_logic(parser *P, jnode **out, bool is_and) {
 static ingot_status parse_expression(parser *P, jnode **out, bool with_condexpr) {
     ingot_status st = enter(P);
     if (st) return st;
-    jnode *expr;
+    jnode *expr = NULL;
     if ((st = parse_logic(P, &expr, false))) return st;
     while (with_condexpr && is_name(cur(P), "if")) {
         jnode *n = new_node(P, N_COND, cur(P));

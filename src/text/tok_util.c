@@ -57,11 +57,12 @@ ingot_status ingot__smap_put(tok_smap *m, const char *key, size_t len, int32_t v
         tok_smap bigger;
         ingot_status st = ingot__smap_init(&bigger, m->cap);
         if (st) return st;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->slots[i].key)
-                bigger.slots[smap_find(&bigger, m->slots[i].key, m->slots[i].len,
-                                       ingot__tok_hash(m->slots[i].key, m->slots[i].len))] =
-                    m->slots[i];
+        for (size_t i = 0; i < m->cap; i++) {
+            const tok_smap_slot *e = &m->slots[i];
+            if (!e->key) continue;
+            size_t at = smap_find(&bigger, e->key, e->len, ingot__tok_hash(e->key, e->len));
+            bigger.slots[at] = *e;
+        }
         bigger.count = m->count;
         free(m->slots);
         *m = bigger;

@@ -1,0 +1,10 @@
+# Source checks run as tests (included by tests/CMakeLists.txt):
+#   lint_eval_order_selftest  the checker flags and accepts its known cases
+#   lint_eval_order           no expression in the tree depends on C's
+#                             unspecified evaluation order (eval_order.py)
+find_program(INGOT_LINT_PYTHON NAMES python3 REQUIRED)
+set(INGOT_EVAL_ORDER ${CMAKE_CURRENT_LIST_DIR}/eval_order.py)
+add_test(NAME lint_eval_order_selftest COMMAND ${INGOT_LINT_PYTHON} ${INGOT_EVAL_ORDER} --self-test)
+add_test(NAME lint_eval_order
+         COMMAND ${INGOT_LINT_PYTHON} ${INGOT_EVAL_ORDER} src tools tests bench examples
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
