@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config
   clang libclang-rt-14-dev          # sanitizers and libFuzzer
-  libjansson-dev libopenblas-dev    # JSON, f32 GEMM (pthread OpenBLAS)
+  libjansson-dev                    # JSON
   libpcre2-dev libutf8proc-dev      # pre-tokenizer regex, Unicode normalisation
   python3 python3-jinja2            # chat-template oracle in the tests
   libcmocka-dev                     # unit tests

@@ -1,6 +1,6 @@
 /* ingot_matmul: values against a naive double-precision reference (NumPy
  * matmul rules written out by hand), dtypes, layouts, empty dims, errors,
- * thread-count independence and gradients. */
+ * and gradients (thread-count independence: test_determinism). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,45 +292,6 @@ static void test_errors(void **state) {
     ingot_array_free(a);
 }
 
-/* The same product with 1 and 2 threads must agree bit for bit. */
-static void check_thread_independence(ingot_dtype dt, int64_t m, int64_t k, int64_t n,
-                                      bool b_transposed) {
-    ingot_array *a = tu_random(dt, S(m, k), 2, 21, -1, 1);
-    ingot_array *b = tu_random(dt, S(k, n), 2, 22, -1, 1);
-    if (b_transposed) {
-        ingot_array *t = tu_noncontiguous(b);
-        ingot_array_free(b);
-        b = t;
-    }
-    ingot_array *c1, *c2;
-    size_t bytes = (size_t)(m * n) * sizeof(float);
-    float *h1 = malloc(bytes), *h2 = malloc(bytes);
-    ingot_set_num_threads(1);
-    TU_OK(ingot_matmul(&c1, a, b));
-    ingot_set_num_threads(2);
-    TU_OK(ingot_matmul(&c2, a, b));
-    ingot_set_num_threads(0);
-    TU_OK(ingot_array_to_host(h1, bytes, INGOT_F32, c1));
-    TU_OK(ingot_array_to_host(h2, bytes, INGOT_F32, c2));
-    assert_memory_equal(h1, h2, bytes);
-    free(h1);
-    free(h2);
-    ingot_array_free(c1);
-    ingot_array_free(c2);
-    ingot_array_free(a);
-    ingot_array_free(b);
-}
-
-static void test_thread_independence(void **state) {
-    (void)state;
-    check_thread_independence(INGOT_F32, 200, 300, 250, false); /* OpenBLAS sgemm */
-    /* K past OpenBLAS's K block (384 on x86), which threaded sgemm splits
-     * differently */
-    check_thread_independence(INGOT_F32, 128, 700, 128, false);
-    check_thread_independence(INGOT_BF16, 200, 300, 250, false);
-    check_thread_independence(INGOT_BF16, 2, 300, 250, true); /* dot-product path */
-}
-
 /* ---- gradients ---- */
 
 static ingot_status matmul_fn(ingot_array **outputs, size_t n_outputs, ingot_array *const *inputs,
@@ -397,7 +358,7 @@ int main(void) {
         cmocka_unit_test(test_batch_broadcast), cmocka_unit_test(test_layouts),
         cmocka_unit_test(test_half_tiles),      cmocka_unit_test(test_transposed_weight),
         cmocka_unit_test(test_mixed_dtypes),    cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_errors),          cmocka_unit_test(test_thread_independence),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_gradients),       cmocka_unit_test(test_gradient_dtypes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,9 +50,10 @@ ingot_device ingot_default_device(void);
 ingot_status ingot_device_synchronize(ingot_device device);
 
 /* Sets the number of CPU threads used by matmul, attention and large
- * elementwise ops (including OpenBLAS), process-wide. n <= 0 selects the
- * number of online processors (the default); values above 256 are capped at
- * 256. Results are identical for every thread count. Call it while no other
+ * elementwise ops, process-wide. n <= 0 selects the number of processors
+ * this process may run on, as `nproc` counts them (the default); values
+ * above 256 are capped at 256. Results are identical for every thread count:
+ * work is cut into pieces that do not depend on it. Call it while no other
  * thread is running ingot ops. */
 void ingot_set_num_threads(int n);
 

@@ -5,10 +5,9 @@
  * returns once every worker has acknowledged the job. One job runs at a
  * time: a second caller (another user thread) or a nested call runs inline. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-#include <cblas.h>
 
 #include "core/internal.h"
 
@@ -89,8 +88,12 @@ static void start_workers(pool *p, int n) {
     }
 }
 
+/* The processors this process may run on (as nproc counts them: taskset and
+ * cpusets included), else the online ones. */
 static int default_threads(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                         : sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)(n < 256 ? n : 256) : 1;
 }
 
@@ -102,7 +105,6 @@ void ingot_set_num_threads(int n) {
     num_threads = n;
     start_workers(&the_pool, n);
     pthread_mutex_unlock(&the_pool.job);
-    openblas_set_num_threads(n);
 }
 
 int ingot_get_num_threads(void) {

@@ -1,11 +1,10 @@
-/* CPU matmul: f32 through OpenBLAS (one sgemm per batch matrix, or one for
- * the whole batch when b is shared and a's batch folds into its rows); f16
- * and bf16 through our own kernels that convert to f32, accumulate in f32 and
- * round once: a blocked kernel in general. For a few rows times a transposed
- * weight (decoding) every float dtype takes our dot-product kernel. Work is split over output
- * elements only and the kernel choice depends on shapes and strides alone, so
- * every element is summed in the same order for any thread count. */
-#include <cblas.h>
+/* CPU matmul for f32, f16 and bf16: our own packed kernels, which convert
+ * to f32, accumulate in f32 and round once to the output dtype. In general
+ * a blocked kernel over output tiles; for a few rows times a transposed
+ * weight (decoding) a dot-product kernel. Work is split over output elements
+ * only, and the tiles and the kernel choice depend on shapes, strides and the
+ * CPU alone, so every element is summed in the same order for any thread
+ * count (no library's internal threading is involved). */
 #include <pthread.h>
 
 #include "backend/cpu/cpu.h"
@@ -68,147 +67,7 @@ static void mm_batch_offsets(const mm_problem *p, int64_t batch, int64_t *off_a,
     }
 }
 
-/* ---- f32 through OpenBLAS ---- */
-
-/* How a strided [rows, cols] f32 matrix can be handed to row-major sgemm:
- * directly (trans false, leading dim *ld) or as the transpose of a row-major
- * [cols, rows] matrix (trans true). False when it needs a copy. */
-static bool blas_layout(int64_t s_row, int64_t s_col, int64_t rows, int64_t cols, bool *trans,
-                        int64_t *ld) {
-    if (s_row > INT32_MAX || s_col > INT32_MAX) return false; /* BLAS takes int */
-    int64_t min_ld_plain = cols > 1 ? cols : 1;
-    int64_t min_ld_trans = rows > 1 ? rows : 1;
-    if (cols == 1 || s_col == 1) {
-        if (rows == 1) {
-            *trans = false;
-            *ld = min_ld_plain;
-            return true;
-        }
-        if (s_row >= min_ld_plain) {
-            *trans = false;
-            *ld = s_row;
-            return true;
-        }
-    }
-    if (rows == 1 || s_row == 1) {
-        if (cols == 1) {
-            *trans = true;
-            *ld = min_ld_trans;
-            return true;
-        }
-        if (s_col >= min_ld_trans) {
-            *trans = true;
-            *ld = s_col;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Bytes of the copy a strided [rows, cols] matrix needs before sgemm (0 when
- * blas_layout accepts it as it is). */
-static size_t copy_bytes(int64_t s_row, int64_t s_col, int64_t rows, int64_t cols) {
-    bool trans;
-    int64_t ld;
-    if (blas_layout(s_row, s_col, rows, cols, &trans, &ld)) return 0;
-    return (size_t)(rows * cols) * sizeof(float);
-}
-
-/* dst (row-major [rows, cols]) = the strided f32 matrix at src. */
-static void copy_f32_matrix(float *dst, const float *src, int64_t s_row, int64_t s_col,
-                            int64_t rows, int64_t cols) {
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++)
-            dst[i * cols + j] = src[i * s_row + j * s_col];
-}
-
-/* A BLAS-ready view of one f32 matrix: the original or a packed copy in
- * scratch (rows * cols floats). */
-typedef struct blas_matrix {
-    const float *ptr;
-    bool trans;
-    int64_t ld;
-} blas_matrix;
-
-static blas_matrix blas_prepare(const float *src, int64_t s_row, int64_t s_col, int64_t rows,
-                                int64_t cols, float *scratch) {
-    blas_matrix m = {src, false, 0};
-    if (blas_layout(s_row, s_col, rows, cols, &m.trans, &m.ld)) return m;
-    copy_f32_matrix(scratch, src, s_row, s_col, rows, cols);
-    m.ptr = scratch;
-    m.trans = false;
-    m.ld = cols > 1 ? cols : 1;
-    return m;
-}
-
-/* Depth of one sgemm call. OpenBLAS splits K into blocks of GEMM_Q (384 on
- * current x86 targets) and, past one block, splits differently when it runs
- * threaded, which changes the rounding. Calls of at most SGEMM_K_CHUNK keep
- * each call to one block, and the chunks are added into C in order (beta 1),
- * so the result does not depend on the thread count. */
-enum { SGEMM_K_CHUNK = 256 };
-
-/* c [m, n] = a [m, k] @ b [k, n] through sgemm calls of depth <= SGEMM_K_CHUNK. */
-static void sgemm_chunked(const blas_matrix *a, const blas_matrix *b, float *c, int64_t m,
-                          int64_t n, int64_t k) {
-    for (int64_t k0 = 0; k0 < k; k0 += SGEMM_K_CHUNK) {
-        int64_t kc = k - k0 < SGEMM_K_CHUNK ? k - k0 : SGEMM_K_CHUNK;
-        /* column k0 of a and row k0 of b in their stored layouts */
-        const float *ak = a->ptr + (a->trans ? k0 * a->ld : k0);
-        const float *bk = b->ptr + (b->trans ? k0 : k0 * b->ld);
-        cblas_sgemm(CblasRowMajor, a->trans ? CblasTrans : CblasNoTrans,
-                    b->trans ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)kc, 1.0f, ak,
-                    (int)a->ld, bk, (int)b->ld, k0 ? 1.0f : 0.0f, c, (int)n);
-    }
-}
-
-static ingot_status matmul_f32(const mm_problem *p) {
-    const int nb = p->nbatch_dims;
-    int64_t m = p->m, nbatch = p->nbatch;
-    int64_t sa_r = p->a.strides[nb], sa_c = p->a.strides[nb + 1];
-    int64_t sb_r = p->b.strides[nb], sb_c = p->b.strides[nb + 1];
-    if (m > INT32_MAX || p->n > INT32_MAX || p->k > INT32_MAX)
-        return ingot__error(INGOT_ERR_LIMIT, "matmul: matrix dims (%lld,%lld,%lld) exceed BLAS's",
-                            (long long)m, (long long)p->n, (long long)p->k);
-    size_t scratch_a = copy_bytes(sa_r, sa_c, m, p->k);
-    size_t scratch_b = copy_bytes(sb_r, sb_c, p->k, p->n);
-    float *scratch = NULL;
-    if (scratch_a + scratch_b > 0) {
-        scratch = ingot__host_alloc(scratch_a + scratch_b);
-        if (!scratch)
-            return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "matmul: no memory for a %zu-byte copy",
-                                scratch_a + scratch_b);
-    }
-    float *scratch_b_ptr = scratch ? scratch + scratch_a / sizeof(float) : NULL;
-    for (int64_t batch = 0; batch < nbatch; batch++) {
-        int64_t off_a, off_b;
-        mm_batch_offsets(p, batch, &off_a, &off_b);
-        blas_matrix a =
-            blas_prepare((const float *)p->a.data + off_a, sa_r, sa_c, m, p->k, scratch);
-        blas_matrix b =
-            blas_prepare((const float *)p->b.data + off_b, sb_r, sb_c, p->k, p->n, scratch_b_ptr);
-        float *c = (float *)p->out + batch * m * p->n;
-        sgemm_chunked(&a, &b, c, m, p->n, p->k);
-    }
-    ingot__host_free(scratch, scratch_a + scratch_b);
-    return INGOT_OK;
-}
-
-/* ---- f16 / bf16: blocked kernel with f32 accumulation ----
- * An output tile [mc, nc] is computed in an f32 buffer: for each depth block
- * of KC, panels of A (MR rows) and B (NR columns) are converted to f32 and a
- * register-blocked micro-kernel adds their product, k in order. Each output
- * element is therefore a plain f32 sum over k = 0..K-1 in order (the blocking
- * never changes it), rounded once to the output dtype. */
-
-enum {
-    MR = 6,       /* micro-tile rows */
-    NR = 16,      /* micro-tile columns */
-    MC = 16 * MR, /* rows of an output tile */
-    NC = 256,     /* widest output tile (a multiple of NR) */
-    KC = 256,     /* depth of one packed block */
-    SCRATCH_FLOATS = MC * NC + MC * KC + KC * NC,
-};
+/* ---- element loads ---- */
 
 /* f16 -> f32 through a table of all 65536 values (filled once from
  * ingot__f16_to_f32); bf16 -> f32 is a shift. */
@@ -220,29 +79,76 @@ static void f16_table_init(void) {
         f16_table[h] = ingot__f16_to_f32((uint16_t)h);
 }
 
-static inline __attribute__((always_inline)) float half_to_f32(uint16_t h, bool bf16) {
-    if (!bf16) return f16_table[h];
+/* Element i of x (of dtype dt: f32, bf16 or f16) as f32; dt is a constant
+ * where this is inlined, so every kernel below is compiled once per dtype. */
+static inline __attribute__((always_inline)) float load_f32(const void *x, int64_t i,
+                                                            ingot_dtype dt) {
+    if (dt == INGOT_F32) return ((const float *)x)[i];
+    uint16_t h = ((const uint16_t *)x)[i];
+    if (dt == INGOT_F16) return f16_table[h];
     uint32_t bits = (uint32_t)h << 16;
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
 }
 
+/* Element i of out (of dtype dt) = v, rounded once. */
+static inline __attribute__((always_inline)) void store_f32(void *out, int64_t i, float v,
+                                                            ingot_dtype dt) {
+    if (dt == INGOT_F32)
+        ((float *)out)[i] = v;
+    else if (dt == INGOT_BF16)
+        ((uint16_t *)out)[i] = ingot__f32_to_bf16(v);
+    else
+        ((uint16_t *)out)[i] = ingot__f32_to_f16(v);
+}
+
+/* ---- blocked kernel with f32 accumulation ----
+ * An output tile [mc, nc] is computed in an f32 buffer: for each depth block
+ * of KC, panels of A (MR rows) and B (NR columns) are converted to f32 and a
+ * register-blocked micro-kernel adds their product, k in order. Each output
+ * element is therefore a plain f32 sum over k = 0..K-1 in order (the blocking
+ * never changes it), rounded once to the output dtype. */
+
+enum {
+    MR = 6,       /* micro-tile rows */
+    NR = 16,      /* micro-tile columns: one vector of NR floats */
+    MC = 16 * MR, /* rows of an output tile */
+    NC = 256,     /* widest output tile (a multiple of NR) */
+    KC = 256,     /* depth of one packed block */
+    SCRATCH_FLOATS = MC * NC + MC * KC + KC * NC,
+};
+
+/* NR floats in one vector (GCC and clang vector extensions): one AVX-512
+ * register, two AVX2 registers or four SSE registers, as the target of the
+ * variant compiling it has. */
+typedef float vec_nr __attribute__((vector_size(NR * sizeof(float))));
+
+static inline __attribute__((always_inline)) vec_nr vec_load(const float *p) {
+    vec_nr v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) void vec_store(float *p, vec_nr v) {
+    memcpy(p, &v, sizeof v);
+}
+
 /* Packs a [mc, kc] block of A (element (i, k) at a[i * s_row + k * s_col])
  * into panels of MR rows, dst[panel][k][r]; rows past mc are zero. */
-static inline __attribute__((always_inline)) void pack_a(float *restrict dst, const uint16_t *a,
+static inline __attribute__((always_inline)) void pack_a(float *restrict dst, const void *a,
                                                          int64_t s_row, int64_t s_col, int64_t mc,
-                                                         int64_t kc, bool bf16) {
+                                                         int64_t kc, ingot_dtype dt) {
     for (int64_t ip = 0; ip < mc; ip += MR, dst += kc * MR) {
         int64_t rows = mc - ip < MR ? mc - ip : MR;
         for (int64_t r = 0; r < rows; r++) {
-            const uint16_t *src = a + (ip + r) * s_row;
+            int64_t row = (ip + r) * s_row;
             if (s_col == 1)
                 for (int64_t k = 0; k < kc; k++)
-                    dst[k * MR + r] = half_to_f32(src[k], bf16);
+                    dst[k * MR + r] = load_f32(a, row + k, dt);
             else
                 for (int64_t k = 0; k < kc; k++)
-                    dst[k * MR + r] = half_to_f32(src[k * s_col], bf16);
+                    dst[k * MR + r] = load_f32(a, row + k * s_col, dt);
         }
         for (int64_t r = rows; r < MR; r++)
             for (int64_t k = 0; k < kc; k++)
@@ -252,24 +158,23 @@ static inline __attribute__((always_inline)) void pack_a(float *restrict dst, co
 
 /* Packs a [kc, nc] block of B (element (k, j) at b[k * s_row + j * s_col])
  * into panels of NR columns, dst[panel][k][c]; columns past nc are zero. */
-static inline __attribute__((always_inline)) void pack_b(float *restrict dst, const uint16_t *b,
+static inline __attribute__((always_inline)) void pack_b(float *restrict dst, const void *b,
                                                          int64_t s_row, int64_t s_col, int64_t kc,
-                                                         int64_t nc, bool bf16) {
+                                                         int64_t nc, ingot_dtype dt) {
     for (int64_t jp = 0; jp < nc; jp += NR, dst += kc * NR) {
         int64_t cols = nc - jp < NR ? nc - jp : NR;
         if (s_col == 1) { /* rows of B are contiguous */
             for (int64_t k = 0; k < kc; k++) {
-                const uint16_t *src = b + k * s_row + jp;
                 for (int64_t c = 0; c < cols; c++)
-                    dst[k * NR + c] = half_to_f32(src[c], bf16);
+                    dst[k * NR + c] = load_f32(b, k * s_row + jp + c, dt);
                 for (int64_t c = cols; c < NR; c++)
                     dst[k * NR + c] = 0.0f;
             }
         } else { /* walk down each column (contiguous when B is a transposed view) */
             for (int64_t c = 0; c < cols; c++) {
-                const uint16_t *src = b + (jp + c) * s_col;
+                int64_t col = (jp + c) * s_col;
                 for (int64_t k = 0; k < kc; k++)
-                    dst[k * NR + c] = half_to_f32(src[k * s_row], bf16);
+                    dst[k * NR + c] = load_f32(b, col + k * s_row, dt);
             }
             for (int64_t k = 0; k < kc; k++)
                 for (int64_t c = cols; c < NR; c++)
@@ -279,41 +184,38 @@ static inline __attribute__((always_inline)) void pack_b(float *restrict dst, co
 }
 
 /* c[rows][ldc] += ap (kc x MR, first `rows` used) * bp (kc x NR), k in
- * order. Called with constant rows so each row count gets its own code. */
+ * order: one vector accumulator per row. Called with constant rows so each
+ * row count gets its own code. */
 static inline __attribute__((always_inline)) void micro_kernel(int rows, int64_t kc,
                                                                const float *restrict ap,
                                                                const float *restrict bp,
                                                                float *restrict c, int64_t ldc) {
-    float acc[MR][NR];
+    vec_nr acc[MR];
     for (int r = 0; r < rows; r++)
-        for (int j = 0; j < NR; j++)
-            acc[r][j] = c[r * ldc + j];
+        acc[r] = vec_load(c + r * ldc);
     for (int64_t k = 0; k < kc; k++) {
-        const float *brow = bp + k * NR;
-        for (int r = 0; r < rows; r++) {
-            float av = ap[k * MR + r];
-            for (int j = 0; j < NR; j++)
-                acc[r][j] += av * brow[j];
-        }
+        vec_nr b = vec_load(bp + k * NR);
+        for (int r = 0; r < rows; r++)
+            acc[r] += ap[k * MR + r] * b;
     }
     for (int r = 0; r < rows; r++)
-        for (int j = 0; j < NR; j++)
-            c[r * ldc + j] = acc[r][j];
+        vec_store(c + r * ldc, acc[r]);
 }
 
 /* One output tile: rows [i0, i0 + mc), columns [j0, j0 + nc) of a batch matrix. */
-typedef struct half_tile {
-    const uint16_t *a, *b; /* at (i0, 0) and (0, j0) of this batch's matrices */
+typedef struct mm_tile {
+    const void *a, *b; /* at (i0, 0) and (0, j0) of this batch's matrices */
     int64_t sa_row, sa_col, sb_row, sb_col;
     int64_t mc, nc, k;
     int64_t ldc; /* row stride of the f32 tile buffer */
-    uint16_t *out;
+    void *out;   /* at (i0, j0) of the output */
     int64_t ld_out;
-    bool bf16;
-} half_tile;
+    ingot_dtype dtype; /* of a, b and out */
+} mm_tile;
 
-static inline __attribute__((always_inline)) void half_tile_body(const half_tile *t,
-                                                                 float *scratch) {
+static inline __attribute__((always_inline)) void tile_dtype(const mm_tile *t, float *scratch,
+                                                             ingot_dtype dt) {
+    size_t esize = dt == INGOT_F32 ? 4 : 2;
     float *ctile = scratch;           /* [MC, ldc] */
     float *apack = scratch + MC * NC; /* [MC / MR][KC][MR] */
     float *bpack = apack + MC * KC;   /* [NC / NR][KC][NR] */
@@ -323,8 +225,10 @@ static inline __attribute__((always_inline)) void half_tile_body(const half_tile
             ctile[i * t->ldc + j] = 0.0f;
     for (int64_t k0 = 0; k0 < t->k; k0 += KC) {
         int64_t kc = t->k - k0 < KC ? t->k - k0 : KC;
-        pack_a(apack, t->a + k0 * t->sa_col, t->sa_row, t->sa_col, t->mc, kc, t->bf16);
-        pack_b(bpack, t->b + k0 * t->sb_row, t->sb_row, t->sb_col, kc, t->nc, t->bf16);
+        const char *ak = (const char *)t->a + (size_t)(k0 * t->sa_col) * esize;
+        const char *bk = (const char *)t->b + (size_t)(k0 * t->sb_row) * esize;
+        pack_a(apack, ak, t->sa_row, t->sa_col, t->mc, kc, dt);
+        pack_b(bpack, bk, t->sb_row, t->sb_col, kc, t->nc, dt);
         for (int64_t jp = 0; jp < nc_pad; jp += NR) {
             for (int64_t ip = 0; ip < t->mc; ip += MR) {
                 const float *ap = apack + ip * kc, *bp = bpack + jp * kc;
@@ -340,15 +244,16 @@ static inline __attribute__((always_inline)) void half_tile_body(const half_tile
             }
         }
     }
-    for (int64_t i = 0; i < t->mc; i++) {
-        uint16_t *orow = t->out + i * t->ld_out;
-        const float *crow = ctile + i * t->ldc;
-        if (t->bf16)
-            for (int64_t j = 0; j < t->nc; j++)
-                orow[j] = ingot__f32_to_bf16(crow[j]);
-        else
-            for (int64_t j = 0; j < t->nc; j++)
-                orow[j] = ingot__f32_to_f16(crow[j]);
+    for (int64_t i = 0; i < t->mc; i++)
+        for (int64_t j = 0; j < t->nc; j++)
+            store_f32(t->out, i * t->ld_out + j, ctile[i * t->ldc + j], dt);
+}
+
+static inline __attribute__((always_inline)) void tile_body(const mm_tile *t, float *scratch) {
+    switch (t->dtype) {
+    case INGOT_F32: tile_dtype(t, scratch, INGOT_F32); break;
+    case INGOT_BF16: tile_dtype(t, scratch, INGOT_BF16); break;
+    default: tile_dtype(t, scratch, INGOT_F16); break;
     }
 }
 
@@ -367,14 +272,6 @@ typedef struct dot_job {
     ingot_dtype dtype; /* of b and out: bf16, f16 or f32 */
 } dot_job;
 
-/* Element i of b as f32 (dt a constant where this is inlined, so every
- * kernel below is compiled once per dtype). */
-static inline __attribute__((always_inline)) float weight_at(const void *b, int64_t i,
-                                                             ingot_dtype dt) {
-    if (dt == INGOT_F32) return ((const float *)b)[i];
-    return half_to_f32(((const uint16_t *)b)[i], dt == INGOT_BF16);
-}
-
 static inline __attribute__((always_inline)) void dot_columns(const dot_job *t, int64_t j0,
                                                               int64_t j1, ingot_dtype dt) {
     size_t esize = dt == INGOT_F32 ? 4 : 2;
@@ -386,19 +283,13 @@ static inline __attribute__((always_inline)) void dot_columns(const dot_job *t, 
             int64_t k0 = 0;
             for (; k0 + LANES <= t->k; k0 += LANES)
                 for (int l = 0; l < LANES; l++)
-                    acc[l] += ai[k0 + l] * weight_at(bj, k0 + l, dt);
+                    acc[l] += ai[k0 + l] * load_f32(bj, k0 + l, dt);
             for (int l = 0; k0 + l < t->k; l++)
-                acc[l] += ai[k0 + l] * weight_at(bj, k0 + l, dt);
+                acc[l] += ai[k0 + l] * load_f32(bj, k0 + l, dt);
             for (int w = LANES / 2; w >= 1; w /= 2)
                 for (int l = 0; l < w; l++)
                     acc[l] += acc[l + w];
-            int64_t o = i * t->n + j;
-            if (dt == INGOT_F32)
-                ((float *)t->out)[o] = acc[0];
-            else if (dt == INGOT_BF16)
-                ((uint16_t *)t->out)[o] = ingot__f32_to_bf16(acc[0]);
-            else
-                ((uint16_t *)t->out)[o] = ingot__f32_to_f16(acc[0]);
+            store_f32(t->out, i * t->n + j, acc[0], dt);
         }
     }
 }
@@ -413,49 +304,50 @@ static inline __attribute__((always_inline)) void dot_body(const dot_job *t, int
 }
 
 /* The kernels compiled for the baseline and, on x86-64, for AVX2+FMA and
- * AVX-512; picked once per call. Every variant sums in the same order (FMA
- * variants round each multiply-add once), so a given machine gives the same
- * result for any thread count. */
-typedef struct half_kernels {
-    void (*tile)(const half_tile *t, float *scratch);
+ * AVX-512; picked once per call. This file is compiled with
+ * -ffp-contract=fast (CMakeLists.txt), so the FMA variants fuse each
+ * multiply-add under gcc and clang alike; every variant sums in the same
+ * order, so a given machine gives the same result for any thread count. */
+typedef struct mm_kernels {
+    void (*tile)(const mm_tile *t, float *scratch);
     void (*dot)(const dot_job *t, int64_t j0, int64_t j1);
-} half_kernels;
+} mm_kernels;
 
-#define HALF_VARIANT(name, attr)                                                                   \
-    attr static void half_tile_##name(const half_tile *t, float *scratch) {                        \
-        half_tile_body(t, scratch);                                                                \
-    }                                                                                              \
+#define MM_VARIANT(name, attr)                                                                     \
+    attr static void tile_##name(const mm_tile *t, float *scratch) { tile_body(t, scratch); }      \
     attr static void dot_##name(const dot_job *t, int64_t j0, int64_t j1) { dot_body(t, j0, j1); }
 
-HALF_VARIANT(generic, )
+MM_VARIANT(generic, )
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
-HALF_VARIANT(avx2, __attribute__((target("avx2,fma"))))
-HALF_VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))))
+MM_VARIANT(avx2, __attribute__((target("avx2,fma"))))
+MM_VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))))
 #endif
 
-static half_kernels pick_half_kernels(void) {
+static mm_kernels pick_kernels(ingot_dtype dtype) {
+    if (dtype == INGOT_F16) pthread_once(&f16_table_once, f16_table_init);
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-        return (half_kernels){half_tile_avx512, dot_avx512};
+        return (mm_kernels){tile_avx512, dot_avx512};
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (half_kernels){half_tile_avx2, dot_avx2};
+        return (mm_kernels){tile_avx2, dot_avx2};
 #endif
-    return (half_kernels){half_tile_generic, dot_generic};
+    return (mm_kernels){tile_generic, dot_generic};
 }
 
-typedef struct half_ctx {
+typedef struct tile_ctx {
     const mm_problem *p;
-    void (*tile_fn)(const half_tile *t, float *scratch);
+    void (*tile_fn)(const mm_tile *t, float *scratch);
     int64_t nc;               /* output tile width (a multiple of NR, <= NC) */
     int64_t tiles_m, tiles_n; /* output tiles per matrix */
     atomic_int failed;        /* scratch allocation failed */
-} half_ctx;
+} tile_ctx;
 
-static void half_range(void *vctx, int64_t begin, int64_t end) {
-    half_ctx *ctx = vctx;
+static void tile_range(void *vctx, int64_t begin, int64_t end) {
+    tile_ctx *ctx = vctx;
     const mm_problem *p = ctx->p;
     const int nb = p->nbatch_dims;
+    size_t esize = ingot_dtype_size(p->dtype);
     size_t bytes = SCRATCH_FLOATS * sizeof(float);
     float *scratch = ingot__host_alloc(bytes);
     if (!scratch) {
@@ -468,7 +360,7 @@ static void half_range(void *vctx, int64_t begin, int64_t end) {
         int64_t i0 = rest / ctx->tiles_n * MC, j0 = rest % ctx->tiles_n * ctx->nc;
         int64_t off_a, off_b;
         mm_batch_offsets(p, batch, &off_a, &off_b);
-        half_tile tile = {
+        mm_tile tile = {
             .sa_row = p->a.strides[nb],
             .sa_col = p->a.strides[nb + 1],
             .sb_row = p->b.strides[nb],
@@ -477,12 +369,12 @@ static void half_range(void *vctx, int64_t begin, int64_t end) {
             .nc = p->n - j0 < ctx->nc ? p->n - j0 : ctx->nc,
             .k = p->k,
             .ldc = ctx->nc,
-            .out = (uint16_t *)p->out + (batch * p->m + i0) * p->n + j0,
             .ld_out = p->n,
-            .bf16 = p->dtype == INGOT_BF16,
+            .dtype = p->dtype,
         };
-        tile.a = (const uint16_t *)p->a.data + off_a + i0 * tile.sa_row;
-        tile.b = (const uint16_t *)p->b.data + off_b + j0 * tile.sb_col;
+        tile.a = p->a.data + (size_t)(off_a + i0 * tile.sa_row) * esize;
+        tile.b = p->b.data + (size_t)(off_b + j0 * tile.sb_col) * esize;
+        tile.out = p->out + (size_t)((batch * p->m + i0) * p->n + j0) * esize;
         ctx->tile_fn(&tile, scratch);
     }
     ingot__host_free(scratch, bytes);
@@ -498,9 +390,8 @@ static void dot_range(void *vctx, int64_t begin, int64_t end) {
     ctx->dot_fn(ctx->job, begin, end);
 }
 
-/* The dot-product path for one matrix (see dot_job), any of the three
- * float dtypes. */
-static ingot_status matmul_dot(const mm_problem *p, const half_kernels *kernels) {
+/* The dot-product path for one matrix (see dot_job). */
+static ingot_status matmul_dot(const mm_problem *p, const mm_kernels *kernels) {
     const int nb = p->nbatch_dims; /* all of size 1 */
     int64_t sa_row = p->a.strides[nb], sa_col = p->a.strides[nb + 1];
     size_t bytes = (size_t)(p->m * p->k) * sizeof(float);
@@ -510,7 +401,7 @@ static ingot_status matmul_dot(const mm_problem *p, const half_kernels *kernels)
                             bytes);
     for (int64_t i = 0; i < p->m; i++)
         for (int64_t k = 0; k < p->k; k++)
-            af[i * p->k + k] = weight_at(p->a.data, i * sa_row + k * sa_col, p->dtype);
+            af[i * p->k + k] = load_f32(p->a.data, i * sa_row + k * sa_col, p->dtype);
     dot_job job = {.a = af,
                    .b = p->b.data,
                    .s_col = p->b.strides[nb + 1],
@@ -532,11 +423,8 @@ static bool use_dot(const mm_problem *p) {
     return p->nbatch == 1 && p->m <= DOT_MAX_ROWS && p->b.strides[p->nbatch_dims] == 1;
 }
 
-static ingot_status matmul_half(const mm_problem *p) {
-    if (p->dtype == INGOT_F16) pthread_once(&f16_table_once, f16_table_init);
-    half_kernels kernels = pick_half_kernels();
-    if (use_dot(p)) return matmul_dot(p, &kernels);
-    half_ctx ctx = {.p = p, .tile_fn = kernels.tile, .nc = NC, .tiles_m = (p->m + MC - 1) / MC};
+static ingot_status matmul_tiled(const mm_problem *p, const mm_kernels *kernels) {
+    tile_ctx ctx = {.p = p, .tile_fn = kernels->tile, .nc = NC, .tiles_m = (p->m + MC - 1) / MC};
     /* narrower tiles until every thread has a few (the result does not
      * depend on the tiling) */
     int64_t want = 4 * (int64_t)ingot_get_num_threads();
@@ -544,7 +432,7 @@ static ingot_status matmul_half(const mm_problem *p) {
         ctx.nc /= 2;
     ctx.tiles_n = (p->n + ctx.nc - 1) / ctx.nc;
     atomic_init(&ctx.failed, 0);
-    ingot__parallel_for(p->nbatch * ctx.tiles_m * ctx.tiles_n, 1, half_range, &ctx);
+    ingot__parallel_for(p->nbatch * ctx.tiles_m * ctx.tiles_n, 1, tile_range, &ctx);
     if (atomic_load(&ctx.failed))
         return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "matmul: no memory for tile buffers");
     return INGOT_OK;
@@ -569,19 +457,12 @@ ingot_status ingot__cpu_matmul(ingot_array *out, const ingot_array *a, const ing
         .out = ingot__data(out),
         .dtype = out->dtype,
     };
+    if (p.dtype != INGOT_F32 && p.dtype != INGOT_F16 && p.dtype != INGOT_BF16)
+        return ingot__error(INGOT_ERR_DTYPE, "matmul: unsupported dtype %s",
+                            ingot_dtype_name(p.dtype));
     for (int d = 0; d < p.nbatch_dims; d++)
         p.nbatch *= out->shape[d];
     fold_batch(&p);
-    if (p.dtype == INGOT_F32 && use_dot(&p)) {
-        half_kernels kernels = pick_half_kernels();
-        return matmul_dot(&p, &kernels);
-    }
-    switch (p.dtype) {
-    case INGOT_F32: return matmul_f32(&p);
-    case INGOT_F16:
-    case INGOT_BF16: return matmul_half(&p);
-    default:
-        return ingot__error(INGOT_ERR_DTYPE, "matmul: unsupported dtype %s",
-                            ingot_dtype_name(p.dtype));
-    }
+    mm_kernels kernels = pick_kernels(p.dtype);
+    return use_dot(&p) ? matmul_dot(&p, &kernels) : matmul_tiled(&p, &kernels);
 }
