@@ -121,18 +121,10 @@ enum {
 
 /* NR floats in one vector (GCC and clang vector extensions): one AVX-512
  * register, two AVX2 registers or four SSE registers, as the target of the
- * variant compiling it has. */
+ * variant compiling it has. Moved with memcpy (unaligned loads and stores),
+ * never passed by value: that would change the calling convention between
+ * the variants. */
 typedef float vec_nr __attribute__((vector_size(NR * sizeof(float))));
-
-static inline __attribute__((always_inline)) vec_nr vec_load(const float *p) {
-    vec_nr v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline __attribute__((always_inline)) void vec_store(float *p, vec_nr v) {
-    memcpy(p, &v, sizeof v);
-}
 
 /* Packs a [mc, kc] block of A (element (i, k) at a[i * s_row + k * s_col])
  * into panels of MR rows, dst[panel][k][r]; rows past mc are zero. */
@@ -190,16 +182,16 @@ static inline __attribute__((always_inline)) void micro_kernel(int rows, int64_t
                                                                const float *restrict ap,
                                                                const float *restrict bp,
                                                                float *restrict c, int64_t ldc) {
-    vec_nr acc[MR];
+    vec_nr acc[MR], b;
     for (int r = 0; r < rows; r++)
-        acc[r] = vec_load(c + r * ldc);
+        memcpy(&acc[r], c + r * ldc, sizeof acc[r]);
     for (int64_t k = 0; k < kc; k++) {
-        vec_nr b = vec_load(bp + k * NR);
+        memcpy(&b, bp + k * NR, sizeof b);
         for (int r = 0; r < rows; r++)
             acc[r] += ap[k * MR + r] * b;
     }
     for (int r = 0; r < rows; r++)
-        vec_store(c + r * ldc, acc[r]);
+        memcpy(c + r * ldc, &acc[r], sizeof acc[r]);
 }
 
 /* One output tile: rows [i0, i0 + mc), columns [j0, j0 + nc) of a batch matrix. */
