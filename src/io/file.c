@@ -57,16 +57,13 @@ ingot_status ingot__read_file(char **data, size_t *len, const char *path, size_t
                           path, (long long)sb.st_size, (double)limit / (1 << 20));
     } else if (!(buf = malloc((size_t)sb.st_size + 1))) {
         st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory reading %s", op, path);
-    } else {
-        st = read_all(buf, (size_t)sb.st_size, fd, path, op);
+    } else if (!(st = read_all(buf, (size_t)sb.st_size, fd, path, op))) {
+        buf[sb.st_size] = '\0';
+        *data = buf;
+        *len = (size_t)sb.st_size;
+        buf = NULL;
     }
     close(fd);
-    if (st) {
-        free(buf);
-        return st;
-    }
-    buf[sb.st_size] = '\0';
-    *data = buf;
-    *len = (size_t)sb.st_size;
-    return INGOT_OK;
+    free(buf);
+    return st;
 }
