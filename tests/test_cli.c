@@ -2,6 +2,7 @@
  * on the model fixtures: outputs, error messages and exit codes. Expected
  * values come from the fixtures' expected.safetensors / expected.json
  * (Hugging Face transformers), read here with ingot_safetensors_* and jansson. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,7 +44,8 @@ static char *read_file(const char *path) {
 }
 
 /* Runs "ingot ARGS" through the shell (ARGS formatted as printf), capturing
- * stdout and stderr. */
+ * stdout and stderr. A run that hangs (reading without bound, waiting on a
+ * FIFO) is stopped after 120 s and fails with exit 124. */
 static run_result run(const char *fmt, ...) {
     char args[8192], errpath[sizeof g_tmp + 16], cmd[sizeof g_bin + sizeof args + sizeof errpath + 16];
     va_list ap;
@@ -50,7 +53,7 @@ static run_result run(const char *fmt, ...) {
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
     snprintf(errpath, sizeof errpath, "%s/stderr.txt", g_tmp);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", g_bin, args, errpath);
+    snprintf(cmd, sizeof cmd, "timeout 120 '%s' %s 2>'%s'", g_bin, args, errpath);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t len = 0, cap = 1 << 16;
@@ -173,10 +176,13 @@ static void test_logits(void **state) {
 }
 
 /* generate --ids equals the first 8 tokens of HF's greedy continuation. */
+/* HF's greedy continuation, also at a temperature so small that l / T
+ * overflows float (the limit of the softmax is the argmax). */
 static void test_generate_greedy(void **state) {
     (void)state;
-    const char *models[] = {"qwen3_tied_f32", "llama3_f32"};
-    for (size_t m = 0; m < 2; m++) {
+    const char *models[] = {"qwen3_tied_f32", "llama3_f32", "qwen3_tied_f32"};
+    const char *temps[] = {"", "", "--temp 1e-39 --seed 3"};
+    for (size_t m = 0; m < 3; m++) {
         char path[4300];
         snprintf(path, sizeof path, "%s/%s/expected.json", g_models, models[m]);
         json_t *exp = json_load_file(path, 0, NULL);
@@ -186,8 +192,8 @@ static void test_generate_greedy(void **state) {
         char ids[4096];
         ids_list(ids, sizeof ids, models[m], "ids_0");
         run_result r = run("generate --model '%s/%s' --prompt-ids %s --ids --max-tokens 8 "
-                           "--ignore-eos",
-                           g_models, models[m], ids);
+                           "--ignore-eos %s",
+                           g_models, models[m], ids, temps[m]);
         assert_int_equal(r.code, 0);
         assert_non_null(strstr(r.err, "prefill")); /* the measurements */
         json_t *got = json_loads(r.out, 0, NULL);
@@ -260,6 +266,80 @@ static void test_classify(void **state) {
         line = strchr(line, '\n') + 1;
     }
     run_free(&r);
+}
+
+/* Writes n lines into g_tmp/name, line i formatted from fmt with i / 256
+ * and i % 256; returns the path in buf. */
+static const char *write_lines(char *buf, size_t cap, const char *name, size_t n, const char *fmt) {
+    snprintf(buf, cap, "%s/%s", g_tmp, name);
+    FILE *f = fopen(buf, "w");
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, fmt, (int)(i / 256), (int)(i % 256));
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}
+
+/* Bounded inputs (docs/cli.md): a stream without newlines fails at the
+ * 1 MiB line limit, standard input at 256 MiB, more than 4096 labels at
+ * once; 4096 labels are scored; a directory is refused; a pipe given as
+ * --prompts is read as a stream. */
+static void test_input_limits(void **state) {
+    (void)state;
+    char m[4300], prompts[4300], labels[4300], fifo[4300];
+    snprintf(m, sizeof m, "--model '%s/qwen3_tied_f32' --ids", g_models);
+    write_lines(prompts, sizeof prompts, "limit_prompts.txt", 1, "%d,%d\n");
+    expect_error(run("classify %s --prompts /dev/zero", m), 1,
+                 "INGOT_ERR_LIMIT: /dev/zero: a line is longer than the limit of 1 MiB");
+    expect_error(run("classify %s --prompts '%s' --labels-file /dev/zero", m, prompts), 1,
+                 "INGOT_ERR_LIMIT: /dev/zero: a line is longer than the limit of 1 MiB");
+    expect_error(run("generate %s -p - < /dev/zero", m), 1,
+                 "INGOT_ERR_LIMIT: standard input is over the limit of 256 MiB");
+    expect_error(run("classify %s --prompts '%s'", m, g_tmp), 1, "is a directory");
+    write_lines(labels, sizeof labels, "limit_labels.txt", 1000000, "%d,%d\n");
+    char needle[4400];
+    snprintf(needle, sizeof needle, "INGOT_ERR_LIMIT: %s holds more than 4096 labels", labels);
+    expect_error(run("classify %s --prompts '%s' --labels-file '%s'", m, prompts, labels), 1,
+                 needle);
+    /* 4097 labels as one --labels list (too long for run's format buffer) */
+    char list[4300];
+    write_lines(list, sizeof list, "limit_list.txt", 4097, "%d%d,");
+    expect_error(run("classify %s --prompts '%s' --labels \"$(cat '%s')\"", m, prompts, list), 1,
+                 "INGOT_ERR_LIMIT: --labels holds more than 4096 labels");
+    write_lines(labels, sizeof labels, "limit_labels.txt", 4096, "%d,%d\n");
+    run_result r =
+        run("classify %s --prompts '%s' --labels-file '%s' --batch-size 512", m, prompts, labels);
+    assert_int_equal(r.code, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_object_size(json_object_get(j, "scores")), 4096);
+    json_decref(j);
+    run_free(&r);
+    /* a FIFO is a stream: a child writes two prompts once classify opens it */
+    snprintf(fifo, sizeof fifo, "%s/prompts.fifo", g_tmp);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        FILE *w = fopen(fifo, "w");
+        _exit(w && fputs("1,2\n3,4\n", w) >= 0 && fclose(w) == 0 ? 0 : 1);
+    }
+    r = run("classify %s --prompts '%s' --top-k 1", m, fifo);
+    int st = 0, fd = open(fifo, O_RDONLY | O_NONBLOCK); /* frees a writer still waiting */
+    if (fd >= 0) close(fd);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "{\"prompt\": \"1,2\""));
+    assert_non_null(strstr(r.out, "{\"prompt\": \"3,4\""));
+    run_free(&r);
+    /* where a file is expected, a FIFO is refused without waiting for a writer */
+    char tok[4300];
+    snprintf(tok, sizeof tok, "%s/fifo_tokenizer", g_tmp);
+    assert_int_equal(mkdir(tok, 0700), 0);
+    snprintf(fifo, sizeof fifo, "%s/tokenizer.json", tok);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect_error(run("random-model --shape tiny --tokenizer '%s' '%s/fifo_out'", tok, g_tmp), 1,
+                 "tokenizer.json: is not a regular file");
 }
 
 static void test_bench_and_random_model(void **state) {
@@ -395,6 +475,8 @@ static void test_text_and_chat(void **state) {
     r = run("chat -m '%s/demo' -n 3 -v < /dev/null", g_tmp);
     assert_int_equal(r.code, 0);
     run_free(&r);
+    expect_error(run("chat -m '%s/demo' -n 3 < /dev/zero", g_tmp), 1,
+                 "INGOT_ERR_LIMIT: standard input: a line is longer than the limit of 1 MiB");
     char in[4300];
     snprintf(in, sizeof in, "%s/chat.txt", g_tmp);
     FILE *f = fopen(in, "w");
@@ -473,6 +555,7 @@ int main(void) {
         cmocka_unit_test(test_logits),
         cmocka_unit_test(test_generate_greedy),
         cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_input_limits),
         cmocka_unit_test(test_bench_and_random_model),
         cmocka_unit_test(test_random_model_streams),
         cmocka_unit_test(test_device),

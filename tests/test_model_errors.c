@@ -167,6 +167,55 @@ static void test_config_not_json(void **state) {
     TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_FORMAT, "invalid JSON");
 }
 
+/* config.json must be a regular file within INGOT_MODEL_CONFIG_MAX_BYTES
+ * (16 MiB): a FIFO fails at once instead of waiting for a writer (the alarm
+ * makes a blocked open a failure rather than a hang), a directory is named as
+ * one, and a file one byte over the limit fails with LIMIT; at the limit it
+ * loads. */
+static void test_config_not_regular_or_too_large(void **state) {
+    (void)state;
+    char dir[300], p[400];
+    write_qwen3(dir, sizeof dir, true);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    json_t *cfg = json_load_file(p, 0, NULL);
+    assert_non_null(cfg);
+    char *text = json_dumps(cfg, JSON_COMPACT);
+    json_decref(cfg);
+    assert_non_null(text);
+    ingot_model *m = (ingot_model *)1;
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    alarm(30);
+    TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_IO, "config.json is a FIFO");
+    alarm(0);
+    assert_null(m);
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(mkdir(p, 0700), 0);
+    TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_IO, "config.json is a directory");
+    assert_int_equal(rmdir(p), 0);
+    /* the config followed by spaces up to the limit, then one byte more */
+    size_t limit = (size_t)16 << 20, n = strlen(text);
+    char *pad = malloc(limit + 1);
+    assert_non_null(pad);
+    memset(pad, ' ', limit + 1);
+    memcpy(pad, text, n);
+    for (size_t size = limit; size <= limit + 1; size++) {
+        FILE *f = fopen(p, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(pad, 1, size, f), size);
+        assert_int_equal(fclose(f), 0);
+        if (size == limit) {
+            TU_OK(ingot_model_load(&m, dir, NULL));
+            ingot_model_free(m);
+        } else {
+            TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_LIMIT,
+                     "config.json is 16777217 bytes, over the limit of 16 MiB");
+        }
+    }
+    free(pad);
+    free(text);
+}
+
 /* One config edit per case: key set to value (NULL: removed). */
 static void config_case(const char *key, json_t *value, ingot_status status, const char *needle) {
     folder f;
@@ -412,6 +461,7 @@ int main(void) {
         cmocka_unit_test(test_valid_folder_loads),
         cmocka_unit_test(test_config_missing),
         cmocka_unit_test(test_config_not_json),
+        cmocka_unit_test(test_config_not_regular_or_too_large),
         cmocka_unit_test(test_config_keys),
         cmocka_unit_test(test_vocab_mismatch),
         cmocka_unit_test(test_weights_missing),

@@ -2,6 +2,7 @@
  * surviving set and probabilities computed by hand (or with plain double
  * loops here), the order of the chain, greedy ties, the seed, statistics of
  * the draws (fixed seeds, bounds of several standard deviations), errors. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,60 @@ static void test_temperature(void **state) {
         ingot_sampler_params p = {.temperature = t};
         expect_kept(&p, l, all, t, "temperature");
     }
+}
+
+/* Fails unless the sampler's distribution is finite, sums to 1 and is want
+ * (by hand), and unless draws land where want is positive. */
+static void expect_limit(const ingot_sampler_params *p, const float *l, const double *want,
+                         const char *what) {
+    float got[V];
+    probs_of(got, p, l, V, NULL, 0);
+    double sum = 0;
+    for (int i = 0; i < V; i++) {
+        if (!isfinite(got[i])) fail_msg("%s: p[%d] = %g", what, i, (double)got[i]);
+        sum += got[i];
+    }
+    if (fabs(sum - 1.0) > TOL) fail_msg("%s: probabilities sum to %.9g", what, sum);
+    expect_probs(got, want, V, what);
+    ingot_sampler *s;
+    TU_OK(ingot_sampler_new(&s, p, V));
+    for (int k = 0; k < 16; k++) {
+        int32_t id;
+        TU_OK(ingot_sampler_sample(&id, s, l, V));
+        if (id < 0 || id >= V || want[id] == 0.0) fail_msg("%s: drew id %d", what, (int)id);
+    }
+    ingot_sampler_free(s);
+}
+
+/* Temperatures whose l / t overflows float (l / 1e-38 = inf for l = 20):
+ * the limit of the softmax, the maximum with probability 1 (shared among
+ * tied maxima), with every filter in the chain too; +inf logits likewise. */
+static void test_tiny_temperature(void **state) {
+    (void)state;
+    const float temps[] = {1e-38f, 1e-45f, FLT_MIN, FLT_TRUE_MIN, 1e-40f, 1e-30f};
+    const float l[V] = {10.0f, 20.0f, 5.0f, -3.0f}, tie[V] = {20.0f, 3.0f, 20.0f, -3.0f};
+    const float low_tie[V] = {1.0f, 20.0f, 1.0f, 1.0f}, far[V] = {-FLT_MAX, FLT_MAX, 0.0f, -1.0f};
+    const double one[V] = {0, 1, 0, 0}, first[V] = {1, 0, 0, 0}, half[V] = {0.5, 0, 0.5, 0};
+    for (size_t t = 0; t < sizeof temps / sizeof *temps; t++) {
+        for (int f = 0; f < 5; f++) {
+            ingot_sampler_params p = {.temperature = temps[t], .seed = (uint64_t)t};
+            if (f == 1) p.top_k = 2;
+            if (f == 2) p.top_p = 0.5f;
+            if (f == 3) p.min_p = 0.1f;
+            if (f == 4)
+                p = (ingot_sampler_params){
+                    .temperature = temps[t], .top_k = 1, .top_p = 0.9f, .min_p = 0.05f, .seed = 7};
+            expect_limit(&p, l, one, "tiny temperature");
+            expect_limit(&p, low_tie, one, "tiny temperature, ties below the maximum");
+            expect_limit(&p, far, one, "tiny temperature, logits +-FLT_MAX");
+            /* top-p 0.5 keeps the lower id of the tie: the mass before the
+             * other reaches 0.5 */
+            expect_limit(&p, tie, f == 2 ? first : half, "tiny temperature, a tied maximum");
+        }
+    }
+    ingot_sampler_params p = {.temperature = 1.0f};
+    const float inf[V] = {INFINITY, 0.0f, INFINITY, 1.0f};
+    expect_limit(&p, inf, half, "+inf logits at temperature 1");
 }
 
 static void test_top_k(void **state) {
@@ -381,12 +436,19 @@ static void test_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_greedy),          cmocka_unit_test(test_temperature),
-        cmocka_unit_test(test_top_k),           cmocka_unit_test(test_top_p),
-        cmocka_unit_test(test_min_p),           cmocka_unit_test(test_filters_compose),
-        cmocka_unit_test(test_penalties),       cmocka_unit_test(test_logit_bias),
-        cmocka_unit_test(test_draw_statistics), cmocka_unit_test(test_seed),
-        cmocka_unit_test(test_large_vocab),     cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_greedy),
+        cmocka_unit_test(test_temperature),
+        cmocka_unit_test(test_top_k),
+        cmocka_unit_test(test_top_p),
+        cmocka_unit_test(test_min_p),
+        cmocka_unit_test(test_filters_compose),
+        cmocka_unit_test(test_penalties),
+        cmocka_unit_test(test_logit_bias),
+        cmocka_unit_test(test_draw_statistics),
+        cmocka_unit_test(test_seed),
+        cmocka_unit_test(test_large_vocab),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_tiny_temperature),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -547,6 +547,108 @@ static void test_config_files(void **state) {
     remove_file("tokenizer_config.json");
 }
 
+/* Replaces name in tmpdir by a sparse file of size bytes (zeros). */
+static void write_sparse(const char *name, off_t size) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    unlink(p);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), size), 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Every file the loader reads is a regular file within its documented limit:
+ * FIFOs, devices and directories are refused without waiting for a writer
+ * (the alarm turns a blocked open into a failure instead of a hang), files
+ * one byte over the limit fail with LIMIT naming the file and the limit. */
+static void test_file_limits(void **state) {
+    (void)state;
+    const char *tiny = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}";
+    write_file("tokenizer.json", tiny);
+    char p[512];
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", tmpdir);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    ingot_tokenizer *t = NULL;
+    alarm(30);
+    TU_FAILS(ingot_tokenizer_load(&t, tmpdir), INGOT_ERR_IO, "tokenizer_config.json is a FIFO");
+    alarm(0);
+    remove_file("tokenizer_config.json");
+    snprintf(p, sizeof p, "%s/chat_template.jinja", tmpdir);
+    assert_int_equal(mkdir(p, 0700), 0);
+    TU_FAILS(ingot_tokenizer_load(&t, tmpdir), INGOT_ERR_IO, "chat_template.jinja is a directory");
+    assert_int_equal(rmdir(p), 0);
+    write_sparse("generation_config.json", ((off_t)16 << 20) + 1);
+    TU_FAILS(ingot_tokenizer_load(&t, tmpdir), INGOT_ERR_LIMIT, "over the limit of 16 MiB");
+    remove_file("generation_config.json");
+    write_sparse("tokenizer.json", ((off_t)256 << 20) + 1);
+    TU_FAILS(ingot_tokenizer_load(&t, tmpdir), INGOT_ERR_LIMIT,
+             "tokenizer.json is 268435457 bytes, over the limit of 256 MiB");
+    assert_null(t);
+    /* at the limit is fine: a generation_config.json padded to 16 MiB */
+    write_file("tokenizer.json", tiny);
+    write_sparse("generation_config.json", (off_t)16 << 20);
+    snprintf(p, sizeof p, "%s/generation_config.json", tmpdir);
+    FILE *f = fopen(p, "r+b");
+    assert_non_null(f);
+    char *pad = malloc((size_t)16 << 20);
+    assert_non_null(pad);
+    memset(pad, ' ', (size_t)16 << 20);
+    memcpy(pad, "{\"eos_token_id\": 0}", 19);
+    assert_int_equal(fwrite(pad, 1, (size_t)16 << 20, f), (size_t)16 << 20);
+    assert_int_equal(fclose(f), 0);
+    free(pad);
+    TU_OK(ingot_tokenizer_load(&t, tmpdir));
+    assert_int_equal(ingot_tokenizer_eos_id(t), 0);
+    ingot_tokenizer_free(t);
+    remove_file("generation_config.json");
+}
+
+/* A generation_config.json listing every id of a 2^20-token vocabulary
+ * (permuted), then repeats and ids that are not in the vocabulary: the stop
+ * ids are each vocabulary id once, in first-listed order. The sizes are the
+ * test: a scan of the ids so far per listed id (the old deduplication) makes
+ * 5.5e11 comparisons here, minutes, where the bitset takes milliseconds; the
+ * alarm, far above the load's normal second or two, fails such a regression
+ * instead of leaving it to ctest's timeout. */
+static void test_stop_ids_long_list(void **state) {
+    (void)state;
+    enum { N = 1 << 20 };
+    size_t cap = (size_t)N * 24 + 64, len = 0;
+    char *doc = malloc(cap);
+    int32_t *perm = malloc(N * sizeof *perm);
+    assert_non_null(doc);
+    assert_non_null(perm);
+    len += (size_t)snprintf(doc, cap, "{\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":{");
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(doc + len, cap - len, "%s\"t%d\":%d", i ? "," : "", i, i);
+    snprintf(doc + len, cap - len, "}}}");
+    write_file("tokenizer.json", doc);
+    len = (size_t)snprintf(doc, cap, "{\"eos_token_id\": [");
+    for (int i = 0; i < N; i++) { /* 7919 is odd: i -> 7919 i mod 2^20 is a permutation */
+        perm[i] = (int32_t)(((int64_t)i * 7919) % N);
+        len += (size_t)snprintf(doc + len, cap - len, "%d, ", (int)perm[i]);
+    }
+    snprintf(doc + len, cap - len, "%d, %d, %d, -1, 2.5, \"x\", %d, %d]}", (int)perm[0], 5,
+             (int)perm[N - 1], N, N + 7);
+    write_file("generation_config.json", doc);
+    free(doc);
+    ingot_tokenizer *t = NULL;
+    alarm(120);
+    TU_OK(ingot_tokenizer_load(&t, tmpdir));
+    alarm(0);
+    const int32_t *stop;
+    size_t n;
+    ingot_tokenizer_stop_ids(&stop, &n, t);
+    assert_int_equal(n, N);
+    for (int i = 0; i < N; i++)
+        if (stop[i] != perm[i]) fail_msg("stop[%d] = %d, want %d", i, (int)stop[i], (int)perm[i]);
+    assert_int_equal(ingot_tokenizer_eos_id(t), perm[0]);
+    ingot_tokenizer_free(t);
+    free(perm);
+    remove_file("generation_config.json");
+}
+
 /* ---- threads: one tokenizer, many encoders ---- */
 
 typedef struct {
@@ -719,6 +821,8 @@ int main(void) {
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_config_files),
+        cmocka_unit_test(test_file_limits),
+        cmocka_unit_test(test_stop_ids_long_list),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_real_qwen3),
         cmocka_unit_test(test_real_llama3),

@@ -61,16 +61,22 @@ extern "C" {
  *      id among equal maxima); steps 5-8 are skipped;
  *   5. temperature: l /= temperature;
  *   6. top-k: keep the tokens whose logit is >= the k-th largest (ties at the
- *      boundary are all kept, as in transformers);
- *   7. top-p: softmax; in the order of decreasing probability (lower id first
- *      among equals) keep a token while the mass of the tokens before it is
- *      < top_p (the smallest such prefix whose mass reaches top_p; at least
- *      one token);
+ *      boundary are all kept, as in transformers; compared before the
+ *      division, whose order a positive temperature does not change);
+ *   7. top-p: softmax (see below); in the order of decreasing probability
+ *      (lower id first among equals) keep a token while the mass of the
+ *      tokens before it is < top_p (the smallest such prefix whose mass
+ *      reaches top_p; at least one token);
  *   8. min-p: drop tokens whose probability (after temperature and the
  *      filters above, renormalised) is < min_p * the largest probability;
  *   9. draw from the renormalised survivors with one uniform number from the
  *      sampler's ingot_rng (inverse CDF over the survivors in increasing id
  *      order), so the same seed and the same logits give the same tokens.
+ * The softmax is computed as exp((l - max) / temperature) in double, so no
+ * positive temperature overflows: one too small for the gaps between the
+ * logits (1e-38, a subnormal) gives probability 1 to the maximum, shared
+ * evenly among equal maxima (as among +inf logits), never NaN; that is the
+ * greedy choice unless the maximum is tied.
  * The penalty window is the last penalty_last_n ids of the sampler's history
  * (ingot_sampler_accept), or the whole history when penalty_last_n <= 0 (as
  * transformers, which penalises the prompt and everything generated).

@@ -58,6 +58,9 @@ typedef struct ingot_model_options {
                             NULL keeps the stored dtype */
 } ingot_model_options;
 
+/* The size limit of config.json. */
+#define INGOT_MODEL_CONFIG_MAX_BYTES ((size_t)16 << 20)
+
 /* Loads the model in folder dir (config.json, then the weights through
  * ingot_safetensors_open(dir), safetensors.h). opts may be NULL (CPU, stored
  * dtype). On the CPU, weights kept in their stored dtype wrap the mapped
@@ -71,7 +74,10 @@ typedef struct ingot_model_options {
  * weights or a tensor missing: named), IO, FORMAT (malformed config or
  * weights: the key or tensor named, with expected and found shapes or
  * dtypes; a non-float or mixed-dtype weight), UNSUPPORTED (model_type,
- * rope type or activation, named), LIMIT, OUT_OF_MEMORY. */
+ * rope type or activation, named), LIMIT (also a config.json of more than
+ * INGOT_MODEL_CONFIG_MAX_BYTES), OUT_OF_MEMORY. config.json must be a regular
+ * file: a FIFO, device or directory is an IO error at once (nothing waits
+ * for a writer). */
 ingot_status ingot_model_load(ingot_model **out, const char *dir, const ingot_model_options *opts);
 
 /* Frees a model; NULL is ignored. Caches, sessions and arrays made from it

@@ -40,11 +40,23 @@ extern "C" {
 
 typedef struct ingot_tokenizer ingot_tokenizer;
 
+/* Size limits of the files ingot_tokenizer_load reads: tokenizer.json (Gemma
+ * 3's is 33 MB), and each of the small configuration files
+ * (tokenizer_config.json, special_tokens_map.json, generation_config.json,
+ * chat_template.jinja). */
+#define INGOT_TOKENIZER_JSON_MAX_BYTES ((size_t)256 << 20)
+#define INGOT_TOKENIZER_CONFIG_MAX_BYTES ((size_t)16 << 20)
+
 /* Loads the tokenizer of a model folder: dir/tokenizer.json (required) and
  * dir/tokenizer_config.json, dir/special_tokens_map.json,
- * dir/generation_config.json (each optional). Every file is validated.
- * Errors: INVALID_ARGUMENT (NULLs), NOT_FOUND (no tokenizer.json), IO,
- * FORMAT (malformed JSON or inconsistent content, with the file and the key),
+ * dir/generation_config.json and, when tokenizer_config.json has no
+ * chat_template, dir/chat_template.jinja (each optional). Every file is
+ * validated; each must be a regular file within the limits above, checked
+ * before it is read (a FIFO, device or directory is refused at once, without
+ * waiting for a writer). Errors: INVALID_ARGUMENT (NULLs), NOT_FOUND (no
+ * tokenizer.json), IO (a file cannot be read or is not a regular file:
+ * named), LIMIT (a file over its limit: named, with the limit), FORMAT
+ * (malformed JSON or inconsistent content, with the file and the key),
  * UNSUPPORTED (a model, normalizer, pre-tokenizer, decoder or post-processor
  * type ingot does not implement, named), OUT_OF_MEMORY. On success *out is
  * freed with ingot_tokenizer_free; on error it is NULL. */
@@ -170,9 +182,11 @@ int32_t ingot_tokenizer_pad_id(const ingot_tokenizer *tok);
 /* The ids that end a generated turn: generation_config.json's eos_token_id
  * (one or a list), the tokenizer config's eos_token, and the family's
  * end-of-turn token when present (<|im_end|>, <end_of_turn>, <|eot_id|>,
- * <|eom_id|>), without duplicates, in that order. *ids lives as long as tok
- * (*n is 0 when there are none; *ids NULL and *n 0 when tok is NULL); ids
- * and n may each be NULL. This is how callers get a model's EOS ids
+ * <|eom_id|>), without duplicates (the first occurrence kept), in that
+ * order; ids outside the vocabulary (or not integers) are skipped, so there
+ * are at most vocabulary-size ids however long the list. *ids lives as long
+ * as tok (*n is 0 when there are none; *ids NULL and *n 0 when tok is NULL);
+ * ids and n may each be NULL. This is how callers get a model's EOS ids
  * (model.h has no getter). */
 void ingot_tokenizer_stop_ids(const int32_t **ids, size_t *n, const ingot_tokenizer *tok);
 

@@ -257,6 +257,18 @@ static int64_t top_p_filter(int32_t *order, float *prob, int64_t m, double top_p
     return compact(order, prob, idx, k);
 }
 
+/* prob[j] = exp((l[order[j]] - top) / t) for the m survivors, top their
+ * largest logit, in double: the difference is scaled, not each logit, so no
+ * t > 0 overflows (l / t could reach inf - inf). A t too small for the gaps
+ * leaves 1 at the maxima and 0 elsewhere; a maximum of +inf is 1 as well. */
+static void softmax(float *prob, const float *l, const int32_t *order, int64_t m, float top,
+                    float t) {
+    for (int64_t j = 0; j < m; j++) {
+        float v = l[order[j]];
+        prob[j] = v == top ? 1.0f : (float)exp(((double)v - (double)top) / (double)t);
+    }
+}
+
 /* The whole chain over n logits: returns how many ids survive, 0 when
  * nothing is left after the bias and penalties; w->order[0..kept) are their
  * ids in increasing order, w->prob[0..kept) their probabilities. */
@@ -282,8 +294,7 @@ static int64_t distribution(const ingot_sampler *s, const float *logits, int64_t
         prob[0] = 1.0f;
         return 1;
     }
-    for (int64_t j = 0; j < m; j++)
-        l[order[j]] /= p->temperature;
+    /* top-k on the penalised logits: a positive temperature keeps their order */
     if (p->top_k > 0 && p->top_k < m) { /* ties with the k-th are kept */
         float kth = kth_largest(l, order, m, p->top_k, prob);
         int64_t k = 0;
@@ -294,8 +305,7 @@ static int64_t distribution(const ingot_sampler *s, const float *logits, int64_t
     float top = -INFINITY;
     for (int64_t j = 0; j < m; j++)
         top = l[order[j]] > top ? l[order[j]] : top;
-    for (int64_t j = 0; j < m; j++)
-        prob[j] = (float)exp((double)l[order[j]] - (double)top);
+    softmax(prob, l, order, m, top, p->temperature);
     m = renormalise(prob, m);
     if (p->top_p > 0.0f && p->top_p < 1.0f)
         m = renormalise(prob, top_p_filter(order, prob, m, p->top_p, w->idx));

@@ -3,7 +3,6 @@
  * (rope_parameters, per layer type for Gemma 3, layer_types). Keys the model
  * cannot do without are required; others take transformers' defaults for
  * the family. Every error names the key. */
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "io/io_internal.h"
 #include "models/models_internal.h"
 
 #define CFG "config.json"
@@ -327,19 +327,17 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
 
 ingot_status ingot__config_load(ingot__config *cfg, const char *path) {
     memset(cfg, 0, sizeof *cfg);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        return ingot__error(e == ENOENT ? INGOT_ERR_NOT_FOUND : INGOT_ERR_IO,
-                            "model: cannot open %s: %s", path, strerror(e));
-    }
+    char *data;
+    size_t len;
+    ingot_status st = ingot__read_file(&data, &len, path, INGOT_MODEL_CONFIG_MAX_BYTES, "model");
+    if (st) return st;
     json_error_t err;
-    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
-    fclose(f);
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+    free(data);
     if (!root)
         return ingot__error(INGOT_ERR_FORMAT, "%s: invalid JSON at line %d: %s", path, err.line,
                             err.text);
-    ingot_status st = parse(cfg, root);
+    st = parse(cfg, root);
     json_decref(root);
     return st;
 }

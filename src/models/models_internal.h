@@ -62,7 +62,9 @@ typedef struct ingot__config {
 } ingot__config;
 
 /* Parses config.json at path into *cfg (freed with ingot__config_free, also
- * after a failure). Errors: NOT_FOUND, IO, FORMAT (key named), UNSUPPORTED. */
+ * after a failure): a regular file of at most INGOT_MODEL_CONFIG_MAX_BYTES.
+ * Errors: NOT_FOUND, IO (also not a regular file), LIMIT, FORMAT (key
+ * named), UNSUPPORTED. */
 ingot_status ingot__config_load(ingot__config *cfg, const char *path);
 void ingot__config_free(ingot__config *cfg);
 

@@ -2,66 +2,28 @@
  * The pipeline follows Hugging Face tokenizers' TokenizerImpl::encode_single_sequence:
  * split on non-normalized added tokens, normalize, split on normalized added
  * tokens, pre-tokenize, BPE, post-process. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/internal.h"
+#include "io/io_internal.h"
 #include "text/tok_internal.h"
 
 #define TEXT_LIMIT ((size_t)1 << 30)
-#define FILE_LIMIT ((size_t)1 << 30)
 
 /* ---- files ---- */
 
+/* Reads dir/name (at most limit bytes) with ingot__read_file. */
 static ingot_status read_file(char **data, size_t *len, const char *dir, const char *name,
-                              bool *missing) {
+                              size_t limit) {
     *data = NULL;
     *len = 0;
-    *missing = false;
     size_t n = strlen(dir) + strlen(name) + 2;
     char *path = malloc(n);
     if (!path) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
     snprintf(path, n, "%s/%s", dir, name);
-    ingot_status st = INGOT_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    struct stat sb;
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            *missing = true;
-            st = ingot__error(INGOT_ERR_NOT_FOUND, "tokenizer: %s not found", path);
-        } else {
-            st = ingot__error(INGOT_ERR_IO, "tokenizer: cannot open %s: %s", path, strerror(errno));
-        }
-    } else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = ingot__error(INGOT_ERR_IO, "tokenizer: %s is not a regular file", path);
-    } else if ((size_t)sb.st_size > FILE_LIMIT) {
-        st = ingot__error(INGOT_ERR_LIMIT, "tokenizer: %s is larger than 1 GiB", path);
-    } else if (!(*data = malloc((size_t)sb.st_size + 1))) {
-        st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory reading %s", path);
-    } else {
-        size_t got = 0, want = (size_t)sb.st_size;
-        while (got < want) {
-            ssize_t r = read(fd, *data + got, want - got);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) {
-                st = ingot__error(INGOT_ERR_IO, "tokenizer: cannot read %s", path);
-                break;
-            }
-            got += (size_t)r;
-        }
-        (*data)[got] = '\0';
-        *len = got;
-    }
-    if (fd >= 0) close(fd);
-    if (st) {
-        free(*data);
-        *data = NULL;
-    }
+    ingot_status st = ingot__read_file(data, len, path, limit, "tokenizer");
     free(path);
     return st;
 }
@@ -71,11 +33,10 @@ static ingot_status load_optional(tj_doc **doc, tj_value **root, const char *dir
                                   const char *name) {
     char *data;
     size_t len;
-    bool missing;
     *doc = NULL;
     *root = NULL;
-    ingot_status st = read_file(&data, &len, dir, name, &missing);
-    if (st && missing) {
+    ingot_status st = read_file(&data, &len, dir, name, INGOT_TOKENIZER_CONFIG_MAX_BYTES);
+    if (st == INGOT_ERR_NOT_FOUND) {
         ingot_clear_error();
         return INGOT_OK;
     }
@@ -298,14 +259,42 @@ static int32_t config_id(const ingot_tokenizer *t, const tj_value *cfg, const tj
     return -1;
 }
 
-static ingot_status add_stop(ingot_tokenizer *t, int64_t id) {
-    if (id < 0 || id >= (int64_t)t->size) return INGOT_OK;
-    for (size_t i = 0; i < t->n_stop; i++)
-        if (t->stop[i] == id) return INGOT_OK;
-    int32_t *ns = realloc(t->stop, (t->n_stop + 1) * sizeof *ns);
-    if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-    t->stop = ns;
+/* Appends id to the stop ids unless it is outside the vocabulary or already
+ * there (seen: a bit per vocabulary id); t->stop has room for it. */
+static void add_stop(ingot_tokenizer *t, uint8_t *seen, int64_t id) {
+    if (id < 0 || id >= (int64_t)t->size || seen[id / 8] & (1u << (id % 8))) return;
+    seen[id / 8] |= (uint8_t)(1u << (id % 8));
     t->stop[t->n_stop++] = (int32_t)id;
+}
+
+/* The stop ids: generation_config's eos_token_id(s), the config eos, the
+ * end-of-turn tokens, in that order without repeats. The bitset makes it
+ * O(listed ids + vocabulary) (a scan per id was quadratic in a long list). */
+static ingot_status load_stops(ingot_tokenizer *t, const tj_value *gen) {
+    static const char *const eot[] = {"<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|eom_id|>"};
+    const size_t n_eot = sizeof eot / sizeof *eot;
+    const tj_value *g = ingot__tj_get(gen, "eos_token_id");
+    size_t cap = (g && g->type == TJ_ARRAY ? g->len : 1) + 1 + n_eot;
+    cap = cap < t->size ? cap : t->size; /* distinct ids of the vocabulary */
+    uint8_t *seen = calloc(t->size / 8 + 1, 1);
+    t->stop = malloc((cap ? cap : 1) * sizeof *t->stop);
+    if (!seen || !t->stop) {
+        free(seen);
+        return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    }
+    int64_t id;
+    if (g && g->type == TJ_ARRAY) {
+        for (uint32_t i = 0; i < g->len; i++)
+            if (ingot__tj_int(&g->u.items[i], 0, INT32_MAX, &id)) add_stop(t, seen, id);
+    } else if (ingot__tj_int(g, 0, INT32_MAX, &id)) {
+        add_stop(t, seen, id);
+    }
+    add_stop(t, seen, t->eos);
+    for (size_t i = 0; i < n_eot; i++) {
+        int32_t e = ingot__smap_get(&t->added_map, eot[i], strlen(eot[i]));
+        add_stop(t, seen, e < 0 ? ingot__smap_get(&t->vocab.map, eot[i], strlen(eot[i])) : e);
+    }
+    free(seen);
     return INGOT_OK;
 }
 
@@ -335,9 +324,8 @@ static ingot_status load_configs(ingot_tokenizer *t, const char *dir) {
     if (!st && !t->chat_template) {
         char *data;
         size_t len;
-        bool missing;
-        st = read_file(&data, &len, dir, "chat_template.jinja", &missing);
-        if (st && missing) {
+        st = read_file(&data, &len, dir, "chat_template.jinja", INGOT_TOKENIZER_CONFIG_MAX_BYTES);
+        if (st == INGOT_ERR_NOT_FOUND) {
             ingot_clear_error();
             st = INGOT_OK;
         } else if (!st) {
@@ -352,22 +340,7 @@ static ingot_status load_configs(ingot_tokenizer *t, const char *dir) {
     if (!st && ((!t->bos_text && !(t->bos_text = dup_str("", 0))) ||
                 (!t->eos_text && !(t->eos_text = dup_str("", 0)))))
         st = ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-    /* stop ids: generation_config's eos_token_id(s), the config eos, end-of-turn tokens */
-    const tj_value *g = ingot__tj_get(gen, "eos_token_id");
-    int64_t id;
-    if (!st && g && g->type == TJ_ARRAY) {
-        for (uint32_t i = 0; i < g->len && !st; i++)
-            if (ingot__tj_int(&g->u.items[i], 0, INT32_MAX, &id)) st = add_stop(t, id);
-    } else if (!st && ingot__tj_int(g, 0, INT32_MAX, &id)) {
-        st = add_stop(t, id);
-    }
-    if (!st) st = add_stop(t, t->eos);
-    static const char *const eot[] = {"<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|eom_id|>"};
-    for (size_t i = 0; i < 4 && !st; i++) {
-        int32_t e = ingot__smap_get(&t->added_map, eot[i], strlen(eot[i]));
-        if (e < 0) e = ingot__smap_get(&t->vocab.map, eot[i], strlen(eot[i]));
-        st = add_stop(t, e);
-    }
+    if (!st) st = load_stops(t, gen);
     ingot__tj_free(dc);
     ingot__tj_free(dm);
     ingot__tj_free(dg);
@@ -454,8 +427,7 @@ ingot_status ingot_tokenizer_load(ingot_tokenizer **out, const char *dir) {
     INGOT__CHECK_NOT_NULL(dir, "tokenizer_load");
     char *data;
     size_t len;
-    bool missing;
-    ingot_status st = read_file(&data, &len, dir, "tokenizer.json", &missing);
+    ingot_status st = read_file(&data, &len, dir, "tokenizer.json", INGOT_TOKENIZER_JSON_MAX_BYTES);
     if (st) return st;
     ingot_tokenizer *t = calloc(1, sizeof *t);
     if (!t) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "input.h"
 #include "options.h"
 
 static int usage(FILE *f, int code) {
@@ -14,7 +15,8 @@ static int usage(FILE *f, int code) {
                "conversation with the tokenizer's chat template and streams the reply. The\n"
                "session keeps its KV cache, so each turn computes only the new tokens. /exit,\n"
                "/quit or end of input ends the chat; /reset starts a new conversation. Works\n"
-               "the same with a pipe as standard input (no prompt is printed then).\n\n"
+               "the same with a pipe as standard input (no prompt is printed then). A line\n"
+               "of more than 1 MiB ends the chat with an error.\n\n"
                "  -m, --model DIR       the Hugging Face model folder (with a chat template)\n"
                "  --system TEXT         the system message\n"
                "  -v, --verbose         print each turn's measurements to standard error\n");
@@ -92,12 +94,14 @@ int cli_chat(int argc, char **argv) {
     go.callback = cli_stream_stdout;
     bool tty = isatty(STDIN_FILENO);
     char *line = NULL;
-    size_t cap = 0;
-    for (ssize_t n; !rc;) {
+    size_t cap = 0, n = 0;
+    while (!rc) {
         if (tty) fputs("> ", stderr);
-        if ((n = getline(&line, &cap, stdin)) < 0) break;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = 0;
+        int got = cli_read_line(&line, &cap, &n, NULL, "chat", "standard input", stdin);
+        if (got) {
+            rc = got > 0;
+            break;
+        }
         if (!strcmp(line, "/exit") || !strcmp(line, "/quit")) break;
         if (!strcmp(line, "/reset")) {
             json_decref(msgs);

@@ -1,10 +1,10 @@
 /* ingot classify: for every prompt of a file, the most likely next tokens or
  * the scores of given labels, as JSON lines, from batched prefills. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "input.h"
 #include "options.h"
 
 static int usage(FILE *f, int code) {
@@ -16,7 +16,8 @@ static int usage(FILE *f, int code) {
             "log-probabilities ({\"prompt\", \"top_k\": [{\"id\", \"token\", \"logprob\"}]});\n"
             "with labels, each label's log-probability as a continuation of the prompt (the\n"
             "sum over its tokens) and the best label ({\"prompt\", \"scores\", \"label\"}).\n"
-            "Prompts run in batches: one padded forward pass per batch.\n\n"
+            "Prompts run in batches: one padded forward pass per batch. FILE and F may be\n"
+            "pipes; limits: 1 MiB a line, 256 MiB a file, 1048576 prompts, 4096 labels.\n\n"
             "  -m, --model DIR       the model folder\n"
             "  --prompts FILE        the prompts, one per line (encoded with special tokens\n"
             "                        added, as Hugging Face does)\n"
@@ -30,10 +31,12 @@ static int usage(FILE *f, int code) {
     return code;
 }
 
-/* A list of strings read from a file or split from a comma list. */
+/* A list of strings read from a file or split from a comma list: at most
+ * max of them (what they are and where they come from name the limit). */
 typedef struct lines {
     char **items;
-    size_t count;
+    size_t count, cap, max;
+    const char *what, *source;
 } lines;
 
 static void lines_free(lines *l) {
@@ -43,33 +46,32 @@ static void lines_free(lines *l) {
 }
 
 static int lines_add(lines *l, const char *s, size_t n) {
-    char **items = realloc(l->items, (l->count + 1) * sizeof *items);
-    if (!items) return 1;
-    l->items = items;
-    if (!(items[l->count] = strndup(s, n))) return 1;
+    if (l->count == l->max)
+        return cli_limit_error("classify", "%s holds more than %zu %s", l->source, l->max, l->what);
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **items = realloc(l->items, cap * sizeof *items);
+        if (!items) return cli_out_of_memory("classify");
+        l->items = items;
+        l->cap = cap;
+    }
+    if (!(l->items[l->count] = strndup(s, n))) return cli_out_of_memory("classify");
     l->count++;
     return 0;
 }
 
-/* Reads the non-empty lines of path ('-': stdin). */
-static int read_lines(lines *l, const char *path) {
-    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    if (!f) {
-        fprintf(stderr, "ingot classify: cannot open %s: %s\n", path, strerror(errno));
-        return 1;
-    }
+/* Reads the non-empty lines of l->source ('-': stdin, or any stream). */
+static int read_lines(lines *l) {
+    FILE *f = cli_open_input("classify", l->source, true);
+    if (!f) return 1;
     char *line = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    for (ssize_t n; !rc && (n = getline(&line, &cap, f)) >= 0;) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            n--;
-        if (n) rc = lines_add(l, line, (size_t)n);
-    }
+    size_t cap = 0, n = 0, total = 0;
+    int rc; /* 0 a line, -1 the end, 1 an error */
+    while (!(rc = cli_read_line(&line, &cap, &n, &total, "classify", l->source, f)))
+        if (n && (rc = lines_add(l, line, n))) break;
     free(line);
-    if (f != stdin) fclose(f);
-    if (rc) fprintf(stderr, "ingot classify: out of memory\n");
-    return rc;
+    cli_close_input(f);
+    return rc > 0;
 }
 
 static int split_commas(lines *l, const char *s) {
@@ -193,10 +195,14 @@ int cli_classify(int argc, char **argv) {
     if (!prompts_path) return cli_usage_error("classify", "--prompts FILE is required");
     if (labels_arg && labels_path)
         return cli_usage_error("classify", "give --labels or --labels-file, not both");
-    lines prompts = {0}, labels = {0};
-    rc = read_lines(&prompts, prompts_path);
-    if (!rc && labels_path) rc = read_lines(&labels, labels_path);
-    if (!rc && labels_arg && split_commas(&labels, labels_arg)) rc = 1;
+    lines prompts = {.max = CLI_PROMPTS_MAX, .what = "prompts", .source = prompts_path};
+    lines labels = {.max = CLI_LABELS_MAX, .what = "labels", .source = labels_path};
+    rc = read_lines(&prompts);
+    if (!rc && labels_path) rc = read_lines(&labels);
+    if (!rc && labels_arg) {
+        labels.source = "--labels";
+        rc = split_commas(&labels, labels_arg);
+    }
     if (!rc && !prompts.count) {
         fprintf(stderr, "ingot classify: %s holds no prompts\n", prompts_path);
         rc = 1;

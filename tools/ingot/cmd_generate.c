@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "input.h"
 #include "options.h"
 
 static int usage(FILE *f, int code) {
@@ -120,7 +121,7 @@ int cli_generate(int argc, char **argv) {
     const char *text = NULL;
     char *stdin_prompt = NULL;
     if (!rc && a.prompt && !strcmp(a.prompt, "-") &&
-        !(rc = cli_read_all(&stdin_prompt, NULL, "generate", stdin)))
+        !(rc = cli_read_all(&stdin_prompt, NULL, "generate", "standard input", stdin)))
         a.prompt = stdin_prompt;
     if (!rc) rc = load(&m, &tok, &a);
     if (!rc && a.prompt) rc = prompt_text(&text, &rendered, &a, tok);

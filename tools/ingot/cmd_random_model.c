@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "input.h"
 #include "options.h"
 
 /* Shapes of ../shared/reference/model-shapes.json, a tiny Qwen3 one with the
@@ -320,12 +322,9 @@ static int copy_file(const char *dir, const char *out, const char *name, bool re
     char src[4096], dst[4096];
     snprintf(src, sizeof src, "%s/%s", dir, name);
     snprintf(dst, sizeof dst, "%s/%s", out, name);
-    FILE *in = fopen(src, "rb");
-    if (!in) {
-        if (!required && errno == ENOENT) return 0;
-        fprintf(stderr, "ingot random-model: cannot read %s: %s\n", src, strerror(errno));
-        return 1;
-    }
+    if (!required && access(src, F_OK) != 0 && errno == ENOENT) return 0;
+    FILE *in = cli_open_input("random-model", src, false);
+    if (!in) return 1;
     FILE *o = fopen(dst, "wb");
     int bad = !o;
     char buf[1 << 16];

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "input.h"
 #include "options.h"
 
 static int usage(FILE *f, int code) {
@@ -63,7 +64,7 @@ int cli_template(int argc, char **argv) {
     if (!extra) return cli_out_of_memory("template");
     size_t len = 0;
     char *conversation = NULL;
-    if (cli_read_all(&conversation, &len, "template", stdin)) {
+    if (cli_read_all(&conversation, &len, "template", "standard input", stdin)) {
         free(extra);
         return 1;
     }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "input.h"
 #include "options.h"
 
 static int usage(FILE *f, int code) {
@@ -42,7 +43,7 @@ int cli_tokenize(int argc, char **argv) {
     if (!dir) return usage(stderr, 2);
     size_t len = 0;
     char *text = NULL;
-    if (cli_read_all(&text, &len, "tokenize", stdin)) return 1;
+    if (cli_read_all(&text, &len, "tokenize", "standard input", stdin)) return 1;
     ingot_tokenizer *tok = NULL;
     ingot_tokens t = {0};
     ingot_status s = ingot_tokenizer_load(&tok, dir);

@@ -349,23 +349,3 @@ void cli_print_metrics(const ingot_generation *g) {
             (long long)m->generated_tokens, m->decode_tokens_per_second, m->time_to_first_token,
             (double)m->peak_memory / (1024.0 * 1024.0), stop_reason_name(g->stop_reason));
 }
-
-int cli_read_all(char **out, size_t *out_len, const char *cmd, FILE *stream) {
-    size_t len = 0, cap = 1 << 12;
-    char *text = malloc(cap);
-    for (size_t got; text && (got = fread(text + len, 1, cap - len - 1, stream)) > 0;) {
-        len += got;
-        char *bigger = len + 1 == cap ? realloc(text, cap *= 2) : text;
-        if (!bigger) free(text);
-        text = bigger;
-    }
-    if (!text || ferror(stream)) {
-        free(text);
-        fprintf(stderr, "ingot %s: cannot read the input\n", cmd);
-        return 1;
-    }
-    text[len] = 0;
-    *out = text;
-    if (out_len) *out_len = len;
-    return 0;
-}

@@ -143,8 +143,4 @@ bool cli_stream_stdout(void *user, int32_t id, const char *piece, size_t len);
 /* Prints the metrics of one generation to stderr. */
 void cli_print_metrics(const ingot_generation *g);
 
-/* Reads all of stream into *out (malloc'd, NUL-terminated) and its length
- * into *len (when not NULL); prints the error and returns 1 on failure. */
-int cli_read_all(char **out, size_t *len, const char *cmd, FILE *stream);
-
 #endif
