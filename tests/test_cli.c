@@ -47,7 +47,8 @@ static char *read_file(const char *path) {
  * stdout and stderr. A run that hangs (reading without bound, waiting on a
  * FIFO) is stopped after 120 s and fails with exit 124. */
 static run_result run(const char *fmt, ...) {
-    char args[8192], errpath[sizeof g_tmp + 16], cmd[sizeof g_bin + sizeof args + sizeof errpath + 16];
+    char args[8192], errpath[sizeof g_tmp + 16],
+        cmd[sizeof g_bin + sizeof args + sizeof errpath + 64]; /* room for the words around them */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
@@ -286,7 +287,7 @@ static const char *write_lines(char *buf, size_t cap, const char *name, size_t n
  * --prompts is read as a stream. */
 static void test_input_limits(void **state) {
     (void)state;
-    char m[4300], prompts[4300], labels[4300], fifo[4300];
+    char m[4300], prompts[4300], labels[4300], fifo[4400];
     snprintf(m, sizeof m, "--model '%s/qwen3_tied_f32' --ids", g_models);
     write_lines(prompts, sizeof prompts, "limit_prompts.txt", 1, "%d,%d\n");
     expect_error(run("classify %s --prompts /dev/zero", m), 1,
@@ -333,7 +334,7 @@ static void test_input_limits(void **state) {
     assert_non_null(strstr(r.out, "{\"prompt\": \"3,4\""));
     run_free(&r);
     /* where a file is expected, a FIFO is refused without waiting for a writer */
-    char tok[4300];
+    char tok[4200];
     snprintf(tok, sizeof tok, "%s/fifo_tokenizer", g_tmp);
     assert_int_equal(mkdir(tok, 0700), 0);
     snprintf(fifo, sizeof fifo, "%s/tokenizer.json", tok);
@@ -441,7 +442,7 @@ static void test_device(void **state) {
  * two-turn chat whose second turn reuses the first turn's cache. */
 static void test_text_and_chat(void **state) {
     (void)state;
-    char tok[4300];
+    char tok[4200];
     snprintf(tok, sizeof tok, "%s/tokenizer-qwen3/models/tokenizer.json", g_assets);
     if (access(tok, R_OK) != 0) skip();
     run_result r =
