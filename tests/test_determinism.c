@@ -8,12 +8,15 @@
  * ctest runs this program under several OPENBLAS_CORETYPE values and with
  * the variable unset (tests/CMakeLists.txt): OpenBLAS then picks another
  * kernel, and the result must still not depend on the thread count. A core
- * type whose instructions this CPU lacks makes the run report "skipped". */
+ * type whose instructions this CPU lacks makes the run report "skipped".
+ * The products run once more with each narrower matmul kernel variant the
+ * CPU can run (baseline, AVX2). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "backend/cpu/cpu.h"
 #include "common/model_fixture.h"
 #include "common/testutil.h"
 
@@ -231,5 +234,14 @@ int main(void) {
         cmocka_unit_test(test_reductions), cmocka_unit_test(test_attention),
         cmocka_unit_test(test_model_forward),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    /* the products again with each narrower matmul kernel variant */
+    const struct CMUnitTest products[] = {cmocka_unit_test(test_matmul_f32),
+                                          cmocka_unit_test(test_matmul_half)};
+    for (int isa = INGOT__ISA_BASELINE; isa < (int)ingot__cpu_isa(); isa++) {
+        printf("matmul kernels capped at variant %d\n", isa);
+        ingot__cpu_set_isa_cap((ingot__isa)isa);
+        failed += cmocka_run_group_tests(products, NULL, NULL);
+    }
+    return failed;
 }

@@ -1,10 +1,12 @@
 /* ingot_matmul: values against a naive double-precision reference (NumPy
  * matmul rules written out by hand), dtypes, layouts, empty dims, errors,
- * and gradients (thread-count independence: test_determinism). */
+ * and gradients, with every kernel variant the CPU can run (thread-count
+ * independence: test_determinism). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cpu.h"
 #include "common/testutil.h"
 
 #define MAXD INGOT_MAX_DIMS
@@ -361,5 +363,13 @@ int main(void) {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_gradients),       cmocka_unit_test(test_gradient_dtypes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* every kernel variant this CPU can run: baseline, AVX2+FMA, AVX-512 */
+    static const char *const names[] = {"baseline", "avx2", "avx512"};
+    int failed = 0;
+    for (int isa = INGOT__ISA_BASELINE; isa <= (int)ingot__cpu_isa(); isa++) {
+        printf("matmul kernels: %s\n", names[isa]);
+        ingot__cpu_set_isa_cap((ingot__isa)isa);
+        failed += cmocka_run_group_tests(tests, NULL, NULL);
+    }
+    return failed;
 }

@@ -59,6 +59,14 @@ ingot_status ingot__cpu_argpartition(ingot_array *indices, const ingot_array *a,
 
 ingot_status ingot__cpu_matmul(ingot_array *out, const ingot_array *a, const ingot_array *b);
 
+/* The instruction sets the matmul kernels are compiled for (cpu_matmul.c).
+ * Each call uses the widest one the CPU has, capped by ingot__cpu_set_isa_cap:
+ * tests lower the cap to run every variant this machine can; the library
+ * never changes it. */
+typedef enum { INGOT__ISA_BASELINE, INGOT__ISA_AVX2, INGOT__ISA_AVX512 } ingot__isa;
+ingot__isa ingot__cpu_isa(void); /* the widest this CPU runs */
+void ingot__cpu_set_isa_cap(ingot__isa cap);
+
 ingot_status ingot__cpu_gather(ingot_array *out, const ingot_array *a, const ingot_array *idx,
                                int axis);
 ingot_status ingot__cpu_scatter(ingot_array *out, const ingot_array *idx, const ingot_array *values,

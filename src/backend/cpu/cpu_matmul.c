@@ -315,16 +315,31 @@ MM_VARIANT(avx2, __attribute__((target("avx2,fma"))))
 MM_VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"))))
 #endif
 
-static mm_kernels pick_kernels(ingot_dtype dtype) {
-    if (dtype == INGOT_F16) pthread_once(&f16_table_once, f16_table_init);
+static atomic_int isa_cap = INGOT__ISA_AVX512;
+
+void ingot__cpu_set_isa_cap(ingot__isa cap) { atomic_store(&isa_cap, (int)cap); }
+
+ingot__isa ingot__cpu_isa(void) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-        return (mm_kernels){tile_avx512, dot_avx512};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (mm_kernels){tile_avx2, dot_avx2};
+        return INGOT__ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return INGOT__ISA_AVX2;
 #endif
-    return (mm_kernels){tile_generic, dot_generic};
+    return INGOT__ISA_BASELINE;
+}
+
+static mm_kernels pick_kernels(ingot_dtype dtype) {
+    if (dtype == INGOT_F16) pthread_once(&f16_table_once, f16_table_init);
+    ingot__isa isa = ingot__cpu_isa();
+    int cap = atomic_load(&isa_cap);
+    switch ((int)isa < cap ? (int)isa : cap) {
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    case INGOT__ISA_AVX512: return (mm_kernels){tile_avx512, dot_avx512};
+    case INGOT__ISA_AVX2: return (mm_kernels){tile_avx2, dot_avx2};
+#endif
+    default: return (mm_kernels){tile_generic, dot_generic};
+    }
 }
 
 typedef struct tile_ctx {
