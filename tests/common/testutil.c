@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void tu_check_ok(ingot_status st, const char *expr, const char *file, int line) {
     if (st == INGOT_OK) return;
@@ -287,6 +288,18 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 int tu_remove_tree(const char *dir) {
     return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+void tu_copy_file(const char *src, const char *dst) {
+    unlink(dst); /* a new file: mappings of an old one keep their bytes */
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    if (!in || !out) fail_msg("cannot copy %s to %s", src, dst);
+    char buf[1 << 16];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    assert_false(ferror(in));
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
 }
 
 /* ---- text and fixture helpers ---- */
