@@ -15,7 +15,9 @@
 
 #define REPO_ID_MAX 96
 
-static ingot_status oom(void) { return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "hub: out of memory"); }
+static ingot_status oom(void) {
+    return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "hub: out of memory");
+}
 
 /* *out = the concatenation of a, b and c (malloc'd). */
 static ingot_status join(char **out, const char *a, const char *b, const char *c) {
@@ -34,7 +36,7 @@ static ingot_status home_dir(char **out, const char **from) {
     char buf[4096];
     if (getpwuid_r(getuid(), &pw, buf, sizeof buf, &found) == 0 && found && found->pw_dir &&
         *found->pw_dir) {
-        *from = "the password database (HOME is unset)";
+        *from = "the password database, HOME being unset";
         return join(out, found->pw_dir, "", "");
     }
     return ingot__error(INGOT_ERR_NOT_FOUND,
@@ -91,8 +93,8 @@ static bool id_part_ok(const char *s, size_t n) {
     if (n == 0 || strchr("-.", s[0]) || strchr("-.", s[n - 1])) return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_';
+        bool word =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
         if (!word && c != '-' && c != '.') return false;
         if (!word && s[i - 1] == c) return false; /* i > 0: s[0] is a word character */
     }
@@ -199,8 +201,8 @@ ingot_status ingot_hub_resolve(char **out, const char *model, const ingot_hub_op
         return join(out, model, "", "");
     char *cache = NULL;
     const char *from = "ingot_hub_options.cache_dir";
-    ingot_status s = opts && opts->cache_dir ? join(&cache, opts->cache_dir, "", "")
-                                             : cache_dir(&cache, &from);
+    ingot_status s =
+        opts && opts->cache_dir ? join(&cache, opts->cache_dir, "", "") : cache_dir(&cache, &from);
     if (!s) s = find_snapshot(out, model, id_len, rev, cache, from);
     free(cache);
     return s;

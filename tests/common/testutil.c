@@ -1,6 +1,7 @@
 /* Shared test helpers; see testutil.h. */
 #include "common/testutil.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
@@ -300,6 +301,45 @@ void tu_copy_file(const char *src, const char *dst) {
     assert_false(ferror(in));
     fclose(in);
     assert_int_equal(fclose(out), 0);
+}
+
+/* mkdir -p: path and its missing parents (mode 0777). */
+static void make_dirs(const char *path) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *slash = strchr(p + 1, '/');; slash = strchr(slash + 1, '/')) {
+        if (slash) *slash = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) fail_msg("mkdir %s: %s", p, strerror(errno));
+        if (!slash) return;
+        *slash = '/';
+    }
+}
+
+void tu_make_hub_repo(const char *cache, const char *repo, const char *commit, const char *src,
+                      const char *const *files, size_t n) {
+    char dir[4096], path[4600], target[600];
+    snprintf(dir, sizeof dir, "%s/%s/snapshots/%s", cache, repo, commit);
+    make_dirs(dir);
+    snprintf(dir, sizeof dir, "%s/%s/blobs", cache, repo);
+    make_dirs(dir);
+    for (size_t i = 0; i < n; i++) {
+        char blob[80]; /* a 64-digit hex name, as the cache's sha256 names */
+        snprintf(blob, sizeof blob, "%064zx", i + 1);
+        snprintf(path, sizeof path, "%s/%s", src, files[i]);
+        char dst[4700];
+        snprintf(dst, sizeof dst, "%s/%s", dir, blob);
+        tu_copy_file(path, dst);
+        snprintf(target, sizeof target, "../../blobs/%s", blob);
+        snprintf(path, sizeof path, "%s/%s/snapshots/%s/%s", cache, repo, commit, files[i]);
+        if (symlink(target, path) != 0) fail_msg("symlink %s: %s", path, strerror(errno));
+    }
+    snprintf(dir, sizeof dir, "%s/%s/refs", cache, repo);
+    make_dirs(dir);
+    snprintf(path, sizeof path, "%s/main", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(commit, f); /* no newline, as huggingface_hub writes it */
+    assert_int_equal(fclose(f), 0);
 }
 
 /* ---- text and fixture helpers ---- */

@@ -80,6 +80,14 @@ int tu_remove_tree(const char *dir);
  * (safetensors.h, "Links"). */
 void tu_copy_file(const char *src, const char *dst);
 
+/* Lays out one repo of a Hugging Face cache as huggingface_hub does:
+ * cache/repo (e.g. "models--org--name", folders created as needed) with
+ * blobs/<hex> copies of the n files of the folder src, snapshots/<commit>/
+ * holding each file as a link to ../../blobs/<hex>, and refs/main holding
+ * commit. */
+void tu_make_hub_repo(const char *cache, const char *repo, const char *commit, const char *src,
+                      const char *const *files, size_t n);
+
 /* ---- text and fixture helpers (tokenizer and template tests) ---- */
 
 /* The tokenizer folder $INGOT_ASSETS/tokenizer-NAME/models (malloc'd; caller
