@@ -112,10 +112,7 @@ static bool repo_id_ok(const char *id, size_t n) {
 
 /* A revision: non-empty, no leading '/', no ".." component. */
 static bool revision_ok(const char *rev) {
-    if (!rev[0] || rev[0] == '/') return false;
-    for (const char *p = rev; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
-        if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')) return false;
-    return true;
+    return rev[0] && rev[0] != '/' && !ingot__path_has_dotdot(rev);
 }
 
 static bool is_dir(const char *path) {

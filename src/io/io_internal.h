@@ -2,7 +2,12 @@
 #ifndef INGOT_IO_INTERNAL_H
 #define INGOT_IO_INTERNAL_H
 
+#include <stdbool.h>
+
 #include "ingot/status.h"
+
+/* Whether the '/'-separated path has a ".." component. */
+bool ingot__path_has_dotdot(const char *path);
 
 /* When the real path dir lies in a Hugging Face cache snapshot
  * (.../models--X/snapshots/REV, or a folder below it), the real path of that

@@ -699,6 +699,12 @@ static ingot_status read_small_file(char **out, size_t *len, const char *path,
     return s;
 }
 
+bool ingot__path_has_dotdot(const char *path) {
+    for (const char *p = path; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
+        if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')) return true;
+    return false;
+}
+
 /* Rejects shard names that could leave the index's directory (jansson has
  * already rejected NUL bytes: JSON_ALLOW_NUL is not used). */
 static ingot_status check_shard_name(const char *label, const char *tensor, const json_t *v) {
@@ -708,10 +714,8 @@ static ingot_status check_shard_name(const char *label, const char *tensor, cons
         why = "is empty";
     else if (shard[0] == '/')
         why = "is absolute";
-    for (const char *p = shard; !why && p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL) {
-        if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
-            why = "has a '..' component";
-    }
+    else if (ingot__path_has_dotdot(shard))
+        why = "has a '..' component";
     if (why)
         return ingot__error(INGOT_ERR_FORMAT, "%s: weight_map entry '%s': shard path '%s' %s",
                             label, tensor, shard, why);
