@@ -944,8 +944,7 @@ static void test_links(void **state) {
     open_outside("ln_shard/model.safetensors.index.json", "b.safetensors, outside the model");
 
     make_dir("ln_index");
-    make_link("../elsewhere/model.safetensors.index.json",
-              "ln_index/model.safetensors.index.json");
+    make_link("../elsewhere/model.safetensors.index.json", "ln_index/model.safetensors.index.json");
     write_ab("ln_index/a.safetensors", "ln_index/b.safetensors", NULL);
     open_outside("ln_index", "ln_index/model.safetensors.index.json: resolves to ");
     /* named, the index is taken as it is; its shards are ln_index's own */

@@ -842,8 +842,7 @@ static ingot_status folder_of_file(st_folder *f, const char *path) {
 /* Opens the index at path. With folder (the model folder holding it) the
  * index and its shards must resolve inside folder; without, the index is
  * taken as named and its shards must resolve inside the index's folder. */
-static ingot_status open_index(ingot_safetensors **out, const char *path,
-                               const st_folder *folder) {
+static ingot_status open_index(ingot_safetensors **out, const char *path, const st_folder *folder) {
     char *text = NULL;
     size_t len = 0;
     ingot_status s = read_small_file(&text, &len, path, folder);

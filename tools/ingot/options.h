@@ -69,9 +69,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_out_of_memory(const char *cmd);
 
 /* The help lines of the --model option (a CLI_MODEL), for a usage text. */
-#define CLI_MODEL_HELP                                                                  \
-    "  -m, --model DIR       the model folder, or a Hugging Face repo id (ORG/NAME,\n"   \
-    "                        ORG/NAME@REVISION) found in the local Hugging Face cache\n" \
+#define CLI_MODEL_HELP                                                                             \
+    "  -m, --model DIR       the model folder, or a Hugging Face repo id (ORG/NAME,\n"             \
+    "                        ORG/NAME@REVISION) found in the local Hugging Face cache\n"           \
     "                        ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)\n"
 
 /* The --device option entry of a command that loads a model, and its help
