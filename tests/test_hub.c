@@ -96,7 +96,7 @@ static void test_cache_dir_env(void **state) {
         expect_cache_dir(want);
     } else {
         char *got = (char *)&got;
-        TU_FAILS(ingot_hub_cache_dir(&got), INGOT_ERR_NOT_FOUND, "HOME are unset");
+        TU_FAILS(ingot_hub_cache_dir(&got), INGOT_ERR_NOT_FOUND, "HOME is unset and user");
         assert_null(got);
     }
     TU_FAILS(ingot_hub_cache_dir(NULL), INGOT_ERR_INVALID_ARGUMENT, "out is NULL");

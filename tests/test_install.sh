@@ -98,8 +98,11 @@ model=$tmp/model
 "$ingot" random-model --shape tiny --seed 7 --tokenizer "$tokenizer" "$model" >/dev/null ||
     fail "the installed ingot random-model failed"
 prompt="The capital of France is"
-"$ingot" generate --model "$model" --prompt "$prompt" --raw -n 8 -q >"$tmp/cli.txt"
-want_ids=$("$ingot" generate --model "$model" --prompt "$prompt" --raw --ids -n 8 -q | tr -d '[],')
+"$ingot" generate --model "$model" --prompt "$prompt" --raw -n 8 -q >"$tmp/cli.txt" ||
+    fail "the installed ingot generate failed"
+"$ingot" generate --model "$model" --prompt "$prompt" --raw --ids -n 8 -q >"$tmp/cli.ids" ||
+    fail "the installed ingot generate --ids failed"
+want_ids=$(tr -d '[],' <"$tmp/cli.ids")
 [ -n "$want_ids" ] || fail "ingot generate --ids printed no ids"
 for build_kind in "" -static; do
     exe=$tmp/generate$build_kind
@@ -112,7 +115,7 @@ done
 
 printf 'The sky is\n' >"$tmp/prompts.txt"
 "$ingot" classify --model "$model" --prompts "$tmp/prompts.txt" --labels ' blue, green, red' \
-    >"$tmp/cli.json"
+    >"$tmp/cli.json" || fail "the installed ingot classify failed"
 for build_kind in "" -static; do
     "$tmp/classify$build_kind" "$model" "The sky is" " blue" " green" " red" >"$tmp/cls.txt" ||
         fail "classify$build_kind failed"

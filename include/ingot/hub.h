@@ -41,9 +41,9 @@ typedef struct ingot_hub_options {
 
 /* The cache folder the environment names (the rules above), as a string in
  * *out that the caller frees with free(); it need not exist. On error *out is
- * NULL. Errors: INVALID_ARGUMENT (out NULL), NOT_FOUND (none of the variables
- * is set and the user has no home directory: the message says so),
- * OUT_OF_MEMORY. */
+ * NULL. Errors: INVALID_ARGUMENT (out NULL), NOT_FOUND (a "~" to expand, in a
+ * variable or the default, and no home folder: HOME unset and none in the
+ * password database; the message says so), OUT_OF_MEMORY. */
 ingot_status ingot_hub_cache_dir(char **out);
 
 /* What a model argument (a --model value) names, as a folder path in *out

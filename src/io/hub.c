@@ -25,8 +25,8 @@ static ingot_status join(char **out, const char *a, const char *b, const char *c
 }
 
 /* The user's home folder: $HOME, else the password database's entry; *from
- * names which. */
-static ingot_status home_dir(char **out, const char **from) {
+ * names which. what names the value whose '~' needs it, for the message. */
+static ingot_status home_dir(char **out, const char **from, const char *what) {
     const char *home = getenv("HOME");
     if (home && *home) {
         *from = "HOME";
@@ -40,25 +40,25 @@ static ingot_status home_dir(char **out, const char **from) {
         return join(out, found->pw_dir, "", "");
     }
     return ingot__error(INGOT_ERR_NOT_FOUND,
-                        "hub: no Hugging Face cache folder: HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, "
-                        "HF_HOME, XDG_CACHE_HOME and HOME are unset and user %u has no home in "
-                        "the password database",
-                        (unsigned)getuid());
+                        "hub: %s: '~' needs a home folder, but HOME is unset and user %u has "
+                        "none in the password database",
+                        what, (unsigned)getuid());
 }
 
 /* *out = value + suffix, with a leading "~" or "~/" of value replaced by the
- * home folder (as Python's expanduser). */
-static ingot_status expand(char **out, const char *value, const char *suffix) {
+ * home folder (as Python's expanduser does; *from then names where the home
+ * came from). what as home_dir. */
+static ingot_status expand(char **out, const char **from, const char *value, const char *suffix,
+                           const char *what) {
     if (value[0] != '~' || (value[1] && value[1] != '/')) return join(out, value, suffix, "");
     char *home = NULL;
-    const char *from;
-    ingot_status s = home_dir(&home, &from);
+    ingot_status s = home_dir(&home, from, what);
     if (!s) s = join(out, home, value + 1, suffix);
     free(home);
     return s;
 }
 
-/* The cache folder and the variable that chose it (a static string). */
+/* The cache folder and what chose it (a static string). */
 static ingot_status cache_dir(char **out, const char **from) {
     static const struct {
         const char *var, *suffix;
@@ -67,17 +67,15 @@ static ingot_status cache_dir(char **out, const char **from) {
                 {"HF_HOME", "/hub"},
                 {"XDG_CACHE_HOME", "/huggingface/hub"}};
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
-        const char *v = getenv(vars[i].var);
+        const char *v = getenv(vars[i].var), *home_from;
         if (v && *v) {
             *from = vars[i].var;
-            return expand(out, v, vars[i].suffix);
+            return expand(out, &home_from, v, vars[i].suffix, vars[i].var);
         }
     }
-    char *home = NULL;
-    ingot_status s = home_dir(&home, from);
-    if (!s) s = join(out, home, "/.cache/huggingface/hub", "");
-    free(home);
-    return s;
+    return expand(out, from, "~", "/.cache/huggingface/hub",
+                  "the default cache ~/.cache/huggingface/hub (no HF_HUB_CACHE, "
+                  "HUGGINGFACE_HUB_CACHE, HF_HOME or XDG_CACHE_HOME is set)");
 }
 
 ingot_status ingot_hub_cache_dir(char **out) {
