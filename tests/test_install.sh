@@ -161,10 +161,14 @@ done
 
 # ---- the installed CUDA plugin is the one the installed CLI and libingot.so load ----
 if [ "$have_cuda" = ON ]; then
+    want=$(readlink -f "$plugin")
     for exe in "$ingot devices" "$tmp/generate $model x 1"; do
+        # the loader's "calling init: PATH" names each object it loaded
         # shellcheck disable=SC2086
         LD_DEBUG=files $exe >/dev/null 2>"$tmp/ld.log" || fail "$exe failed"
-        grep -qF "file=$plugin " "$tmp/ld.log" || fail "$exe did not load $plugin"
+        loaded=$(sed -n 's/.*calling init: \(.*libingot_cuda\.so\)$/\1/p' "$tmp/ld.log")
+        [ -n "$loaded" ] && [ "$(readlink -f "$loaded")" = "$want" ] ||
+            fail "$exe loaded '$loaded', not $plugin"
     done
     if "$ingot" devices | grep -q 'CUDA plugin not loaded'; then
         fail "the installed ingot cannot load $plugin: $("$ingot" devices)"
