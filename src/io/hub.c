@@ -165,13 +165,14 @@ static ingot_status find_snapshot(char **out, const char *model, size_t id_len, 
     if (!s) s = join(&ref, repo, "/refs/", rev);
     if (!s) s = read_ref(&commit, ref);
     if (!s) s = join(&snap, repo, "/snapshots/", commit ? commit : rev);
-    if (!s && !is_dir(snap) && commit)
-        s = ingot__error(INGOT_ERR_NOT_FOUND, "hub: '%s': %s names commit %s, but %s is missing",
-                         model, ref, commit, snap);
-    else if (!s && !is_dir(snap))
-        s = ingot__error(INGOT_ERR_NOT_FOUND,
-                         "hub: '%s': the Hugging Face cache (from %s) has neither %s nor %s", model,
-                         from, ref, snap);
+    if (!s && !is_dir(snap))
+        s = commit
+                ? ingot__error(INGOT_ERR_NOT_FOUND,
+                               "hub: '%s': %s names commit %s, but %s is missing", model, ref,
+                               commit, snap)
+                : ingot__error(INGOT_ERR_NOT_FOUND,
+                               "hub: '%s': the Hugging Face cache (from %s) has neither %s nor %s",
+                               model, from, ref, snap);
     if (!s) {
         *out = snap;
         snap = NULL;
