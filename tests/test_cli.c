@@ -497,6 +497,46 @@ static void test_text_and_chat(void **state) {
     run_free(&r);
 }
 
+/* --model takes a Hugging Face repo id, found in the cache HF_HOME names (a
+ * fake one laid out as huggingface_hub lays it out, the fixture's files as
+ * links to blobs); every command that loads a model takes it, and a miss
+ * says where it looked. */
+static void test_model_repo_id(void **state) {
+    (void)state;
+    static const char *const vars[] = {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        unsetenv(vars[i]);
+    char hf[4300], cache[4400], src[4300], snap[4600], ids[4096];
+    snprintf(hf, sizeof hf, "%s/hf", g_tmp);
+    snprintf(cache, sizeof cache, "%s/hub", hf);
+    snprintf(src, sizeof src, "%s/qwen3_tied_f32", g_models);
+    static const char *const files[] = {"config.json", "model.safetensors"};
+    const char *commit = "89abcdef0123456789abcdef0123456789abcdef";
+    tu_make_hub_repo(cache, "models--tiny--qwen3", commit, src, files, 2);
+    setenv("HF_HOME", hf, 1);
+    snprintf(snap, sizeof snap, "model folder    %s/models--tiny--qwen3/snapshots/%s", cache,
+             commit);
+    expect_ok(run("info --model tiny/qwen3"), snap, "86464");
+    ids_list(ids, sizeof ids, "qwen3_tied_f32", "ids_0");
+    run_result by_id =
+        run("generate -m tiny/qwen3@main --prompt-ids %s --ids -n 6 --ignore-eos", ids);
+    run_result by_dir = run("generate -m '%s' --prompt-ids %s --ids -n 6 --ignore-eos", src, ids);
+    assert_int_equal(by_id.code, 0);
+    assert_int_equal(by_dir.code, 0);
+    assert_string_equal(by_id.out, by_dir.out);
+    run_free(&by_id);
+    run_free(&by_dir);
+    const char *cmds[] = {"info", "logits", "generate", "chat", "classify", "bench"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        expect_error(run("%s --model tiny/missing", cmds[i]), 1,
+                     "not in the Hugging Face cache: no folder ");
+    snprintf(snap, sizeof snap, "%s/models--tiny--missing (cache from HF_HOME", cache);
+    expect_error(run("info --model tiny/missing"), 1, snap);
+    expect_error(run("info --model tiny/qwen3@v2"), 1, "models--tiny--qwen3/refs/v2 nor ");
+    expect_error(run("info --model ''"), 2, "--model needs a non-empty value");
+    unsetenv("HF_HOME");
+}
+
 static void test_usage_errors(void **state) {
     (void)state;
     char m[4300];
@@ -561,6 +601,7 @@ int main(void) {
         cmocka_unit_test(test_random_model_streams),
         cmocka_unit_test(test_device),
         cmocka_unit_test(test_text_and_chat),
+        cmocka_unit_test(test_model_repo_id),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_failures),
     };

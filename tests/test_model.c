@@ -290,7 +290,7 @@ static void check_hub_config(tu_fixture *f) {
     }
     snprintf(src, sizeof src, "%s/model.safetensors", f->dir);
     snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
-    assert_int_equal(symlink(src, dst), 0);
+    tu_copy_file(src, dst);
     snprintf(src, sizeof src, "%s/config.hub.json", f->dir);
     snprintf(dst, sizeof dst, "%s/config.json", dir);
     json_error_t err;

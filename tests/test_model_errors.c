@@ -350,6 +350,28 @@ static void test_sharded(void **state) {
     TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_NOT_FOUND, "b.safetensors");
 }
 
+/* A shard linked from outside the folder is refused (safetensors.h,
+ * "Links"); moved into the folder and linked from there, it loads. */
+static void test_shard_link_outside(void **state) {
+    (void)state;
+    char dir[300], shard[400], outside[400];
+    write_sharded(dir, sizeof dir, false);
+    snprintf(shard, sizeof shard, "%s/b.safetensors", dir);
+    snprintf(outside, sizeof outside, "%s.b.safetensors", dir);
+    assert_int_equal(rename(shard, outside), 0);
+    assert_int_equal(symlink(outside, shard), 0);
+    ingot_model *m = (ingot_model *)1;
+    TU_FAILS(ingot_model_load(&m, dir, NULL), INGOT_ERR_FORMAT, "outside the model folder");
+    assert_null(m);
+    char inside[400];
+    snprintf(inside, sizeof inside, "%s/b.bin", dir);
+    assert_int_equal(rename(outside, inside), 0);
+    assert_int_equal(unlink(shard), 0);
+    assert_int_equal(symlink("b.bin", shard), 0);
+    TU_OK(ingot_model_load(&m, dir, NULL));
+    ingot_model_free(m);
+}
+
 static void test_gemma3_multimodal_without_text_config(void **state) {
     (void)state;
     folder f;
@@ -468,6 +490,7 @@ int main(void) {
         cmocka_unit_test(test_tensor_missing),
         cmocka_unit_test(test_tensor_shape_dtype),
         cmocka_unit_test(test_truncated_weights),
+        cmocka_unit_test(test_shard_link_outside),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_gemma3_multimodal_without_text_config),
         cmocka_unit_test(test_bad_options),

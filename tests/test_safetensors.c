@@ -887,6 +887,148 @@ static void test_sharded(void **state) {
     ingot_safetensors_close(st);
 }
 
+/* ---- links (safetensors.h, "Links") ---- */
+
+static void make_link(const char *target, const char *rel) {
+    char p[512];
+    if (symlink(target, tpath(p, sizeof p, rel)) != 0)
+        fail_msg("symlink %s -> %s: %s", rel, target, strerror(errno));
+}
+
+/* Opening path fails with FORMAT naming the file that leaves the folder. */
+static void open_outside(const char *rel, const char *needle) {
+    char p[512];
+    ingot_safetensors *st = (ingot_safetensors *)&st;
+    TU_FAILS(ingot_safetensors_open(&st, tpath(p, sizeof p, rel)), INGOT_ERR_FORMAT, needle);
+    assert_null(st);
+}
+
+/* Opens rel and checks it holds tensor "a" = {1, 2} (and "b" = {3, 4} when
+ * sharded). */
+static void open_linked(const char *rel, bool sharded) {
+    static const float a[2] = {1, 2}, b[2] = {3, 4};
+    ingot_safetensors *st = open_ok(rel);
+    assert_int_equal(ingot_safetensors_count(st), sharded ? 2 : 1);
+    get_bytes(st, "a", INGOT_F32, (int64_t[]){2}, 1, a, sizeof a);
+    if (sharded) get_bytes(st, "b", INGOT_F32, (int64_t[]){2}, 1, b, sizeof b);
+    ingot_safetensors_close(st);
+}
+
+static void write_ab(const char *rel_a, const char *rel_b, const char *rel_index) {
+    static const float a[2] = {1, 2}, b[2] = {3, 4};
+    static const char index[] = IDX("{\"a\":\"a.safetensors\",\"b\":\"b.safetensors\"}");
+    write_st(rel_a, "{\"a\":" F32_2 "}", 0, a, sizeof a);
+    if (rel_b) write_st(rel_b, "{\"b\":" F32_2 "}", 0, b, sizeof b);
+    if (rel_index) write_raw(rel_index, index, strlen(index));
+}
+
+/* A weight file or shard that is a link leaving its folder is refused,
+ * through the folder and through the index; links inside it, a linked
+ * folder and an explicitly named file are followed. */
+static void test_links(void **state) {
+    (void)state;
+    make_dir("elsewhere");
+    write_ab("elsewhere/a.safetensors", "elsewhere/b.safetensors",
+             "elsewhere/model.safetensors.index.json");
+
+    make_dir("ln_single");
+    make_link("../elsewhere/a.safetensors", "ln_single/model.safetensors");
+    open_outside("ln_single", "ln_single/model.safetensors: resolves to ");
+    open_outside("ln_single", "elsewhere/a.safetensors, outside the model folder ");
+    open_linked("ln_single/model.safetensors", false); /* named: taken as it is */
+
+    make_dir("ln_shard");
+    write_ab("ln_shard/a.safetensors", NULL, "ln_shard/model.safetensors.index.json");
+    make_link("../elsewhere/b.safetensors", "ln_shard/b.safetensors");
+    open_outside("ln_shard", "ln_shard/b.safetensors: resolves to ");
+    open_outside("ln_shard/model.safetensors.index.json", "b.safetensors, outside the model");
+
+    make_dir("ln_index");
+    make_link("../elsewhere/model.safetensors.index.json", "ln_index/model.safetensors.index.json");
+    write_ab("ln_index/a.safetensors", "ln_index/b.safetensors", NULL);
+    open_outside("ln_index", "ln_index/model.safetensors.index.json: resolves to ");
+    /* named, the index is taken as it is; its shards are ln_index's own */
+    open_linked("ln_index/model.safetensors.index.json", true);
+
+    /* an absolute link outside, and a chain of links ending outside */
+    make_dir("ln_chain");
+    write_ab("ln_chain/a.safetensors", NULL, "ln_chain/model.safetensors.index.json");
+    char p[512];
+    make_link(tpath(p, sizeof p, "elsewhere/b.safetensors"), "ln_chain/hop");
+    make_link("hop", "ln_chain/b.safetensors");
+    open_outside("ln_chain", "ln_chain/b.safetensors: resolves to ");
+
+    /* links that stay inside the folder, and a linked folder */
+    make_dir("ln_inside");
+    make_dir("ln_inside/store");
+    write_ab("ln_inside/store/a", "ln_inside/store/b", "ln_inside/store/index");
+    make_link("store/a", "ln_inside/a.safetensors");
+    make_link("store/b", "ln_inside/b.safetensors");
+    make_link("store/index", "ln_inside/model.safetensors.index.json");
+    open_linked("ln_inside", true);
+    open_linked("ln_inside/model.safetensors.index.json", true);
+    make_link("ln_inside", "ln_alias");
+    open_linked("ln_alias", true);
+    open_linked("ln_alias/", true);
+
+    /* a dangling link is a missing shard */
+    make_dir("ln_dangling");
+    write_ab("ln_dangling/a.safetensors", NULL, "ln_dangling/model.safetensors.index.json");
+    make_link("nowhere.safetensors", "ln_dangling/b.safetensors");
+    ingot_safetensors *st = NULL;
+    TU_FAILS(ingot_safetensors_open(&st, tpath(p, sizeof p, "ln_dangling")), INGOT_ERR_NOT_FOUND,
+             "b.safetensors: cannot open: No such file");
+}
+
+/* Hugging Face cache snapshots link every file to ../../blobs/<hash> of their
+ * repo: those links load; a link to another repo's blobs, or the same shape
+ * outside a models--ORG--NAME folder, does not. */
+static void test_links_hub_cache(void **state) {
+    (void)state;
+    make_dir("hub");
+    make_dir("hub/models--org--m");
+    make_dir("hub/models--org--m/blobs");
+    make_dir("hub/models--org--m/snapshots");
+    make_dir("hub/models--org--m/snapshots/0123abcd");
+    make_dir("hub/models--org--m/snapshots/0123abcd/sub");
+    write_ab("hub/models--org--m/blobs/aaaa", "hub/models--org--m/blobs/bbbb",
+             "hub/models--org--m/blobs/iiii");
+    const char *snap = "hub/models--org--m/snapshots/0123abcd";
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/a.safetensors", snap);
+    make_link("../../blobs/aaaa", rel);
+    snprintf(rel, sizeof rel, "%s/b.safetensors", snap);
+    make_link("../../blobs/bbbb", rel);
+    snprintf(rel, sizeof rel, "%s/model.safetensors.index.json", snap);
+    make_link("../../blobs/iiii", rel);
+    open_linked(snap, true);
+    open_linked(rel, true);
+    snprintf(rel, sizeof rel, "%s/sub/model.safetensors", snap); /* a folder in the repo */
+    make_link("../../../blobs/aaaa", rel);
+    snprintf(rel, sizeof rel, "%s/sub", snap);
+    open_linked(rel, false);
+
+    /* another repo's blobs */
+    make_dir("hub/models--org--other");
+    make_dir("hub/models--org--other/blobs");
+    make_dir("hub/models--org--other/snapshots");
+    make_dir("hub/models--org--other/snapshots/4567");
+    write_ab("hub/models--org--other/blobs/cccc", NULL, NULL);
+    make_link("../../../models--org--m/blobs/aaaa",
+              "hub/models--org--other/snapshots/4567/model.safetensors");
+    open_outside("hub/models--org--other/snapshots/4567", "models--org--m/blobs/aaaa, outside");
+    open_outside("hub/models--org--other/snapshots/4567", "and its cache blobs ");
+
+    /* the snapshot shape without a models-- repo folder */
+    make_dir("notcache");
+    make_dir("notcache/blobs");
+    make_dir("notcache/snapshots");
+    make_dir("notcache/snapshots/0123");
+    write_ab("notcache/blobs/aaaa", NULL, NULL);
+    make_link("../../blobs/aaaa", "notcache/snapshots/0123/model.safetensors");
+    open_outside("notcache/snapshots/0123", "outside the model folder ");
+}
+
 /* ---- saving ---- */
 
 static void test_save_reference_bytes(void **state) {
@@ -1118,6 +1260,8 @@ int main(void) {
         cmocka_unit_test(test_unicode_names),
         cmocka_unit_test(test_memory_and_directory),
         cmocka_unit_test(test_sharded),
+        cmocka_unit_test(test_links),
+        cmocka_unit_test(test_links_hub_cache),
         cmocka_unit_test(test_save_reference_bytes),
         cmocka_unit_test(test_save_layout_and_round_trip),
         cmocka_unit_test(test_save_noncontiguous),

@@ -11,6 +11,7 @@
 #include "ingot/fast.h"
 #include "ingot/autograd.h"
 #include "ingot/safetensors.h"
+#include "ingot/hub.h"
 #include "ingot/tokenizer.h"
 #include "ingot/chat.h"
 #include "ingot/model.h"

@@ -62,19 +62,24 @@ typedef struct ingot_model_options {
 #define INGOT_MODEL_CONFIG_MAX_BYTES ((size_t)16 << 20)
 
 /* Loads the model in folder dir (config.json, then the weights through
- * ingot_safetensors_open(dir), safetensors.h). opts may be NULL (CPU, stored
+ * ingot_safetensors_open(dir), safetensors.h, whose weight files must resolve
+ * inside dir or, for a Hugging Face cache snapshot, its repo's blobs folder:
+ * safetensors.h, "Links"). dir is a path; ingot_hub_resolve (hub.h) turns a
+ * repo id such as "Qwen/Qwen3-0.6B" into one. opts may be NULL (CPU, stored
  * dtype). On the CPU, weights kept in their stored dtype wrap the mapped
  * files without a copy (the model keeps the files mapped until it is freed);
- * converted weights, and every weight on a GPU, are copies. Every weight must be a float tensor (F32, BF16 or F16), all of
- * one dtype unless opts->dtype converts them.
+ * converted weights, and every weight on a GPU, are copies. Every weight must
+ * be a float tensor (F32, BF16 or F16), all of one dtype unless opts->dtype
+ * converts them.
  * On success *out is a new model to free with ingot_model_free; on error *out
  * is NULL and nothing stays allocated or mapped.
  * Errors: INVALID_ARGUMENT (out or dir NULL, opts->dtype not one of the three
  * names), DEVICE (a device that does not exist), NOT_FOUND (config.json, the
  * weights or a tensor missing: named), IO, FORMAT (malformed config or
  * weights: the key or tensor named, with expected and found shapes or
- * dtypes; a non-float or mixed-dtype weight), UNSUPPORTED (model_type,
- * rope type or activation, named), LIMIT (also a config.json of more than
+ * dtypes; a non-float or mixed-dtype weight; a weight file linked from
+ * outside the folder), UNSUPPORTED (model_type, rope type or activation,
+ * named), LIMIT (also a config.json of more than
  * INGOT_MODEL_CONFIG_MAX_BYTES), OUT_OF_MEMORY. config.json must be a regular
  * file: a FIFO, device or directory is an IO error at once (nothing waits
  * for a writer). */

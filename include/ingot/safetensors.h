@@ -22,13 +22,29 @@
  * "model.safetensors: tensor 'w': data_offsets [0,12] hold 12 bytes but shape
  * (2,2) of F32 needs 16".
  *
+ * Links: a model folder's files must stay in the folder. When
+ * ingot_safetensors_open is given a directory, its model.safetensors or
+ * index, and every shard, must resolve (through any chain of symbolic links,
+ * as realpath(3) resolves them) to a file inside that directory's real path;
+ * for an index path, each shard must resolve inside the index's directory.
+ * One exception keeps the Hugging Face cache working: when the folder lies in
+ * a cache snapshot, <cache>/models--ORG--NAME/snapshots/<commit>[/...] (see
+ * hub.h), files may also resolve inside that repo's
+ * <cache>/models--ORG--NAME/blobs. A file that leaves these fails with
+ * INGOT_ERR_FORMAT (like a shard name with "..": the folder is not a valid
+ * model folder) and a message naming the link, where it leads and the
+ * allowed folders. The folder itself may be a link (the check uses its real
+ * path), and a single file named explicitly is opened wherever its links
+ * lead: the caller chose it.
+ *
  * Status codes used throughout this module:
  *   INGOT_ERR_INVALID_ARGUMENT  a NULL or inconsistent argument;
  *   INGOT_ERR_IO                the OS refused an operation (the message holds
  *                               strerror);
  *   INGOT_ERR_NOT_FOUND         a file (ENOENT) or tensor that does not exist;
  *   INGOT_ERR_FORMAT            malformed content (header, JSON, offsets,
- *                               index);
+ *                               index) or a file whose links leave its
+ *                               model folder (Links, above);
  *   INGOT_ERR_LIMIT             a header larger than 100,000,000 bytes (also
  *                               for an index file of that size);
  *   INGOT_ERR_UNSUPPORTED       valid content that ingot arrays cannot hold
@@ -74,13 +90,16 @@ typedef struct ingot_safetensors ingot_safetensors;
  * Every file is mapped read-only and its header fully validated (the tensor
  * data itself is not read). For an index, the shards must hold exactly the
  * tensors of its weight_map, each tensor in the shard the map names and in no
- * other; shard names must be relative paths without ".." components.
+ * other; shard names must be relative paths without ".." components, and
+ * every file of a folder, and every shard, must resolve inside its folder
+ * (Links, above).
  *
  * On success *out is a new handle to release with ingot_safetensors_close.
  * On error *out is NULL, nothing is mapped or leaked, and the message names
  * the offending file. Errors: INVALID_ARGUMENT (out or path NULL), NOT_FOUND
- * (a file or shard does not exist, a directory without either model file),
- * IO, FORMAT, LIMIT, OUT_OF_MEMORY. */
+ * (a file or shard does not exist, a dangling link included, a directory
+ * without either model file), IO, FORMAT (also a link leaving the folder),
+ * LIMIT, OUT_OF_MEMORY. */
 ingot_status ingot_safetensors_open(ingot_safetensors **out, const char *path);
 
 /* Parses and validates a whole safetensors file image held in memory, exactly

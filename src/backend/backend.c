@@ -43,8 +43,14 @@ static void load_plugin(void) {
         cuda_plugin = try_load(env);
         return;
     }
-    /* Beside the object that holds this code (libingot.so or an executable
-     * linked statically), or in lib/ or ../lib/ from there. */
+    /* Relative to the object that holds this code (libingot.so or an
+     * executable linked statically): beside it, or in lib/ or ../lib/ from
+     * there (the build tree), or where `cmake --install` puts the plugin,
+     * LIBDIR/ingot: ingot/ beside an installed libingot.so, or LIBDIR/ingot
+     * reached from BINDIR for an installed executable. Then the configured
+     * install folder (a program linking libingot.a, wherever it is), then
+     * the loader's search path. CMakeLists.txt defines the INGOT_PLUGIN_*
+     * folders. */
     Dl_info info;
     if (dladdr((void *)&load_plugin, &info) && info.dli_fname) {
         char dir[PATH_MAX];
@@ -52,14 +58,17 @@ static void load_plugin(void) {
         char *slash = strrchr(dir, '/');
         if (slash) {
             *slash = '\0';
-            static const char *const rel[] = {"", "lib/", "../lib/"};
+            static const char *const rel[] = {"", "lib/", "../lib/", INGOT_PLUGIN_SUBDIR "/",
+                                              INGOT_PLUGIN_FROM_BINDIR "/"};
             for (size_t i = 0; i < sizeof rel / sizeof *rel && !cuda_plugin; i++) {
-                char path[PATH_MAX + 32];
+                char path[PATH_MAX + sizeof INGOT_PLUGIN_FROM_BINDIR + sizeof INGOT__PLUGIN_FILE +
+                          8];
                 snprintf(path, sizeof path, "%s/%s%s", dir, rel[i], INGOT__PLUGIN_FILE);
                 cuda_plugin = try_load(path);
             }
         }
     }
+    if (!cuda_plugin) cuda_plugin = try_load(INGOT_PLUGIN_DIR "/" INGOT__PLUGIN_FILE);
     if (!cuda_plugin) cuda_plugin = try_load(INGOT__PLUGIN_FILE);
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/internal.h"
 #include "ingot/safetensors.h"
+#include "io/io_internal.h"
 
 #define ST_MAX ((uint64_t)INGOT_SAFETENSORS_MAX_HEADER)
 #define ST_SUPPORTED_LIST "BOOL, U8, I8, I32, U32, I64, F16, BF16, F32"
@@ -559,20 +560,70 @@ static ingot_status finish(ingot_safetensors *st) {
     return INGOT_OK;
 }
 
-/* Maps the regular file path into st->files[fi] (path already set). */
-static ingot_status map_file(ingot_safetensors *st, size_t fi) {
-    st_file *f = &st->files[fi];
+/* ---- the model folder: where a folder's files may resolve (safetensors.h, "Links") ---- */
+
+typedef struct st_folder {
+    char *root;  /* the folder's real path */
+    char *blobs; /* for a Hugging Face cache snapshot, its repo's blobs folder (real path) */
+} st_folder;
+
+static void folder_free(st_folder *f) {
+    free(f->root);
+    free(f->blobs);
+}
+
+/* The folder dir (which exists). */
+static ingot_status folder_init(st_folder *f, const char *dir) {
+    *f = (st_folder){realpath(dir, NULL), NULL};
+    if (!f->root) return os_error(errno, dir, "cannot resolve");
+    ingot_status s = ingot__hub_blobs_dir(&f->blobs, f->root);
+    if (s) folder_free(f);
+    return s;
+}
+
+/* Whether the real path path lies in the real folder dir. */
+static bool within(const char *path, const char *dir) {
+    size_t n = strlen(dir);
+    return !strncmp(path, dir, n) && (path[n] == '/' || (n > 0 && dir[n - 1] == '/'));
+}
+
+/* Opens path read-only into *fd and stats it into *sb; it must be a regular
+ * file and, when folder is not NULL, resolve inside it. */
+static ingot_status open_regular(int *fd, struct stat *sb, const char *path,
+                                 const st_folder *folder) {
+    char *real = folder ? realpath(path, NULL) : NULL;
+    if (folder && !real) return os_error(errno, path, "cannot open");
+    ingot_status s = INGOT_OK;
+    if (real && !within(real, folder->root) && !(folder->blobs && within(real, folder->blobs)))
+        s = ingot__error(INGOT_ERR_FORMAT, "%s: resolves to %s, outside the model folder %s%s%s",
+                         path, real, folder->root, folder->blobs ? " and its cache blobs " : "",
+                         folder->blobs ? folder->blobs : "");
     /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
      * rejected as not a regular file); regular files ignore the flag. */
-    int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return os_error(errno, f->path, "cannot open");
+    *fd = s ? -1 : open(real ? real : path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    free(real);
+    if (s) return s;
+    if (*fd < 0) return os_error(errno, path, "cannot open");
+    if (fstat(*fd, sb) != 0)
+        s = os_error(errno, path, "cannot stat");
+    else if (!S_ISREG(sb->st_mode))
+        s = ingot__error(INGOT_ERR_IO, "%s: not a regular file", path);
+    if (s) {
+        close(*fd);
+        *fd = -1;
+    }
+    return s;
+}
+
+/* Maps the regular file path into st->files[fi] (path already set); folder
+ * as open_regular. */
+static ingot_status map_file(ingot_safetensors *st, size_t fi, const st_folder *folder) {
+    st_file *f = &st->files[fi];
+    int fd;
     struct stat sb;
-    ingot_status s = INGOT_OK;
-    if (fstat(fd, &sb) != 0) {
-        s = os_error(errno, f->path, "cannot stat");
-    } else if (!S_ISREG(sb.st_mode)) {
-        s = ingot__error(INGOT_ERR_IO, "%s: not a regular file", f->path);
-    } else if (sb.st_size < 8) {
+    ingot_status s = open_regular(&fd, &sb, f->path, folder);
+    if (s) return s;
+    if (sb.st_size < 8) {
         s = ingot__error(INGOT_ERR_FORMAT,
                          "%s: file is %jd bytes, too small for the 8-byte header length", f->path,
                          (intmax_t)sb.st_size);
@@ -592,11 +643,13 @@ static ingot_status map_file(ingot_safetensors *st, size_t fi) {
     return s;
 }
 
-static ingot_status open_single(ingot_safetensors **out, const char *path) {
+/* Opens the single file path; folder as open_regular. */
+static ingot_status open_single(ingot_safetensors **out, const char *path,
+                                const st_folder *folder) {
     ingot_safetensors *st = handle_new(path, 1);
     if (!st) return oom(path);
     st->nfiles = 1;
-    ingot_status s = (st->files[0].path = dup_str(path)) ? map_file(st, 0) : oom(path);
+    ingot_status s = (st->files[0].path = dup_str(path)) ? map_file(st, 0, folder) : oom(path);
     if (s == INGOT_OK) s = parse_file(st, 0);
     if (s == INGOT_OK) s = finish(st);
     if (s != INGOT_OK) {
@@ -609,18 +662,16 @@ static ingot_status open_single(ingot_safetensors **out, const char *path) {
 
 /* ---- shard indexes ---- */
 
-/* Reads a whole (index) file into a NUL-terminated allocation. */
-static ingot_status read_small_file(char **out, size_t *len, const char *path) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return os_error(errno, path, "cannot open");
+/* Reads a whole (index) file into a NUL-terminated allocation; folder as
+ * open_regular. */
+static ingot_status read_small_file(char **out, size_t *len, const char *path,
+                                    const st_folder *folder) {
+    int fd;
     struct stat sb;
-    ingot_status s = INGOT_OK;
+    ingot_status s = open_regular(&fd, &sb, path, folder);
+    if (s) return s;
     char *buf = NULL;
-    if (fstat(fd, &sb) != 0) {
-        s = os_error(errno, path, "cannot stat");
-    } else if (!S_ISREG(sb.st_mode)) {
-        s = ingot__error(INGOT_ERR_IO, "%s: not a regular file", path);
-    } else if ((uint64_t)sb.st_size > ST_MAX) {
+    if ((uint64_t)sb.st_size > ST_MAX) {
         s = ingot__error(INGOT_ERR_LIMIT, "%s: index is %jd bytes, over the limit of %" PRIu64,
                          path, (intmax_t)sb.st_size, ST_MAX);
     } else if (!(buf = malloc((size_t)sb.st_size + 1))) {
@@ -648,6 +699,12 @@ static ingot_status read_small_file(char **out, size_t *len, const char *path) {
     return s;
 }
 
+bool ingot__path_has_dotdot(const char *path) {
+    for (const char *p = path; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
+        if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0')) return true;
+    return false;
+}
+
 /* Rejects shard names that could leave the index's directory (jansson has
  * already rejected NUL bytes: JSON_ALLOW_NUL is not used). */
 static ingot_status check_shard_name(const char *label, const char *tensor, const json_t *v) {
@@ -657,10 +714,8 @@ static ingot_status check_shard_name(const char *label, const char *tensor, cons
         why = "is empty";
     else if (shard[0] == '/')
         why = "is absolute";
-    for (const char *p = shard; !why && p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL) {
-        if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
-            why = "has a '..' component";
-    }
+    else if (ingot__path_has_dotdot(shard))
+        why = "has a '..' component";
     if (why)
         return ingot__error(INGOT_ERR_FORMAT, "%s: weight_map entry '%s': shard path '%s' %s",
                             label, tensor, shard, why);
@@ -746,9 +801,10 @@ static ingot_status check_weight_map(const ingot_safetensors *st, const json_t *
 }
 
 /* Opens the nshards shards (sorted names) of the index at path into st,
- * whose files array has room for them. */
+ * whose files array has room for them; each must resolve inside folder. */
 static ingot_status open_shards(ingot_safetensors *st, const char *path, const json_t *root,
-                                const json_t *map, const char *const *shards, size_t nshards) {
+                                const json_t *map, const char *const *shards, size_t nshards,
+                                const st_folder *folder) {
     const json_t *meta = json_object_get(root, "metadata");
     ingot_status s = meta ? kv_from_json(&st->meta, meta, true, path, "metadata") : INGOT_OK;
     const char *slash = strrchr(path, '/');
@@ -761,7 +817,7 @@ static ingot_status open_shards(ingot_safetensors *st, const char *path, const j
         memcpy(p + dir_len, shards[i], n + 1);
         st->files[i].path = p;
         st->nfiles = i + 1;
-        s = map_file(st, i);
+        s = map_file(st, i, folder);
         if (s == INGOT_OK) s = parse_file(st, i);
     }
     if (s == INGOT_OK) s = finish(st);
@@ -769,10 +825,27 @@ static ingot_status open_shards(ingot_safetensors *st, const char *path, const j
     return s;
 }
 
-static ingot_status open_index(ingot_safetensors **out, const char *path) {
+/* The folder holding the file path: what precedes its last '/' ("." when
+ * there is none). */
+static ingot_status folder_of_file(st_folder *f, const char *path) {
+    const char *slash = strrchr(path, '/');
+    size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    char *dir = malloc(n + 1);
+    if (!dir) return oom(path);
+    memcpy(dir, slash ? path : ".", n);
+    dir[n] = '\0';
+    ingot_status s = folder_init(f, dir);
+    free(dir);
+    return s;
+}
+
+/* Opens the index at path. With folder (the model folder holding it) the
+ * index and its shards must resolve inside folder; without, the index is
+ * taken as named and its shards must resolve inside the index's folder. */
+static ingot_status open_index(ingot_safetensors **out, const char *path, const st_folder *folder) {
     char *text = NULL;
     size_t len = 0;
-    ingot_status s = read_small_file(&text, &len, path);
+    ingot_status s = read_small_file(&text, &len, path, folder);
     if (s != INGOT_OK) return s;
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -785,9 +858,13 @@ static ingot_status open_index(ingot_safetensors **out, const char *path) {
     const char **shards = NULL;
     size_t nshards = 0;
     ingot_safetensors *st = NULL;
+    st_folder own = {0};
     s = check_index(root, path, &map, &shards, &nshards);
+    if (s == INGOT_OK && !folder) s = folder_of_file(&own, path);
     if (s == INGOT_OK) s = (st = handle_new(path, nshards)) ? INGOT_OK : oom(path);
-    if (s == INGOT_OK) s = open_shards(st, path, root, map, shards, nshards);
+    if (s == INGOT_OK)
+        s = open_shards(st, path, root, map, shards, nshards, folder ? folder : &own);
+    folder_free(&own);
     free(shards);
     json_decref(root);
     if (s != INGOT_OK) {
@@ -806,27 +883,36 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* Opens dir/model.safetensors, else dir/model.safetensors.index.json. */
+/* Opens dir/model.safetensors, else dir/model.safetensors.index.json; every
+ * file must resolve inside the folder dir. */
 static ingot_status open_dir(ingot_safetensors **out, const char *dir) {
     static const char *const names[] = {"model.safetensors", "model.safetensors.index.json"};
+    st_folder folder;
+    ingot_status s = folder_init(&folder, dir);
+    if (s) return s;
     size_t n = strlen(dir);
     const char *sep = n > 0 && dir[n - 1] == '/' ? "" : "/";
-    for (int i = 0; i < 2; i++) {
+    bool missing = true;
+    for (int i = 0; i < 2 && missing && !s; i++) {
         size_t size = n + 2 + strlen(names[i]);
         char *p = malloc(size);
-        if (!p) return oom(dir);
+        if (!p) {
+            s = oom(dir);
+            break;
+        }
         snprintf(p, size, "%s%s%s", dir, sep, names[i]);
         struct stat sb;
-        bool missing = stat(p, &sb) != 0 && errno == ENOENT;
-        ingot_status s = INGOT_OK;
-        if (!missing) s = i == 0 ? open_single(out, p) : open_index(out, p);
+        missing = stat(p, &sb) != 0 && errno == ENOENT;
+        if (!missing) s = i == 0 ? open_single(out, p, &folder) : open_index(out, p, &folder);
         free(p);
-        if (!missing) return s;
     }
-    return ingot__error(INGOT_ERR_NOT_FOUND,
-                        "%s: directory holds neither model.safetensors nor "
-                        "model.safetensors.index.json",
-                        dir);
+    folder_free(&folder);
+    if (missing && !s)
+        s = ingot__error(INGOT_ERR_NOT_FOUND,
+                         "%s: directory holds neither model.safetensors nor "
+                         "model.safetensors.index.json",
+                         dir);
+    return s;
 }
 
 ingot_status ingot_safetensors_open(ingot_safetensors **out, const char *path) {
@@ -836,8 +922,8 @@ ingot_status ingot_safetensors_open(ingot_safetensors **out, const char *path) {
     struct stat sb;
     if (stat(path, &sb) != 0) return os_error(errno, path, "cannot open");
     if (S_ISDIR(sb.st_mode)) return open_dir(out, path);
-    if (ends_with(path, ".json")) return open_index(out, path);
-    return open_single(out, path);
+    if (ends_with(path, ".json")) return open_index(out, path, NULL);
+    return open_single(out, path, NULL);
 }
 
 ingot_status ingot_safetensors_open_memory(ingot_safetensors **out, const void *data, size_t nbytes,

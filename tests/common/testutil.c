@@ -1,12 +1,14 @@
 /* Shared test helpers; see testutil.h. */
 #include "common/testutil.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void tu_check_ok(ingot_status st, const char *expr, const char *file, int line) {
     if (st == INGOT_OK) return;
@@ -287,6 +289,57 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 int tu_remove_tree(const char *dir) {
     return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+void tu_copy_file(const char *src, const char *dst) {
+    unlink(dst); /* a new file: mappings of an old one keep their bytes */
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    if (!in || !out) fail_msg("cannot copy %s to %s", src, dst);
+    char buf[1 << 16];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    assert_false(ferror(in));
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* mkdir -p: path and its missing parents (mode 0777). */
+static void make_dirs(const char *path) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *slash = strchr(p + 1, '/');; slash = strchr(slash + 1, '/')) {
+        if (slash) *slash = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) fail_msg("mkdir %s: %s", p, strerror(errno));
+        if (!slash) return;
+        *slash = '/';
+    }
+}
+
+void tu_make_hub_repo(const char *cache, const char *repo, const char *commit, const char *src,
+                      const char *const *files, size_t n) {
+    char dir[4096], path[4600], target[600];
+    snprintf(dir, sizeof dir, "%s/%s/snapshots/%s", cache, repo, commit);
+    make_dirs(dir);
+    snprintf(dir, sizeof dir, "%s/%s/blobs", cache, repo);
+    make_dirs(dir);
+    for (size_t i = 0; i < n; i++) {
+        char blob[80]; /* a 64-digit hex name, as the cache's sha256 names */
+        snprintf(blob, sizeof blob, "%064zx", i + 1);
+        snprintf(path, sizeof path, "%s/%s", src, files[i]);
+        char dst[4700];
+        snprintf(dst, sizeof dst, "%s/%s", dir, blob);
+        tu_copy_file(path, dst);
+        snprintf(target, sizeof target, "../../blobs/%s", blob);
+        snprintf(path, sizeof path, "%s/%s/snapshots/%s/%s", cache, repo, commit, files[i]);
+        if (symlink(target, path) != 0) fail_msg("symlink %s: %s", path, strerror(errno));
+    }
+    snprintf(dir, sizeof dir, "%s/%s/refs", cache, repo);
+    make_dirs(dir);
+    snprintf(path, sizeof path, "%s/main", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(commit, f); /* no newline, as huggingface_hub writes it */
+    assert_int_equal(fclose(f), 0);
 }
 
 /* ---- text and fixture helpers ---- */

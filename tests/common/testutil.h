@@ -74,6 +74,20 @@ void tu_gradcheck_unary(tu_unary_op op, const ingot_array *x, double eps, double
  * returns 0, or -1 when something could not be removed. */
 int tu_remove_tree(const char *dir);
 
+/* Copies the file src to a new file dst (an old dst is removed first, so
+ * arrays mapping it keep their bytes). Model folders made by
+ * tests copy their weights: a link leaving the folder is refused
+ * (safetensors.h, "Links"). */
+void tu_copy_file(const char *src, const char *dst);
+
+/* Lays out one repo of a Hugging Face cache as huggingface_hub does:
+ * cache/repo (e.g. "models--org--name", folders created as needed) with
+ * blobs/<hex> copies of the n files of the folder src, snapshots/<commit>/
+ * holding each file as a link to ../../blobs/<hex>, and refs/main holding
+ * commit. */
+void tu_make_hub_repo(const char *cache, const char *repo, const char *commit, const char *src,
+                      const char *const *files, size_t n);
+
 /* ---- text and fixture helpers (tokenizer and template tests) ---- */
 
 /* The tokenizer folder $INGOT_ASSETS/tokenizer-NAME/models (malloc'd; caller

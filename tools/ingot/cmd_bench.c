@@ -22,7 +22,7 @@ static int usage(FILE *f, int code) {
                "and the device's peak memory (of array buffers: GPU weights are counted, CPU\n"
                "weights mapped from the file are not). On a GPU each timer stops once the\n"
                "device has finished the work queued on it.\n\n"
-               "  -m, --model DIR       the model folder\n");
+               CLI_MODEL_HELP);
     cli_device_help(f);
     fprintf(f, "  -p, --n-prompt N      prompt tokens (default 512; 0 skips pp)\n"
                "  -n, --n-gen N         generated tokens (default 128; 0 skips tg)\n"
@@ -241,7 +241,7 @@ int cli_bench(int argc, char **argv) {
     bool json = false, bandwidth = false;
     cli_device dev = {0};
     const cli_option opts[] = {
-        {"--model", "-m", CLI_STRING, &dir, 0, 0},
+        {"--model", "-m", CLI_MODEL, &dir, 0, 0},
         {"--n-prompt", "-p", CLI_INT, &n_prompt, 0, 1 << 20},
         {"--n-gen", "-n", CLI_INT, &n_gen, 0, 1 << 20},
         {"--repetitions", "-r", CLI_INT, &reps, 1, 1000},

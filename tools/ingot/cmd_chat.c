@@ -15,9 +15,12 @@ static int usage(FILE *f, int code) {
                "conversation with the tokenizer's chat template and streams the reply. The\n"
                "session keeps its KV cache, so each turn computes only the new tokens. /exit,\n"
                "/quit or end of input ends the chat; /reset starts a new conversation. Works\n"
-               "the same with a pipe as standard input (no prompt is printed then). A line\n"
-               "of more than 1 MiB ends the chat with an error.\n\n"
-               "  -m, --model DIR       the Hugging Face model folder (with a chat template)\n"
+               "the same with a pipe as standard input (no prompt is printed then). A line
+"
+               "of more than 1 MiB ends the chat with an error.
+
+"
+               CLI_MODEL_HELP
                "  --system TEXT         the system message\n"
                "  -v, --verbose         print each turn's measurements to standard error\n");
     cli_device_help(f);
@@ -68,7 +71,7 @@ int cli_chat(int argc, char **argv) {
     cli_device dev = {0};
     cli_sampling sampling = cli_sampling_defaults();
     cli_option opts[4 + CLI_SAMPLING_OPTIONS] = {
-        {"--model", "-m", CLI_STRING, &dir, 0, 0},
+        {"--model", "-m", CLI_MODEL, &dir, 0, 0},
         {"--system", NULL, CLI_STRING, &system, 0, 0},
         {"--verbose", "-v", CLI_FLAG, &verbose, 0, 0},
         cli_device_option(&dev),

@@ -16,9 +16,12 @@ static int usage(FILE *f, int code) {
             "log-probabilities ({\"prompt\", \"top_k\": [{\"id\", \"token\", \"logprob\"}]});\n"
             "with labels, each label's log-probability as a continuation of the prompt (the\n"
             "sum over its tokens) and the best label ({\"prompt\", \"scores\", \"label\"}).\n"
-            "Prompts run in batches: one padded forward pass per batch. FILE and F may be\n"
-            "pipes; limits: 1 MiB a line, 256 MiB a file, 1048576 prompts, 4096 labels.\n\n"
-            "  -m, --model DIR       the model folder\n"
+            "Prompts run in batches: one padded forward pass per batch. FILE and F may be
+"
+            "pipes; limits: 1 MiB a line, 256 MiB a file, 1048576 prompts, 4096 labels.
+
+"
+            CLI_MODEL_HELP
             "  --prompts FILE        the prompts, one per line (encoded with special tokens\n"
             "                        added, as Hugging Face does)\n"
             "  --labels a,b,c        candidate continuations (encoded without special tokens;\n"
@@ -180,7 +183,7 @@ int cli_classify(int argc, char **argv) {
     bool ids = false;
     cli_device dev = {0};
     const cli_option opts[] = {
-        {"--model", "-m", CLI_STRING, &dir, 0, 0},
+        {"--model", "-m", CLI_MODEL, &dir, 0, 0},
         {"--prompts", NULL, CLI_STRING, &prompts_path, 0, 0},
         {"--labels", NULL, CLI_STRING, &labels_arg, 0, 0},
         {"--labels-file", NULL, CLI_STRING, &labels_path, 0, 0},

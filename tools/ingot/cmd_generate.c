@@ -14,7 +14,7 @@ static int usage(FILE *f, int code) {
             "the measurements (prompt tokens, prefill and decode tokens/s, time to first\n"
             "token) go to standard error. A text prompt is wrapped in the tokenizer's chat\n"
             "template when it has one (as mlx-lm does), unless --raw.\n\n"
-            "  -m, --model DIR       the Hugging Face model folder\n"
+            CLI_MODEL_HELP
             "  -p, --prompt TEXT     the prompt ('-': read it from standard input)\n"
             "  --prompt-ids 1,2,3    token ids instead of text (used as they are)\n"
             "  --system TEXT         a system message (chat template only)\n"
@@ -100,7 +100,7 @@ int cli_generate(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return usage(stdout, 0);
     generate_args a = {.sampling = cli_sampling_defaults()};
     cli_option opts[9 + CLI_SAMPLING_OPTIONS] = {
-        {"--model", "-m", CLI_STRING, &a.dir, 0, 0},
+        {"--model", "-m", CLI_MODEL, &a.dir, 0, 0},
         {"--prompt", "-p", CLI_STRING, &a.prompt, 0, 0},
         {"--prompt-ids", NULL, CLI_IDS, &a.prompt_ids, 0, 0},
         {"--system", NULL, CLI_STRING, &a.system, 0, 0},

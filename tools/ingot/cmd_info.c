@@ -10,7 +10,7 @@ static int usage(FILE *f, int code) {
                "Loads the Hugging Face model folder DIR and prints its architecture, number\n"
                "of parameters, weight dtype, context length, shape and the memory its weights\n"
                "take on the device.\n\n"
-               "  -m, --model DIR       the model folder (config.json, *.safetensors)\n");
+               CLI_MODEL_HELP);
     cli_device_help(f);
     return code;
 }
@@ -19,7 +19,7 @@ int cli_info(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) return usage(stdout, 0);
     const char *dir = NULL;
     cli_device dev = {0};
-    const cli_option opts[] = {{"--model", "-m", CLI_STRING, &dir, 0, 0}, cli_device_option(&dev)};
+    const cli_option opts[] = {{"--model", "-m", CLI_MODEL, &dir, 0, 0}, cli_device_option(&dev)};
     int rc = cli_parse("info", argc, argv, opts, sizeof opts / sizeof *opts, NULL, 0, NULL);
     if (rc) return rc;
     if (!dir) return cli_usage_error("info", "--model DIR is required");

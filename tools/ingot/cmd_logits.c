@@ -12,7 +12,7 @@ static int usage(FILE *f, int code) {
                "the last position's array of vocab_size numbers, or with --all-positions one\n"
                "array per prompt position. Numbers have 9 significant digits, enough to\n"
                "round-trip f32.\n\n"
-               "  -m, --model DIR       the model folder\n"
+               CLI_MODEL_HELP
                "  -p, --prompt TEXT     text, encoded with the folder's tokenizer (special tokens\n"
                "                        added as Hugging Face does, e.g. a BOS)\n"
                "  --prompt-ids 1,2,3    token ids instead of text (no tokenizer needed)\n"
@@ -42,7 +42,7 @@ int cli_logits(int argc, char **argv) {
     bool all = false;
     cli_device dev = {0};
     const cli_option opts[] = {
-        {"--model", "-m", CLI_STRING, &dir, 0, 0},
+        {"--model", "-m", CLI_MODEL, &dir, 0, 0},
         {"--prompt", "-p", CLI_STRING, &text, 0, 0},
         {"--prompt-ids", NULL, CLI_IDS, &given, 0, 0},
         {"--all-positions", NULL, CLI_FLAG, &all, 0, 0},

@@ -52,6 +52,13 @@ bool cli_parse_ids(cli_ids *out, const char *text) {
     return true;
 }
 
+/* Prints "ingot CMD: --option: STATUS: message" and returns 1. */
+static int option_fail(const char *cmd, const cli_option *o, ingot_status s) {
+    fprintf(stderr, "ingot %s: %s: %s: %s\n", cmd, o->name, ingot_status_str(s),
+            ingot_last_error());
+    return 1;
+}
+
 /* Parses a --device value: 2 (usage) when malformed, 1 when the device does
  * not exist here (the library's message says why, e.g. "no CUDA device (CUDA
  * plugin not loaded)"). */
@@ -60,12 +67,24 @@ static int store_device(const char *cmd, const cli_option *o, const char *value)
     ingot_status s = ingot_device_parse(&d->device, value);
     if (s == INGOT_ERR_INVALID_ARGUMENT)
         return cli_usage_error(cmd, "%s expects cpu, cuda or cuda:N, got '%s'", o->name, value);
-    if (s) {
-        fprintf(stderr, "ingot %s: %s: %s: %s\n", cmd, o->name, ingot_status_str(s),
-                ingot_last_error());
-        return 1;
-    }
+    if (s) return option_fail(cmd, o, s);
     d->given = true;
+    return 0;
+}
+
+/* Resolves a --model value (a path, or a repo id in the Hugging Face cache):
+ * 2 (usage) when empty, 1 when a repo id is not in the cache (the library's
+ * message says where it looked). */
+static int store_model(const char *cmd, const cli_option *o, const char *value) {
+    static char *resolved; /* the last value's path: commands read it until they exit */
+    char *path = NULL;
+    ingot_status s = ingot_hub_resolve(&path, value, NULL);
+    if (s == INGOT_ERR_INVALID_ARGUMENT)
+        return cli_usage_error(cmd, "%s needs a non-empty value", o->name);
+    if (s) return option_fail(cmd, o, s);
+    free(resolved);
+    resolved = path;
+    *(const char **)o->dest = path;
     return 0;
 }
 
@@ -113,6 +132,7 @@ static int store(const char *cmd, const cli_option *o, const char *value) {
         return 0;
     }
     case CLI_DEVICE: return store_device(cmd, o, value);
+    case CLI_MODEL: return store_model(cmd, o, value);
     }
     return 2;
 }

@@ -19,6 +19,9 @@ typedef enum cli_opt_kind {
     CLI_IDS,    /* cli_ids: comma-separated non-negative integers */
     CLI_LIST,   /* cli_list: repeatable string option */
     CLI_DEVICE, /* cli_device: cpu, cuda or cuda:N (ingot_device_parse) */
+    CLI_MODEL,  /* const char *: a model folder, or a Hugging Face repo id resolved to
+                   its snapshot folder in the local cache (ingot_hub_resolve); the path
+                   lives until the next CLI_MODEL value is stored */
 } cli_opt_kind;
 
 #define CLI_LIST_MAX 16
@@ -51,7 +54,8 @@ typedef struct cli_option {
  * positional[] (up to n_positional; NULL when none is accepted) and counted in
  * *n_pos. Prints "ingot CMD: ..." and returns 2 on a usage error (unknown
  * option, missing or malformed value, value out of bounds), 1 when --device
- * names a device this machine lacks, 0 otherwise. On error everything
+ * names a device this machine lacks or a CLI_MODEL value is a repo id the
+ * Hugging Face cache lacks, 0 otherwise. On error everything
  * allocated for CLI_IDS options is released. */
 int cli_parse(const char *cmd, int argc, char **argv, const cli_option *opts, size_t n,
               const char **positional, size_t n_positional, size_t *n_pos);
@@ -63,6 +67,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 
 /* Prints "ingot CMD: out of memory" to stderr and returns 1. */
 int cli_out_of_memory(const char *cmd);
+
+/* The help lines of the --model option (a CLI_MODEL), for a usage text. */
+#define CLI_MODEL_HELP                                                                             \
+    "  -m, --model DIR       the model folder, or a Hugging Face repo id (ORG/NAME,\n"             \
+    "                        ORG/NAME@REVISION) found in the local Hugging Face cache\n"           \
+    "                        ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)\n"
 
 /* The --device option entry of a command that loads a model, and its help
  * line. */
