@@ -589,15 +589,28 @@ static bool within(const char *path, const char *dir) {
 
 /* Opens path read-only into *fd and stats it into *sb; it must be a regular
  * file and, when folder is not NULL, resolve inside it. */
+/* The path to open for path: with a folder, its real path (*real, malloc'd),
+ * which must lie inside the folder or its cache blobs; without, *real = NULL
+ * and path itself is opened. */
+static ingot_status resolve_inside(char **real, const char *path, const st_folder *folder) {
+    *real = folder ? realpath(path, NULL) : NULL;
+    if (folder && !*real) return os_error(errno, path, "cannot open");
+    if (*real && !within(*real, folder->root) && !(folder->blobs && within(*real, folder->blobs))) {
+        ingot_status s = ingot__error(
+            INGOT_ERR_FORMAT, "%s: resolves to %s, outside the model folder %s%s%s", path, *real,
+            folder->root, folder->blobs ? " and its cache blobs " : "",
+            folder->blobs ? folder->blobs : "");
+        free(*real);
+        *real = NULL;
+        return s;
+    }
+    return INGOT_OK;
+}
+
 static ingot_status open_regular(int *fd, struct stat *sb, const char *path,
                                  const st_folder *folder) {
-    char *real = folder ? realpath(path, NULL) : NULL;
-    if (folder && !real) return os_error(errno, path, "cannot open");
-    ingot_status s = INGOT_OK;
-    if (real && !within(real, folder->root) && !(folder->blobs && within(real, folder->blobs)))
-        s = ingot__error(INGOT_ERR_FORMAT, "%s: resolves to %s, outside the model folder %s%s%s",
-                         path, real, folder->root, folder->blobs ? " and its cache blobs " : "",
-                         folder->blobs ? folder->blobs : "");
+    char *real;
+    ingot_status s = resolve_inside(&real, path, folder);
     /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is then
      * rejected as not a regular file); regular files ignore the flag. */
     *fd = s ? -1 : open(real ? real : path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -662,40 +675,14 @@ static ingot_status open_single(ingot_safetensors **out, const char *path,
 
 /* ---- shard indexes ---- */
 
-/* Reads a whole (index) file into a NUL-terminated allocation; folder as
- * open_regular. */
+/* Reads a whole (index) file into a NUL-terminated allocation (at most
+ * ST_MAX bytes, a regular file); folder as resolve_inside. */
 static ingot_status read_small_file(char **out, size_t *len, const char *path,
                                     const st_folder *folder) {
-    int fd;
-    struct stat sb;
-    ingot_status s = open_regular(&fd, &sb, path, folder);
-    if (s) return s;
-    char *buf = NULL;
-    if ((uint64_t)sb.st_size > ST_MAX) {
-        s = ingot__error(INGOT_ERR_LIMIT, "%s: index is %jd bytes, over the limit of %" PRIu64,
-                         path, (intmax_t)sb.st_size, ST_MAX);
-    } else if (!(buf = malloc((size_t)sb.st_size + 1))) {
-        s = oom(path);
-    } else {
-        size_t got = 0, want = (size_t)sb.st_size;
-        while (got < want) {
-            ssize_t r = read(fd, buf + got, want - got);
-            if (r < 0 && errno == EINTR) continue;
-            if (r < 0) {
-                s = os_error(errno, path, "cannot read");
-                break;
-            }
-            if (r == 0) break;
-            got += (size_t)r;
-        }
-        *len = got;
-        buf[got] = '\0';
-    }
-    close(fd);
-    if (s != INGOT_OK)
-        free(buf);
-    else
-        *out = buf;
+    char *real;
+    ingot_status s = resolve_inside(&real, path, folder);
+    if (!s) s = ingot__read_file(out, len, real ? real : path, (size_t)ST_MAX, "safetensors index");
+    free(real);
     return s;
 }
 

@@ -15,11 +15,8 @@ static int usage(FILE *f, int code) {
                "conversation with the tokenizer's chat template and streams the reply. The\n"
                "session keeps its KV cache, so each turn computes only the new tokens. /exit,\n"
                "/quit or end of input ends the chat; /reset starts a new conversation. Works\n"
-               "the same with a pipe as standard input (no prompt is printed then). A line
-"
-               "of more than 1 MiB ends the chat with an error.
-
-"
+               "the same with a pipe as standard input (no prompt is printed then). A line\n"
+               "of more than 1 MiB ends the chat with an error.\n\n"
                CLI_MODEL_HELP
                "  --system TEXT         the system message\n"
                "  -v, --verbose         print each turn's measurements to standard error\n");

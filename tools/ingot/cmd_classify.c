@@ -16,11 +16,8 @@ static int usage(FILE *f, int code) {
             "log-probabilities ({\"prompt\", \"top_k\": [{\"id\", \"token\", \"logprob\"}]});\n"
             "with labels, each label's log-probability as a continuation of the prompt (the\n"
             "sum over its tokens) and the best label ({\"prompt\", \"scores\", \"label\"}).\n"
-            "Prompts run in batches: one padded forward pass per batch. FILE and F may be
-"
-            "pipes; limits: 1 MiB a line, 256 MiB a file, 1048576 prompts, 4096 labels.
-
-"
+            "Prompts run in batches: one padded forward pass per batch. FILE and F may be\n"
+            "pipes; limits: 1 MiB a line, 256 MiB a file, 1048576 prompts, 4096 labels.\n\n"
             CLI_MODEL_HELP
             "  --prompts FILE        the prompts, one per line (encoded with special tokens\n"
             "                        added, as Hugging Face does)\n"
