@@ -66,16 +66,8 @@ static ingot_status matmul2(ingot_array **out, const ingot_array *const *in) {
 static void check_matmul(ingot_dtype dt, const int64_t *as, int an, const int64_t *bs, int bn,
                          bool b_transposed, bool a_strided) {
     ingot_array *a = tu_random(dt, as, an, 31, -1, 1), *b = tu_random(dt, bs, bn, 32, -1, 1);
-    if (b_transposed) {
-        ingot_array *t = tu_noncontiguous(b);
-        ingot_array_free(b);
-        b = t;
-    }
-    if (a_strided) {
-        ingot_array *t = tu_noncontiguous(a);
-        ingot_array_free(a);
-        a = t;
-    }
+    if (b_transposed) b = tu_noncontiguous_take(b);
+    if (a_strided) a = tu_noncontiguous_take(a);
     char what[160];
     snprintf(what, sizeof what, "matmul %s [%lld x %lld] @ [%lld x %lld]%s%s",
              ingot_dtype_name(dt), (long long)as[an - 2], (long long)as[an - 1],

@@ -58,12 +58,6 @@ static ingot_array *indices_of(const double *v, ingot_dtype dt, const int64_t *s
     return tu_from_f64(v, dt, shape, nd);
 }
 
-static ingot_array *noncontig(ingot_array *a) {
-    ingot_array *t = tu_noncontiguous(a);
-    ingot_array_free(a);
-    return t;
-}
-
 /* ---- take ---- */
 
 /* out = np.take(a, idx, axis) with idx values already in range. */
@@ -175,12 +169,12 @@ static void test_take_shapes(void **state) {
     ingot_array_free(out);
     /* 2-D indices in the middle, non-contiguous a and indices */
     double v[6] = {0, 3, -1, 2, 2, 1};
-    ingot_array *idx = noncontig(indices_of(v, INGOT_I64, S(2, 3), 2));
-    ingot_array *anc = noncontig(make(INGOT_BF16, S(3, 4, 5), 3, 6));
+    ingot_array *idx = tu_noncontiguous_take(indices_of(v, INGOT_I64, S(2, 3), 2));
+    ingot_array *anc = tu_noncontiguous_take(make(INGOT_BF16, S(3, 4, 5), 3, 6));
     check_take(anc, idx, 1, "non-contiguous");
     check_take(anc, idx, 2, "last axis");
     double v0[2] = {1, 0};
-    ingot_array *idx0 = noncontig(indices_of(v0, INGOT_I32, S(2), 1));
+    ingot_array *idx0 = tu_noncontiguous_take(indices_of(v0, INGOT_I32, S(2), 1));
     check_take(anc, idx0, 0, "non-contiguous 1-D indices");
     ingot_array_free(idx0);
     ingot_array_free(anc);
@@ -281,8 +275,8 @@ static void test_take_along_axis(void **state) {
     check_take_along(a15, i32, 1, "a broadcast");
     check_take_along(a43, i21, 0, "indices broadcast");
     /* non-contiguous and empty */
-    ingot_array *anc = noncontig(make(INGOT_I64, S(2, 3, 4), 3, 22));
-    ingot_array *inc = noncontig(indices_of(v0, INGOT_I32, S(2, 1, 4), 3));
+    ingot_array *anc = tu_noncontiguous_take(make(INGOT_I64, S(2, 3, 4), 3, 22));
+    ingot_array *inc = tu_noncontiguous_take(indices_of(v0, INGOT_I32, S(2, 1, 4), 3));
     check_take_along(anc, inc, 1, "non-contiguous");
     ingot_array *ie = indices_of(NULL, INGOT_I32, S(4, 0), 2), *out;
     TU_OK(ingot_take_along_axis(&out, a43, ie, 1));
@@ -403,9 +397,9 @@ static void test_put_along_axis(void **state) {
         tu_from_f64((double[]){2.7, -1.5, 3.2, 0.5, -0.5, 9.9}, INGOT_F32, S(3, 2), 2);
     check_put_along(ai, idx, fv, 1, "f32 values into i32");
     /* non-contiguous a, indices and values */
-    ingot_array *anc = noncontig(make(INGOT_F16, S(2, 3), 2, 63));
-    ingot_array *inc = noncontig(indices_of((double[]){0, 2, 0, 1}, INGOT_I32, S(2, 2), 2));
-    ingot_array *vnc = noncontig(make(INGOT_F16, S(2, 2), 2, 64));
+    ingot_array *anc = tu_noncontiguous_take(make(INGOT_F16, S(2, 3), 2, 63));
+    ingot_array *inc = tu_noncontiguous_take(indices_of((double[]){0, 2, 0, 1}, INGOT_I32, S(2, 2), 2));
+    ingot_array *vnc = tu_noncontiguous_take(make(INGOT_F16, S(2, 2), 2, 64));
     check_put_along(anc, inc, vnc, 1, "non-contiguous");
     /* empty indices leave a unchanged */
     ingot_array *ie = indices_of(NULL, INGOT_I32, S(3, 0), 2);
@@ -499,7 +493,7 @@ static void test_concat(void **state) {
     for (int t = 0; t < N_DTYPES; t++) {
         ingot_dtype dt = ALL_DTYPES[t];
         ingot_array *x[3] = {make(dt, S(2, 3), 2, 80), make(dt, S(2, 1), 2, 81),
-                             noncontig(make(dt, S(2, 2), 2, 82))};
+                             tu_noncontiguous_take(make(dt, S(2, 2), 2, 82))};
         check_concat(x, 3, 1, dt, ingot_dtype_name(dt));
         check_concat(x, 3, -1, dt, "negative axis");
         ingot_array *y[2] = {make(dt, S(1, 3), 2, 83), x[0]};
@@ -600,7 +594,7 @@ static void test_stack(void **state) {
     (void)state;
     for (int t = 0; t < N_DTYPES; t++) {
         ingot_dtype dt = ALL_DTYPES[t];
-        ingot_array *x[3] = {make(dt, S(2, 3), 2, 110), noncontig(make(dt, S(2, 3), 2, 111)),
+        ingot_array *x[3] = {make(dt, S(2, 3), 2, 110), tu_noncontiguous_take(make(dt, S(2, 3), 2, 111)),
                              make(dt, S(2, 3), 2, 112)};
         check_stack(x, 3, 0, dt, ingot_dtype_name(dt));
         check_stack(x, 3, 1, dt, "middle axis");

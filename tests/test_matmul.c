@@ -111,16 +111,8 @@ static void check_case(ingot_dtype da, const int64_t *as, int an, ingot_dtype db
                        int bn, bool nc_a, bool nc_b, const int64_t *want, int want_nd,
                        const char *what) {
     ingot_array *a = tu_random(da, as, an, 11, -1, 1), *b = tu_random(db, bs, bn, 12, -1, 1);
-    if (nc_a) {
-        ingot_array *t = tu_noncontiguous(a);
-        ingot_array_free(a);
-        a = t;
-    }
-    if (nc_b) {
-        ingot_array *t = tu_noncontiguous(b);
-        ingot_array_free(b);
-        b = t;
-    }
+    if (nc_a) a = tu_noncontiguous_take(a);
+    if (nc_b) b = tu_noncontiguous_take(b);
     ingot_array *out;
     TU_OK(ingot_matmul(&out, a, b));
     tu_assert_shape(out, ingot_promote_types(da, db), want, want_nd);

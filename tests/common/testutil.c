@@ -127,6 +127,12 @@ ingot_array *tu_noncontiguous(const ingot_array *a) {
     return v;
 }
 
+ingot_array *tu_noncontiguous_take(ingot_array *a) {
+    ingot_array *t = tu_noncontiguous(a);
+    ingot_array_free(a);
+    return t;
+}
+
 double *tu_values(const ingot_array *a) {
     int64_t n = ingot_array_size(a);
     float *f = malloc((size_t)(n ? n : 1) * sizeof *f);

@@ -43,6 +43,9 @@ double *tu_random_values(int64_t n, uint64_t seed, double lo, double hi);
  * and a strided view of it is returned. */
 ingot_array *tu_noncontiguous(const ingot_array *a);
 
+/* tu_noncontiguous(a), and a freed: `a = tu_noncontiguous_take(a);`. */
+ingot_array *tu_noncontiguous_take(ingot_array *a);
+
 /* a's elements as row-major doubles (malloc'd; caller frees). */
 double *tu_values(const ingot_array *a);
 

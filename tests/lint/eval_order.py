@@ -111,22 +111,15 @@ def segments(toks):
                 yield part
             i = j
             continue
-        if t == "{":
+        if t in "{}":
             prev = seg[-1][0] if seg else ";"
-            if depth > 0 or prev in ("=", ",", "{") or init_depth:
-                init_depth.append(True)
+            if t == "{" and (depth > 0 or prev in ("=", ",", "{") or init_depth):
+                init_depth.append(True)  # an initializer list: part of the expression
                 seg.append(toks[i])
-            else:
-                if seg:
-                    yield seg
-                seg = []
-            i += 1
-            continue
-        if t == "}":
-            if init_depth:
+            elif t == "}" and init_depth:
                 init_depth.pop()
                 seg.append(toks[i])
-            else:
+            else:  # a block
                 if seg:
                     yield seg
                 seg = []
