@@ -55,8 +55,9 @@ typedef ingot_status (*unary_fn)(ingot_array **out, const ingot_array *a);
 
 /* Makes *next (the result of a call that returned st) the new *x: the old
  * array is released either way; *x is NULL on error. next is passed by
- * address so that it is read here, after the call that wrote it: in
- * replace(&x, f(&y, x), y) C would leave open whether y is read first. */
+ * address so that it is read here, after the call that wrote it: C leaves
+ * open whether an argument passed by value is read before or after another
+ * argument's call writes it. */
 static ingot_status replace(ingot_array **x, ingot_status st, ingot_array **next) {
     ingot_array_free(*x);
     *x = st ? NULL : *next;
