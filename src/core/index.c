@@ -330,11 +330,11 @@ static ingot_status take_along_shapes(int64_t *out_shape, int64_t *a_shape, cons
         int64_t da = a->shape[d], di = indices->shape[d];
         if (d != axis && da != di && da != 1 && di != 1) {
             char si[INGOT__SHAPE_STR_MAX], sa[INGOT__SHAPE_STR_MAX];
-            return ingot__error(INGOT_ERR_SHAPE,
-                                "take_along_axis: indices shape %s does not match %s outside "
-                                "axis %d",
-                                ingot__shape_str(si, indices->shape, indices->ndim),
-                                ingot__shape_str(sa, a->shape, a->ndim), axis);
+            return ingot__error(
+                INGOT_ERR_SHAPE,
+                "take_along_axis: indices shape %s does not match %s outside axis %d",
+                ingot__shape_str(si, indices->shape, indices->ndim),
+                ingot__shape_str(sa, a->shape, a->ndim), axis);
         }
         out_shape[d] = d == axis ? di : (da == 1 ? di : da);
         a_shape[d] = d == axis ? da : out_shape[d];
@@ -406,11 +406,11 @@ static ingot_status put_along_shape(int64_t *shape, const ingot_array *a,
     for (int d = 0; d < a->ndim; d++) {
         int64_t di = indices->shape[d];
         if (d != axis && di != a->shape[d] && di != 1)
-            return ingot__error(INGOT_ERR_SHAPE,
-                                "put_along_axis: indices shape %s does not match %s outside "
-                                "axis %d",
-                                ingot__shape_str(s1, indices->shape, indices->ndim),
-                                ingot__shape_str(s2, a->shape, a->ndim), axis);
+            return ingot__error(
+                INGOT_ERR_SHAPE,
+                "put_along_axis: indices shape %s does not match %s outside axis %d",
+                ingot__shape_str(s1, indices->shape, indices->ndim),
+                ingot__shape_str(s2, a->shape, a->ndim), axis);
         shape[d] = d == axis ? di : a->shape[d];
     }
     bool ok = values->ndim <= a->ndim;

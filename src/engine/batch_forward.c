@@ -15,10 +15,10 @@ ingot_status ingot__check_rows(const ingot_token_seq *rows, size_t n, int64_t vo
                                 rows[i].n ? "NULL" : "empty");
         for (size_t t = 0; t < rows[i].n; t++)
             if (rows[i].ids[t] < 0 || rows[i].ids[t] >= vocab)
-                return ingot__error(INGOT_ERR_INDEX,
-                                    "%s: %s %zu position %zu: id %d is outside the vocabulary "
-                                    "of %lld",
-                                    op, what, i, t, (int)rows[i].ids[t], (long long)vocab);
+                return ingot__error(
+                    INGOT_ERR_INDEX,
+                    "%s: %s %zu position %zu: id %d is outside the vocabulary of %lld", op, what, i,
+                    t, (int)rows[i].ids[t], (long long)vocab);
     }
     return INGOT_OK;
 }

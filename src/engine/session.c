@@ -34,11 +34,10 @@ ingot_status ingot_session_new(ingot_session **out, const ingot_model *m,
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: capacity %lld is negative", op,
                             (long long)capacity);
     if (tok && ingot_tokenizer_vocab_size(tok) > info.vocab_size)
-        return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
-                            "%s: the tokenizer's %lld ids do not fit the model's vocabulary of "
-                            "%lld",
-                            op, (long long)ingot_tokenizer_vocab_size(tok),
-                            (long long)info.vocab_size);
+        return ingot__error(
+            INGOT_ERR_INVALID_ARGUMENT,
+            "%s: the tokenizer's %lld ids do not fit the model's vocabulary of %lld", op,
+            (long long)ingot_tokenizer_vocab_size(tok), (long long)info.vocab_size);
     ingot_session *s = calloc(1, sizeof *s);
     if (s) s->logits = malloc((size_t)info.vocab_size * sizeof *s->logits);
     if (!s || !s->logits) {

@@ -31,9 +31,10 @@ static ingot_status norm_param(ingot_array **cast, const ingot_array *p, const i
                             ingot_dtype_name(p->dtype));
     if (p->ndim != 1 || p->shape[0] != D) {
         char ps[INGOT__SHAPE_STR_MAX], xs[INGOT__SHAPE_STR_MAX];
-        return ingot__error(INGOT_ERR_SHAPE, "%s: %s shape %s does not match (%lld,), the last dim "
-                            "of x %s", op, what, ingot__shape_str(ps, p->shape, p->ndim),
-                            (long long)D, ingot__shape_str(xs, x->shape, x->ndim));
+        return ingot__error(INGOT_ERR_SHAPE,
+                            "%s: %s shape %s does not match (%lld,), the last dim of x %s", op,
+                            what, ingot__shape_str(ps, p->shape, p->ndim), (long long)D,
+                            ingot__shape_str(xs, x->shape, x->ndim));
     }
     if (!same_device(p, x))
         return ingot__error(INGOT_ERR_DEVICE, "%s: %s is on another device than x", op, what);

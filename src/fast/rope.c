@@ -57,9 +57,9 @@ static ingot_status rope_resolve(ingot_rope_options *ro, const ingot_array *x,
         bool ok = (p->ndim == 1 && p->shape[0] == T) ||
                   (p->ndim == 2 && (p->shape[0] == B || p->shape[0] == 1) && p->shape[1] == T);
         if (!ok)
-            return ingot__error(INGOT_ERR_SHAPE, "rope: positions shape %s is neither (T,) nor "
-                                "(B, T) for x %s", ingot__shape_str(s1, p->shape, p->ndim),
-                                ingot__shape_str(s2, x->shape, x->ndim));
+            return ingot__error(
+                INGOT_ERR_SHAPE, "rope: positions shape %s is neither (T,) nor (B, T) for x %s",
+                ingot__shape_str(s1, p->shape, p->ndim), ingot__shape_str(s2, x->shape, x->ndim));
         if (!same_device(p, x))
             return ingot__error(INGOT_ERR_DEVICE, "rope: positions is on another device than x");
     }

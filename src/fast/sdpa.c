@@ -26,8 +26,9 @@ static ingot_status check_qkv(const ingot_array *a, const char *name, const ingo
                             ingot_dtype_name(a->dtype));
     if (a->ndim != 4) {
         char s[INGOT__SHAPE_STR_MAX];
-        return ingot__error(INGOT_ERR_SHAPE, "sdpa: %s must be [B, heads, tokens, head_dim], got "
-                            "shape %s", name, ingot__shape_str(s, a->shape, a->ndim));
+        return ingot__error(INGOT_ERR_SHAPE,
+                            "sdpa: %s must be [B, heads, tokens, head_dim], got shape %s", name,
+                            ingot__shape_str(s, a->shape, a->ndim));
     }
     if (!same_device(a, q))
         return ingot__error(INGOT_ERR_DEVICE, "sdpa: %s is on another device than q", name);
@@ -68,9 +69,9 @@ static ingot_status broadcast_mask(ingot_array **bmask, const ingot_array *mask,
         ok = m == 1 || m == shape[3 - d];
     }
     if (!ok)
-        return ingot__error(INGOT_ERR_SHAPE, "sdpa: mask shape %s does not broadcast to "
-                            "(B, Hq, Tq, Tk) = %s", ingot__shape_str(ms, mask->shape, mask->ndim),
-                            ingot__shape_str(ts, shape, 4));
+        return ingot__error(
+            INGOT_ERR_SHAPE, "sdpa: mask shape %s does not broadcast to (B, Hq, Tq, Tk) = %s",
+            ingot__shape_str(ms, mask->shape, mask->ndim), ingot__shape_str(ts, shape, 4));
     if (!same_device(mask, q))
         return ingot__error(INGOT_ERR_DEVICE, "sdpa: mask is on another device than q");
     return ingot_broadcast_to(bmask, mask, shape, 4);

@@ -39,10 +39,10 @@ static ingot_status home_dir(char **out, const char **from, const char *what) {
         *from = "the password database, HOME being unset";
         return join(out, found->pw_dir, "", "");
     }
-    return ingot__error(INGOT_ERR_NOT_FOUND,
-                        "hub: %s: '~' needs a home folder, but HOME is unset and user %u has "
-                        "none in the password database",
-                        what, (unsigned)getuid());
+    return ingot__error(
+        INGOT_ERR_NOT_FOUND,
+        "hub: %s: '~' needs a home folder, but HOME is unset and user %u has none in the password database",
+        what, (unsigned)getuid());
 }
 
 /* *out = value + suffix, with a leading "~" or "~/" of value replaced by the
@@ -158,10 +158,10 @@ static ingot_status find_snapshot(char **out, const char *model, size_t id_len, 
     char *repo = NULL, *ref = NULL, *commit = NULL, *snap = NULL;
     ingot_status s = join(&repo, cache, "/", folder);
     if (!s && !is_dir(repo))
-        s = ingot__error(INGOT_ERR_NOT_FOUND,
-                         "hub: '%s' is not a local path and not in the Hugging Face cache: no "
-                         "folder %s (cache from %s; ingot downloads nothing)",
-                         model, repo, from);
+        s = ingot__error(
+            INGOT_ERR_NOT_FOUND,
+            "hub: '%s' is not a local path and not in the Hugging Face cache: no folder %s (cache from %s; ingot downloads nothing)",
+            model, repo, from);
     if (!s) s = join(&ref, repo, "/refs/", rev);
     if (!s) s = read_ref(&commit, ref);
     if (!s) s = join(&snap, repo, "/snapshots/", commit ? commit : rev);

@@ -387,10 +387,10 @@ static ingot_status parse_tensor(st_tensor *t, const char *name, const json_t *v
     json_t *fv;
     json_object_foreach((json_t *)v, field, fv) {
         if (strcmp(field, "dtype") && strcmp(field, "shape") && strcmp(field, "data_offsets"))
-            return ingot__error(INGOT_ERR_FORMAT,
-                                "%s: tensor '%s': unknown field '%s' (expected dtype, shape and "
-                                "data_offsets)",
-                                label, name, field);
+            return ingot__error(
+                INGOT_ERR_FORMAT,
+                "%s: tensor '%s': unknown field '%s' (expected dtype, shape and data_offsets)",
+                label, name, field);
     }
     static const char *const fields[] = {"dtype", "shape", "data_offsets"};
     for (int i = 0; i < 3; i++)
@@ -440,10 +440,10 @@ static ingot_status parse_tensor(st_tensor *t, const char *name, const json_t *v
     if (!json_is_array(offsets) || json_array_size(offsets) != 2 ||
         !json_count(json_array_get(offsets, 0), &t->begin) ||
         !json_count(json_array_get(offsets, 1), &t->end))
-        return ingot__error(INGOT_ERR_FORMAT,
-                            "%s: tensor '%s': data_offsets is not an array of two non-negative "
-                            "integers",
-                            label, name);
+        return ingot__error(
+            INGOT_ERR_FORMAT,
+            "%s: tensor '%s': data_offsets is not an array of two non-negative integers", label,
+            name);
     if (t->end < t->begin)
         return ingot__error(INGOT_ERR_FORMAT,
                             "%s: tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64
@@ -517,10 +517,10 @@ static ingot_status parse_file(ingot_safetensors *st, size_t fi) {
     if (n == 0 || text[0] != '{')
         return ingot__error(INGOT_ERR_FORMAT, "%s: header does not start with '{'", label);
     if ((bad = negative_zero_at(text, n)) < n)
-        return ingot__error(INGOT_ERR_FORMAT,
-                            "%s: header holds -0, which is not a non-negative integer (header "
-                            "byte %zu)",
-                            label, bad);
+        return ingot__error(
+            INGOT_ERR_FORMAT,
+            "%s: header holds -0, which is not a non-negative integer (header byte %zu)", label,
+            bad);
     json_error_t jerr;
     json_t *root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
@@ -724,8 +724,7 @@ static ingot_status check_index(const json_t *root, const char *label, const jso
     json_object_foreach((json_t *)root, key, value) {
         if (strcmp(key, "metadata") && strcmp(key, "weight_map"))
             return ingot__error(INGOT_ERR_FORMAT,
-                                "%s: index has unknown key '%s' (expected metadata and "
-                                "weight_map)",
+                                "%s: index has unknown key '%s' (expected metadata and weight_map)",
                                 label, key);
     }
     const json_t *map = json_object_get(root, "weight_map");
@@ -780,8 +779,7 @@ static ingot_status check_weight_map(const ingot_safetensors *st, const json_t *
     json_object_foreach((json_t *)map, key, value) {
         if (!tensor_find(st, key))
             return ingot__error(INGOT_ERR_FORMAT,
-                                "%s: weight_map places tensor '%s' in '%s', which does not hold "
-                                "it",
+                                "%s: weight_map places tensor '%s' in '%s', which does not hold it",
                                 st->label, key, json_string_value(value));
     }
     return INGOT_OK;
@@ -895,10 +893,9 @@ static ingot_status open_dir(ingot_safetensors **out, const char *dir) {
     }
     folder_free(&folder);
     if (missing && !s)
-        s = ingot__error(INGOT_ERR_NOT_FOUND,
-                         "%s: directory holds neither model.safetensors nor "
-                         "model.safetensors.index.json",
-                         dir);
+        s = ingot__error(
+            INGOT_ERR_NOT_FOUND,
+            "%s: directory holds neither model.safetensors nor model.safetensors.index.json", dir);
     return s;
 }
 
@@ -980,10 +977,11 @@ ingot_status ingot_safetensors_get(ingot_array **out, const ingot_safetensors *s
     const st_file *f = &st->files[t->file];
     ingot_dtype dtype = t->dt->dtype;
     if (dtype == INGOT_DTYPE_COUNT)
-        return ingot__error(INGOT_ERR_UNSUPPORTED,
-                            "%s: tensor '%s' has dtype %s, which ingot arrays do not support "
-                            "(supported: " ST_SUPPORTED_LIST ")",
-                            f->path, name, t->dt->name);
+        return ingot__error(
+            INGOT_ERR_UNSUPPORTED,
+            "%s: tensor '%s' has dtype %s, which ingot arrays do not support (supported: " ST_SUPPORTED_LIST
+            ")",
+            f->path, name, t->dt->name);
     if (t->ndim > INGOT_MAX_DIMS)
         return ingot__error(INGOT_ERR_UNSUPPORTED,
                             "%s: tensor '%s' has %d dims; ingot arrays hold at most %d", f->path,
@@ -1066,10 +1064,10 @@ static ingot_status save_args(save_item *items, st_pair *meta, const char *const
             return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "%s: %s[%zu] is NULL", op,
                                 names[i] ? "arrays" : "names", i);
         if (!names[i][0] || !strcmp(names[i], "__metadata__") || !utf8_valid(names[i]))
-            return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
-                                "%s: names[%zu] '%s' is not a valid tensor name (empty, "
-                                "\"__metadata__\" or not UTF-8)",
-                                op, i, names[i]);
+            return ingot__error(
+                INGOT_ERR_INVALID_ARGUMENT,
+                "%s: names[%zu] '%s' is not a valid tensor name (empty, \"__metadata__\" or not UTF-8)",
+                op, i, names[i]);
         items[i] = (save_item){names[i], arrays[i], ingot_dtype_size(ingot_array_dtype(arrays[i]))};
     }
     for (size_t i = 0; i < n_meta; i++) {
@@ -1129,10 +1127,10 @@ static ingot_status save_header(char **out, size_t *len, const save_item *items,
     size_t n_text = strlen(text), padded = (n_text + 7) / 8 * 8;
     if (padded > ST_MAX) {
         free(text);
-        return ingot__error(INGOT_ERR_LIMIT,
-                            "safetensors_save: the header would be %zu bytes, over the limit of "
-                            "%" PRIu64,
-                            padded, ST_MAX);
+        return ingot__error(
+            INGOT_ERR_LIMIT,
+            "safetensors_save: the header would be %zu bytes, over the limit of %" PRIu64, padded,
+            ST_MAX);
     }
     char *buf = realloc(text, padded + 1);
     if (!buf) {

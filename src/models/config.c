@@ -87,10 +87,9 @@ static ingot_status parse_rope(ingot__rope_config *r, const json_t *obj, double 
     if (strcmp(type, "default") == 0) return INGOT_OK;
     bool linear = strcmp(type, "linear") == 0, llama3 = strcmp(type, "llama3") == 0;
     if (!linear && !llama3)
-        return ingot__error(INGOT_ERR_UNSUPPORTED,
-                            CFG ": rope type '%s' in '%s' is not supported "
-                                "(default, linear, llama3)",
-                            type, what);
+        return ingot__error(
+            INGOT_ERR_UNSUPPORTED,
+            CFG ": rope type '%s' in '%s' is not supported (default, linear, llama3)", type, what);
     r->type = linear ? INGOT__ROPE_LINEAR : INGOT__ROPE_LLAMA3;
     if (!get(obj, "factor"))
         return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s.factor' is missing", what);
@@ -107,9 +106,7 @@ static ingot_status parse_rope(ingot__rope_config *r, const json_t *obj, double 
     }
     if (r->high_freq_factor <= r->low_freq_factor)
         return ingot__error(INGOT_ERR_FORMAT,
-                            CFG ": '%s': high_freq_factor must exceed "
-                                "low_freq_factor",
-                            what);
+                            CFG ": '%s': high_freq_factor must exceed low_freq_factor", what);
     return INGOT_OK;
 }
 
@@ -159,17 +156,17 @@ static ingot_status parse_layer_types(ingot__config *c, const json_t *tc) {
     ingot_status st;
     if (types) {
         if (!json_is_array(types) || (int64_t)json_array_size(types) != c->n_layers)
-            return ingot__error(INGOT_ERR_FORMAT,
-                                CFG ": 'layer_types' must be an array of "
-                                    "num_hidden_layers (%lld) strings",
-                                (long long)c->n_layers);
+            return ingot__error(
+                INGOT_ERR_FORMAT,
+                CFG ": 'layer_types' must be an array of num_hidden_layers (%lld) strings",
+                (long long)c->n_layers);
         for (int64_t i = 0; i < c->n_layers; i++) {
             const char *t = json_string_value(json_array_get(types, (size_t)i));
             if (!t || (strcmp(t, "full_attention") && strcmp(t, "sliding_attention")))
-                return ingot__error(INGOT_ERR_FORMAT,
-                                    CFG ": 'layer_types[%lld]' must be "
-                                        "\"full_attention\" or \"sliding_attention\"",
-                                    (long long)i);
+                return ingot__error(
+                    INGOT_ERR_FORMAT,
+                    CFG ": 'layer_types[%lld]' must be \"full_attention\" or \"sliding_attention\"",
+                    (long long)i);
             c->layer_sliding[i] = strcmp(t, "sliding_attention") == 0;
         }
     } else if (c->family == INGOT__FAMILY_GEMMA3) {
@@ -204,8 +201,8 @@ static ingot_status parse_family(ingot__config *c, const json_t *root, const jso
     if (arch) {
         const char *a = json_string_value(json_array_get(arch, 0));
         if (!json_is_array(arch) || (json_array_size(arch) > 0 && !a))
-            return ingot__error(INGOT_ERR_FORMAT, CFG ": 'architectures' must be an array of "
-                                                      "strings");
+            return ingot__error(INGOT_ERR_FORMAT,
+                                CFG ": 'architectures' must be an array of strings");
         snprintf(c->architecture, sizeof c->architecture, "%s", a ? a : "");
     }
     snprintf(c->model_type, sizeof c->model_type, "%s", type);
@@ -225,15 +222,14 @@ static ingot_status parse_family(ingot__config *c, const json_t *root, const jso
             c->multimodal = true;
             *tc = get(root, "text_config");
             if (!json_is_object(*tc))
-                return ingot__error(INGOT_ERR_FORMAT, CFG ": model_type gemma3 needs a "
-                                                          "'text_config' object");
+                return ingot__error(INGOT_ERR_FORMAT,
+                                    CFG ": model_type gemma3 needs a 'text_config' object");
         }
         return INGOT_OK;
     }
-    return ingot__error(INGOT_ERR_UNSUPPORTED,
-                        CFG ": model_type '%s' is not supported (qwen3, "
-                            "qwen2, llama, gemma3_text, gemma3)",
-                        type);
+    return ingot__error(
+        INGOT_ERR_UNSUPPORTED,
+        CFG ": model_type '%s' is not supported (qwen3, qwen2, llama, gemma3_text, gemma3)", type);
 }
 
 static ingot_status parse_activation(ingot__config *c, const json_t *tc) {
@@ -251,10 +247,9 @@ static ingot_status parse_activation(ingot__config *c, const json_t *tc) {
     else if (!strcmp(act, "gelu"))
         c->act = INGOT__ACT_GELU;
     else
-        return ingot__error(INGOT_ERR_UNSUPPORTED,
-                            CFG ": activation '%s' is not supported "
-                                "(silu, gelu_pytorch_tanh, gelu)",
-                            act);
+        return ingot__error(
+            INGOT_ERR_UNSUPPORTED,
+            CFG ": activation '%s' is not supported (silu, gelu_pytorch_tanh, gelu)", act);
     return INGOT_OK;
 }
 
@@ -287,15 +282,15 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
         (st = get_bool(&c->tie_word_embeddings, root, "tie_word_embeddings", true)))
         return st;
     if (c->n_heads % c->n_kv_heads)
-        return ingot__error(INGOT_ERR_FORMAT,
-                            CFG ": num_attention_heads (%lld) is not a "
-                                "multiple of num_key_value_heads (%lld)",
-                            (long long)c->n_heads, (long long)c->n_kv_heads);
+        return ingot__error(
+            INGOT_ERR_FORMAT,
+            CFG ": num_attention_heads (%lld) is not a multiple of num_key_value_heads (%lld)",
+            (long long)c->n_heads, (long long)c->n_kv_heads);
     if (c->head_dim < 1) /* the default hidden_size / num_attention_heads can be 0 */
-        return ingot__error(INGOT_ERR_FORMAT,
-                            CFG ": 'head_dim' is missing and hidden_size (%lld) / "
-                                "num_attention_heads (%lld) is 0",
-                            (long long)c->hidden_size, (long long)c->n_heads);
+        return ingot__error(
+            INGOT_ERR_FORMAT,
+            CFG ": 'head_dim' is missing and hidden_size (%lld) / num_attention_heads (%lld) is 0",
+            (long long)c->hidden_size, (long long)c->n_heads);
     if (c->head_dim % 2)
         return ingot__error(INGOT_ERR_FORMAT, CFG ": head_dim (%lld) must be even",
                             (long long)c->head_dim);

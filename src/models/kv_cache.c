@@ -25,8 +25,7 @@ ingot_status ingot_kv_cache_new(ingot_kv_cache **out, const ingot_model *m, int6
     INGOT__CHECK_NOT_NULL(m, "kv_cache_new");
     if (batch < 1 || capacity < 0)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
-                            "kv_cache_new: batch %lld and capacity "
-                            "%lld must be >= 1 and >= 0",
+                            "kv_cache_new: batch %lld and capacity %lld must be >= 1 and >= 0",
                             (long long)batch, (long long)capacity);
     ingot_kv_cache *c = calloc(1, sizeof *c);
     if (c) c->layers = calloc((size_t)m->cfg.n_layers, sizeof *c->layers);
@@ -106,10 +105,10 @@ static ingot_status regrow(ingot__kv_layer *l, int64_t cap, const ingot_kv_cache
 ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more) {
     int64_t need = c->length + more;
     if (need > c->limit)
-        return ingot__error(INGOT_ERR_LIMIT,
-                            "model_forward: %lld cached + %lld new tokens exceed "
-                            "the cache's capacity of %lld",
-                            (long long)c->length, (long long)more, (long long)c->limit);
+        return ingot__error(
+            INGOT_ERR_LIMIT,
+            "model_forward: %lld cached + %lld new tokens exceed the cache's capacity of %lld",
+            (long long)c->length, (long long)more, (long long)c->limit);
     for (int64_t i = 0; i < c->model->cfg.n_layers; i++) {
         ingot__kv_layer *l = &c->layers[i];
         if (c->model->cfg.layer_sliding[i]) {
@@ -163,18 +162,17 @@ ingot_status ingot_kv_cache_trim(ingot_kv_cache *c, int64_t length) {
     INGOT__CHECK_NOT_NULL(c, "kv_cache_trim");
     if (length < 0 || length > c->length)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
-                            "kv_cache_trim: length %lld is outside "
-                            "[0, %lld]",
-                            (long long)length, (long long)c->length);
+                            "kv_cache_trim: length %lld is outside [0, %lld]", (long long)length,
+                            (long long)c->length);
     const ingot__config *cfg = &c->model->cfg;
     int64_t need = length - (cfg->sliding_window - 1); /* first key the next query sees */
     for (int64_t i = 0; i < cfg->n_layers; i++)
         if (cfg->layer_sliding[i] && c->layers[i].start > (need > 0 ? need : 0))
-            return ingot__error(INGOT_ERR_UNSUPPORTED,
-                                "kv_cache_trim: layer %lld keeps tokens "
-                                "from %lld on; going back to %lld needs them from %lld",
-                                (long long)i, (long long)c->layers[i].start, (long long)length,
-                                (long long)(need > 0 ? need : 0));
+            return ingot__error(
+                INGOT_ERR_UNSUPPORTED,
+                "kv_cache_trim: layer %lld keeps tokens from %lld on; going back to %lld needs them from %lld",
+                (long long)i, (long long)c->layers[i].start, (long long)length,
+                (long long)(need > 0 ? need : 0));
     for (int64_t i = 0; i < cfg->n_layers; i++)
         c->layers[i].n = length - c->layers[i].start;
     c->length = length;
@@ -273,9 +271,8 @@ static ingot_status meta_int(int64_t *out, const ingot_safetensors *st, const ch
     long long x = v ? strtoll(v, &end, 10) : -1;
     if (!v || errno || *end || end == v || x < 0)
         return ingot__error(INGOT_ERR_FORMAT,
-                            "kv_cache_load: %s: metadata '%s' is missing or "
-                            "not a count",
-                            path, key);
+                            "kv_cache_load: %s: metadata '%s' is missing or not a count", path,
+                            key);
     *out = x;
     return INGOT_OK;
 }
@@ -288,11 +285,9 @@ static ingot_status check_meta(const ingot_safetensors *st, const ingot_model *m
     for (size_t i = 0; i < md.n; i++) {
         const char *v = ingot_safetensors_metadata(st, md.keys[i]);
         if (!v || strcmp(v, md.values[i]))
-            return ingot__error(INGOT_ERR_FORMAT,
-                                "kv_cache_load: %s: '%s' is %s%s%s, the model "
-                                "needs %s",
-                                path, md.keys[i], v ? "'" : "", v ? v : "missing", v ? "'" : "",
-                                md.values[i]);
+            return ingot__error(
+                INGOT_ERR_FORMAT, "kv_cache_load: %s: '%s' is %s%s%s, the model needs %s", path,
+                md.keys[i], v ? "'" : "", v ? v : "missing", v ? "'" : "", md.values[i]);
     }
     return INGOT_OK;
 }
@@ -321,12 +316,11 @@ static ingot_status load_layer(ingot__kv_layer *l, const ingot_safetensors *st,
             (j == 0 || n == l->n);
         if (!ok) {
             char buf[INGOT__SHAPE_STR_MAX];
-            s = ingot__error(INGOT_ERR_FORMAT,
-                             "kv_cache_load: %s: tensor '%s' %s %s does not "
-                             "fit the model and a cache of %lld tokens",
-                             path, name, ingot_dtype_name(ingot_array_dtype(raw)),
-                             ingot__shape_str(buf, sh, ingot_array_ndim(raw)),
-                             (long long)c->length);
+            s = ingot__error(
+                INGOT_ERR_FORMAT,
+                "kv_cache_load: %s: tensor '%s' %s %s does not fit the model and a cache of %lld tokens",
+                path, name, ingot_dtype_name(ingot_array_dtype(raw)),
+                ingot__shape_str(buf, sh, ingot_array_ndim(raw)), (long long)c->length);
         } else {
             l->n = l->cap = n;
             l->start = c->length - n;
@@ -375,9 +369,8 @@ ingot_status ingot_kv_cache_load(ingot_kv_cache **out, const ingot_model *m, con
     if (!s) s = meta_int(&length, st, path, "length");
     if (!s && (batch < 1 || length > m->cfg.max_position_embeddings))
         s = ingot__error(INGOT_ERR_FORMAT,
-                         "kv_cache_load: %s: batch %lld or length %lld out of "
-                         "range",
-                         path, (long long)batch, (long long)length);
+                         "kv_cache_load: %s: batch %lld or length %lld out of range", path,
+                         (long long)batch, (long long)length);
     if (!s && ingot_safetensors_count(st) != (size_t)(2 * m->cfg.n_layers))
         s = ingot__error(INGOT_ERR_FORMAT, "kv_cache_load: %s: %zu tensors, expected %lld", path,
                          ingot_safetensors_count(st), 2 * (long long)m->cfg.n_layers);

@@ -256,11 +256,9 @@ static ingot_status check_ids(const ingot_array *ids, int64_t vocab) {
     ingot_status st = ingot_array_to_host(v, (size_t)n * sizeof *v, INGOT_I64, ids);
     for (int64_t i = 0; !st && i < n; i++)
         if (v[i] < 0 || v[i] >= vocab)
-            st = ingot__error(INGOT_ERR_INDEX,
-                              OP ": token id %lld at (%lld,%lld) is out of "
-                                 "range [0, %lld)",
-                              (long long)v[i], (long long)(i / T), (long long)(i % T),
-                              (long long)vocab);
+            st = ingot__error(
+                INGOT_ERR_INDEX, OP ": token id %lld at (%lld,%lld) is out of range [0, %lld)",
+                (long long)v[i], (long long)(i / T), (long long)(i % T), (long long)vocab);
     free(v);
     return st;
 }
@@ -312,28 +310,25 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
     if (s->T == 0) return ingot__error(INGOT_ERR_SHAPE, OP ": ids hold no tokens");
     if (cache) {
         if (cache->model != m)
-            return ingot__error(INGOT_ERR_INVALID_ARGUMENT, OP ": the cache was made for "
-                                                               "another model");
+            return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
+                                OP ": the cache was made for another model");
         if (cache->batch != s->B)
             return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
-                                OP ": ids have batch %lld but the "
-                                   "cache %lld",
-                                (long long)s->B, (long long)cache->batch);
+                                OP ": ids have batch %lld but the cache %lld", (long long)s->B,
+                                (long long)cache->batch);
         s->L = cache->length;
     }
     const ingot_array *p = o ? o->positions : NULL;
     if (p && (ingot_array_ndim(p) != 2 || ingot_array_dim(p, 0) != s->B ||
               ingot_array_dim(p, 1) != s->T || !ingot_dtype_is_integer(ingot_array_dtype(p))))
         return ingot__error(INGOT_ERR_SHAPE,
-                            OP ": positions must be a [B, T] = [%lld, %lld] "
-                               "integer array",
+                            OP ": positions must be a [B, T] = [%lld, %lld] integer array",
                             (long long)s->B, (long long)s->T);
     const ingot_array *am = o ? o->attention_mask : NULL;
     if (am && (ingot_array_ndim(am) != 2 || ingot_array_dim(am, 0) != s->B ||
                ingot_array_dim(am, 1) != s->L + s->T))
         return ingot__error(INGOT_ERR_SHAPE,
-                            OP ": attention_mask must be [B, cache length + T] "
-                               "= [%lld, %lld]",
+                            OP ": attention_mask must be [B, cache length + T] = [%lld, %lld]",
                             (long long)s->B, (long long)(s->L + s->T));
     if (cache && (st = ingot__kv_reserve(cache, s->T))) return st; /* after every check */
     s->full_keys = cache ? ingot__kv_full_capacity(cache) : s->T;

@@ -39,15 +39,13 @@ static ingot_status load_raw(ingot_array **out, loader *L, const char *prefix, c
     }
     if (!info.supported || !ingot_dtype_is_float(info.dtype))
         return ingot__error(INGOT_ERR_FORMAT,
-                            "model: tensor '%s' has dtype %s; weights must be "
-                            "F32, BF16 or F16",
+                            "model: tensor '%s' has dtype %s; weights must be F32, BF16 or F16",
                             full, info.dtype_name);
     if (L->m->dtype == INGOT_DTYPE_COUNT) L->m->dtype = info.dtype; /* the first: embeddings */
     if (L->want == INGOT_DTYPE_COUNT && info.dtype != L->m->dtype)
         return ingot__error(INGOT_ERR_FORMAT,
-                            "model: tensor '%s' is %s but the model's weights "
-                            "are %s",
-                            full, ingot_dtype_name(info.dtype), ingot_dtype_name(L->m->dtype));
+                            "model: tensor '%s' is %s but the model's weights are %s", full,
+                            ingot_dtype_name(info.dtype), ingot_dtype_name(L->m->dtype));
     ingot_array *a, *mapped; /* a: on the model's device, in the stored dtype */
     ingot_status st = ingot_safetensors_get(&mapped, L->st, full);
     if (st) return st;
@@ -211,9 +209,9 @@ static ingot_status find_prefix(loader *L, const char **head_prefix) {
             return INGOT_OK;
         }
     }
-    return ingot__error(INGOT_ERR_NOT_FOUND,
-                        "model: tensor 'language_model.model.embed_tokens."
-                        "weight' (or 'model.language_model.embed_tokens.weight') is missing");
+    return ingot__error(
+        INGOT_ERR_NOT_FOUND,
+        "model: tensor 'language_model.model.embed_tokens.weight' (or 'model.language_model.embed_tokens.weight') is missing");
 }
 
 static ingot_status load_weights(ingot_model *m, const char *dir, ingot_dtype want) {
@@ -255,9 +253,7 @@ static ingot_status parse_dtype(ingot_dtype *out, const char *name) {
             return INGOT_OK;
         }
     return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
-                        "model_load: dtype '%s' is not one of f32, "
-                        "bf16, f16",
-                        name);
+                        "model_load: dtype '%s' is not one of f32, bf16, f16", name);
 }
 
 static ingot_status finish(ingot_model *m) {

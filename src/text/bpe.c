@@ -201,10 +201,10 @@ static ingot_status resolve_merges(tok_bpe *bpe, const tok_vocab *vocab, const m
                 (int)(ia < 0 ? r[k].alen : r[k].blen), ia < 0 ? r[k].a : r[k].b);
         int32_t id = ingot__smap_get_h(&vocab->map, cat + r[k].cat_off, r[k].cat_len, r[k].hc);
         if (id < 0)
-            return ingot__error(INGOT_ERR_FORMAT,
-                                "tokenizer.json: model.merges[%u]: merged \"%.*s\" is not in the "
-                                "vocabulary",
-                                i, (int)r[k].cat_len, cat + r[k].cat_off);
+            return ingot__error(
+                INGOT_ERR_FORMAT,
+                "tokenizer.json: model.merges[%u]: merged \"%.*s\" is not in the vocabulary", i,
+                (int)r[k].cat_len, cat + r[k].cat_off);
         uint64_t key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
         merge_slot *s = &bpe->merges[merge_find(bpe, key)];
         *s = (merge_slot){key, i, id}; /* a repeated pair takes its last rank, as in tokenizers */
@@ -236,10 +236,10 @@ static ingot_status build_merges(tok_bpe *bpe, const tok_vocab *vocab, const tj_
                                   &q->b, &q->blen)))
                 break;
             if (bpe->plen && (q->blen < bpe->plen || memcmp(q->b, bpe->prefix, bpe->plen) != 0)) {
-                st = ingot__error(INGOT_ERR_FORMAT,
-                                  "tokenizer.json: model.merges[%u]: \"%.*s\" lacks the subword "
-                                  "prefix",
-                                  first + (uint32_t)k, (int)q->blen, q->b);
+                st = ingot__error(
+                    INGOT_ERR_FORMAT,
+                    "tokenizer.json: model.merges[%u]: \"%.*s\" lacks the subword prefix",
+                    first + (uint32_t)k, (int)q->blen, q->b);
                 break;
             }
             q->cat_off = cat.len;
@@ -282,9 +282,9 @@ ingot_status ingot__bpe_build(tok_bpe **out, const tj_value *model, tok_vocab *v
         (!opt_string(ingot__tj_get(model, "unk_token"), &unk, &unklen) ||
          !opt_string(ingot__tj_get(model, "continuing_subword_prefix"), &b->prefix, &b->plen) ||
          !opt_string(ingot__tj_get(model, "end_of_word_suffix"), &b->suffix, &b->slen)))
-        st = ingot__error(INGOT_ERR_FORMAT,
-                          "tokenizer.json: model.unk_token, continuing_subword_prefix and "
-                          "end_of_word_suffix must be strings or null");
+        st = ingot__error(
+            INGOT_ERR_FORMAT,
+            "tokenizer.json: model.unk_token, continuing_subword_prefix and end_of_word_suffix must be strings or null");
     b->unk = -1;
     if (!st && unk && (b->unk = ingot__smap_get(&vocab->map, unk, unklen)) < 0)
         st =

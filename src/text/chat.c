@@ -166,8 +166,7 @@ ingot_status ingot_chat_apply(char **out, size_t *out_len, const ingot_tokenizer
     INGOT__CHECK_NOT_NULL(conversation_json, "chat_apply");
     const char *source = ingot_tokenizer_chat_template(tok);
     if (!source)
-        return ingot__error(INGOT_ERR_NOT_FOUND, "chat_apply: the tokenizer has no chat "
-                                                 "template");
+        return ingot__error(INGOT_ERR_NOT_FOUND, "chat_apply: the tokenizer has no chat template");
     ingot_chat_template *t;
     ingot_status st = ingot_chat_template_parse(&t, source, strlen(source), NULL);
     if (st) return st;

@@ -354,10 +354,9 @@ static ingot_status join_items(jctx *c, jv seq, const jv_str *sep, bool strict, 
         jv it = items.u.l->items[i];
         if (i && sep) st = jv_buf_add(&b, sep->data, sep->len);
         if (!st && strict && it.type != JV_STR)
-            st = ingot__error(INGOT_ERR_FORMAT,
-                              "sequence item %zu: expected str instance, %s "
-                              "found",
-                              i, jv_type_name(it));
+            st =
+                ingot__error(INGOT_ERR_FORMAT, "sequence item %zu: expected str instance, %s found",
+                             i, jv_type_name(it));
         if (!st) st = jv_write_str(&b, it);
     }
     jv_decref(items);
@@ -377,8 +376,7 @@ static ingot_status str_affix(jv s, const jv *arg, bool end, jv *out) {
     for (size_t i = 0; i < n; i++) {
         if (cands[i].type != JV_STR)
             return ingot__error(INGOT_ERR_FORMAT,
-                                "%s first arg must be str or a tuple of str, "
-                                "not %s",
+                                "%s first arg must be str or a tuple of str, not %s",
                                 end ? "endswith" : "startswith", jv_type_name(cands[i]));
         const jv_str *p = cands[i].u.s;
         if (p->len <= s.u.s->len &&
@@ -693,9 +691,7 @@ static ingot_status call_range(jctx *c, const jargs *a, jv *out) {
     if (a->npos == 0) return ingot__error(INGOT_ERR_FORMAT, "range expected at least 1 argument");
     for (size_t i = 0; i < a->npos; i++) {
         if (a->pos[i].type != JV_INT && a->pos[i].type != JV_BOOL)
-            return ingot__error(INGOT_ERR_FORMAT,
-                                "'%s' object cannot be interpreted as an "
-                                "integer",
+            return ingot__error(INGOT_ERR_FORMAT, "'%s' object cannot be interpreted as an integer",
                                 jv_type_name(a->pos[i]));
         v[a->npos == 1 ? 1 : i] = a->pos[i].type == JV_INT ? a->pos[i].u.i : a->pos[i].u.b;
     }
@@ -706,9 +702,7 @@ static ingot_status call_range(jctx *c, const jargs *a, jv *out) {
     if (count < 0) count = 0;
     if (count > MAX_RANGE)
         return ingot__error(INGOT_ERR_LIMIT,
-                            "range too big: the sandbox blocks ranges larger "
-                            "than %d",
-                            MAX_RANGE);
+                            "range too big: the sandbox blocks ranges larger than %d", MAX_RANGE);
     if ((st = jinja__charge_size(c, (uint64_t)count)) ||
         (st = jv_list_new(out, (size_t)count, false)))
         return st;
@@ -733,10 +727,9 @@ static ingot_status call_mapping(jctx *c, const jargs *a, jv_type type, jv *out)
             for (size_t i = 0; i < src.u.l->n && !st; i++) {
                 jv pair = src.u.l->items[i];
                 if (pair.type != JV_LIST || pair.u.l->n != 2)
-                    st = ingot__error(INGOT_ERR_FORMAT,
-                                      "dictionary update sequence element #%zu "
-                                      "has the wrong length",
-                                      i);
+                    st = ingot__error(
+                        INGOT_ERR_FORMAT,
+                        "dictionary update sequence element #%zu has the wrong length", i);
                 else
                     st = jv_dict_set(*out, jv_incref(pair.u.l->items[0]),
                                      jv_incref(pair.u.l->items[1]));
@@ -780,8 +773,7 @@ ingot_status jinja__call_global(jctx *c, int id, const jargs *a, jv *out) {
         char buf[512];
         size_t n = f->u.s->len ? strftime(buf, sizeof buf, f->u.s->data, &tm) : 0;
         if (n == 0 && f->u.s->len)
-            return ingot__error(INGOT_ERR_FORMAT, "strftime_now: format too long or empty "
-                                                  "result");
+            return ingot__error(INGOT_ERR_FORMAT, "strftime_now: format too long or empty result");
         return jv_str_new(out, buf, n);
     }
     default:
@@ -865,8 +857,8 @@ static ingot_status format_one(jctx *c, jv_buf *b, jv v, char conv, const char *
         if (v.type == JV_STR && jv_str_ncp(v.u.s) == 1)
             return pad_to(b, v.u.s->data, v.u.s->len, 1, width, left);
         if (v.type != JV_INT || v.u.i < 0 || v.u.i > 0x10ffff)
-            return ingot__error(INGOT_ERR_FORMAT, "%%c requires an int in range(0x110000) or a "
-                                                  "single character");
+            return ingot__error(INGOT_ERR_FORMAT,
+                                "%%c requires an int in range(0x110000) or a single character");
         size_t n = (size_t)utf8proc_encode_char((utf8proc_int32_t)v.u.i, (utf8proc_uint8_t *)u);
         return pad_to(b, u, n, 1, width, left);
     }
@@ -1131,8 +1123,8 @@ ingot_status jinja__test(jctx *c, int id, jv v, const jargs *a, bool *out) {
         if (!a0) return ingot__error(INGOT_ERR_FORMAT, "test: missing argument");
         if (a0->type == JV_STR) {
             if (v.type != JV_STR)
-                return ingot__error(INGOT_ERR_FORMAT, "'in <string>' requires string as left "
-                                                      "operand");
+                return ingot__error(INGOT_ERR_FORMAT,
+                                    "'in <string>' requires string as left operand");
             *out = memmem(a0->u.s->data, a0->u.s->len, v.u.s->data, v.u.s->len) != NULL ||
                    v.u.s->len == 0;
             return INGOT_OK;
@@ -1466,8 +1458,7 @@ static ingot_status filter_select(jctx *c, int id, jv v, const jargs *a, jv *out
     const jv *test_name = jinja__arg(a, first_arg, NULL);
     int test_id = -1;
     if (attr_mode && !attr)
-        st = ingot__error(INGOT_ERR_FORMAT, "missing parameter for attribute "
-                                            "name");
+        st = ingot__error(INGOT_ERR_FORMAT, "missing parameter for attribute name");
     if (!st && test_name) {
         if ((st = need_str("select", test_name))) goto done;
         test_id = jinja__test_id(test_name->u.s->data);
@@ -1552,8 +1543,7 @@ static ingot_status filter_tojson(jctx *c, jv v, const jargs *a, jv *out) {
     } else if (indent && (indent->type == JV_INT || indent->type == JV_BOOL)) {
         int64_t w = indent->type == JV_INT ? indent->u.i : indent->u.b;
         if (w > (int64_t)sizeof spaces)
-            return ingot__error(INGOT_ERR_LIMIT, "tojson: indent too "
-                                                 "large");
+            return ingot__error(INGOT_ERR_LIMIT, "tojson: indent too large");
         memset(spaces, ' ', sizeof spaces);
         o.indent = spaces;
         o.indent_len = w > 0 ? (size_t)w : 0;
@@ -1912,9 +1902,7 @@ static ingot_status filter_sum(jctx *c, jv v, const jargs *a, jv *out) {
             x = jv_incref(items.u.l->items[i]);
         if (st) break;
         if (!jv_is_number(x) || !jv_is_number(acc)) {
-            st = ingot__error(INGOT_ERR_FORMAT,
-                              "unsupported operand type(s) for +: '%s' and "
-                              "'%s'",
+            st = ingot__error(INGOT_ERR_FORMAT, "unsupported operand type(s) for +: '%s' and '%s'",
                               jv_type_name(acc), jv_type_name(x));
         } else if (acc.type == JV_FLOAT || x.type == JV_FLOAT) {
             r = jv_float(jv_as_double(acc) + jv_as_double(x));
@@ -2052,8 +2040,8 @@ ingot_status jinja__filter(jctx *c, int id, jv v, const jargs *a, jv *out) {
     case F_FLOAT: return filter_float(v, a, out);
     case F_FORMAT: {
         if (a->npos && a->nkw)
-            return ingot__error(INGOT_ERR_FORMAT, "can't handle positional and keyword arguments "
-                                                  "at the same time");
+            return ingot__error(INGOT_ERR_FORMAT,
+                                "can't handle positional and keyword arguments at the same time");
         jv s, args;
         if ((st = to_str(c, v, &s))) return st;
         if (a->nkw) {

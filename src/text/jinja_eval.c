@@ -63,9 +63,8 @@ ingot_status jinja__check_args(const jargs *a, size_t maxpos, const char *const 
                                const char *what) {
     if (a->npos > maxpos)
         return ingot__error(INGOT_ERR_FORMAT,
-                            "%s takes at most %zu positional argument(s), got "
-                            "%zu",
-                            what, maxpos, a->npos);
+                            "%s takes at most %zu positional argument(s), got %zu", what, maxpos,
+                            a->npos);
     for (size_t k = 0; k < a->nkw; k++) {
         size_t i = 0;
         while (names && names[i] && strcmp(names[i], a->kwnames[k]) != 0)
@@ -352,9 +351,7 @@ static ingot_status repeat(jctx *c, jv seq, int64_t times, jv *out) {
     if (times < 0) times = 0;
     size_t unit = seq.type == JV_STR ? seq.u.s->len : seq.u.l->n;
     if (unit && (uint64_t)times > c->max_output / unit)
-        return ingot__error(INGOT_ERR_LIMIT,
-                            "template: repetition exceeds the output limit of "
-                            "%zu",
+        return ingot__error(INGOT_ERR_LIMIT, "template: repetition exceeds the output limit of %zu",
                             c->max_output);
     ingot_status st = jinja__charge_size(c, unit * (uint64_t)times);
     if (st) return st;
@@ -430,8 +427,7 @@ static ingot_status float_floordiv_mod(double x, double y, double *fd, double *m
 static ingot_status int_pow(int64_t base, int64_t e, jv *out) {
     if (e < 0) {
         if (base == 0)
-            return ingot__error(INGOT_ERR_FORMAT, "0 cannot be raised to a negative "
-                                                  "power");
+            return ingot__error(INGOT_ERR_FORMAT, "0 cannot be raised to a negative power");
         *out = jv_float(pow((double)base, (double)e));
         return INGOT_OK;
     }
@@ -517,8 +513,8 @@ static ingot_status arith(jctx *c, int op, jv a, jv b, jv *out) {
             if (x == 0 && y < 0)
                 return ingot__error(INGOT_ERR_FORMAT, "0.0 cannot be raised to a negative power");
             if (x < 0 && y != floor(y))
-                return ingot__error(INGOT_ERR_UNSUPPORTED, "template: complex numbers are not "
-                                                           "supported");
+                return ingot__error(INGOT_ERR_UNSUPPORTED,
+                                    "template: complex numbers are not supported");
             *out = jv_float(pow(x, y));
             return INGOT_OK;
         default: break;
@@ -541,8 +537,7 @@ static ingot_status contains(jctx *c, jv needle, jv hay, bool *out) {
     case JV_STR:
         if (needle.type != JV_STR)
             return ingot__error(INGOT_ERR_FORMAT,
-                                "'in <string>' requires string as left "
-                                "operand, not %s",
+                                "'in <string>' requires string as left operand, not %s",
                                 jv_type_name(needle));
         *out = needle.u.s->len == 0 ||
                memmem(hay.u.s->data, hay.u.s->len, needle.u.s->data, needle.u.s->len) != NULL;
@@ -653,9 +648,8 @@ static ingot_status call_macro(jctx *c, const jv_macro *mv, const jargs *a, jv *
         if (i < np) {
             if (i < a->npos)
                 st = ingot__error(INGOT_ERR_FORMAT,
-                                  "macro '%s' got multiple values for argument "
-                                  "'%s'",
-                                  m->name, a->kwnames[k]);
+                                  "macro '%s' got multiple values for argument '%s'", m->name,
+                                  a->kwnames[k]);
             continue;
         }
         if (!(m->flag & 2)) {
@@ -949,14 +943,11 @@ static ingot_status assign(jctx *c, jframe *f, const jnode *target, jv value) {
     size_t want = target->args.n, got = items.u.l->n;
     if (got != want) {
         jv_decref(items);
-        return got > want ? ingot__error(INGOT_ERR_FORMAT,
-                                         "too many values to unpack (expected "
-                                         "%zu)",
-                                         want)
-                          : ingot__error(INGOT_ERR_FORMAT,
-                                         "not enough values to unpack "
-                                         "(expected %zu, got %zu)",
-                                         want, got);
+        return got > want
+                   ? ingot__error(INGOT_ERR_FORMAT, "too many values to unpack (expected %zu)",
+                                  want)
+                   : ingot__error(INGOT_ERR_FORMAT,
+                                  "not enough values to unpack (expected %zu, got %zu)", want, got);
     }
     for (size_t i = 0; i < want && !st; i++)
         st = frame_set(f, target->args.v[i]->name, jv_incref(items.u.l->items[i]));

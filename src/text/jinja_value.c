@@ -151,9 +151,7 @@ size_t jv_str_ncp(const jv_str *s) {
 static ingot_status buf_reserve(jv_buf *b, size_t n) {
     if (n > b->max || b->len > b->max - n)
         return ingot__error(INGOT_ERR_LIMIT,
-                            "template: a string exceeds the output limit of %zu "
-                            "bytes",
-                            b->max);
+                            "template: a string exceeds the output limit of %zu bytes", b->max);
     if (b->len + n + 1 <= b->cap) return INGOT_OK;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + n + 1)

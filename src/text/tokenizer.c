@@ -90,10 +90,10 @@ static ingot_status load_added(ingot_tokenizer *t, const tj_value *list) {
         int64_t model_size = (int64_t)t->vocab.map.count; /* the model's get_vocab_size() */
         if (id < 0) id = (int32_t)(next >= model_size || model_size == 0 ? next + 1 : model_size);
         if (id != file_id)
-            return ingot__error(INGOT_ERR_FORMAT,
-                                "tokenizer.json: added_tokens[%u] \"%.64s\" has id %lld but "
-                                "Hugging Face tokenizers would give it %d",
-                                i, c->u.str, (long long)file_id, id);
+            return ingot__error(
+                INGOT_ERR_FORMAT,
+                "tokenizer.json: added_tokens[%u] \"%.64s\" has id %lld but Hugging Face tokenizers would give it %d",
+                i, c->u.str, (long long)file_id, id);
         if (id > next) next = id;
         tok_added *a = &t->added[t->n_added++];
         *a = (tok_added){c->u.str,
@@ -169,9 +169,9 @@ static ingot_status load_template(tok_post *p, const tj_value *v) {
         if (sq) {
             const tj_value *id = ingot__tj_get(sq, "id");
             if (seen_a || !id || id->type != TJ_STRING || strcmp(id->u.str, "A") != 0)
-                return ingot__error(INGOT_ERR_FORMAT,
-                                    "tokenizer.json: TemplateProcessing single must hold sequence "
-                                    "A exactly once");
+                return ingot__error(
+                    INGOT_ERR_FORMAT,
+                    "tokenizer.json: TemplateProcessing single must hold sequence A exactly once");
             seen_a = true;
             continue;
         }
@@ -181,10 +181,10 @@ static ingot_status load_template(tok_post *p, const tj_value *v) {
         const tj_value *def = ingot__tj_get(specials, name->u.str),
                        *ids = ingot__tj_get(def, "ids");
         if (!ids || ids->type != TJ_ARRAY)
-            return ingot__error(INGOT_ERR_FORMAT,
-                                "tokenizer.json: TemplateProcessing special token \"%.64s\" is not "
-                                "defined",
-                                name->u.str);
+            return ingot__error(
+                INGOT_ERR_FORMAT,
+                "tokenizer.json: TemplateProcessing special token \"%.64s\" is not defined",
+                name->u.str);
         for (uint32_t k = 0; k < ids->len && !st; k++) {
             int64_t id;
             if (!ingot__tj_int(&ids->u.items[k], 0, INT32_MAX - 1, &id))
@@ -560,8 +560,7 @@ ingot_status ingot_tokenizer_encode(ingot_tokens *out, const ingot_tokenizer *to
 static ingot_status check_id(const ingot_tokenizer *t, int32_t id, size_t pos) {
     if (id < 0 || (size_t)id >= t->size || !t->id_tok[id])
         return ingot__error(INGOT_ERR_INDEX,
-                            "tokenizer: id %d at position %zu is not in the "
-                            "vocabulary (size %zu)",
+                            "tokenizer: id %d at position %zu is not in the vocabulary (size %zu)",
                             id, pos, t->size);
     return INGOT_OK;
 }

@@ -140,10 +140,10 @@ static ingot_status cuda_alloc(void **ptr, size_t nbytes, int index) {
     } else {
         if (p.limit && p.active + p.cached + size > p.limit) release_cache(p, index);
         if (p.limit && p.active + size > p.limit)
-            return ingot__error(INGOT_ERR_OUT_OF_MEMORY,
-                                "cuda:%d: allocating %zu bytes would pass the memory limit of "
-                                "%zu bytes (%zu in use)",
-                                index, nbytes, p.limit, p.active);
+            return ingot__error(
+                INGOT_ERR_OUT_OF_MEMORY,
+                "cuda:%d: allocating %zu bytes would pass the memory limit of %zu bytes (%zu in use)",
+                index, nbytes, p.limit, p.active);
         cudaSetDevice(index);
         cudaError_t err = cudaMalloc(ptr, size);
         if (err == cudaErrorMemoryAllocation) {
