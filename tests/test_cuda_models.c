@@ -116,6 +116,7 @@ static void test_fixture(void **state) {
     check_logits(&f, cpu);
     check_greedy(&f);
     check_batch(&f);
+    tu_check_call_peak(&f);
     ingot_model_free(cpu);
     tu_fixture_close(&f);
 }

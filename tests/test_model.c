@@ -315,6 +315,7 @@ static void test_fixture(void **state) {
     check_batch_vs_single(&f);
     check_batched_decode(&f);
     check_converted(&f);
+    tu_check_call_peak(&f);
     tu_fixture_close(&f);
 }
 

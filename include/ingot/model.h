@@ -106,6 +106,7 @@ typedef struct ingot_model_info {
     int64_t sliding_window;   /* 0 when no layer slides */
     size_t weight_bytes;      /* bytes of weights held, mapped or copied (Gemma's
                                  norms are held as 1 + w in f32) */
+    ingot_device device;      /* where the weights live and the forward pass runs */
 } ingot_model_info;
 
 /* Fills *out; the strings live as long as m. Does nothing when out or m is

@@ -128,12 +128,13 @@ static ingot_status step(batch *b, const ingot_model *m) {
 static ingot_status run(batch *b, const ingot_model *m, const ingot_token_seq *prompts,
                         const ingot_generate_options *o, ingot_metrics *mt) {
     double t0 = ingot__now(), t1 = t0;
-    ingot_device dev = ingot_cpu();
+    ingot_model_info info;
+    ingot_model_get_info(&info, m);
+    ingot_device dev = info.device; /* whose peak the metrics report */
     ingot_memory_reset_peak(dev);
     ingot_array *lg; /* [n, 1, V] */
     ingot_status st = ingot__forward_left_padded(&lg, m, prompts, b->n, b->cache, true);
     if (st) return st;
-    dev = ingot_array_device(lg);
     st = ingot_array_to_host(b->logits, b->n * (size_t)b->V * sizeof *b->logits, INGOT_F32, lg);
     ingot_array_free(lg);
     double tp = ingot__now();

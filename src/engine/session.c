@@ -49,7 +49,7 @@ ingot_status ingot_session_new(ingot_session **out, const ingot_model *m,
     s->vocab = info.vocab_size;
     s->capacity = capacity;
     s->limit = capacity && capacity < info.context_length ? capacity : info.context_length;
-    s->device = ingot_cpu();
+    s->device = info.device;
     *out = s;
     return INGOT_OK;
 }
@@ -87,11 +87,9 @@ static ingot_status feed(ingot_session *s, const int32_t *ids, size_t n) {
         st = ingot_array_from_data(&a_ids, ids + at, INGOT_I32, shape, 2);
         ingot_forward_options o = {.last_only = true};
         if (!st) st = ingot_model_forward(&lg, s->m, a_ids, s->cache, &o);
-        if (!st && at + k == n) {
-            s->device = ingot_array_device(lg);
-            st =
-                ingot_array_to_host(s->logits, (size_t)s->vocab * sizeof *s->logits, INGOT_F32, lg);
-        }
+        if (!st && at + k == n)
+            st = ingot_array_to_host(s->logits, (size_t)s->vocab * sizeof *s->logits, INGOT_F32,
+                                     lg);
         if (!st) st = ingot__ids_append(&s->held, &s->n_held, &s->cap_held, ids + at, k, "session");
         ingot_array_free(a_ids);
         ingot_array_free(lg);

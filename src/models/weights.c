@@ -328,5 +328,6 @@ void ingot_model_get_info(ingot_model_info *out, const ingot_model *m) {
         .context_length = c->max_position_embeddings,
         .sliding_window = c->sliding_window,
         .weight_bytes = m->weight_bytes,
+        .device = m->device,
     };
 }

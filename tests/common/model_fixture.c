@@ -159,3 +159,42 @@ void tu_check_continuation(const tu_fixture *f, size_t i, const int64_t *got, in
                      (long long)json_integer_value(json_array_get(cont, (size_t)same)), margin);
     }
 }
+
+/* Raises the peak of device dev to at least bytes (an array made and freed). */
+static void raise_peak(ingot_device dev, int64_t bytes) {
+    int64_t n = bytes / 4;
+    ingot_array *host = NULL, *on = NULL;
+    TU_OK(ingot_zeros(&host, INGOT_F32, &n, 1));
+    TU_OK(ingot_array_to_device(&on, host, dev));
+    ingot_array_free(host);
+    ingot_array_free(on);
+    ingot_memory_stats ms;
+    TU_OK(ingot_memory_stats_get(&ms, dev));
+    assert_true(ms.peak >= (size_t)bytes);
+}
+
+void tu_check_call_peak(const tu_fixture *f) {
+    const int64_t big = (int64_t)64 << 20;
+    ingot_model_info info;
+    ingot_model_get_info(&info, f->m);
+    size_t n;
+    int32_t *ids = tu_json_ids(json_object_get(tu_fixture_prompt(f, 0), "ids"), &n);
+    ingot_generate_options go = {.max_tokens = 4, .ignore_eos = true};
+    ingot_generation g = {0};
+    ingot_session *s = NULL;
+    raise_peak(info.device, big);
+    TU_OK(ingot_session_new(&s, f->m, NULL, 0));
+    TU_OK(ingot_session_generate(&g, s, ids, n, &go));
+    if (!(g.metrics.peak_memory > 0 && g.metrics.peak_memory < (size_t)big))
+        fail_msg("%s: a session's first call reports a peak of %zu bytes", f->name,
+                 g.metrics.peak_memory);
+    ingot_generation_free(&g);
+    ingot_session_free(s);
+    raise_peak(info.device, big);
+    ingot_token_seq seq = {ids, n};
+    TU_OK(ingot_generate_batch(&g, f->m, NULL, &seq, 1, &go));
+    if (!(g.metrics.peak_memory > 0 && g.metrics.peak_memory < (size_t)big))
+        fail_msg("%s: a batch call reports a peak of %zu bytes", f->name, g.metrics.peak_memory);
+    ingot_generation_free(&g);
+    free(ids);
+}

@@ -70,4 +70,10 @@ void tu_greedy(tu_fixture *f, size_t i, int64_t *out, ingot_array **step_logits,
  * TU_BF16_MARGIN. */
 void tu_check_continuation(const tu_fixture *f, size_t i, const int64_t *got, int64_t n);
 
+/* The peak_memory that a session's and a batch's metrics report is the
+ * peak of that call on the model's device (f->m's): after a 64 MiB array on
+ * that device is freed (so the device's peak holds it), a generation from
+ * prompt 0 must report a peak above 0 and below 64 MiB. */
+void tu_check_call_peak(const tu_fixture *f);
+
 #endif
