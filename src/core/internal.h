@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ingot/array.h"
@@ -241,6 +242,25 @@ static inline void ingot__iter_next(ingot__iter *it) {
  * count. Nested calls run inline. */
 typedef void (*ingot__range_fn)(void *ctx, int64_t begin, int64_t end);
 void ingot__parallel_for(int64_t n, int64_t grain, ingot__range_fn fn, void *ctx);
+
+/* ---- growing arrays ---- */
+
+/* Room for need elements of elem bytes in the malloc'd array items of *cap
+ * elements: items itself when it has the room, else items realloc'd to
+ * twice its capacity (first_cap when it has none) as often as need asks,
+ * with *cap updated. NULL when the size overflows or realloc fails; items
+ * and *cap are then unchanged (the caller still owns items). need >= 1. */
+static inline void *ingot__grow(void *items, size_t *cap, size_t need, size_t elem,
+                                size_t first_cap) {
+    if (need <= *cap) return items;
+    size_t c = *cap ? *cap : first_cap;
+    while (c < need)
+        c = c > SIZE_MAX / 2 ? need : 2 * c;
+    if (c > SIZE_MAX / elem) return NULL;
+    void *grown = realloc(items, c * elem);
+    if (grown) *cap = c;
+    return grown;
+}
 
 /* ---- memory accounting (CPU) ---- */
 void *ingot__host_alloc(size_t nbytes); /* 64-byte aligned, counted; NULL on failure */

@@ -67,15 +67,9 @@ static bool contains(const int32_t *ids, size_t n, int32_t id) {
 }
 
 static ingot_status append_text(ingot__stream *st, const char *piece, size_t len) {
-    if (st->len + len + 1 > st->cap) {
-        size_t cap = st->cap;
-        while (cap < st->len + len + 1)
-            cap *= 2;
-        char *t = realloc(st->text, cap);
-        if (!t) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "generate: out of memory");
-        st->text = t;
-        st->cap = cap;
-    }
+    char *t = ingot__grow(st->text, &st->cap, st->len + len + 1, 1, 64);
+    if (!t) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "generate: out of memory");
+    st->text = t;
     memcpy(st->text + st->len, piece, len);
     st->len += len;
     st->text[st->len] = '\0';
@@ -127,13 +121,9 @@ static void emit(ingot__stream *st, int32_t id, size_t end) {
 ingot_status ingot__ids_append(int32_t **buf, size_t *len, size_t *cap, const int32_t *ids,
                                size_t n, const char *op) {
     if (n > *cap - *len) {
-        size_t c = *cap ? *cap : 64;
-        while (c - *len < n)
-            c *= 2;
-        int32_t *grown = realloc(*buf, c * sizeof *grown);
+        int32_t *grown = ingot__grow(*buf, cap, *len + n, sizeof *grown, 64);
         if (!grown) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
         *buf = grown;
-        *cap = c;
     }
     memcpy(*buf + *len, ids, n * sizeof *ids);
     *len += n;

@@ -338,13 +338,9 @@ static ingot_safetensors *handle_new(const char *label, size_t nfiles) {
 
 /* Appends a zeroed tensor to st (which owns its fields from then on). */
 static st_tensor *tensor_append(ingot_safetensors *st) {
-    if (st->ntensors == st->cap) {
-        size_t cap = 2 * st->cap;
-        st_tensor *t = realloc(st->tensors, cap * sizeof *t);
-        if (!t) return NULL;
-        st->tensors = t;
-        st->cap = cap;
-    }
+    st_tensor *all = ingot__grow(st->tensors, &st->cap, st->ntensors + 1, sizeof *all, 16);
+    if (!all) return NULL;
+    st->tensors = all;
     st_tensor *t = &st->tensors[st->ntensors++];
     memset(t, 0, sizeof *t);
     return t;

@@ -28,13 +28,9 @@ void ingot__trie_free(tok_trie *t) {
 }
 
 static int32_t trie_new_node(tok_trie *t, unsigned char byte) {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        trie_node *nn = realloc(t->nodes, cap * sizeof *nn);
-        if (!nn) return -1;
-        t->nodes = nn;
-        t->cap = cap;
-    }
+    trie_node *nn = ingot__grow(t->nodes, &t->cap, t->n + 1, sizeof *nn, 256);
+    if (!nn) return -1;
+    t->nodes = nn;
     t->nodes[t->n] = (trie_node){-1, -1, -1, byte};
     return (int32_t)t->n++;
 }
@@ -135,13 +131,9 @@ static uint32_t cp_at(const char *s, size_t i) {
 
 static ingot_status add_split(tok_split **splits, size_t *n, size_t *cap, size_t start, size_t end,
                               int32_t token) {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        tok_split *ns = realloc(*splits, c * sizeof *ns);
-        if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-        *splits = ns;
-        *cap = c;
-    }
+    tok_split *ns = ingot__grow(*splits, cap, *n + 1, sizeof *ns, 16);
+    if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    *splits = ns;
     (*splits)[(*n)++] = (tok_split){start, end, token};
     return INGOT_OK;
 }

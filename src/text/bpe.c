@@ -331,13 +331,9 @@ static ingot_status add_symbol(tok_bpe_work *w, size_t *n, int32_t c, size_t len
     if (*n >= INT32_MAX - 1)
         return ingot__error(INGOT_ERR_LIMIT, "tokenizer: a word of over %d characters",
                             INT32_MAX - 2);
-    if (*n == w->sym_cap) {
-        size_t cap = w->sym_cap ? w->sym_cap * 2 : 256;
-        symbol *ns = realloc(w->sym, cap * sizeof *ns);
-        if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-        w->sym = ns;
-        w->sym_cap = cap;
-    }
+    symbol *ns = ingot__grow(w->sym, &w->sym_cap, *n + 1, sizeof *ns, 256);
+    if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    w->sym = ns;
     w->sym[*n] = (symbol){c, (int32_t)*n - 1, (int32_t)*n + 1, (uint32_t)len};
     (*n)++;
     return INGOT_OK;
@@ -348,13 +344,9 @@ static inline bool heap_less(const heap_item *x, const heap_item *y) {
 }
 
 static ingot_status heap_push(tok_bpe_work *w, heap_item it) {
-    if (w->heap_n == w->heap_cap) {
-        size_t cap = w->heap_cap ? w->heap_cap * 2 : 256;
-        heap_item *nh = realloc(w->heap, cap * sizeof *nh);
-        if (!nh) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-        w->heap = nh;
-        w->heap_cap = cap;
-    }
+    heap_item *nh = ingot__grow(w->heap, &w->heap_cap, w->heap_n + 1, sizeof *nh, 256);
+    if (!nh) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    w->heap = nh;
     size_t i = w->heap_n++;
     while (i > 0) {
         size_t parent = (i - 1) / 4;
@@ -623,13 +615,9 @@ static ingot_status tokenize_piece(const tok_bpe *b, const tok_vocab *vocab, tok
         slot = cache_find(w, word, len, ingot__tok_hash(word, len));
     }
     if (w->ids_cap - w->ids_n < got) {
-        size_t cap = w->ids_cap ? w->ids_cap : 1024;
-        while (cap - w->ids_n < got)
-            cap *= 2;
-        int32_t *ni = realloc(w->ids, cap * sizeof *ni);
+        int32_t *ni = ingot__grow(w->ids, &w->ids_cap, w->ids_n + got, sizeof *ni, 1024);
         if (!ni) return INGOT_OK; /* the cache is optional */
         w->ids = ni;
-        w->ids_cap = cap;
     }
     size_t key_off = w->key.len;
     if (ingot__buf_append(&w->key, word, len)) {

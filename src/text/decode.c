@@ -100,13 +100,9 @@ static ingot_status add_steps(tok_decoder *d, const tj_value *v, int depth) {
     } else {
         return ingot__error(INGOT_ERR_UNSUPPORTED, "tokenizer.json: decoder type \"%s\"", type);
     }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 4;
-        d_step *ns = realloc(d->steps, cap * sizeof *ns);
-        if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-        d->steps = ns;
-        d->cap = cap;
-    }
+    d_step *ns = ingot__grow(d->steps, &d->cap, d->n + 1, sizeof *ns, 4);
+    if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    d->steps = ns;
     d->steps[d->n++] = s;
     return INGOT_OK;
 }

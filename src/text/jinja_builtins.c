@@ -147,13 +147,9 @@ typedef struct {
 } split_ranges;
 
 static ingot_status range_add(split_ranges *v, size_t from, size_t to) {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 16;
-        size_t *r = realloc(v->r, cap * 2 * sizeof *r);
-        if (!r) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "template: out of memory");
-        v->r = r;
-        v->cap = cap;
-    }
+    size_t *r = ingot__grow(v->r, &v->cap, v->n + 1, 2 * sizeof *r, 16); /* (from, to) pairs */
+    if (!r) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "template: out of memory");
+    v->r = r;
     v->r[2 * v->n] = from;
     v->r[2 * v->n + 1] = to;
     v->n++;

@@ -95,13 +95,9 @@ static ingot_status lex_error(lexer *L, size_t pos, const char *msg, const char 
 }
 
 static ingot_status push(lexer *L, jtok t, size_t pos) {
-    if (L->toks->n == L->toks->cap) {
-        size_t cap = L->toks->cap ? L->toks->cap * 2 : 256;
-        jtok *v = realloc(L->toks->v, cap * sizeof *v);
-        if (!v) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "template: out of memory (tokens)");
-        L->toks->v = v;
-        L->toks->cap = cap;
-    }
+    jtok *v = ingot__grow(L->toks->v, &L->toks->cap, L->toks->n + 1, sizeof *v, 256);
+    if (!v) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "template: out of memory (tokens)");
+    L->toks->v = v;
     line_col(L, pos, &t.line, &t.col);
     L->toks->v[L->toks->n++] = t;
     return INGOT_OK;

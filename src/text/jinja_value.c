@@ -152,14 +152,9 @@ static ingot_status buf_reserve(jv_buf *b, size_t n) {
     if (n > b->max || b->len > b->max - n)
         return ingot__error(INGOT_ERR_LIMIT,
                             "template: a string exceeds the output limit of %zu bytes", b->max);
-    if (b->len + n + 1 <= b->cap) return INGOT_OK;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1)
-        cap = cap > SIZE_MAX / 2 ? b->len + n + 1 : cap * 2;
-    char *d = realloc(b->data, cap);
+    char *d = ingot__grow(b->data, &b->cap, b->len + n + 1, 1, 64);
     if (!d) return oom("buffer");
     b->data = d;
-    b->cap = cap;
     return INGOT_OK;
 }
 
@@ -234,16 +229,12 @@ ingot_status jv_list_push(jv list, jv v) {
         jv_decref(v);
         return st;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 4;
-        jv *items = realloc(l->items, cap * sizeof *items);
-        if (!items) {
-            jv_decref(v);
-            return oom("list");
-        }
-        l->items = items;
-        l->cap = cap;
+    jv *items = ingot__grow(l->items, &l->cap, l->n + 1, sizeof *items, 4);
+    if (!items) {
+        jv_decref(v);
+        return oom("list");
     }
+    l->items = items;
     l->items[l->n++] = v;
     return INGOT_OK;
 }

@@ -260,13 +260,9 @@ typedef struct {
 } spans;
 
 static ingot_status spans_add(spans *v, size_t start, size_t end, bool match) {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 256;
-        span *ns = realloc(v->s, cap * sizeof *ns);
-        if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-        v->s = ns;
-        v->cap = cap;
-    }
+    span *ns = ingot__grow(v->s, &v->cap, v->n + 1, sizeof *ns, 256);
+    if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    v->s = ns;
     v->s[v->n++] = (span){start, end, match};
     return INGOT_OK;
 }

@@ -63,13 +63,9 @@ static tj_value *tj_alloc(tj_doc *doc, size_t n) {
 }
 
 static ingot_status tj_push(tj_parser *p, const tj_value *v) {
-    if (p->sp == p->scap) {
-        size_t cap = p->scap ? p->scap * 2 : 1024;
-        tj_value *ns = realloc(p->stack, cap * sizeof *ns);
-        if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", p->what);
-        p->stack = ns;
-        p->scap = cap;
-    }
+    tj_value *ns = ingot__grow(p->stack, &p->scap, p->sp + 1, sizeof *ns, 1024);
+    if (!ns) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", p->what);
+    p->stack = ns;
     p->stack[p->sp++] = *v;
     return INGOT_OK;
 }

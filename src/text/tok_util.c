@@ -93,13 +93,9 @@ void ingot__smap_prefetch(const tok_smap *m, uint64_t h) {
 
 ingot_status ingot__buf_reserve(tok_buf *b, size_t extra) {
     if (b->cap - b->len >= extra) return INGOT_OK;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap - b->len < extra)
-        cap *= 2;
-    char *d = realloc(b->data, cap);
+    char *d = ingot__grow(b->data, &b->cap, b->len + extra, 1, 64);
     if (!d) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
     b->data = d;
-    b->cap = cap;
     return INGOT_OK;
 }
 
@@ -119,13 +115,9 @@ void ingot__buf_free(tok_buf *b) {
 
 ingot_status ingot__tokens_push(ingot_tokens *out, const int32_t *ids, size_t n) {
     if (out->capacity - out->count < n) {
-        size_t cap = out->capacity ? out->capacity : 64;
-        while (cap - out->count < n)
-            cap *= 2;
-        int32_t *ni = realloc(out->ids, cap * sizeof *ni);
+        int32_t *ni = ingot__grow(out->ids, &out->capacity, out->count + n, sizeof *ni, 64);
         if (!ni) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
         out->ids = ni;
-        out->capacity = cap;
     }
     if (n) memcpy(out->ids + out->count, ids, n * sizeof *ids);
     out->count += n;
@@ -263,13 +255,9 @@ bool ingot__unicode_ws(uint32_t cp) {
 }
 
 ingot_status ingot__pieces_add(tok_pieces *ps, const char *s, size_t len) {
-    if (ps->n == ps->cap) {
-        size_t cap = ps->cap ? ps->cap * 2 : 64;
-        tok_piece *np = realloc(ps->p, cap * sizeof *np);
-        if (!np) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
-        ps->p = np;
-        ps->cap = cap;
-    }
+    tok_piece *np = ingot__grow(ps->p, &ps->cap, ps->n + 1, sizeof *np, 64);
+    if (!np) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "tokenizer: out of memory");
+    ps->p = np;
     size_t off = ps->text.len;
     ingot_status st = ingot__buf_append(&ps->text, s, len);
     if (st) return st;
