@@ -152,6 +152,24 @@ ingot_status ingot__kv_ring_write(ingot_array *ring, const ingot_array *src, int
     return st || run == n ? st : copy_slots(ring, 0, src, run, n - run);
 }
 
+void ingot__kv_slide(ingot_kv_cache *c, int64_t li, int64_t end, int64_t room) {
+    ingot__kv_layer *l = &c->layers[li];
+    int64_t first = end - (c->model->cfg.sliding_window - room);
+    if (l->start < first) l->start = first;
+    l->n = end - l->start;
+}
+
+void ingot__kv_advance(ingot_kv_cache *c, int64_t T) {
+    const ingot__config *cfg = &c->model->cfg;
+    for (int64_t i = 0; i < cfg->n_layers; i++) {
+        if (cfg->layer_sliding[i])
+            ingot__kv_slide(c, i, c->length + T, 0);
+        else
+            c->layers[i].n += T;
+    }
+    c->length += T;
+}
+
 int64_t ingot__kv_full_capacity(const ingot_kv_cache *c) {
     for (int64_t i = 0; i < c->model->cfg.n_layers; i++)
         if (!c->model->cfg.layer_sliding[i]) return c->layers[i].cap;

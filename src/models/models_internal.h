@@ -114,6 +114,16 @@ struct ingot_kv_cache {
 ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more);
 int64_t ingot__kv_full_capacity(const ingot_kv_cache *c);
 
+/* The cache's bookkeeping (length, each layer's n and start) is changed by
+ * these two only. kv_slide moves sliding layer li's window on so that it
+ * holds the positions [start, end), at most sliding_window - room of them:
+ * room slots stay free for keys about to be written (1 for a decode step's
+ * new key, whose slot is that of end - window). kv_advance records a
+ * forward pass of T tokens whose keys are written: full layers hold T more,
+ * every sliding window ends at length + T, and the length grows by T. */
+void ingot__kv_slide(ingot_kv_cache *c, int64_t li, int64_t end, int64_t room);
+void ingot__kv_advance(ingot_kv_cache *c, int64_t T);
+
 /* Writes src [B, Hkv, T, D] (any layout, buf's dtype and device) into the
  * cache-owned buffer buf [B, Hkv, cap, D] at slots first[0] .. first[0] +
  * T - 1 (first: i64 on buf's device; the slots reserved before), in place,

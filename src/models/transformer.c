@@ -123,12 +123,11 @@ static ingot_status make_ring_mask(step *s, int64_t slots) {
  * in pending for commit to write into the ring. */
 static ingot_status sliding_keys(layer_keys *lk, const step *s, int64_t li, ingot_array *k,
                                  ingot_array *v, ingot_array **pending) {
-    ingot__kv_layer *l = &s->cache->layers[li];
+    const ingot__kv_layer *l = &s->cache->layers[li];
     int64_t W = s->m->cfg.sliding_window, L = s->L;
     ingot_status st = INGOT_OK;
     if (s->T == 1) {
-        if (l->start < L + 1 - W) l->start = L + 1 - W;
-        l->n = L - l->start;
+        ingot__kv_slide(s->cache, li, L, 1);
         st = ingot__kv_put(l->k, s->ring_slot, k);
         if (!st) st = ingot__kv_put(l->v, s->ring_slot, v);
         lk->mask = ingot_array_retain(s->ring_mask);
@@ -175,7 +174,7 @@ static ingot_status layer_keys_of(layer_keys *lk, const step *s, int64_t li, ing
     lk->so.window = sliding ? c->sliding_window : 0;
     ingot_status st = INGOT_OK;
     if (s->cache) {
-        ingot__kv_layer *l = &s->cache->layers[li];
+        const ingot__kv_layer *l = &s->cache->layers[li];
         st = ingot__kv_put(l->k, s->slots, k);
         if (!st) st = ingot__kv_put(l->v, s->slots, v);
         lk->k = ingot_array_retain(l->k);
@@ -385,23 +384,14 @@ static ingot_status commit(step *s) {
     ingot_kv_cache *c = s->cache;
     int64_t end = s->L + s->T, W = s->m->cfg.sliding_window;
     for (int64_t i = 0; i < s->m->cfg.n_layers; i++) {
-        ingot__kv_layer *l = &c->layers[i];
+        const ingot__kv_layer *l = &c->layers[i];
         if (!s->m->cfg.layer_sliding[i] || !s->pending[2 * i]) continue;
         int64_t first = end - ingot_array_dim(s->pending[2 * i], 2);
         ingot_status st = ingot__kv_ring_write(l->k, s->pending[2 * i], first, W);
         if (!st) st = ingot__kv_ring_write(l->v, s->pending[2 * i + 1], first, W);
         if (st) return st;
     }
-    for (int64_t i = 0; i < s->m->cfg.n_layers; i++) {
-        ingot__kv_layer *l = &c->layers[i];
-        if (!s->m->cfg.layer_sliding[i]) {
-            l->n += s->T;
-            continue;
-        }
-        if (l->start < end - W) l->start = end - W;
-        l->n = end - l->start;
-    }
-    c->length = end;
+    ingot__kv_advance(c, s->T);
     return INGOT_OK;
 }
 
