@@ -3,7 +3,6 @@
 #include <stdlib.h>
 
 #include "backend/backend.h"
-#include "core/autograd_internal.h"
 
 /* ---- shape helpers ---- */
 

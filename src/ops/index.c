@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "backend/backend.h"
-#include "core/autograd_internal.h"
+#include "ops/autograd_internal.h"
 #include "ingot/ops.h"
 
 /* ---- shared helpers ---- */

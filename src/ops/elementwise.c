@@ -19,7 +19,7 @@
 #include <math.h>
 
 #include "backend/backend.h"
-#include "core/autograd_internal.h"
+#include "ops/autograd_internal.h"
 #include "ingot/ops.h"
 
 static const char *const unary_names[INGOT__UNARY_COUNT] = {

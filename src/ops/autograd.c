@@ -7,7 +7,7 @@
  * sweep that hands each node the summed cotangent of its output. */
 #include <stdlib.h>
 
-#include "core/autograd_internal.h"
+#include "ops/autograd_internal.h"
 #include "ingot/autograd.h"
 #include "ingot/ops.h"
 

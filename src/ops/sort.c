@@ -9,7 +9,7 @@
  * selected entries: O(n + k log k) per row; otherwise one full sort
  * (O(n log n)). */
 #include "backend/backend.h"
-#include "core/autograd_internal.h"
+#include "ops/autograd_internal.h"
 #include "ingot/ops.h"
 
 /* Entry checks shared by every op here: a non-NULL, axis valid (normalised),

@@ -1,6 +1,6 @@
 /* ingot_matmul (NumPy matmul rules) and its VJP. */
 #include "backend/backend.h"
-#include "core/autograd_internal.h"
+#include "ops/autograd_internal.h"
 #include "ingot/ops.h"
 
 /* The shapes of one matmul: a [..., M, K] x b [..., K, N], with a 1-D a read

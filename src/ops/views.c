@@ -1,7 +1,7 @@
 /* Views and layout: reshape, transpose, slice, broadcast, expand/squeeze,
  * contiguous, astype and stop_gradient, each with its backward beside it. */
 #include "backend/backend.h"
-#include "core/autograd_internal.h"
+#include "ops/autograd_internal.h"
 #include "ingot/ops.h"
 
 /* Finishes a view op: records it for autograd, or frees the view on error. */

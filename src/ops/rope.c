@@ -4,7 +4,7 @@
 #include <math.h>
 
 #include "backend/backend.h"
-#include "core/autograd_internal.h"
+#include "ops/autograd_internal.h"
 #include "ingot/fast.h"
 
 static bool same_device(const ingot_array *a, const ingot_array *b) {

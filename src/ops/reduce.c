@@ -8,7 +8,7 @@
 #include <math.h>
 
 #include "backend/backend.h"
-#include "core/autograd_internal.h"
+#include "ops/autograd_internal.h"
 #include "ingot/ops.h"
 
 /* ---- helpers ---- */
