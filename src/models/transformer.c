@@ -10,6 +10,7 @@
 #include "ingot/fast.h"
 #include "ingot/ops.h"
 #include "models/models_internal.h"
+#include "nn/nn.h"
 
 #define OP "model_forward"
 
@@ -35,18 +36,6 @@ typedef struct step {
     ingot_kv_cache *cache;        /* or NULL */
     ingot_array **pending;        /* [2 * n_layers]: new sliding-layer k, v */
 } step;
-
-/* y = x w^T (+ b); x [..., in], w [out, in] -> [..., out] */
-static ingot_status linear(ingot_array **out, const ingot_array *x, const ingot_array *w,
-                           const ingot_array *b) {
-    ingot_array *wt = NULL, *y = NULL; /* wt [in, out] view */
-    ingot_status st = ingot_transpose(&wt, w, NULL, 0);
-    if (!st) st = ingot_matmul(b ? &y : out, x, wt);
-    if (!st && b) st = ingot_add(out, y, b);
-    ingot_array_free(wt);
-    ingot_array_free(y);
-    return st;
-}
 
 /* Swaps axes 1 and 2: [B, T, H, D] <-> [B, H, T, D]. */
 static const int swap_heads[4] = {0, 2, 1, 3};
@@ -79,7 +68,7 @@ static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h
     int64_t D = s->m->cfg.head_dim;
     int64_t shape[4] = {s->B, s->T, n_heads, D};
     ingot_array *x = NULL, *y = NULL; /* x [B, T, n_heads * D] */
-    ingot_status st = linear(&x, h, w, b);
+    ingot_status st = ingot__linear_forward(&x, &(ingot__linear){w, b}, h);
     if (!st) st = replace(&x, ingot_reshape(&y, x, shape, 4), &y); /* [B, T, n, D] */
     if (!st && qk_norm) st = norm(&x, qk_norm, s->m);
     if (!st) st = replace(&x, ingot_transpose(&y, x, swap_heads, 4), &y); /* [B, n, T, D] view */
@@ -206,7 +195,7 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
     int64_t shape[3] = {s->B, s->T, c->n_heads * c->head_dim};
     if (!st) st = replace(&o, ingot_transpose(&y, o, swap_heads, 4), &y); /* [B, T, Hq, D] */
     if (!st) st = replace(&o, ingot_reshape(&y, o, shape, 3), &y);        /* [B, T, Hq * D] */
-    if (!st) st = linear(out, o, w->o_w, w->o_b);
+    if (!st) st = ingot__linear_forward(out, &(ingot__linear){w->o_w, w->o_b}, o);
     ingot_array *tmp[] = {q, k, v, lk.k, lk.v, lk.mask, o};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
         ingot_array_free(tmp[i]);
@@ -219,11 +208,11 @@ static ingot_status mlp(ingot_array **out, const ingot_model *m, const ingot__la
                                     [INGOT__ACT_GELU_TANH] = ingot_gelu_tanh,
                                     [INGOT__ACT_GELU] = ingot_gelu};
     ingot_array *g = NULL, *u = NULL, *y = NULL; /* [B, T, I] */
-    ingot_status st = linear(&g, h, w->gate_w, w->gate_b);
+    ingot_status st = ingot__linear_forward(&g, &(ingot__linear){w->gate_w, w->gate_b}, h);
     if (!st) st = replace(&g, acts[m->cfg.act](&y, g), &y);
-    if (!st) st = linear(&u, h, w->up_w, w->up_b);
+    if (!st) st = ingot__linear_forward(&u, &(ingot__linear){w->up_w, w->up_b}, h);
     if (!st) st = replace(&g, ingot_mul(&y, g, u), &y);
-    if (!st) st = linear(out, g, w->down_w, w->down_b);
+    if (!st) st = ingot__linear_forward(out, &(ingot__linear){w->down_w, w->down_b}, g);
     ingot_array_free(g);
     ingot_array_free(u);
     return st;
@@ -355,7 +344,9 @@ static ingot_status head(ingot_array **logits, const step *s, ingot_array *x, bo
     ingot_status st = last_only ? ingot_slice_axis(&h, x, 1, s->T - 1, s->T)
                                 : (h = ingot_array_retain(x), INGOT_OK);
     if (!st) st = norm(&h, m->norm, m);
-    if (!st) st = replace(&h, linear(&y, h, m->lm_head, NULL), &y); /* [B, T, V] */
+    if (!st)
+        st = replace(&h, ingot__linear_forward(&y, &(ingot__linear){m->lm_head, NULL}, h),
+                     &y); /* [B, T, V] */
     if (!st && m->cfg.final_logit_softcap > 0) {
         st = ingot__full_on(&cap, m->dtype, NULL, 0, m->cfg.final_logit_softcap, m->device, OP);
         if (!st) st = replace(&h, ingot_div(&y, h, cap), &y);
