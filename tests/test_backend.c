@@ -1,7 +1,7 @@
 /* The backend seam: the CPU table (and its one kernel with no public op,
- * copy_at), device queries, and the CUDA plugin's ABI
- * when the build made one (without a GPU it must report zero devices and
- * fail every CUDA request cleanly). */
+ * copy_at), device type names,
+ * device queries, and the CUDA plugin's ABI when the build made one (without
+ * a GPU it must report zero devices and fail every CUDA request cleanly). */
 #include "common/testutil.h"
 
 #include <dlfcn.h>
@@ -73,6 +73,21 @@ static void test_cpu_copy_at(void **state) {
     ingot_array_free(src);
 }
 
+/* Device types are named by the registry, also in messages. */
+static void test_device_type_names(void **state) {
+    (void)state;
+    assert_string_equal(ingot__device_type_name(INGOT_DEVICE_CPU), "cpu");
+    assert_string_equal(ingot__device_type_name(INGOT_DEVICE_CUDA), "cuda");
+    assert_string_equal(ingot__device_type_name((ingot_device_type)7), "unknown");
+    assert_null(ingot__backend_for((ingot_device){(ingot_device_type)7, 0}));
+    assert_int_equal(ingot_device_count((ingot_device_type)7), 0);
+    int64_t one = 1;
+    ingot_array *a = NULL;
+    TU_FAILS(ingot__array_new(&a, INGOT_F32, &one, 1, (ingot_device){(ingot_device_type)7, 0},
+                              "test"),
+             INGOT_ERR_DEVICE, "test: no backend for device unknown:0");
+}
+
 static char plugin_message[256];
 static void record_error(const char *message) {
     snprintf(plugin_message, sizeof plugin_message, "%s", message);
@@ -125,6 +140,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_table_is_complete),
         cmocka_unit_test(test_cpu_copy_at),
+        cmocka_unit_test(test_device_type_names),
         cmocka_unit_test(test_cuda_plugin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

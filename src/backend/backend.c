@@ -102,7 +102,7 @@ ingot_status ingot__backend_get(const ingot__backend **be, const ingot_array *co
     *be = ingot__backend_for(dev);
     if (!*be)
         return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for device %s:%d", op,
-                            dev.type == INGOT_DEVICE_CUDA ? "cuda" : "cpu", dev.index);
+                            ingot__device_type_name(dev.type), dev.index);
     return INGOT_OK;
 }
 
