@@ -1,5 +1,5 @@
 /* The backend seam: the CPU table (and its one kernel with no public op,
- * copy_at), device type names,
+ * copy_at), the registry (a kernel a table leaves NULL, device type names),
  * device queries, and the CUDA plugin's ABI when the build made one (without
  * a GPU it must report zero devices and fail every CUDA request cleanly). */
 #include "common/testutil.h"
@@ -73,6 +73,25 @@ static void test_cpu_copy_at(void **state) {
     ingot_array_free(src);
 }
 
+/* A table may leave a kernel NULL: the op then fails UNSUPPORTED, naming
+ * the kernel and the device; with the full table back it runs again. */
+static void test_null_kernel_is_unsupported(void **state) {
+    (void)state;
+    ingot__backend partial = ingot__cpu_backend;
+    partial.matmul = NULL;
+    ingot__backend_register(INGOT_DEVICE_CPU, &partial);
+    int64_t shape[2] = {2, 2};
+    ingot_array *a = NULL, *out = NULL;
+    TU_OK(ingot_ones(&a, INGOT_F32, shape, 2));
+    TU_FAILS(ingot_matmul(&out, a, a), INGOT_ERR_UNSUPPORTED, NULL);
+    assert_string_equal(ingot_last_error(), "matmul: not supported on cpu:0");
+    assert_null(out);
+    ingot__backend_register(INGOT_DEVICE_CPU, &ingot__cpu_backend);
+    TU_OK(ingot_matmul(&out, a, a));
+    ingot_array_free(out);
+    ingot_array_free(a);
+}
+
 /* Device types are named by the registry, also in messages. */
 static void test_device_type_names(void **state) {
     (void)state;
@@ -140,6 +159,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_table_is_complete),
         cmocka_unit_test(test_cpu_copy_at),
+        cmocka_unit_test(test_null_kernel_is_unsupported),
         cmocka_unit_test(test_device_type_names),
         cmocka_unit_test(test_cuda_plugin),
     };

@@ -169,9 +169,18 @@ typedef struct ingot__backend {
     INGOT__KERNELS(INGOT__KERNEL_FIELD, )
 } ingot__backend;
 
-/* The table serving arrays on `device`; NULL if none (the op then fails with
- * INGOT_ERR_DEVICE). */
+/* The table serving arrays on `device`'s type; NULL if none (the op then
+ * fails with INGOT_ERR_DEVICE). A kernel its backend left NULL is there as
+ * one that fails UNSUPPORTED "copy_at: not supported on cuda:0" (the
+ * kernel's name and the device of its array), so front ends call every
+ * entry without a check. */
 const ingot__backend *ingot__backend_for(ingot_device device);
+
+/* Makes a copy of table (NULL kernels filled as above) serve device type
+ * `type` (one of the enum) from now on, in place of the built-in table or
+ * the plugin's; the number of devices stays. A test hook: call it while no
+ * other thread uses ingot. */
+void ingot__backend_register(ingot_device_type type, const ingot__backend *table);
 
 /* *be = the table serving the device of `arrays` (n entries; NULL entries are
  * skipped, at least one must be non-NULL). The lookup every op front end and
