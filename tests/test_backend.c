@@ -1,7 +1,7 @@
 /* The backend seam: the CPU table (and its one kernel with no public op,
- * copy_at), device queries, and the CUDA plugin's ABI
- * when the build made one (without a GPU it must report zero devices and
- * fail every CUDA request cleanly). */
+ * copy_at), the registry (a kernel a table leaves NULL, device type names),
+ * device queries, and the CUDA plugin's ABI when the build made one (without
+ * a GPU it must report zero devices and fail every CUDA request cleanly). */
 #include "common/testutil.h"
 
 #include <dlfcn.h>
@@ -73,6 +73,40 @@ static void test_cpu_copy_at(void **state) {
     ingot_array_free(src);
 }
 
+/* A table may leave a kernel NULL: the op then fails UNSUPPORTED, naming
+ * the kernel and the device; with the full table back it runs again. */
+static void test_null_kernel_is_unsupported(void **state) {
+    (void)state;
+    ingot__backend partial = ingot__cpu_backend;
+    partial.matmul = NULL;
+    ingot__backend_register(INGOT_DEVICE_CPU, &partial);
+    int64_t shape[2] = {2, 2};
+    ingot_array *a = NULL, *out = NULL;
+    TU_OK(ingot_ones(&a, INGOT_F32, shape, 2));
+    TU_FAILS(ingot_matmul(&out, a, a), INGOT_ERR_UNSUPPORTED, NULL);
+    assert_string_equal(ingot_last_error(), "matmul: not supported on cpu:0");
+    assert_null(out);
+    ingot__backend_register(INGOT_DEVICE_CPU, &ingot__cpu_backend);
+    TU_OK(ingot_matmul(&out, a, a));
+    ingot_array_free(out);
+    ingot_array_free(a);
+}
+
+/* Device types are named by the registry, also in messages. */
+static void test_device_type_names(void **state) {
+    (void)state;
+    assert_string_equal(ingot__device_type_name(INGOT_DEVICE_CPU), "cpu");
+    assert_string_equal(ingot__device_type_name(INGOT_DEVICE_CUDA), "cuda");
+    assert_string_equal(ingot__device_type_name((ingot_device_type)7), "unknown");
+    assert_null(ingot__backend_for((ingot_device){(ingot_device_type)7, 0}));
+    assert_int_equal(ingot_device_count((ingot_device_type)7), 0);
+    int64_t one = 1;
+    ingot_array *a = NULL;
+    TU_FAILS(ingot__array_new(&a, INGOT_F32, &one, 1, (ingot_device){(ingot_device_type)7, 0},
+                              "test"),
+             INGOT_ERR_DEVICE, "test: no backend for device unknown:0");
+}
+
 static char plugin_message[256];
 static void record_error(const char *message) {
     snprintf(plugin_message, sizeof plugin_message, "%s", message);
@@ -125,6 +159,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_table_is_complete),
         cmocka_unit_test(test_cpu_copy_at),
+        cmocka_unit_test(test_null_kernel_is_unsupported),
+        cmocka_unit_test(test_device_type_names),
         cmocka_unit_test(test_cuda_plugin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

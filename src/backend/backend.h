@@ -38,6 +38,106 @@ typedef enum ingot__reduce_op {
     INGOT__REDUCE_COUNT
 } ingot__reduce_op;
 
+/* The kernel list, written once: X(P, name, parameters, device) for each
+ * entry, in table order. Every kernel returns ingot_status; `device` names
+ * the parameter (an array that is never NULL) whose device an error names.
+ * P is passed through to X (a backend's name prefix, see below). Adding a
+ * kernel: one line here, the kernel in each backend that has it, and
+ * INGOT__PLUGIN_ABI (backend/plugin.h) raised, since the table grows. */
+#define INGOT__KERNELS(X, P)                                                                       \
+    /* dst = src converted to dst's dtype; src has dst's shape. Unlike other                       \
+     * outputs, dst may be any strided view without self-overlap (the                              \
+     * backward of slicing writes into a slice of zeros). */                                       \
+    X(P, copy, (ingot_array *dst, const ingot_array *src), src)                                    \
+    /* dst[..., s + t, ...] = src[..., t, ...] along axis, for t < n = src's                       \
+     * dim at axis, with s = start[0] (i64, on dst's device) read by the                           \
+     * kernel and clamped to [0, dst's dim - n]: an offset that is device                          \
+     * data, not a launch argument (KV-cache writes). dst and src have one                         \
+     * dtype and the same shape except at axis (src's <= dst's); any strides,                      \
+     * no overlap. */                                                                              \
+    X(P, copy_at, (ingot_array *dst, const ingot_array *src, int axis, const ingot_array *start),  \
+      dst)                                                                                         \
+    /* dst[i] = start + i * step (converted to dst's dtype), dst 1-D. */                           \
+    X(P, arange, (ingot_array *dst, double start, double step), dst)                               \
+    /* dst[...] = value. */                                                                        \
+    X(P, fill, (ingot_array *dst, double value), dst)                                              \
+    /* out = op(a); a has out's shape and dtype. */                                                \
+    X(P, unary, (ingot__unary_op op, ingot_array *out, const ingot_array *a), a)                   \
+    /* out = a op b; a and b have out's shape and one common dtype (out's, or                      \
+     * bool out for comparisons). */                                                               \
+    X(P, binary,                                                                                   \
+      (ingot__binary_op op, ingot_array *out, const ingot_array *a, const ingot_array *b), a)      \
+    /* out = cond ? a : b; all have out's shape; a, b have out's dtype. */                         \
+    X(P, where,                                                                                    \
+      (ingot_array *out, const ingot_array *cond, const ingot_array *a, const ingot_array *b),     \
+      cond)                                                                                        \
+    /* out has a's shape with reduced axes set to 1 (keepdims); axes flagged in                    \
+     * `reduce`. Sum of integers: out i64. Arg ops: out i64. */                                    \
+    X(P, reduce,                                                                                   \
+      (ingot__reduce_op op, ingot_array *out, const ingot_array *a,                                \
+       const bool reduce[INGOT_MAX_DIMS]),                                                         \
+      a)                                                                                           \
+    /* Softmax (log_softmax when log) along axis; out has a's shape, float. */                     \
+    X(P, softmax, (ingot_array *out, const ingot_array *a, int axis, bool log), a)                 \
+    X(P, cumsum,                                                                                   \
+      (ingot_array *out, const ingot_array *a, int axis, bool reverse, bool exclusive), a)         \
+    /* out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch dims of a and b are                     \
+     * already broadcast to out's; one float dtype for all three. */                               \
+    X(P, matmul, (ingot_array *out, const ingot_array *a, const ingot_array *b), a)                \
+    /* out = a with the `axis` entries picked by idx (take_along_axis): a and                      \
+     * idx have out's shape except a's dim at axis; idx values are in range. */                    \
+    X(P, gather, (ingot_array *out, const ingot_array *a, const ingot_array *idx, int axis), a)    \
+    /* out (already a copy of the base) gets out[..idx..] = values along axis                      \
+     * (accumulate: +=); idx and values have one shape; values out's dtype. */                     \
+    X(P, scatter,                                                                                  \
+      (ingot_array *out, const ingot_array *idx, const ingot_array *values, int axis,              \
+       bool accumulate),                                                                           \
+      out)                                                                                         \
+    /* Stable ascending sort along axis: values and/or indices (either NULL). */                   \
+    X(P, sort, (ingot_array *values, ingot_array *indices, const ingot_array *a, int axis), a)     \
+    /* Indices of a partition around kth along axis. */                                            \
+    X(P, argpartition, (ingot_array *indices, const ingot_array *a, int kth, int axis), a)         \
+    /* out = the Philox bits for counters rng.counter + i (u32 out). */                            \
+    X(P, random_bits, (ingot_array *out, ingot_rng rng), out)                                      \
+    /* fast ops, forward and backward side by side; see ingot/fast.h. */                           \
+    X(P, rms_norm, (ingot_array *out, const ingot_array *x, const ingot_array *w, float eps), x)   \
+    X(P, rms_norm_vjp,                                                                             \
+      (ingot_array *dx, ingot_array *dw, const ingot_array *x, const ingot_array *w,               \
+       const ingot_array *g, float eps),                                                           \
+      x)                                                                                           \
+    X(P, layer_norm,                                                                               \
+      (ingot_array *out, const ingot_array *x, const ingot_array *w, const ingot_array *b,         \
+       float eps),                                                                                 \
+      x)                                                                                           \
+    X(P, layer_norm_vjp,                                                                           \
+      (ingot_array *dx, ingot_array *dw, ingot_array *db, const ingot_array *x,                    \
+       const ingot_array *w, const ingot_array *b, const ingot_array *g, float eps),               \
+      x)                                                                                           \
+    /* inverse rotates by -angle (the VJP of rope). opts arrive resolved:                          \
+     * dims, base and scale are never 0. */                                                        \
+    X(P, rope,                                                                                     \
+      (ingot_array *out, const ingot_array *x, const ingot_rope_options *opts, bool inverse), x)   \
+    /* lse (optional, f32 [B, Hq, Tq]) receives the row log-sum-exp for the                        \
+     * backward pass. opts arrive resolved: scale set, mask NULL or a                              \
+     * [B, Hq, Tq, Tk] view, kv_len NULL or an i32 or i64 [B] view (values                         \
+     * not yet clamped to [0, Tk]); max_kv_len >= 0, only a sizing hint. */                        \
+    X(P, sdpa,                                                                                     \
+      (ingot_array *out, ingot_array *lse, const ingot_array *q, const ingot_array *k,             \
+       const ingot_array *v, const ingot_sdpa_options *opts),                                      \
+      q)                                                                                           \
+    X(P, sdpa_vjp,                                                                                 \
+      (ingot_array *dq, ingot_array *dk, ingot_array *dv, const ingot_array *q,                    \
+       const ingot_array *k, const ingot_array *v, const ingot_array *out, const ingot_array *lse, \
+       const ingot_array *g, const ingot_sdpa_options *opts),                                      \
+      q)
+
+/* What the list generates: a table field; and, for a backend whose kernels
+ * are named PREFIX##name (ingot__cpu_, ingot__cuda_), each prototype and
+ * each table initialiser: INGOT__KERNELS(INGOT__KERNEL_PROTOTYPE, prefix). */
+#define INGOT__KERNEL_FIELD(P, name, params, device) ingot_status(*name) params;
+#define INGOT__KERNEL_PROTOTYPE(P, name, params, device) ingot_status P##name params;
+#define INGOT__KERNEL_INIT(P, name, params, device) .name = P##name,
+
 typedef struct ingot__backend {
     const char *name;
 
@@ -65,92 +165,22 @@ typedef struct ingot__backend {
     ingot_status (*set_memory_limit)(size_t bytes, int index);
     ingot_status (*empty_cache)(int index);
 
-    /* dst = src converted to dst's dtype; src has dst's shape. Unlike other
-     * outputs, dst may be any strided view without self-overlap (the
-     * backward of slicing writes into a slice of zeros). */
-    ingot_status (*copy)(ingot_array *dst, const ingot_array *src);
-    /* dst[..., s + t, ...] = src[..., t, ...] along axis, for t < n = src's
-     * dim at axis, with s = start[0] (i64, on dst's device) read by the
-     * kernel and clamped to [0, dst's dim - n]: an offset that is device
-     * data, not a launch argument (KV-cache writes). dst and src have one
-     * dtype and the same shape except at axis (src's <= dst's); any strides,
-     * no overlap. */
-    ingot_status (*copy_at)(ingot_array *dst, const ingot_array *src, int axis,
-                            const ingot_array *start);
-    /* dst[i] = start + i * step (converted to dst's dtype), dst 1-D. */
-    ingot_status (*arange)(ingot_array *dst, double start, double step);
-    /* dst[...] = value. */
-    ingot_status (*fill)(ingot_array *dst, double value);
-
-    /* out = op(a); a has out's shape and dtype. */
-    ingot_status (*unary)(ingot__unary_op op, ingot_array *out, const ingot_array *a);
-    /* out = a op b; a and b have out's shape and one common dtype (out's, or
-     * bool out for comparisons). */
-    ingot_status (*binary)(ingot__binary_op op, ingot_array *out, const ingot_array *a,
-                           const ingot_array *b);
-    /* out = cond ? a : b; all have out's shape; a, b have out's dtype. */
-    ingot_status (*where)(ingot_array *out, const ingot_array *cond, const ingot_array *a,
-                          const ingot_array *b);
-
-    /* out has a's shape with reduced axes set to 1 (keepdims); axes flagged in
-     * `reduce`. Sum of integers: out i64. Arg ops: out i64. */
-    ingot_status (*reduce)(ingot__reduce_op op, ingot_array *out, const ingot_array *a,
-                           const bool reduce[INGOT_MAX_DIMS]);
-    /* Softmax (log_softmax when log) along axis; out has a's shape, float. */
-    ingot_status (*softmax)(ingot_array *out, const ingot_array *a, int axis, bool log);
-    ingot_status (*cumsum)(ingot_array *out, const ingot_array *a, int axis, bool reverse,
-                           bool exclusive);
-
-    /* out[..., M, N] = a[..., M, K] @ b[..., K, N]; batch dims of a and b are
-     * already broadcast to out's; one float dtype for all three. */
-    ingot_status (*matmul)(ingot_array *out, const ingot_array *a, const ingot_array *b);
-
-    /* out = a with the `axis` entries picked by idx (take_along_axis): a and
-     * idx have out's shape except a's dim at axis; idx values are in range. */
-    ingot_status (*gather)(ingot_array *out, const ingot_array *a, const ingot_array *idx, int axis);
-    /* out (already a copy of the base) gets out[..idx..] = values along axis
-     * (accumulate: +=); idx and values have one shape; values out's dtype. */
-    ingot_status (*scatter)(ingot_array *out, const ingot_array *idx, const ingot_array *values,
-                            int axis, bool accumulate);
-
-    /* Stable ascending sort along axis: values and/or indices (either NULL). */
-    ingot_status (*sort)(ingot_array *values, ingot_array *indices, const ingot_array *a, int axis);
-    /* Indices of a partition around kth along axis. */
-    ingot_status (*argpartition)(ingot_array *indices, const ingot_array *a, int kth, int axis);
-
-    /* out = the Philox bits for counters rng.counter + i (u32 out). */
-    ingot_status (*random_bits)(ingot_array *out, ingot_rng rng);
-
-    /* fast ops, forward and backward side by side; see ingot/fast.h. */
-    ingot_status (*rms_norm)(ingot_array *out, const ingot_array *x, const ingot_array *w,
-                             float eps);
-    ingot_status (*rms_norm_vjp)(ingot_array *dx, ingot_array *dw, const ingot_array *x,
-                                 const ingot_array *w, const ingot_array *g, float eps);
-    ingot_status (*layer_norm)(ingot_array *out, const ingot_array *x, const ingot_array *w,
-                               const ingot_array *b, float eps);
-    ingot_status (*layer_norm_vjp)(ingot_array *dx, ingot_array *dw, ingot_array *db,
-                                   const ingot_array *x, const ingot_array *w,
-                                   const ingot_array *b, const ingot_array *g, float eps);
-    /* inverse rotates by -angle (the VJP of rope). opts arrive resolved:
-     * dims, base and scale are never 0. */
-    ingot_status (*rope)(ingot_array *out, const ingot_array *x, const ingot_rope_options *opts,
-                         bool inverse);
-    /* lse (optional, f32 [B, Hq, Tq]) receives the row log-sum-exp for the
-     * backward pass. opts arrive resolved: scale set, mask NULL or a
-     * [B, Hq, Tq, Tk] view, kv_len NULL or an i32 or i64 [B] view (values
-     * not yet clamped to [0, Tk]); max_kv_len >= 0, only a sizing hint. */
-    ingot_status (*sdpa)(ingot_array *out, ingot_array *lse, const ingot_array *q,
-                         const ingot_array *k, const ingot_array *v,
-                         const ingot_sdpa_options *opts);
-    ingot_status (*sdpa_vjp)(ingot_array *dq, ingot_array *dk, ingot_array *dv,
-                             const ingot_array *q, const ingot_array *k, const ingot_array *v,
-                             const ingot_array *out, const ingot_array *lse,
-                             const ingot_array *g, const ingot_sdpa_options *opts);
+    /* ---- kernels ---- */
+    INGOT__KERNELS(INGOT__KERNEL_FIELD, )
 } ingot__backend;
 
-/* The table serving arrays on `device`; NULL if none (the op then fails with
- * INGOT_ERR_DEVICE). */
+/* The table serving arrays on `device`'s type; NULL if none (the op then
+ * fails with INGOT_ERR_DEVICE). A kernel its backend left NULL is there as
+ * one that fails UNSUPPORTED "copy_at: not supported on cuda:0" (the
+ * kernel's name and the device of its array), so front ends call every
+ * entry without a check. */
 const ingot__backend *ingot__backend_for(ingot_device device);
+
+/* Makes a copy of table (NULL kernels filled as above) serve device type
+ * `type` (one of the enum) from now on, in place of the built-in table or
+ * the plugin's; the number of devices stays. A test hook: call it while no
+ * other thread uses ingot. */
+void ingot__backend_register(ingot_device_type type, const ingot__backend *table);
 
 /* *be = the table serving the device of `arrays` (n entries; NULL entries are
  * skipped, at least one must be non-NULL). The lookup every op front end and

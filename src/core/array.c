@@ -73,7 +73,7 @@ static ingot_status buffer_new(ingot__buffer **out, size_t nbytes, ingot_device 
     const ingot__backend *be = ingot__backend_for(device);
     if (!be)
         return ingot__error(INGOT_ERR_DEVICE, "%s: no backend for device %s:%d", op,
-                            device.type == INGOT_DEVICE_CUDA ? "cuda" : "cpu", device.index);
+                            ingot__device_type_name(device.type), device.index);
     ingot__buffer *b = calloc(1, sizeof *b);
     if (!b) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
     /* One byte at least, so that empty arrays still own a valid pointer. */
@@ -347,7 +347,7 @@ ingot_status ingot_array_to_device(ingot_array **out, const ingot_array *a, ingo
     if (!to || (device.type == INGOT_DEVICE_CUDA &&
                 (device.index < 0 || device.index >= ingot_device_count(INGOT_DEVICE_CUDA))))
         return ingot__error(INGOT_ERR_DEVICE, "array_to_device: no device %s:%d",
-                            device.type == INGOT_DEVICE_CUDA ? "cuda" : "cpu", device.index);
+                            ingot__device_type_name(device.type), device.index);
     ingot_array *res;
     ingot_status st = ingot__array_new(&res, a->dtype, a->shape, a->ndim, device,
                                        "array_to_device");

@@ -262,6 +262,14 @@ static inline void *ingot__grow(void *items, size_t *cap, size_t need, size_t el
     return grown;
 }
 
+/* ---- devices ---- */
+/* The device types ingot knows (ingot_device_type runs from 0 below this). */
+#define INGOT__DEVICE_TYPES 2
+/* The name of a device type in text and messages ("cpu", "cuda"; "unknown"
+ * outside the enum): "%s:%d" with the index names a device. src/backend
+ * keeps each type's kernel table. */
+const char *ingot__device_type_name(ingot_device_type type);
+
 /* ---- memory accounting (CPU) ---- */
 void *ingot__host_alloc(size_t nbytes); /* 64-byte aligned, counted; NULL on failure */
 void ingot__host_free(void *p, size_t nbytes);

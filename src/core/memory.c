@@ -43,7 +43,7 @@ static const ingot__backend *gpu(ingot_device device, const char *op) {
         device.index < ingot_device_count(INGOT_DEVICE_CUDA))
         return be;
     ingot__error(INGOT_ERR_DEVICE, "%s: no device %s:%d", op,
-                 device.type == INGOT_DEVICE_CUDA ? "cuda" : "cpu", device.index);
+                 ingot__device_type_name(device.type), device.index);
     return NULL;
 }
 

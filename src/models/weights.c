@@ -279,7 +279,7 @@ ingot_status ingot_model_load(ingot_model **out, const char *dir, const ingot_mo
     if (!cpu && (device.type != INGOT_DEVICE_CUDA || device.index < 0 ||
                  device.index >= ingot_device_count(INGOT_DEVICE_CUDA)))
         return ingot__error(INGOT_ERR_DEVICE, "model_load: no device %s:%d",
-                            device.type == INGOT_DEVICE_CUDA ? "cuda" : "cpu", device.index);
+                            ingot__device_type_name(device.type), device.index);
     ingot_model *m = calloc(1, sizeof *m);
     if (!m) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "model_load: out of memory");
     m->device = device;

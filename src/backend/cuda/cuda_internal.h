@@ -130,61 +130,13 @@ __device__ static inline float ingot__cu_round_f32(ingot_dtype dt, float v) {
     return v;
 }
 
-/* ---- the kernel entries (contracts in backend/backend.h) ---- */
-
-/* cuda_copy.cu */
-ingot_status ingot__cuda_copy(ingot_array *dst, const ingot_array *src);
-ingot_status ingot__cuda_copy_at(ingot_array *dst, const ingot_array *src, int axis,
-                                 const ingot_array *start);
-ingot_status ingot__cuda_arange(ingot_array *dst, double start, double step);
-ingot_status ingot__cuda_fill(ingot_array *dst, double value);
-/* cuda_elementwise.cu */
-ingot_status ingot__cuda_unary(ingot__unary_op op, ingot_array *out, const ingot_array *a);
-ingot_status ingot__cuda_binary(ingot__binary_op op, ingot_array *out, const ingot_array *a,
-                                const ingot_array *b);
-ingot_status ingot__cuda_where(ingot_array *out, const ingot_array *cond, const ingot_array *a,
-                               const ingot_array *b);
-/* cuda_random.cu */
-ingot_status ingot__cuda_random_bits(ingot_array *out, ingot_rng rng);
-/* cuda_reduce.cu */
-ingot_status ingot__cuda_reduce(ingot__reduce_op op, ingot_array *out, const ingot_array *a,
-                                const bool reduce[INGOT_MAX_DIMS]);
-ingot_status ingot__cuda_softmax(ingot_array *out, const ingot_array *a, int axis, bool log);
-ingot_status ingot__cuda_cumsum(ingot_array *out, const ingot_array *a, int axis, bool reverse,
-                                bool exclusive);
-/* cuda_sort.cu */
-ingot_status ingot__cuda_sort(ingot_array *values, ingot_array *indices, const ingot_array *a,
-                              int axis);
-ingot_status ingot__cuda_argpartition(ingot_array *indices, const ingot_array *a, int kth,
-                                      int axis);
-/* cuda_index.cu */
-ingot_status ingot__cuda_gather(ingot_array *out, const ingot_array *a, const ingot_array *idx,
-                                int axis);
-ingot_status ingot__cuda_scatter(ingot_array *out, const ingot_array *idx,
-                                 const ingot_array *values, int axis, bool accumulate);
-/* cuda_matmul.cu (cuBLASLt) */
-ingot_status ingot__cuda_matmul(ingot_array *out, const ingot_array *a, const ingot_array *b);
-/* cuda_norm.cu */
-ingot_status ingot__cuda_rms_norm(ingot_array *out, const ingot_array *x, const ingot_array *w,
-                                  float eps);
-ingot_status ingot__cuda_rms_norm_vjp(ingot_array *dx, ingot_array *dw, const ingot_array *x,
-                                      const ingot_array *w, const ingot_array *g, float eps);
-ingot_status ingot__cuda_layer_norm(ingot_array *out, const ingot_array *x, const ingot_array *w,
-                                    const ingot_array *b, float eps);
-ingot_status ingot__cuda_layer_norm_vjp(ingot_array *dx, ingot_array *dw, ingot_array *db,
-                                        const ingot_array *x, const ingot_array *w,
-                                        const ingot_array *b, const ingot_array *g, float eps);
-/* cuda_rope.cu */
-ingot_status ingot__cuda_rope(ingot_array *out, const ingot_array *x,
-                              const ingot_rope_options *opts, bool inverse);
-/* cuda_attention.cu */
-ingot_status ingot__cuda_sdpa(ingot_array *out, ingot_array *lse, const ingot_array *q,
-                              const ingot_array *k, const ingot_array *v,
-                              const ingot_sdpa_options *opts);
-ingot_status ingot__cuda_sdpa_vjp(ingot_array *dq, ingot_array *dk, ingot_array *dv,
-                                  const ingot_array *q, const ingot_array *k,
-                                  const ingot_array *v, const ingot_array *out,
-                                  const ingot_array *lse, const ingot_array *g,
-                                  const ingot_sdpa_options *opts);
+/* ---- the kernel entries (the list and contracts in backend/backend.h) ----
+ * ingot__cuda_copy ... ingot__cuda_sdpa_vjp, one op family per file:
+ * cuda_copy.cu (copy, copy_at, arange, fill), cuda_elementwise.cu (unary,
+ * binary, where), cuda_reduce.cu (reduce, softmax, cumsum), cuda_matmul.cu
+ * (cuBLASLt), cuda_index.cu (gather, scatter), cuda_sort.cu (sort,
+ * argpartition), cuda_random.cu, cuda_norm.cu (rms_norm, layer_norm + vjp),
+ * cuda_rope.cu, cuda_attention.cu (sdpa + vjp). */
+INGOT__KERNELS(INGOT__KERNEL_PROTOTYPE, ingot__cuda_)
 
 #endif
