@@ -5,10 +5,9 @@
  * generation_config.json. ingot reads both forms of config.json found in the
  * wild: the Hub's (rope_theta, rope_scaling, rope_local_base_freq,
  * sliding_window_pattern) and transformers 5's (rope_parameters, per layer
- * type for Gemma 3, layer_types). Supported model_type values: qwen3, qwen2,
- * llama (Llama 3.x, llama3 rope scaling), gemma3_text, and gemma3 (the text
- * model inside the multimodal checkpoint: text_config and language_model.*
- * weights). The forward pass computes what transformers computes.
+ * type for Gemma 3, layer_types). docs/models.md lists the supported
+ * model_type values (one row each in src/models/config.c's table) and what
+ * each reads. The forward pass computes what transformers computes.
  *
  * Thread rule: a loaded model is immutable and may be shared by threads; a KV
  * cache belongs to one thread at a time.

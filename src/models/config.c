@@ -2,7 +2,8 @@
  * rope_local_base_freq, sliding_window_pattern) and the transformers 5 form
  * (rope_parameters, per layer type for Gemma 3, layer_types). Keys the model
  * cannot do without are required; others take transformers' defaults for
- * the family. Every error names the key. */
+ * the family, which the table below holds, one row per model_type. Every
+ * error names the key. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,50 @@
 #include "models/models_internal.h"
 
 #define CFG "config.json"
+
+/* Which layers slide when config.json has no layer_types. */
+typedef enum slide_rule {
+    SLIDE_QWEN,    /* use_sliding_window: the layers from max_window_layers on */
+    SLIDE_PATTERN, /* Gemma 3: all but every sliding_window_pattern-th */
+} slide_rule;
+
+/* A family: transformers' defaults for the keys a config may leave out, and
+ * what the family's code fixes whatever the config says. */
+typedef struct family {
+    const char *model_type;
+    bool text_config;              /* the text model's keys lie in text_config (multimodal) */
+    const char *act_key, *act_def; /* the activation's key (else hidden_act) and default */
+    int64_t head_dim;              /* 0: hidden_size / num_attention_heads */
+    int64_t context;               /* max_position_embeddings */
+    double eps, theta;             /* rms_norm_eps, rope_theta */
+    double local_theta;            /* rope_local_base_freq of sliding layers; 0: their rope is
+                                      the full layers' */
+    double attn_scalar;            /* query_pre_attn_scalar (scale scalar^-0.5); 0: not read,
+                                      scale head_dim^-0.5 */
+    slide_rule slides;
+    bool qk_norm;     /* per-head RMSNorm of q and k */
+    bool qkv_bias;    /* q, k and v have biases whatever attention_bias says */
+    bool tied;        /* tie_word_embeddings */
+    bool gemma_norms; /* (1 + w) norms, four per layer, scaled embedding */
+    bool softcap;     /* final_logit_softcapping read, attn_logit_softcapping refused */
+} family;
+
+#define GEMMA3                                                                                     \
+    .act_key = "hidden_activation", .act_def = "gelu_pytorch_tanh", .head_dim = 256,               \
+    .context = 131072, .eps = 1e-6, .theta = 1e6, .local_theta = 1e4, .attn_scalar = 256,          \
+    .slides = SLIDE_PATTERN, .qk_norm = true, .tied = true, .gemma_norms = true, .softcap = true
+
+/* The supported families (docs/models.md describes them). */
+static const family families[] = {
+    {.model_type = "qwen3", .act_key = "hidden_act", .act_def = "silu", .head_dim = 128,
+     .context = 32768, .eps = 1e-6, .theta = 1e4, .slides = SLIDE_QWEN, .qk_norm = true},
+    {.model_type = "qwen2", .act_key = "hidden_act", .act_def = "silu", .context = 32768,
+     .eps = 1e-6, .theta = 1e4, .slides = SLIDE_QWEN, .qkv_bias = true},
+    {.model_type = "llama", .act_key = "hidden_act", .act_def = "silu", .context = 2048,
+     .eps = 1e-6, .theta = 1e4, .slides = SLIDE_QWEN},
+    {.model_type = "gemma3_text", GEMMA3},
+    {.model_type = "gemma3", .text_config = true, GEMMA3},
+};
 
 /* Looks up key; NULL when absent or JSON null. */
 static json_t *get(const json_t *obj, const char *key) {
@@ -89,7 +134,8 @@ static ingot_status parse_rope(ingot__rope_config *r, const json_t *obj, double 
     if (!linear && !llama3)
         return ingot__error(
             INGOT_ERR_UNSUPPORTED,
-            CFG ": rope type '%s' in '%s' is not supported (default, linear, llama3)", type, what);
+            CFG ": rope type '%s' in '%s' is not supported (default, linear, llama3)",
+            type, what);
     r->type = linear ? INGOT__ROPE_LINEAR : INGOT__ROPE_LLAMA3;
     if (!get(obj, "factor"))
         return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s.factor' is missing", what);
@@ -110,8 +156,9 @@ static ingot_status parse_rope(ingot__rope_config *r, const json_t *obj, double 
     return INGOT_OK;
 }
 
-/* Rope of full and sliding layers from either form. */
-static ingot_status parse_ropes(ingot__config *c, const json_t *tc, double theta_def) {
+/* Rope of full and sliding layers from either form; theta and the sliding
+ * layers' own rope (Gemma 3) from the family f. */
+static ingot_status parse_ropes(ingot__config *c, const json_t *tc, const family *f) {
     json_t *params = get(tc, "rope_parameters");
     ingot_status st;
     if (params) {
@@ -122,34 +169,35 @@ static ingot_status parse_ropes(ingot__config *c, const json_t *tc, double theta
             if (!full)
                 return ingot__error(INGOT_ERR_FORMAT,
                                     CFG ": 'rope_parameters.full_attention' is missing");
-            if ((st = parse_rope(&c->rope_full, full, theta_def, "rope_parameters.full_attention")))
+            if ((st = parse_rope(&c->rope_full, full, f->theta, "rope_parameters.full_attention")))
                 return st;
             if (!slide) {
                 c->rope_sliding = c->rope_full;
                 return INGOT_OK;
             }
-            return parse_rope(&c->rope_sliding, slide, theta_def,
+            return parse_rope(&c->rope_sliding, slide, f->theta,
                               "rope_parameters.sliding_attention");
         }
-        if ((st = parse_rope(&c->rope_full, params, theta_def, "rope_parameters"))) return st;
+        if ((st = parse_rope(&c->rope_full, params, f->theta, "rope_parameters")))
+            return st;
         c->rope_sliding = c->rope_full;
         return INGOT_OK;
     }
-    double theta = theta_def;
-    if ((st = get_num(&theta, tc, "rope_theta", theta_def, true))) return st;
-    if ((st = parse_rope(&c->rope_full, get(tc, "rope_scaling"), theta, "rope_scaling"))) return st;
-    if (c->family != INGOT__FAMILY_GEMMA3) {
+    double theta = f->theta;
+    if ((st = get_num(&theta, tc, "rope_theta", f->theta, true)) ||
+        (st = parse_rope(&c->rope_full, get(tc, "rope_scaling"), theta, "rope_scaling")))
+        return st;
+    if (!f->local_theta) {
         c->rope_sliding = c->rope_full;
         return INGOT_OK;
     }
-    double local = 10000.0;
-    if ((st = get_num(&local, tc, "rope_local_base_freq", 10000.0, true))) return st;
+    double local = f->local_theta;
+    if ((st = get_num(&local, tc, "rope_local_base_freq", f->local_theta, true))) return st;
     return parse_rope(&c->rope_sliding, NULL, local, "rope_local_base_freq");
 }
 
-/* Which layers slide: layer_types, else Gemma 3's sliding_window_pattern,
- * else Qwen's use_sliding_window with max_window_layers. */
-static ingot_status parse_layer_types(ingot__config *c, const json_t *tc) {
+/* Which layers slide: layer_types, else the family's rule (slide_rule). */
+static ingot_status parse_layer_types(ingot__config *c, const json_t *tc, const family *f) {
     c->layer_sliding = calloc((size_t)c->n_layers, sizeof(bool));
     if (!c->layer_sliding) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, CFG ": out of memory");
     json_t *types = get(tc, "layer_types");
@@ -169,7 +217,7 @@ static ingot_status parse_layer_types(ingot__config *c, const json_t *tc) {
                     (long long)i);
             c->layer_sliding[i] = strcmp(t, "sliding_attention") == 0;
         }
-    } else if (c->family == INGOT__FAMILY_GEMMA3) {
+    } else if (f->slides == SLIDE_PATTERN) {
         int64_t pattern = 6;
         if ((st = get_int(&pattern, tc, "sliding_window_pattern", 6))) return st;
         for (int64_t i = 0; i < c->n_layers; i++)
@@ -192,7 +240,21 @@ static ingot_status parse_layer_types(ingot__config *c, const json_t *tc) {
     return get_int(&c->sliding_window, tc, "sliding_window", -1);
 }
 
-static ingot_status parse_family(ingot__config *c, const json_t *root, const json_t **tc) {
+/* UNSUPPORTED for model_type type, naming the table's model types. */
+static ingot_status unsupported_type(const char *type) {
+    char list[256] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof families / sizeof families[0] && n < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "",
+                              families[i].model_type);
+    return ingot__error(INGOT_ERR_UNSUPPORTED, CFG ": model_type '%s' is not supported (%s)", type,
+                        list);
+}
+
+/* model_type's row into *f, architectures, and the object holding the text
+ * model's keys into *tc. */
+static ingot_status parse_family(ingot__config *c, const json_t *root, const json_t **tc,
+                                 const family **f) {
     json_t *mt = get(root, "model_type");
     if (!mt) return ingot__error(INGOT_ERR_FORMAT, CFG ": required key 'model_type' is missing");
     const char *type = json_string_value(mt);
@@ -206,39 +268,23 @@ static ingot_status parse_family(ingot__config *c, const json_t *root, const jso
         snprintf(c->architecture, sizeof c->architecture, "%s", a ? a : "");
     }
     snprintf(c->model_type, sizeof c->model_type, "%s", type);
-    *tc = root;
-    static const struct {
-        const char *name;
-        ingot__family family;
-    } families[] = {{"qwen3", INGOT__FAMILY_QWEN3},
-                    {"qwen2", INGOT__FAMILY_QWEN2},
-                    {"llama", INGOT__FAMILY_LLAMA},
-                    {"gemma3_text", INGOT__FAMILY_GEMMA3},
-                    {"gemma3", INGOT__FAMILY_GEMMA3}};
-    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
-        if (strcmp(type, families[i].name)) continue;
-        c->family = families[i].family;
-        if (strcmp(type, "gemma3") == 0) {
-            c->multimodal = true;
-            *tc = get(root, "text_config");
-            if (!json_is_object(*tc))
-                return ingot__error(INGOT_ERR_FORMAT,
-                                    CFG ": model_type gemma3 needs a 'text_config' object");
-        }
-        return INGOT_OK;
-    }
-    return ingot__error(
-        INGOT_ERR_UNSUPPORTED,
-        CFG ": model_type '%s' is not supported (qwen3, qwen2, llama, gemma3_text, gemma3)", type);
+    *f = NULL;
+    for (size_t i = 0; i < sizeof families / sizeof families[0] && !*f; i++)
+        if (strcmp(type, families[i].model_type) == 0) *f = &families[i];
+    if (!*f) return unsupported_type(type);
+    c->multimodal = (*f)->text_config;
+    *tc = c->multimodal ? get(root, "text_config") : root;
+    if (!json_is_object(*tc))
+        return ingot__error(INGOT_ERR_FORMAT, CFG ": model_type %s needs a 'text_config' object",
+                            type);
+    return INGOT_OK;
 }
 
-static ingot_status parse_activation(ingot__config *c, const json_t *tc) {
-    const char *key = c->family == INGOT__FAMILY_GEMMA3 ? "hidden_activation" : "hidden_act";
+static ingot_status parse_activation(ingot__config *c, const json_t *tc, const family *f) {
+    const char *key = f->act_key;
     json_t *v = get(tc, key);
-    if (!v && c->family == INGOT__FAMILY_GEMMA3) v = get(tc, (key = "hidden_act"));
-    const char *act = v                                   ? json_string_value(v)
-                      : c->family == INGOT__FAMILY_GEMMA3 ? "gelu_pytorch_tanh"
-                                                          : "silu";
+    if (!v) v = get(tc, (key = "hidden_act"));
+    const char *act = v ? json_string_value(v) : f->act_def;
     if (!act) return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s' must be a string", key);
     if (!strcmp(act, "silu") || !strcmp(act, "swish"))
         c->act = INGOT__ACT_SILU;
@@ -253,13 +299,29 @@ static ingot_status parse_activation(ingot__config *c, const json_t *tc) {
     return INGOT_OK;
 }
 
+/* Gemma 3's attention keys: query_pre_attn_scalar sets the scale, softcapping
+ * of the logits (attention's is not supported). */
+static ingot_status parse_attention(ingot__config *c, const json_t *tc, const family *f) {
+    ingot_status st = INGOT_OK;
+    double scalar = f->attn_scalar;
+    if (f->attn_scalar > 0 &&
+        !(st = get_num(&scalar, tc, "query_pre_attn_scalar", f->attn_scalar, true)))
+        c->attn_scale = 1.0 / sqrt(scalar);
+    if (st || !f->softcap) return st;
+    if ((st = get_num(&c->final_logit_softcap, tc, "final_logit_softcapping", 0, true))) return st;
+    if (get(tc, "attn_logit_softcapping"))
+        return ingot__error(INGOT_ERR_UNSUPPORTED,
+                            CFG ": 'attn_logit_softcapping' is not supported");
+    return INGOT_OK;
+}
+
 static ingot_status parse(ingot__config *c, const json_t *root) {
     if (!json_is_object(root))
         return ingot__error(INGOT_ERR_FORMAT, CFG ": the document must be a JSON object");
     const json_t *tc = NULL;
-    ingot_status st = parse_family(c, root, &tc);
+    const family *f = NULL;
+    ingot_status st = parse_family(c, root, &tc, &f);
     if (st) return st;
-    bool gemma = c->family == INGOT__FAMILY_GEMMA3;
     if ((st = get_int(&c->vocab_size, tc, "vocab_size", -1)) ||
         (st = get_int(&c->hidden_size, tc, "hidden_size", -1)) ||
         (st = get_int(&c->intermediate_size, tc, "intermediate_size", -1)) ||
@@ -267,19 +329,14 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
         (st = get_int(&c->n_heads, tc, "num_attention_heads", -1)) ||
         (st = get_int(&c->n_kv_heads, tc, "num_key_value_heads", c->n_heads)))
         return st;
-    bool qwen = c->family == INGOT__FAMILY_QWEN3 || c->family == INGOT__FAMILY_QWEN2;
-    int64_t ctx_def = gemma ? 131072 : qwen ? 32768 : 2048;
-    /* transformers' defaults: Qwen3Config 128, Gemma3TextConfig 256, else hidden / heads */
-    int64_t hd_def = c->family == INGOT__FAMILY_QWEN3 ? 128
-                     : gemma                          ? 256
-                                                      : c->hidden_size / c->n_heads;
+    int64_t hd_def = f->head_dim > 0 ? f->head_dim : c->hidden_size / c->n_heads;
     if ((st = get_int(&c->head_dim, tc, "head_dim", hd_def)) ||
-        (st = get_int(&c->max_position_embeddings, tc, "max_position_embeddings", ctx_def)) ||
-        (st = get_num(&c->rms_norm_eps, tc, "rms_norm_eps", 1e-6, true)) ||
-        (st = get_bool(&c->tie_word_embeddings, tc, "tie_word_embeddings", gemma)))
+        (st = get_int(&c->max_position_embeddings, tc, "max_position_embeddings", f->context)) ||
+        (st = get_num(&c->rms_norm_eps, tc, "rms_norm_eps", f->eps, true)) ||
+        (st = get_bool(&c->tie_word_embeddings, tc, "tie_word_embeddings", f->tied)))
         return st;
     if (c->multimodal && !get(tc, "tie_word_embeddings") &&
-        (st = get_bool(&c->tie_word_embeddings, root, "tie_word_embeddings", true)))
+        (st = get_bool(&c->tie_word_embeddings, root, "tie_word_embeddings", f->tied)))
         return st;
     if (c->n_heads % c->n_kv_heads)
         return ingot__error(
@@ -302,22 +359,14 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
     if ((st = get_bool(&attn_bias, tc, "attention_bias", false)) ||
         (st = get_bool(&c->mlp_bias, tc, "mlp_bias", false)))
         return st;
-    c->attn_qkv_bias = attn_bias || c->family == INGOT__FAMILY_QWEN2;
+    c->attn_qkv_bias = attn_bias || f->qkv_bias;
     c->attn_o_bias = attn_bias;
-    c->qk_norm = c->family == INGOT__FAMILY_QWEN3 || gemma;
-    c->gemma_norms = gemma;
-    if (gemma) {
-        double qpas = 256;
-        if ((st = get_num(&qpas, tc, "query_pre_attn_scalar", 256, true))) return st;
-        c->attn_scale = 1.0 / sqrt(qpas);
-        if ((st = get_num(&c->final_logit_softcap, tc, "final_logit_softcapping", 0, true)))
-            return st;
-        if (get(tc, "attn_logit_softcapping"))
-            return ingot__error(INGOT_ERR_UNSUPPORTED,
-                                CFG ": 'attn_logit_softcapping' is not supported");
-    }
-    if ((st = parse_activation(c, tc)) || (st = parse_layer_types(c, tc))) return st;
-    return parse_ropes(c, tc, gemma ? 1000000.0 : 10000.0);
+    c->qk_norm = f->qk_norm;
+    c->gemma_norms = f->gemma_norms;
+    if ((st = parse_attention(c, tc, f)) || (st = parse_activation(c, tc, f)) ||
+        (st = parse_layer_types(c, tc, f)))
+        return st;
+    return parse_ropes(c, tc, f);
 }
 
 ingot_status ingot__config_load(ingot__config *cfg, const char *path) {

@@ -9,13 +9,9 @@
 
 #include "ingot/model.h"
 
-/* Model families: what differs between them is data (flags below), not code. */
-typedef enum ingot__family {
-    INGOT__FAMILY_QWEN3,
-    INGOT__FAMILY_QWEN2,
-    INGOT__FAMILY_LLAMA,
-    INGOT__FAMILY_GEMMA3,
-} ingot__family;
+/* Model families differ only in data: config.c's table holds one row of
+ * defaults and traits per model_type, which parsing turns into the flags
+ * below. */
 
 typedef enum ingot__rope_type {
     INGOT__ROPE_DEFAULT, /* base^(-2i/d) */
@@ -41,7 +37,6 @@ typedef enum ingot__activation {
 typedef struct ingot__config {
     char model_type[32];    /* as in config.json: "qwen3", "gemma3", ... */
     char architecture[128]; /* architectures[0] or "" */
-    ingot__family family;
     bool multimodal; /* gemma3: text_config and language_model weights */
     int64_t vocab_size, hidden_size, intermediate_size;
     int64_t n_layers, n_heads, n_kv_heads, head_dim;
