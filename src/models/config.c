@@ -20,6 +20,7 @@
 typedef enum slide_rule {
     SLIDE_QWEN,    /* use_sliding_window: the layers from max_window_layers on */
     SLIDE_PATTERN, /* Gemma 3: all but every sliding_window_pattern-th */
+    SLIDE_ALL,     /* Mistral: every layer, unless sliding_window is null */
 } slide_rule;
 
 /* A family: transformers' defaults for the keys a config may leave out, and
@@ -29,7 +30,9 @@ typedef struct family {
     bool text_config;              /* the text model's keys lie in text_config (multimodal) */
     const char *act_key, *act_def; /* the activation's key (else hidden_act) and default */
     int64_t head_dim;              /* 0: hidden_size / num_attention_heads */
+    int64_t kv_heads;              /* num_key_value_heads; 0: num_attention_heads */
     int64_t context;               /* max_position_embeddings */
+    int64_t window;                /* sliding_window when absent; 0: required when a layer slides */
     double eps, theta;             /* rms_norm_eps, rope_theta */
     double local_theta;            /* rope_local_base_freq of sliding layers; 0: their rope is
                                       the full layers' */
@@ -38,6 +41,7 @@ typedef struct family {
     slide_rule slides;
     bool qk_norm;     /* per-head RMSNorm of q and k */
     bool qkv_bias;    /* q, k and v have biases whatever attention_bias says */
+    bool bias_keys;   /* attention_bias and mlp_bias are read (else false) */
     bool tied;        /* tie_word_embeddings */
     bool gemma_norms; /* (1 + w) norms, four per layer, scaled embedding */
     bool softcap;     /* final_logit_softcapping read, attn_logit_softcapping refused */
@@ -46,18 +50,22 @@ typedef struct family {
 #define GEMMA3                                                                                     \
     .act_key = "hidden_activation", .act_def = "gelu_pytorch_tanh", .head_dim = 256,               \
     .context = 131072, .eps = 1e-6, .theta = 1e6, .local_theta = 1e4, .attn_scalar = 256,          \
-    .slides = SLIDE_PATTERN, .qk_norm = true, .tied = true, .gemma_norms = true, .softcap = true
+    .slides = SLIDE_PATTERN, .qk_norm = true, .bias_keys = true, .tied = true,                     \
+    .gemma_norms = true, .softcap = true
 
 /* The supported families (docs/models.md describes them). */
 static const family families[] = {
     {.model_type = "qwen3", .act_key = "hidden_act", .act_def = "silu", .head_dim = 128,
-     .context = 32768, .eps = 1e-6, .theta = 1e4, .slides = SLIDE_QWEN, .qk_norm = true},
+     .context = 32768, .eps = 1e-6, .theta = 1e4, .slides = SLIDE_QWEN, .qk_norm = true,
+     .bias_keys = true},
     {.model_type = "qwen2", .act_key = "hidden_act", .act_def = "silu", .context = 32768,
-     .eps = 1e-6, .theta = 1e4, .slides = SLIDE_QWEN, .qkv_bias = true},
+     .eps = 1e-6, .theta = 1e4, .slides = SLIDE_QWEN, .qkv_bias = true, .bias_keys = true},
     {.model_type = "llama", .act_key = "hidden_act", .act_def = "silu", .context = 2048,
-     .eps = 1e-6, .theta = 1e4, .slides = SLIDE_QWEN},
+     .eps = 1e-6, .theta = 1e4, .slides = SLIDE_QWEN, .bias_keys = true},
     {.model_type = "gemma3_text", GEMMA3},
     {.model_type = "gemma3", .text_config = true, GEMMA3},
+    {.model_type = "mistral", .act_key = "hidden_act", .act_def = "silu", .kv_heads = 8,
+     .context = 131072, .window = 4096, .eps = 1e-6, .theta = 1e4, .slides = SLIDE_ALL},
 };
 
 /* Looks up key; NULL when absent or JSON null. */
@@ -222,6 +230,11 @@ static ingot_status parse_layer_types(ingot__config *c, const json_t *tc, const 
         if ((st = get_int(&pattern, tc, "sliding_window_pattern", 6))) return st;
         for (int64_t i = 0; i < c->n_layers; i++)
             c->layer_sliding[i] = (i + 1) % pattern != 0;
+    } else if (f->slides == SLIDE_ALL) {
+        json_t *w = json_object_get(tc, "sliding_window"); /* absent: the family's default */
+        bool all = w ? !json_is_null(w) : f->window > 0;
+        for (int64_t i = 0; i < c->n_layers; i++)
+            c->layer_sliding[i] = all;
     } else {
         bool use = false;
         int64_t max_window_layers = 0;
@@ -237,7 +250,7 @@ static ingot_status parse_layer_types(ingot__config *c, const json_t *tc, const 
         c->sliding_window = 0;
         return INGOT_OK;
     }
-    return get_int(&c->sliding_window, tc, "sliding_window", -1);
+    return get_int(&c->sliding_window, tc, "sliding_window", f->window > 0 ? f->window : -1);
 }
 
 /* UNSUPPORTED for model_type type, naming the table's model types. */
@@ -327,7 +340,8 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
         (st = get_int(&c->intermediate_size, tc, "intermediate_size", -1)) ||
         (st = get_int(&c->n_layers, tc, "num_hidden_layers", -1)) ||
         (st = get_int(&c->n_heads, tc, "num_attention_heads", -1)) ||
-        (st = get_int(&c->n_kv_heads, tc, "num_key_value_heads", c->n_heads)))
+        (st = get_int(&c->n_kv_heads, tc, "num_key_value_heads",
+                      f->kv_heads > 0 ? f->kv_heads : c->n_heads)))
         return st;
     int64_t hd_def = f->head_dim > 0 ? f->head_dim : c->hidden_size / c->n_heads;
     if ((st = get_int(&c->head_dim, tc, "head_dim", hd_def)) ||
@@ -356,8 +370,8 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
                             CFG ": num_attention_heads x head_dim (%lld x %lld) is too large",
                             (long long)c->n_heads, (long long)c->head_dim);
     bool attn_bias = false;
-    if ((st = get_bool(&attn_bias, tc, "attention_bias", false)) ||
-        (st = get_bool(&c->mlp_bias, tc, "mlp_bias", false)))
+    if (f->bias_keys && ((st = get_bool(&attn_bias, tc, "attention_bias", false)) ||
+                         (st = get_bool(&c->mlp_bias, tc, "mlp_bias", false))))
         return st;
     c->attn_qkv_bias = attn_bias || f->qkv_bias;
     c->attn_o_bias = attn_bias;
