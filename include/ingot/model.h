@@ -103,6 +103,11 @@ typedef struct ingot_model_info {
     int64_t head_dim;
     int64_t context_length;   /* max_position_embeddings */
     int64_t sliding_window;   /* 0 when no layer slides */
+    int64_t rope_long_after;  /* longrope (Phi-3): a forward call whose largest
+                                 position + 1 exceeds this rotates with the long
+                                 factors, one within it with the short ones
+                                 (cached keys keep theirs); 0: the rope does not
+                                 depend on the length */
     size_t weight_bytes;      /* bytes of weights held, mapped or copied (Gemma's
                                  norms are held as 1 + w in f32) */
     ingot_device device;      /* where the weights live and the forward pass runs */

@@ -20,7 +20,7 @@
 typedef enum slide_rule {
     SLIDE_QWEN,    /* use_sliding_window: the layers from max_window_layers on */
     SLIDE_PATTERN, /* Gemma 3: all but every sliding_window_pattern-th */
-    SLIDE_ALL,     /* Mistral: every layer, unless sliding_window is null */
+    SLIDE_ALL,     /* Mistral, Phi-3: every layer, unless sliding_window is null */
 } slide_rule;
 
 /* A family: transformers' defaults for the keys a config may leave out, and
@@ -33,6 +33,8 @@ typedef struct family {
     int64_t kv_heads;              /* num_key_value_heads; 0: num_attention_heads */
     int64_t context;               /* max_position_embeddings */
     int64_t window;                /* sliding_window when absent; 0: required when a layer slides */
+    int64_t rope_original;         /* original_max_position_embeddings for longrope; 0: the
+                                      rope's own key, else max_position_embeddings */
     double eps, theta;             /* rms_norm_eps, rope_theta */
     double local_theta;            /* rope_local_base_freq of sliding layers; 0: their rope is
                                       the full layers' */
@@ -45,6 +47,7 @@ typedef struct family {
     bool tied;        /* tie_word_embeddings */
     bool gemma_norms; /* (1 + w) norms, four per layer, scaled embedding */
     bool softcap;     /* final_logit_softcapping read, attn_logit_softcapping refused */
+    bool fused;       /* qkv_proj and gate_up_proj weights */
 } family;
 
 #define GEMMA3                                                                                     \
@@ -66,6 +69,8 @@ static const family families[] = {
     {.model_type = "gemma3", .text_config = true, GEMMA3},
     {.model_type = "mistral", .act_key = "hidden_act", .act_def = "silu", .kv_heads = 8,
      .context = 131072, .window = 4096, .eps = 1e-6, .theta = 1e4, .slides = SLIDE_ALL},
+    {.model_type = "phi3", .act_key = "hidden_act", .act_def = "silu", .context = 4096,
+     .rope_original = 4096, .eps = 1e-5, .theta = 1e4, .slides = SLIDE_ALL, .fused = true},
 };
 
 /* Looks up key; NULL when absent or JSON null. */
@@ -120,29 +125,91 @@ static ingot_status get_bool(bool *out, const json_t *obj, const char *key, bool
     return INGOT_OK;
 }
 
+/* partial_rotary_factor (top level: what ""; or in rope object what): only 1,
+ * every feature rotated (longrope's attention factor, folded into the
+ * attention scale, relies on it). */
+static ingot_status check_partial_rotary(const json_t *obj, const char *what) {
+    double f = 1;
+    ingot_status st = get_num(&f, obj, "partial_rotary_factor", 1, true);
+    if (!st && f != 1)
+        st = ingot__error(INGOT_ERR_UNSUPPORTED,
+                          CFG ": '%s%spartial_rotary_factor' %g is not supported (only 1)", what,
+                          *what ? "." : "", f);
+    return st;
+}
+
+/* longrope (modeling_rope_utils._compute_longrope_parameters): short_factor
+ * and long_factor, head_dim / 2 positive numbers each; the length past which
+ * the long ones apply: original (the top-level key or the family's default)
+ * when nonzero, else the rope's own key, else max_position_embeddings; the
+ * attention factor: given, else sqrt(1 + ln(factor) / ln(original)) with
+ * factor given or max_position_embeddings / original (1 when factor <= 1). */
+static ingot_status parse_longrope(ingot__rope_config *r, const json_t *obj, const char *what,
+                                   const ingot__config *c, double original) {
+    static const char *const keys[] = {"short_factor", "long_factor"};
+    int64_t n = c->head_dim / 2;
+    r->type = INGOT__ROPE_LONGROPE;
+    r->factors = malloc(2 * (size_t)n * sizeof *r->factors);
+    if (!r->factors) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, CFG ": out of memory");
+    for (int j = 0; j < 2; j++) {
+        json_t *list = get(obj, keys[j]);
+        if (!json_is_array(list) || (int64_t)json_array_size(list) != n)
+            return ingot__error(INGOT_ERR_FORMAT,
+                                CFG ": '%s.%s' must be a list of head_dim / 2 (%lld) numbers", what,
+                                keys[j], (long long)n);
+        for (int64_t i = 0; i < n; i++) {
+            double v = json_number_value(json_array_get(list, (size_t)i));
+            if (!(v > 0) || !isfinite(v))
+                return ingot__error(INGOT_ERR_FORMAT,
+                                    CFG ": '%s.%s[%lld]' must be a positive number", what,
+                                    keys[j], (long long)i);
+            r->factors[j * n + i] = (float)v;
+        }
+    }
+    double orig = original, factor = 0;
+    ingot_status st = original > 0 ? INGOT_OK
+                                   : get_num(&orig, obj, "original_max_position_embeddings",
+                                             (double)c->max_position_embeddings, true);
+    if (st) return st;
+    if (orig < 2)
+        return ingot__error(INGOT_ERR_FORMAT,
+                            CFG ": '%s': original_max_position_embeddings (%g) must be at least 2",
+                            what, orig);
+    r->original_max_position_embeddings = orig;
+    if ((st = get_num(&factor, obj, "factor", (double)c->max_position_embeddings / orig, true)))
+        return st;
+    double derived = factor <= 1 ? 1 : sqrt(1 + log(factor) / log(orig));
+    return get_num(&r->attention_factor, obj, "attention_factor", derived, true);
+}
+
 /* A rope description: {"rope_type" (or "type"), "rope_theta", "factor", ...}
  * (rope_parameters entries carry their theta; rope_scaling ones take
- * theta_def). NULL obj is the default rope with theta_def. */
+ * theta_def). NULL obj is the default rope with theta_def. c gives head_dim
+ * and max_position_embeddings; original is for longrope (parse_longrope). */
 static ingot_status parse_rope(ingot__rope_config *r, const json_t *obj, double theta_def,
-                               const char *what) {
+                               const char *what, const ingot__config *c, double original) {
     memset(r, 0, sizeof *r);
     r->type = INGOT__ROPE_DEFAULT;
     r->theta = theta_def;
+    r->attention_factor = 1;
     if (!obj) return INGOT_OK;
     if (!json_is_object(obj))
         return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s' must be an object", what);
     ingot_status st = get_num(&r->theta, obj, "rope_theta", theta_def, true);
+    if (!st) st = check_partial_rotary(obj, what);
     if (st) return st;
     json_t *t = get(obj, "rope_type");
     if (!t) t = get(obj, "type");
     const char *type = t ? json_string_value(t) : "default";
     if (!type) return ingot__error(INGOT_ERR_FORMAT, CFG ": '%s.rope_type' must be a string", what);
     if (strcmp(type, "default") == 0) return INGOT_OK;
+    if (strcmp(type, "longrope") == 0 || strcmp(type, "su") == 0) /* "su": its older name */
+        return parse_longrope(r, obj, what, c, original);
     bool linear = strcmp(type, "linear") == 0, llama3 = strcmp(type, "llama3") == 0;
     if (!linear && !llama3)
         return ingot__error(
             INGOT_ERR_UNSUPPORTED,
-            CFG ": rope type '%s' in '%s' is not supported (default, linear, llama3)",
+            CFG ": rope type '%s' in '%s' is not supported (default, linear, llama3, longrope)",
             type, what);
     r->type = linear ? INGOT__ROPE_LINEAR : INGOT__ROPE_LLAMA3;
     if (!get(obj, "factor"))
@@ -166,7 +233,8 @@ static ingot_status parse_rope(ingot__rope_config *r, const json_t *obj, double 
 
 /* Rope of full and sliding layers from either form; theta and the sliding
  * layers' own rope (Gemma 3) from the family f. */
-static ingot_status parse_ropes(ingot__config *c, const json_t *tc, const family *f) {
+static ingot_status parse_ropes(ingot__config *c, const json_t *tc, const family *f,
+                                double original) {
     json_t *params = get(tc, "rope_parameters");
     ingot_status st;
     if (params) {
@@ -177,23 +245,25 @@ static ingot_status parse_ropes(ingot__config *c, const json_t *tc, const family
             if (!full)
                 return ingot__error(INGOT_ERR_FORMAT,
                                     CFG ": 'rope_parameters.full_attention' is missing");
-            if ((st = parse_rope(&c->rope_full, full, f->theta, "rope_parameters.full_attention")))
+            if ((st = parse_rope(&c->rope_full, full, f->theta, "rope_parameters.full_attention",
+                                 c, original)))
                 return st;
             if (!slide) {
                 c->rope_sliding = c->rope_full;
                 return INGOT_OK;
             }
             return parse_rope(&c->rope_sliding, slide, f->theta,
-                              "rope_parameters.sliding_attention");
+                              "rope_parameters.sliding_attention", c, original);
         }
-        if ((st = parse_rope(&c->rope_full, params, f->theta, "rope_parameters")))
+        if ((st = parse_rope(&c->rope_full, params, f->theta, "rope_parameters", c, original)))
             return st;
         c->rope_sliding = c->rope_full;
         return INGOT_OK;
     }
     double theta = f->theta;
     if ((st = get_num(&theta, tc, "rope_theta", f->theta, true)) ||
-        (st = parse_rope(&c->rope_full, get(tc, "rope_scaling"), theta, "rope_scaling")))
+        (st = parse_rope(&c->rope_full, get(tc, "rope_scaling"), theta, "rope_scaling", c,
+                         original)))
         return st;
     if (!f->local_theta) {
         c->rope_sliding = c->rope_full;
@@ -201,7 +271,7 @@ static ingot_status parse_ropes(ingot__config *c, const json_t *tc, const family
     }
     double local = f->local_theta;
     if ((st = get_num(&local, tc, "rope_local_base_freq", f->local_theta, true))) return st;
-    return parse_rope(&c->rope_sliding, NULL, local, "rope_local_base_freq");
+    return parse_rope(&c->rope_sliding, NULL, local, "rope_local_base_freq", c, original);
 }
 
 /* Which layers slide: layer_types, else the family's rule (slide_rule). */
@@ -328,6 +398,25 @@ static ingot_status parse_attention(ingot__config *c, const json_t *tc, const fa
     return INGOT_OK;
 }
 
+/* longrope's attention factor multiplies cos and sin, so q.k by its square:
+ * folded into attn_scale, one for every layer (layers of both kinds must
+ * agree). */
+static ingot_status fold_attention_factor(ingot__config *c) {
+    bool full = false, sliding = false;
+    for (int64_t i = 0; i < c->n_layers; i++) {
+        full |= !c->layer_sliding[i];
+        sliding |= c->layer_sliding[i];
+    }
+    double a = full ? c->rope_full.attention_factor : c->rope_sliding.attention_factor;
+    if (full && sliding && c->rope_sliding.attention_factor != a)
+        return ingot__error(
+            INGOT_ERR_UNSUPPORTED,
+            CFG ": rope attention factors that differ between full and sliding layers are not supported");
+    double scale = c->attn_scale > 0 ? c->attn_scale : 1 / sqrt((double)c->head_dim);
+    if (a != 1) c->attn_scale = scale * a * a;
+    return INGOT_OK;
+}
+
 static ingot_status parse(ingot__config *c, const json_t *root) {
     if (!json_is_object(root))
         return ingot__error(INGOT_ERR_FORMAT, CFG ": the document must be a JSON object");
@@ -344,10 +433,13 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
                       f->kv_heads > 0 ? f->kv_heads : c->n_heads)))
         return st;
     int64_t hd_def = f->head_dim > 0 ? f->head_dim : c->hidden_size / c->n_heads;
+    double original = (double)f->rope_original;
     if ((st = get_int(&c->head_dim, tc, "head_dim", hd_def)) ||
         (st = get_int(&c->max_position_embeddings, tc, "max_position_embeddings", f->context)) ||
+        (st = get_num(&original, tc, "original_max_position_embeddings", original, true)) ||
         (st = get_num(&c->rms_norm_eps, tc, "rms_norm_eps", f->eps, true)) ||
-        (st = get_bool(&c->tie_word_embeddings, tc, "tie_word_embeddings", f->tied)))
+        (st = get_bool(&c->tie_word_embeddings, tc, "tie_word_embeddings", f->tied)) ||
+        (st = check_partial_rotary(tc, "")))
         return st;
     if (c->multimodal && !get(tc, "tie_word_embeddings") &&
         (st = get_bool(&c->tie_word_embeddings, root, "tie_word_embeddings", f->tied)))
@@ -377,10 +469,11 @@ static ingot_status parse(ingot__config *c, const json_t *root) {
     c->attn_o_bias = attn_bias;
     c->qk_norm = f->qk_norm;
     c->gemma_norms = f->gemma_norms;
+    c->fused = f->fused;
     if ((st = parse_attention(c, tc, f)) || (st = parse_activation(c, tc, f)) ||
-        (st = parse_layer_types(c, tc, f)))
+        (st = parse_layer_types(c, tc, f)) || (st = parse_ropes(c, tc, f, original)))
         return st;
-    return parse_ropes(c, tc, f);
+    return fold_attention_factor(c);
 }
 
 ingot_status ingot__config_load(ingot__config *cfg, const char *path) {
@@ -403,4 +496,8 @@ ingot_status ingot__config_load(ingot__config *cfg, const char *path) {
 void ingot__config_free(ingot__config *cfg) {
     free(cfg->layer_sliding);
     cfg->layer_sliding = NULL;
+    if (cfg->rope_sliding.factors != cfg->rope_full.factors) free(cfg->rope_sliding.factors);
+    free(cfg->rope_full.factors);
+    cfg->rope_sliding.factors = NULL;
+    cfg->rope_full.factors = NULL;
 }
