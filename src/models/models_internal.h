@@ -75,8 +75,9 @@ void ingot__config_free(ingot__config *cfg);
  * m) for full and sliding layers: transformers' longrope takes the long
  * factors when the call's largest position + 1 exceeds
  * original_max_position_embeddings. positions: the call's [B, T] positions,
- * or NULL for end - T .. end - 1 (only the largest matters, read back from
- * the device only for a longrope model). Errors: DEVICE, OUT_OF_MEMORY. */
+ * or NULL when they are the cache's, the largest end - 1 (only the largest
+ * matters; read back from the device only for a longrope model).
+ * Errors: DEVICE, OUT_OF_MEMORY. */
 ingot_status ingot__rope_freqs_for(const ingot_array **full, const ingot_array **sliding,
                                    const ingot_model *m, const ingot_array *positions,
                                    int64_t end);
