@@ -71,7 +71,7 @@ static void check_greedy(tu_fixture *f) {
             ingot_array *all = tu_ids_array(json_object_get(p, "ids"), got, n - 1), *full, *row;
             TU_OK(tu_forward(&full, f->m, all, NULL, false));
             int64_t T = ingot_array_dim(all, 1);
-            for (int64_t s = 0; s < n; s++) {
+            for (int64_t s = tu_greedy_recomputable_from(f, i, n); s < n; s++) {
                 TU_OK(ingot_slice_axis(&row, full, 1, T - n + s, T - n + s + 1));
                 check_close(f, steps[s], row, CACHE_TOL, "cached decode step", (size_t)s);
                 ingot_array_free(row);
@@ -84,17 +84,28 @@ static void check_greedy(tu_fixture *f) {
     }
 }
 
+/* The rope switch of a longrope model (ingot_model_info.rope_long_after),
+ * else 0. */
+static int64_t long_after(const tu_fixture *f) {
+    ingot_model_info info;
+    ingot_model_get_info(&info, f->m);
+    return info.rope_long_after;
+}
+
 /* Prefill in chunks through the cache == full forward; then trim and
- * save/load give the same next-step logits. */
+ * save/load give the same next-step logits. For a longrope model the first
+ * chunk goes past the switch, so that every chunk rotates as the full
+ * forward does. */
 static void check_cache(tu_fixture *f) {
     size_t last = tu_fixture_n_prompts(f) - 1;
     ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, last), "ids"), NULL, 0), *full;
     TU_OK(tu_forward(&full, f->m, ids, NULL, false));
-    int64_t T = ingot_array_dim(ids, 1);
+    int64_t T = ingot_array_dim(ids, 1), sw = long_after(f);
+    int64_t first = sw > 0 && T > sw ? sw + 1 : 5;
     ingot_kv_cache *c;
     TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
-    for (int64_t t0 = 0; t0 < T; t0 += 5) {
-        int64_t t1 = t0 + 5 < T ? t0 + 5 : T;
+    for (int64_t t0 = 0; t0 < T; t0 = t0 ? t0 + 5 : first) {
+        int64_t end = t0 ? t0 + 5 : first, t1 = end < T ? end : T;
         ingot_array *chunk, *lg, *want;
         TU_OK(ingot_slice_axis(&chunk, ids, 1, t0, t1));
         TU_OK(tu_forward(&lg, f->m, chunk, c, false));
@@ -139,7 +150,15 @@ static void check_cache(tu_fixture *f) {
         ingot_array_free(arrays[i]);
 }
 
-/* All prompts left-padded into one batch (mask, positions) == each alone. */
+/* Whether a longrope model rotates prompt b (len tokens) alone as in a batch
+ * of T positions: on the same side of the switch. */
+static bool same_rope(const tu_fixture *f, int64_t len, int64_t T) {
+    int64_t sw = long_after(f);
+    return sw == 0 || (len > sw) == (T > sw);
+}
+
+/* All prompts left-padded into one batch (mask, positions) == each alone
+ * (longrope: each that rotates alone as the batch does). */
 static void check_batch_vs_single(tu_fixture *f) {
     int64_t n = (int64_t)tu_fixture_n_prompts(f), T = 0;
     for (int64_t b = 0; b < n; b++) {
@@ -166,6 +185,10 @@ static void check_batch_vs_single(tu_fixture *f) {
     for (int64_t b = 0; b < n; b++) {
         ingot_array *want = tu_fixture_tensor(f, "logits_%zu", (size_t)b), *row, *last;
         int64_t len = ingot_array_dim(want, 0);
+        if (!same_rope(f, len, T)) {
+            ingot_array_free(want);
+            continue;
+        }
         TU_OK(ingot_slice_axis(&row, got, 0, b, b + 1));
         TU_OK(ingot_slice_axis(&last, want, 0, len - 1, len));
         check_close(f, row, last, f->bf16 ? BF16_TOL : F32_TOL, "padded batch row", (size_t)b);
@@ -219,7 +242,8 @@ static void check_converted(tu_fixture *f) {
 }
 
 /* Greedy decode of all prompts together (left-padded, mask and positions
- * growing with the cache) == each prompt's own continuation. */
+ * growing with the cache) == each prompt's own continuation (longrope: of
+ * each that rotates alone as the batch does from its first step on). */
 static void check_batched_decode(tu_fixture *f) {
     enum { STEPS = 8 };
     int64_t n = (int64_t)tu_fixture_n_prompts(f), T = 0;
@@ -260,8 +284,9 @@ static void check_batched_decode(tu_fixture *f) {
             TU_OK(ingot_slice_axis(&row, lg, 0, b, b + 1));
             next[b] = tu_argmax_last(row);
             ingot_array_free(row);
-            json_t *cont = json_object_get(tu_fixture_prompt(f, (size_t)b), "continuation");
-            if (next[b] != json_integer_value(json_array_get(cont, (size_t)s)))
+            json_t *p = tu_fixture_prompt(f, (size_t)b), *cont = json_object_get(p, "continuation");
+            int64_t len = (int64_t)json_array_size(json_object_get(p, "ids"));
+            if (same_rope(f, len, T) && next[b] != json_integer_value(json_array_get(cont, (size_t)s)))
                 fail_msg("%s: batched decode row %lld step %lld: %lld, alone %lld", f->name,
                          (long long)b, (long long)s, (long long)next[b],
                          (long long)json_integer_value(json_array_get(cont, (size_t)s)));

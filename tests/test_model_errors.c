@@ -10,31 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/model_folder.h"
 #include "common/testutil.h"
 #include "ingot/model.h"
 
-static char g_dir[256];
-static int g_case;
-
-#define MAX_W 64
-
-/* A folder under construction: its config and its weights. */
-typedef struct folder {
-    json_t *cfg;
-    char names[MAX_W][96];
-    ingot_array *arrays[MAX_W];
-    int n;
-} folder;
-
-static void add(folder *f, const char *name, int64_t d0, int64_t d1, ingot_dtype dt) {
-    int64_t shape[2] = {d0, d1};
-    snprintf(f->names[f->n], sizeof f->names[0], "%s", name);
-    f->arrays[f->n] = tu_random(dt, shape, d1 ? 2 : 1, (uint64_t)f->n + 1, -0.5, 0.5);
-    f->n++;
-}
-
 /* Qwen3: vocab 32, hidden 16, intermediate 24, 2 layers, 2 heads of 8, 1 kv head. */
-static void qwen3(folder *f) {
+static void qwen3(tu_folder *f) {
     memset(f, 0, sizeof *f);
     f->cfg =
         json_pack("{s:s, s:[s], s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:i}",
@@ -43,9 +24,9 @@ static void qwen3(folder *f) {
                   "num_attention_heads", 2, "num_key_value_heads", 1, "head_dim", 8, "rms_norm_eps",
                   1e-6, "rope_theta", 1e6, "tie_word_embeddings", 0, "max_position_embeddings", 64);
     assert_non_null(f->cfg);
-    add(f, "model.embed_tokens.weight", 32, 16, INGOT_F32);
-    add(f, "model.norm.weight", 16, 0, INGOT_F32);
-    add(f, "lm_head.weight", 32, 16, INGOT_F32);
+    tu_folder_add(f, "model.embed_tokens.weight", 32, 16, INGOT_F32);
+    tu_folder_add(f, "model.norm.weight", 16, 0, INGOT_F32);
+    tu_folder_add(f, "lm_head.weight", 32, 16, INGOT_F32);
     for (int l = 0; l < 2; l++) {
         static const struct {
             const char *name;
@@ -59,63 +40,31 @@ static void qwen3(folder *f) {
         for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
             char name[96];
             snprintf(name, sizeof name, "model.layers.%d.%s", l, w[i].name);
-            add(f, name, w[i].d0, w[i].d1, INGOT_F32);
+            tu_folder_add(f, name, w[i].d0, w[i].d1, INGOT_F32);
         }
     }
 }
 
-static int find(folder *f, const char *name) {
-    for (int i = 0; i < f->n; i++)
-        if (strcmp(f->names[i], name) == 0) return i;
-    fail_msg("no weight %s", name);
-    return -1;
-}
-
-static void drop(folder *f, const char *name) {
-    int i = find(f, name);
-    ingot_array_free(f->arrays[i]);
-    f->n--;
-    memmove(&f->names[i], &f->names[i + 1], (size_t)(f->n - i) * sizeof f->names[0]);
-    memmove(&f->arrays[i], &f->arrays[i + 1], (size_t)(f->n - i) * sizeof f->arrays[0]);
-}
-
-static void replace_w(folder *f, const char *name, int64_t d0, int64_t d1, ingot_dtype dt) {
-    drop(f, name);
-    add(f, name, d0, d1, dt);
+static void replace_w(tu_folder *f, const char *name, int64_t d0, int64_t d1, ingot_dtype dt) {
+    tu_folder_drop(f, name);
+    tu_folder_add(f, name, d0, d1, dt);
 }
 
 /* Writes the folder to a fresh directory (path in dir) and frees it. */
-static void write_folder(folder *f, char *dir, size_t size, bool weights) {
-    snprintf(dir, size, "%s/case%d", g_dir, g_case++);
-    assert_int_equal(mkdir(dir, 0777), 0);
-    char p[512];
-    if (f->cfg) {
-        snprintf(p, sizeof p, "%s/config.json", dir);
-        assert_int_equal(json_dump_file(f->cfg, p, JSON_INDENT(1)), 0);
-    }
-    if (weights) {
-        const char *names[MAX_W];
-        for (int i = 0; i < f->n; i++)
-            names[i] = f->names[i];
-        snprintf(p, sizeof p, "%s/model.safetensors", dir);
-        TU_OK(ingot_safetensors_save(p, names, (const ingot_array *const *)f->arrays, (size_t)f->n,
-                                     NULL, NULL, 0));
-    }
-    json_decref(f->cfg);
-    for (int i = 0; i < f->n; i++)
-        ingot_array_free(f->arrays[i]);
-    f->n = 0;
+static void write_folder(tu_folder *f, char *dir, size_t size, bool weights) {
+    tu_folder_path(dir, size);
+    tu_folder_write(f, dir, weights);
 }
 
 /* Writes the unchanged Qwen3 folder (with its weights or without) to a fresh directory. */
 static void write_qwen3(char *dir, size_t size, bool weights) {
-    folder f;
+    tu_folder f;
     qwen3(&f);
     write_folder(&f, dir, size, weights);
 }
 
 /* Writes f and expects loading it to fail with status and needle. */
-static void expect_fail(folder *f, ingot_status status, const char *needle) {
+static void expect_fail(tu_folder *f, ingot_status status, const char *needle) {
     char dir[300];
     write_folder(f, dir, sizeof dir, true);
     ingot_model *m = (ingot_model *)1;
@@ -148,7 +97,7 @@ static void test_valid_folder_loads(void **state) {
 
 static void test_config_missing(void **state) {
     (void)state;
-    folder f;
+    tu_folder f;
     qwen3(&f);
     json_decref(f.cfg);
     f.cfg = NULL;
@@ -218,7 +167,7 @@ static void test_config_not_regular_or_too_large(void **state) {
 
 /* One config edit per case: key set to value (NULL: removed). */
 static void config_case(const char *key, json_t *value, ingot_status status, const char *needle) {
-    folder f;
+    tu_folder f;
     qwen3(&f);
     if (value)
         json_object_set_new(f.cfg, key, value);
@@ -266,21 +215,21 @@ static void test_weights_missing(void **state) {
 
 static void test_tensor_missing(void **state) {
     (void)state;
-    folder f;
+    tu_folder f;
     qwen3(&f);
-    drop(&f, "model.layers.1.self_attn.q_proj.weight");
+    tu_folder_drop(&f, "model.layers.1.self_attn.q_proj.weight");
     expect_fail(&f, INGOT_ERR_NOT_FOUND, "'model.layers.1.self_attn.q_proj.weight' is missing");
     qwen3(&f);
-    drop(&f, "lm_head.weight");
+    tu_folder_drop(&f, "lm_head.weight");
     expect_fail(&f, INGOT_ERR_NOT_FOUND, "'lm_head.weight' is missing");
     qwen3(&f);
-    drop(&f, "model.layers.0.self_attn.k_norm.weight");
+    tu_folder_drop(&f, "model.layers.0.self_attn.k_norm.weight");
     expect_fail(&f, INGOT_ERR_NOT_FOUND, "k_norm");
 }
 
 static void test_tensor_shape_dtype(void **state) {
     (void)state;
-    folder f;
+    tu_folder f;
     qwen3(&f);
     replace_w(&f, "model.layers.0.mlp.down_proj.weight", 24, 16, INGOT_F32);
     expect_fail(&f, INGOT_ERR_FORMAT,
@@ -311,13 +260,13 @@ static void test_truncated_weights(void **state) {
 
 /* The folder's weights split over two shards with an index. */
 static void write_sharded(char *dir, size_t size, bool drop_second) {
-    folder f;
+    tu_folder f;
     write_qwen3(dir, size, false);
     qwen3(&f);
     json_decref(f.cfg);
     f.cfg = NULL;
     char p[400];
-    const char *names[MAX_W];
+    const char *names[TU_FOLDER_MAX];
     json_t *map = json_object();
     for (int i = 0; i < f.n; i++) {
         names[i] = f.names[i];
@@ -374,7 +323,7 @@ static void test_shard_link_outside(void **state) {
 
 static void test_gemma3_multimodal_without_text_config(void **state) {
     (void)state;
-    folder f;
+    tu_folder f;
     qwen3(&f);
     json_object_set_new(f.cfg, "model_type", json_string("gemma3"));
     expect_fail(&f, INGOT_ERR_FORMAT, "'text_config'");
@@ -426,10 +375,10 @@ static void test_forward_and_cache_errors(void **state) {
     ingot_kv_cache_free(c);
 
     /* a cache file for another model shape */
-    folder g;
+    tu_folder g;
     qwen3(&g);
     json_object_set_new(g.cfg, "num_hidden_layers", json_integer(1));
-    drop(&g, "model.layers.1.input_layernorm.weight");
+    tu_folder_drop(&g, "model.layers.1.input_layernorm.weight");
     char dir2[300];
     write_folder(&g, dir2, sizeof dir2, true);
     ingot_model *m2;
@@ -466,18 +415,6 @@ static void test_forward_and_cache_errors(void **state) {
     ingot_model_free(m);
 }
 
-static int setup(void **state) {
-    (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/ingot_model_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    return tu_remove_tree(g_dir);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_folder_loads),
@@ -496,5 +433,5 @@ int main(void) {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_forward_and_cache_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_folder_setup, tu_folder_teardown);
 }

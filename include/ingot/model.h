@@ -5,10 +5,9 @@
  * generation_config.json. ingot reads both forms of config.json found in the
  * wild: the Hub's (rope_theta, rope_scaling, rope_local_base_freq,
  * sliding_window_pattern) and transformers 5's (rope_parameters, per layer
- * type for Gemma 3, layer_types). Supported model_type values: qwen3, qwen2,
- * llama (Llama 3.x, llama3 rope scaling), gemma3_text, and gemma3 (the text
- * model inside the multimodal checkpoint: text_config and language_model.*
- * weights). The forward pass computes what transformers computes.
+ * type for Gemma 3, layer_types). docs/models.md lists the supported
+ * model_type values (one row each in src/models/config.c's table) and what
+ * each reads. The forward pass computes what transformers computes.
  *
  * Thread rule: a loaded model is immutable and may be shared by threads; a KV
  * cache belongs to one thread at a time.
@@ -104,6 +103,11 @@ typedef struct ingot_model_info {
     int64_t head_dim;
     int64_t context_length;   /* max_position_embeddings */
     int64_t sliding_window;   /* 0 when no layer slides */
+    int64_t rope_long_after;  /* longrope (Phi-3): a forward call whose largest
+                                 position + 1 exceeds this rotates with the long
+                                 factors, one within it with the short ones
+                                 (cached keys keep theirs); 0: the rope does not
+                                 depend on the length */
     size_t weight_bytes;      /* bytes of weights held, mapped or copied (Gemma's
                                  norms are held as 1 + w in f32) */
     ingot_device device;      /* where the weights live and the forward pass runs */

@@ -9,18 +9,16 @@
 
 #include "ingot/model.h"
 
-/* Model families: what differs between them is data (flags below), not code. */
-typedef enum ingot__family {
-    INGOT__FAMILY_QWEN3,
-    INGOT__FAMILY_QWEN2,
-    INGOT__FAMILY_LLAMA,
-    INGOT__FAMILY_GEMMA3,
-} ingot__family;
+/* Model families differ only in data: config.c's table holds one row of
+ * defaults and traits per model_type, which parsing turns into the flags
+ * below. */
 
 typedef enum ingot__rope_type {
-    INGOT__ROPE_DEFAULT, /* base^(-2i/d) */
-    INGOT__ROPE_LINEAR,  /* default / factor */
-    INGOT__ROPE_LLAMA3,  /* HF _compute_llama3_parameters */
+    INGOT__ROPE_DEFAULT,  /* base^(-2i/d) */
+    INGOT__ROPE_LINEAR,   /* default / factor */
+    INGOT__ROPE_LLAMA3,   /* HF _compute_llama3_parameters */
+    INGOT__ROPE_LONGROPE, /* HF _compute_longrope_parameters (Phi-3): default / a
+                             factor per frequency, short or long by length */
 } ingot__rope_type;
 
 typedef struct ingot__rope_config {
@@ -29,7 +27,11 @@ typedef struct ingot__rope_config {
     double factor;          /* linear, llama3 */
     double low_freq_factor; /* llama3 */
     double high_freq_factor;
-    double original_max_position_embeddings;
+    double original_max_position_embeddings; /* llama3; longrope: calls whose largest
+                                                position + 1 exceeds it use long factors */
+    double attention_factor; /* longrope: cos and sin times this (1 otherwise) */
+    float *factors;          /* longrope: short_factor then long_factor, head_dim / 2
+                                each (malloc'd; a copied rope shares them) */
 } ingot__rope_config;
 
 typedef enum ingot__activation {
@@ -41,7 +43,6 @@ typedef enum ingot__activation {
 typedef struct ingot__config {
     char model_type[32];    /* as in config.json: "qwen3", "gemma3", ... */
     char architecture[128]; /* architectures[0] or "" */
-    ingot__family family;
     bool multimodal; /* gemma3: text_config and language_model weights */
     int64_t vocab_size, hidden_size, intermediate_size;
     int64_t n_layers, n_heads, n_kv_heads, head_dim;
@@ -54,7 +55,9 @@ typedef struct ingot__config {
     bool mlp_bias;
     bool qk_norm;               /* per-head RMSNorm of q and k (Qwen3, Gemma 3) */
     bool gemma_norms;           /* (1 + w) norms, four per layer, scaled embedding */
-    double attn_scale;          /* 0: 1/sqrt(head_dim) */
+    bool fused;                 /* qkv_proj and gate_up_proj weights (Phi-3), split at load */
+    double attn_scale;          /* 0: 1/sqrt(head_dim); longrope's attention factor
+                                   squared is folded in */
     double final_logit_softcap; /* 0: none */
     ingot__activation act;
     bool *layer_sliding; /* [n_layers] */
@@ -67,6 +70,17 @@ typedef struct ingot__config {
  * named), UNSUPPORTED. */
 ingot_status ingot__config_load(ingot__config *cfg, const char *path);
 void ingot__config_free(ingot__config *cfg);
+
+/* The rope frequencies of a forward call ([head_dim / 2] f32, borrowed from
+ * m) for full and sliding layers: transformers' longrope takes the long
+ * factors when the call's largest position + 1 exceeds
+ * original_max_position_embeddings. positions: the call's [B, T] positions,
+ * or NULL when they are the cache's, the largest end - 1 (only the largest
+ * matters; read back from the device only for a longrope model).
+ * Errors: DEVICE, OUT_OF_MEMORY. */
+ingot_status ingot__rope_freqs_for(const ingot_array **full, const ingot_array **sliding,
+                                   const ingot_model *m, const ingot_array *positions,
+                                   int64_t end);
 
 typedef struct ingot__layer {
     ingot_array *in_norm, *post_attn_norm;   /* [H] (gemma: 1 + w in f32) */
@@ -87,6 +101,7 @@ struct ingot_model {
     ingot_array *lm_head;                    /* [V, H]; the embedding when tied */
     ingot_array *embed_scale;                /* gemma: 0-d scalar in dtype, else NULL */
     ingot_array *freqs_full, *freqs_sliding; /* [head_dim / 2] f32 */
+    ingot_array *long_full, *long_sliding;   /* longrope's long factors, else NULL */
     ingot__layer *layers;                    /* [n_layers] */
     int64_t n_params;
     size_t weight_bytes;

@@ -30,6 +30,7 @@ typedef struct step {
     ingot_array *ring_slot;       /* [1] view: a decode step's slot in the rings */
     ingot_array *ring_len;        /* [1] view: the filled slots of the rings after it */
     ingot_array *positions;       /* [B, T] given, or slots (L + t) */
+    const ingot_array *freqs_full, *freqs_sliding; /* the call's rope frequencies (m's) */
     ingot_array *mask;            /* bool [B, 1, 1, max(L + T, full_keys)] or NULL */
     ingot_array *ring_mask;       /* bool [B, 1, 1, ring slots]: mask in ring order, for
                                      a one-token call with a mask and sliding layers */
@@ -182,7 +183,7 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
     const ingot_model *m = s->m;
     const ingot__config *c = &m->cfg;
     const ingot__layer *w = &m->layers[li];
-    const ingot_array *freqs = c->layer_sliding[li] ? m->freqs_sliding : m->freqs_full;
+    const ingot_array *freqs = c->layer_sliding[li] ? s->freqs_sliding : s->freqs_full;
     ingot_array *q = NULL, *k = NULL, *v = NULL; /* [B, H, T, D] */
     ingot_array *o = NULL, *y = NULL;            /* [B, Hq, T, D], then [B, T, Hq * D] */
     layer_keys lk = {0};                         /* [B, Hkv, Tk, D] */
@@ -323,6 +324,7 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
     if ((st = make_counts(s))) return st;
     st = p ? ingot_array_to_device(&s->positions, p, m->device)
            : (s->positions = ingot_array_retain(s->slots), INGOT_OK);
+    if (!st) st = ingot__rope_freqs_for(&s->freqs_full, &s->freqs_sliding, m, p, s->L + s->T);
     if (!st && am) st = make_mask(s, am);
     if (!st && am && cache && s->T == 1 && m->cfg.sliding_window > 0)
         st = make_ring_mask(s, ingot__kv_ring_slots(cache));

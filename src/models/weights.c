@@ -91,6 +91,30 @@ static ingot_status load_bias(ingot_array **out, loader *L, bool present, const 
     return present ? load(out, L, name, d, 0) : INGOT_OK;
 }
 
+/* Weights out[j] [rows[j], cols], j < count: the tensors names[j], or, when
+ * fused is not NULL, the row blocks in order of the one tensor fused (views
+ * of it: Phi-3's qkv_proj and gate_up_proj, whose outputs transformers
+ * splits in this order). */
+static ingot_status load_rows(ingot_array **const *out, loader *L, const char *fused,
+                              const char (*names)[128], const int64_t *rows, int count,
+                              int64_t cols) {
+    ingot_status st = INGOT_OK;
+    int64_t total = 0;
+    for (int j = 0; j < count; j++)
+        total += rows[j];
+    if (!fused) {
+        for (int j = 0; j < count && !st; j++)
+            st = load(out[j], L, names[j], rows[j], cols);
+        return st;
+    }
+    ingot_array *w = NULL; /* [total, cols] */
+    st = load(&w, L, fused, total, cols);
+    for (int64_t j = 0, first = 0; j < count && !st; first += rows[j], j++)
+        st = ingot_slice_axis(out[j], w, 0, first, first + rows[j]);
+    ingot_array_free(w);
+    return st;
+}
+
 static ingot_status load_layer(ingot__layer *l, loader *L, int64_t i) {
     const ingot__config *c = &L->m->cfg;
     int64_t H = c->hidden_size, I = c->intermediate_size, D = c->head_dim;
@@ -114,26 +138,31 @@ static ingot_status load_layer(ingot__layer *l, loader *L, int64_t i) {
                                         "mlp.down_proj.weight",
                                         "mlp.gate_proj.bias",
                                         "mlp.up_proj.bias",
-                                        "mlp.down_proj.bias"};
+                                        "mlp.down_proj.bias",
+                                        "self_attn.qkv_proj.weight",
+                                        "mlp.gate_up_proj.weight"};
     enum { N_NAMES = sizeof names / sizeof names[0] };
     char n[N_NAMES][128];
     for (int j = 0; j < N_NAMES; j++)
         snprintf(n[j], sizeof n[j], "layers.%lld.%s", (long long)i, names[j]);
+    ingot_array **const qkv[] = {&l->q_w, &l->k_w, &l->v_w}, **const gate_up[] = {&l->gate_w,
+                                                                                 &l->up_w};
+    const int64_t qkv_rows[] = {q, kv, kv}, gate_up_rows[] = {I, I};
     ingot_status st;
     bool g = c->gemma_norms;
     if ((st = load_norm(&l->in_norm, L, n[0], H)) ||
         (st = load_norm(&l->post_attn_norm, L, n[1], H)) ||
         (g && (st = load_norm(&l->pre_ff_norm, L, n[2], H))) ||
         (g && (st = load_norm(&l->post_ff_norm, L, n[3], H))) ||
-        (st = load(&l->q_w, L, n[4], q, H)) || (st = load(&l->k_w, L, n[5], kv, H)) ||
-        (st = load(&l->v_w, L, n[6], kv, H)) || (st = load(&l->o_w, L, n[7], H, q)) ||
+        (st = load_rows(qkv, L, c->fused ? n[20] : NULL, &n[4], qkv_rows, 3, H)) ||
+        (st = load(&l->o_w, L, n[7], H, q)) ||
         (st = load_bias(&l->q_b, L, c->attn_qkv_bias, n[8], q)) ||
         (st = load_bias(&l->k_b, L, c->attn_qkv_bias, n[9], kv)) ||
         (st = load_bias(&l->v_b, L, c->attn_qkv_bias, n[10], kv)) ||
         (st = load_bias(&l->o_b, L, c->attn_o_bias, n[11], H)) ||
         (c->qk_norm && (st = load_norm(&l->q_norm, L, n[12], D))) ||
         (c->qk_norm && (st = load_norm(&l->k_norm, L, n[13], D))) ||
-        (st = load(&l->gate_w, L, n[14], I, H)) || (st = load(&l->up_w, L, n[15], I, H)) ||
+        (st = load_rows(gate_up, L, c->fused ? n[21] : NULL, &n[14], gate_up_rows, 2, H)) ||
         (st = load(&l->down_w, L, n[16], H, I)) ||
         (st = load_bias(&l->gate_b, L, c->mlp_bias, n[17], I)) ||
         (st = load_bias(&l->up_b, L, c->mlp_bias, n[18], I)) ||
@@ -159,15 +188,18 @@ static void free_layer(ingot__layer *l) {
 
 /* HF's inverse frequencies (modeling_rope_utils), in f32 step for step:
  * default 1 / base^(2i/d); linear divides by factor; llama3 smooths between
- * the low- and high-frequency wavelengths. */
+ * the low- and high-frequency wavelengths; longrope is 1 / (factor_i *
+ * base^(2i/d)) with the short factors, or the long ones when long. */
 static ingot_status rope_freqs(ingot_array **out, const ingot__rope_config *r, int64_t dims,
-                               ingot_device device) {
+                               bool long_factors, ingot_device device) {
     int64_t n = dims / 2;
     float *f = malloc((size_t)n * sizeof(float));
     if (!f) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "model: out of memory");
     float base = (float)r->theta, factor = (float)r->factor;
+    const float *ext = r->type == INGOT__ROPE_LONGROPE ? r->factors + (long_factors ? n : 0) : NULL;
     for (int64_t i = 0; i < n; i++) {
-        float inv = 1.0f / powf(base, (float)(2 * i) / (float)dims);
+        float p = powf(base, (float)(2 * i) / (float)dims);
+        float inv = 1.0f / (ext ? ext[i] * p : p);
         if (r->type == INGOT__ROPE_LINEAR) inv = inv / factor;
         if (r->type == INGOT__ROPE_LLAMA3) {
             float old = (float)r->original_max_position_embeddings;
@@ -189,6 +221,32 @@ static ingot_status rope_freqs(ingot_array **out, const ingot__rope_config *r, i
     if (!st) st = ingot_array_to_device(out, host, device);
     ingot_array_free(host);
     return st;
+}
+
+/* The call's frequencies of one kind of layer: the long ones when they exist
+ * and len exceeds the rope's original_max_position_embeddings. */
+static const ingot_array *pick_freqs(const ingot_array *freqs, const ingot_array *long_freqs,
+                                     const ingot__rope_config *r, int64_t len) {
+    return long_freqs && (double)len > r->original_max_position_embeddings ? long_freqs : freqs;
+}
+
+ingot_status ingot__rope_freqs_for(const ingot_array **full, const ingot_array **sliding,
+                                   const ingot_model *m, const ingot_array *positions,
+                                   int64_t end) {
+    int64_t len = end; /* transformers' seq_len: the largest position + 1 */
+    if (positions && (m->long_full || m->long_sliding)) {
+        int64_t n = ingot_array_size(positions), *v = malloc((size_t)n * sizeof *v);
+        if (!v) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "model_forward: out of memory");
+        ingot_status st = ingot_array_to_host(v, (size_t)n * sizeof *v, INGOT_I64, positions);
+        len = 0;
+        for (int64_t i = 0; !st && i < n; i++)
+            if (v[i] + 1 > len) len = v[i] + 1;
+        free(v);
+        if (st) return st;
+    }
+    *full = pick_freqs(m->freqs_full, m->long_full, &m->cfg.rope_full, len);
+    *sliding = pick_freqs(m->freqs_sliding, m->long_sliding, &m->cfg.rope_sliding, len);
+    return INGOT_OK;
 }
 
 /* Tensor name prefixes: text checkpoints use "model."; the multimodal Gemma 3
@@ -258,8 +316,15 @@ static ingot_status parse_dtype(ingot_dtype *out, const char *name) {
 
 static ingot_status finish(ingot_model *m) {
     const ingot__config *c = &m->cfg;
-    ingot_status st = rope_freqs(&m->freqs_full, &c->rope_full, c->head_dim, m->device);
-    if (!st) st = rope_freqs(&m->freqs_sliding, &c->rope_sliding, c->head_dim, m->device);
+    const ingot__rope_config *ropes[2] = {&c->rope_full, &c->rope_sliding};
+    ingot_array **freqs[2][2] = {{&m->freqs_full, &m->long_full},
+                                 {&m->freqs_sliding, &m->long_sliding}};
+    ingot_status st = INGOT_OK;
+    for (int j = 0; j < 2 && !st; j++) {
+        st = rope_freqs(freqs[j][0], ropes[j], c->head_dim, false, m->device);
+        if (!st && ropes[j]->type == INGOT__ROPE_LONGROPE)
+            st = rope_freqs(freqs[j][1], ropes[j], c->head_dim, true, m->device);
+    }
     if (st || !c->gemma_norms) return st;
     /* HF: torch.tensor(hidden_size ** 0.5) (f32), then .to(weight dtype) */
     float scale = (float)sqrt((double)c->hidden_size);
@@ -303,12 +368,19 @@ void ingot_model_free(ingot_model *m) {
     for (int64_t i = 0; m->layers && i < m->cfg.n_layers; i++)
         free_layer(&m->layers[i]);
     free(m->layers);
-    ingot_array *all[] = {m->embed,       m->norm,       m->lm_head,
-                          m->embed_scale, m->freqs_full, m->freqs_sliding};
+    ingot_array *all[] = {m->embed,         m->norm,      m->lm_head,     m->embed_scale,
+                          m->freqs_full,    m->long_full, m->freqs_sliding, m->long_sliding};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         ingot_array_free(all[i]);
     ingot__config_free(&m->cfg);
     free(m);
+}
+
+/* original_max_position_embeddings of a longrope rope (full layers' first),
+ * else 0. */
+static int64_t rope_long_after(const ingot_model *m) {
+    const ingot__rope_config *r = m->long_full ? &m->cfg.rope_full : &m->cfg.rope_sliding;
+    return m->long_full || m->long_sliding ? (int64_t)r->original_max_position_embeddings : 0;
 }
 
 void ingot_model_get_info(ingot_model_info *out, const ingot_model *m) {
@@ -327,6 +399,7 @@ void ingot_model_get_info(ingot_model_info *out, const ingot_model *m) {
         .head_dim = c->head_dim,
         .context_length = c->max_position_embeddings,
         .sliding_window = c->sliding_window,
+        .rope_long_after = rope_long_after(m),
         .weight_bytes = m->weight_bytes,
         .device = m->device,
     };

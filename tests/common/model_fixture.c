@@ -126,7 +126,10 @@ ingot_status tu_forward(ingot_array **out, const ingot_model *m, const ingot_arr
 }
 
 void tu_greedy(tu_fixture *f, size_t i, int64_t *out, ingot_array **step_logits, int64_t n) {
-    ingot_array *ids = tu_ids_array(json_object_get(tu_fixture_prompt(f, i), "ids"), NULL, 0), *lg;
+    json_t *prompt = json_object_get(tu_fixture_prompt(f, i), "ids");
+    ingot_array *ids = tu_ids_array(prompt, NULL, 0), *lg;
+    ingot_model_info info;
+    ingot_model_get_info(&info, f->m);
     ingot_kv_cache *c;
     TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
     TU_OK(tu_forward(&lg, f->m, ids, c, true));
@@ -135,11 +138,27 @@ void tu_greedy(tu_fixture *f, size_t i, int64_t *out, ingot_array **step_logits,
         step_logits[s] = lg;
         ingot_array_free(ids);
         int64_t shape[2] = {1, 1};
-        TU_OK(ingot_array_from_data(&ids, &out[s], INGOT_I64, shape, 2));
+        bool restart = info.rope_long_after > 0 && ingot_kv_cache_length(c) == info.rope_long_after;
+        if (restart) { /* the whole sequence again, from an empty cache */
+            ingot_kv_cache_free(c);
+            TU_OK(ingot_kv_cache_new(&c, f->m, 1, 0));
+            ids = tu_ids_array(prompt, out, s + 1);
+        } else {
+            TU_OK(ingot_array_from_data(&ids, &out[s], INGOT_I64, shape, 2));
+        }
         if (s + 1 < n) TU_OK(tu_forward(&lg, f->m, ids, c, true));
     }
     ingot_array_free(ids);
     ingot_kv_cache_free(c);
+}
+
+int64_t tu_greedy_recomputable_from(const tu_fixture *f, size_t i, int64_t n) {
+    ingot_model_info info;
+    ingot_model_get_info(&info, f->m);
+    int64_t len = (int64_t)json_array_size(json_object_get(tu_fixture_prompt(f, i), "ids"));
+    int64_t first = info.rope_long_after - len + 1; /* the first step past the switch */
+    return info.rope_long_after > 0 && len + n - 1 > info.rope_long_after && first > 0 ? first
+                                                                                        : 0;
 }
 
 void tu_check_continuation(const tu_fixture *f, size_t i, const int64_t *got, int64_t n) {

@@ -58,8 +58,19 @@ ingot_status tu_forward(ingot_array **out, const ingot_model *m, const ingot_arr
                         ingot_kv_cache *c, bool last_only);
 
 /* Greedy decoding of prompt i with a cache on f->m's device: the n tokens
- * into out and each step's logits [1, 1, V] into step_logits (caller frees). */
+ * into out and each step's logits [1, 1, V] into step_logits (caller frees).
+ * For a longrope model (ingot_model_info.rope_long_after) it does what
+ * transformers' generate does for Phi-3: when the sequence first grows past
+ * the switch, the cache is dropped and the whole sequence computed again
+ * (with the long factors). */
 void tu_greedy(tu_fixture *f, size_t i, int64_t *out, ingot_array **step_logits, int64_t n);
+
+/* The first of tu_greedy's n steps for prompt i whose logits one forward
+ * over the whole sequence (the prompt and n - 1 tokens) reproduces: 0, except
+ * for a longrope model whose sequence passes the switch, where the steps up
+ * to it rotated with the short factors and the whole sequence with the long
+ * ones. */
+int64_t tu_greedy_recomputable_from(const tu_fixture *f, size_t i, int64_t n);
 
 /* HF's bf16 greedy continuations may part from ours only where HF's own top
  * two logits are closer than this. */
