@@ -1191,8 +1191,8 @@ static void test_random_bits(void **state) {
     famstat *f = family("random bits");
     for (int i = 0; i < COUNT(sizes); i++)
         for (int j = 0; j < COUNT(counters); j++) {
-            ingot_rng rng = {0x9e3779b97f4a7c15ull * (uint64_t)(i + 1) ^ (uint64_t)j,
-                             counters[j]};
+            ingot__philox rng = {0x9e3779b97f4a7c15ull * (uint64_t)(i + 1) ^ (uint64_t)j,
+                                 counters[j]};
             int64_t n = sizes[i];
             ingot_array *c = NULL, *z = NULL, *g = NULL;
             TU_OK(ingot_zeros(&c, INGOT_U32, &n, 1));

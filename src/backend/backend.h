@@ -13,8 +13,6 @@
 #define INGOT_BACKEND_H
 
 #include "core/internal.h"
-#include "ingot/fast.h"
-#include "ingot/random.h"
 
 typedef enum ingot__unary_op {
     INGOT__NEG, INGOT__ABS, INGOT__SQUARE, INGOT__EXP, INGOT__LOG, INGOT__SQRT, INGOT__RSQRT,
@@ -37,6 +35,34 @@ typedef enum ingot__reduce_op {
     INGOT__RED_ARGMAX, INGOT__RED_ARGMIN,
     INGOT__REDUCE_COUNT
 } ingot__reduce_op;
+
+/* Parameters of the fast-op kernels, resolved by their front ends (src/ops)
+ * from the public options of ingot/fast.h and ingot/random.h: no field is a
+ * "0 means default" here. Arrays are borrowed for the call and on the
+ * kernel's device. */
+typedef struct ingot__rope_params {
+    int dims;                     /* rotated features: even, in [2, head_dim] */
+    bool interleaved;             /* pairs (2i, 2i+1); else halves (i, i + dims/2) */
+    float base;                   /* theta: finite, > 0 */
+    float scale;                  /* multiplies positions: finite */
+    int64_t offset;               /* position of token 0 when positions is NULL */
+    const ingot_array *freqs;     /* NULL or f32 [dims/2], replacing base */
+    const ingot_array *positions; /* NULL or integer [T], [1, T] or [B, T] */
+} ingot__rope_params;
+
+typedef struct ingot__sdpa_params {
+    float scale;               /* multiplies q.k: finite, set */
+    bool causal;               /* query i sits at position Tk - Tq + i (or kv_len - Tq + i) */
+    int64_t window;            /* > 0: keys j with p - j < window; 0: none */
+    const ingot_array *mask;   /* NULL or an additive [B, Hq, Tq, Tk] view */
+    const ingot_array *kv_len; /* NULL or an i32/i64 [B] view, values not yet clamped */
+    int64_t max_kv_len;        /* >= 0: a bound of kv_len's values, a sizing hint only */
+} ingot__sdpa_params;
+
+/* The Philox counter stream: key (the seed) and the first counter. */
+typedef struct ingot__philox {
+    uint64_t key, counter;
+} ingot__philox;
 
 /* The kernel list, written once: X(P, name, parameters, device) for each
  * entry, in table order. Every kernel returns ingot_status; `device` names
@@ -98,7 +124,7 @@ typedef enum ingot__reduce_op {
     /* Indices of a partition around kth along axis. */                                            \
     X(P, argpartition, (ingot_array *indices, const ingot_array *a, int kth, int axis), a)         \
     /* out = the Philox bits for counters rng.counter + i (u32 out). */                            \
-    X(P, random_bits, (ingot_array *out, ingot_rng rng), out)                                      \
+    X(P, random_bits, (ingot_array *out, ingot__philox rng), out)                                  \
     /* fast ops, forward and backward side by side; see ingot/fast.h. */                           \
     X(P, rms_norm, (ingot_array *out, const ingot_array *x, const ingot_array *w, float eps), x)   \
     X(P, rms_norm_vjp,                                                                             \
@@ -113,22 +139,19 @@ typedef enum ingot__reduce_op {
       (ingot_array *dx, ingot_array *dw, ingot_array *db, const ingot_array *x,                    \
        const ingot_array *w, const ingot_array *b, const ingot_array *g, float eps),               \
       x)                                                                                           \
-    /* inverse rotates by -angle (the VJP of rope). opts arrive resolved:                          \
-     * dims, base and scale are never 0. */                                                        \
+    /* inverse rotates by -angle (the VJP of rope). */                                             \
     X(P, rope,                                                                                     \
-      (ingot_array *out, const ingot_array *x, const ingot_rope_options *opts, bool inverse), x)   \
+      (ingot_array *out, const ingot_array *x, const ingot__rope_params *opts, bool inverse), x)   \
     /* lse (optional, f32 [B, Hq, Tq]) receives the row log-sum-exp for the                        \
-     * backward pass. opts arrive resolved: scale set, mask NULL or a                              \
-     * [B, Hq, Tq, Tk] view, kv_len NULL or an i32 or i64 [B] view (values                         \
-     * not yet clamped to [0, Tk]); max_kv_len >= 0, only a sizing hint. */                        \
+     * backward pass. */                                                                           \
     X(P, sdpa,                                                                                     \
       (ingot_array *out, ingot_array *lse, const ingot_array *q, const ingot_array *k,             \
-       const ingot_array *v, const ingot_sdpa_options *opts),                                      \
+       const ingot_array *v, const ingot__sdpa_params *opts),                                      \
       q)                                                                                           \
     X(P, sdpa_vjp,                                                                                 \
       (ingot_array *dq, ingot_array *dk, ingot_array *dv, const ingot_array *q,                    \
        const ingot_array *k, const ingot_array *v, const ingot_array *out, const ingot_array *lse, \
-       const ingot_array *g, const ingot_sdpa_options *opts),                                      \
+       const ingot_array *g, const ingot__sdpa_params *opts),                                      \
       q)
 
 /* What the list generates: a table field; and, for a backend whose kernels

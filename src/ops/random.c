@@ -19,7 +19,7 @@ ingot_rng ingot_rng_split(ingot_rng *rng) {
 static ingot_status random_bits(ingot_array **out, ingot_rng *rng, int64_t n, const char *op) {
     ingot_status st = ingot__array_new(out, INGOT_U32, &n, 1, ingot_cpu(), op);
     if (st) return st;
-    st = ingot__cpu_backend.random_bits(*out, *rng);
+    st = ingot__cpu_backend.random_bits(*out, (ingot__philox){rng->key, rng->counter});
     if (st) {
         ingot_array_free(*out);
         *out = NULL;

@@ -18,12 +18,15 @@ static ingot_array *retain_input(const ingot_array *a) {
 }
 
 /* Checks opts against x ([B, H, T, head_dim]) and fills *ro with the
- * resolved options. */
-static ingot_status rope_resolve(ingot_rope_options *ro, const ingot_array *x,
+ * kernel's parameters, defaults resolved. */
+static ingot_status rope_resolve(ingot__rope_params *ro, const ingot_array *x,
                                  const ingot_rope_options *opts) {
     char s1[INGOT__SHAPE_STR_MAX], s2[INGOT__SHAPE_STR_MAX];
     int64_t B = x->shape[0], T = x->shape[2], head_dim = x->shape[3];
-    *ro = opts ? *opts : (ingot_rope_options){0};
+    ingot_rope_options o = opts ? *opts : (ingot_rope_options){0};
+    *ro = (ingot__rope_params){.dims = o.dims, .interleaved = o.interleaved, .base = o.base,
+                               .scale = o.scale, .offset = o.offset, .freqs = o.freqs,
+                               .positions = o.positions};
     if (ro->dims < 0 || ro->dims > head_dim)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT,
                             "rope: dims %d is outside [0, head_dim %lld]", ro->dims,
@@ -71,7 +74,7 @@ static ingot_status rope_resolve(ingot_rope_options *ro, const ingot_array *x,
 static ingot_status rope_backward(ingot_array **grads, const ingot_array *g,
                                   const ingot__node *node) {
     const ingot_array *x = node->inputs[0]; /* [B, H, T, head_dim] */
-    ingot_rope_options ro = {
+    ingot__rope_params ro = {
         .dims = (int)node->i[0],
         .interleaved = node->i[1] != 0,
         .offset = node->i[2],
@@ -99,7 +102,7 @@ ingot_status ingot_rope(ingot_array **out, const ingot_array *x, const ingot_rop
         return ingot__error(INGOT_ERR_SHAPE, "rope: x must be [B, H, T, head_dim], got shape %s",
                             ingot__shape_str(s, x->shape, x->ndim));
     }
-    ingot_rope_options ro;
+    ingot__rope_params ro;
     ingot_status st = rope_resolve(&ro, x, opts);
     if (st) return st;
     const ingot__backend *be;

@@ -110,7 +110,7 @@ static ingot_status sdpa_backward(ingot_array **grads, const ingot_array *g,
     const ingot_array *q = node->inputs[0]; /* [B, Hq, Tq, D] */
     const ingot_array *k = node->inputs[1]; /* [B, Hkv, Tk, D] */
     const ingot_array *v = node->inputs[2]; /* [B, Hkv, Tk, Dv] */
-    ingot_sdpa_options ro = {.scale = (float)node->f[0], .causal = node->i[0] != 0,
+    ingot__sdpa_params ro = {.scale = (float)node->f[0], .causal = node->i[0] != 0,
                              .window = node->i[1], .mask = node->saved[1],
                              .kv_len = node->saved[2]};
     const ingot__backend *be;
@@ -133,7 +133,9 @@ ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_arr
     if (!st) st = check_qkv(v, "v", q);
     if (!st) st = check_shapes(q, k, v);
     if (st) return st;
-    ingot_sdpa_options ro = opts ? *opts : (ingot_sdpa_options){0};
+    ingot_sdpa_options o = opts ? *opts : (ingot_sdpa_options){0};
+    ingot__sdpa_params ro = {.scale = o.scale, .causal = o.causal, .window = o.window,
+                             .max_kv_len = o.max_kv_len};
     if (ro.window < 0)
         return ingot__error(INGOT_ERR_INVALID_ARGUMENT, "sdpa: window must be >= 0, got %lld",
                             (long long)ro.window);
@@ -158,8 +160,8 @@ ingot_status ingot_sdpa(ingot_array **out, const ingot_array *q, const ingot_arr
     ingot_array *kvl = NULL;                          /* [B] i32/i64 view */
     ingot_array *y = NULL;                            /* [B, Hq, Tq, Dv] */
     ingot_array *lse = NULL;                          /* [B, Hq, Tq] f32 */
-    st = broadcast_mask(&mask, ro.mask, q, mshape);
-    if (!st) st = kv_lengths(&kvl, ro.kv_len, q);
+    st = broadcast_mask(&mask, o.mask, q, mshape);
+    if (!st) st = kv_lengths(&kvl, o.kv_len, q);
     if (!st) st = ingot_astype(&qc, q, dt);
     if (!st) st = ingot_astype(&kc, k, dt);
     if (!st) st = ingot_astype(&vc, v, dt);

@@ -338,7 +338,7 @@ static void sdpa_dkv_tasks(void *ctx, int64_t begin, int64_t end) {
 }
 
 static void sdpa_init(sdpa_args *a, const ingot_array *q, const ingot_array *k,
-                      const ingot_array *v, const ingot_sdpa_options *opts) {
+                      const ingot_array *v, const ingot__sdpa_params *opts) {
     a->q = q;
     a->k = k;
     a->v = v;
@@ -362,7 +362,7 @@ static void sdpa_init(sdpa_args *a, const ingot_array *q, const ingot_array *k,
 
 ingot_status ingot__cpu_sdpa(ingot_array *out, ingot_array *lse, const ingot_array *q,
                              const ingot_array *k, const ingot_array *v,
-                             const ingot_sdpa_options *opts) {
+                             const ingot__sdpa_params *opts) {
     sdpa_args a = {.out = out, .lse_out = lse};
     sdpa_init(&a, q, k, v, opts);
     ingot__parallel_for(a.B * a.Hq * a.nqb, 1, sdpa_forward_tasks, &a);
@@ -374,7 +374,7 @@ ingot_status ingot__cpu_sdpa(ingot_array *out, ingot_array *lse, const ingot_arr
 ingot_status ingot__cpu_sdpa_vjp(ingot_array *dq, ingot_array *dk, ingot_array *dv,
                                  const ingot_array *q, const ingot_array *k, const ingot_array *v,
                                  const ingot_array *out, const ingot_array *lse,
-                                 const ingot_array *g, const ingot_sdpa_options *opts) {
+                                 const ingot_array *g, const ingot__sdpa_params *opts) {
     sdpa_args a = {.o = out, .g = g, .lse = lse, .dq = dq, .dk = dk, .dv = dv};
     sdpa_init(&a, q, k, v, opts);
     a.delta = malloc((size_t)(a.B * a.Hq * a.Tq + 1) * sizeof(float));

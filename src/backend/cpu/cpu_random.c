@@ -31,7 +31,7 @@ static void philox(uint32_t out[4], uint64_t counter, uint64_t key) {
 
 typedef struct bits_job {
     uint32_t *out;
-    ingot_rng rng;
+    ingot__philox rng;
 } bits_job;
 
 static void bits_range(void *ctx, int64_t begin, int64_t end) {
@@ -44,7 +44,7 @@ static void bits_range(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
-ingot_status ingot__cpu_random_bits(ingot_array *out, ingot_rng rng) {
+ingot_status ingot__cpu_random_bits(ingot_array *out, ingot__philox rng) {
     /* [n] u32 */
     int64_t n = out->size, whole = n / 4;
     uint32_t *dst = ingot__data(out);

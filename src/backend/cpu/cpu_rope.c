@@ -19,7 +19,7 @@
 typedef struct rope_args {
     const ingot_array *x;           /* [B, H, T, Dh] */
     ingot_array *out;               /* [B, H, T, Dh] contiguous */
-    const ingot_rope_options *opts; /* resolved */
+    const ingot__rope_params *opts; /* resolved */
     float *inv_freq;                /* [half] */
     float *cs;                      /* [P, T, half, 2]: cos and sin of each angle */
     int64_t P;                      /* 1, or B when positions are per batch row */
@@ -31,7 +31,7 @@ typedef struct rope_args {
 /* Fills the cos/sin table for position rows [begin, end) of P * T. */
 static void rope_table(void *ctx, int64_t begin, int64_t end) {
     rope_args *a = ctx;
-    const ingot_rope_options *o = a->opts;
+    const ingot__rope_params *o = a->opts;
     const ingot_array *pos = o->positions;
     ingot_dtype dt = a->x->dtype;
     for (int64_t r = begin; r < end; r++) {
@@ -86,7 +86,7 @@ static void rope_rows(void *ctx, int64_t begin, int64_t end) {
     free(row);
 }
 
-ingot_status ingot__cpu_rope(ingot_array *out, const ingot_array *x, const ingot_rope_options *opts,
+ingot_status ingot__cpu_rope(ingot_array *out, const ingot_array *x, const ingot__rope_params *opts,
                              bool inverse) {
     rope_args a = {.x = x, .out = out, .opts = opts, .inverse = inverse};
     int64_t B = x->shape[0];

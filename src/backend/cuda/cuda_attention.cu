@@ -786,7 +786,7 @@ operand operand_of(const ingot_array *x) {
 }
 
 dims dims_of(const ingot_array *q, const ingot_array *k, const ingot_array *v,
-             const ingot_array *lse, const ingot_sdpa_options *opts) {
+             const ingot_array *lse, const ingot__sdpa_params *opts) {
     dims a{};
     a.B = q->shape[0];
     a.Hq = q->shape[1];
@@ -910,7 +910,7 @@ ingot_status launch_general(gen_args &g, cudaStream_t stream, int index) {
 
 ingot_status ingot__cuda_sdpa(ingot_array *out, ingot_array *lse, const ingot_array *q,
                               const ingot_array *k, const ingot_array *v,
-                              const ingot_sdpa_options *opts) {
+                              const ingot__sdpa_params *opts) {
     dims a = dims_of(q, k, v, lse, opts);
     a.lse_out = lse ? (float *)ingot__data(lse) : NULL;
     if (a.B * a.Hq * a.Tq == 0) return INGOT_OK;
@@ -956,7 +956,7 @@ ingot_status ingot__cuda_sdpa_vjp(ingot_array *dq, ingot_array *dk, ingot_array 
                                   const ingot_array *q, const ingot_array *k,
                                   const ingot_array *v, const ingot_array *out,
                                   const ingot_array *lse, const ingot_array *g,
-                                  const ingot_sdpa_options *opts) {
+                                  const ingot__sdpa_params *opts) {
     vjp_args w{};
     w.a = dims_of(q, k, v, lse, opts);
     w.a.lse = (const float *)ingot__data(lse);

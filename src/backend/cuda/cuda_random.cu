@@ -41,7 +41,7 @@ __global__ void random_bits_kernel(uint32_t *out, int64_t n, uint64_t counter, u
     }
 }
 
-ingot_status ingot__cuda_random_bits(ingot_array *out, ingot_rng rng) {
+ingot_status ingot__cuda_random_bits(ingot_array *out, ingot__philox rng) {
     // out: [n] u32, contiguous.
     int64_t n = out->size;
     if (n == 0) return INGOT_OK;

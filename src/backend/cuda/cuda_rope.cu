@@ -98,7 +98,7 @@ __global__ void rope_kernel(rope_params p) {
 }
 
 ingot_status ingot__cuda_rope(ingot_array *out, const ingot_array *x,
-                              const ingot_rope_options *opts, bool inverse) {
+                              const ingot__rope_params *opts, bool inverse) {
     int64_t B = x->shape[0];
     if (x->size == 0) return INGOT_OK;
     rope_params p = {};
