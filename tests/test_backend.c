@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
-#include "backend/plugin.h"
+#include "core/plugin.h"
 
 static void test_cpu_table_is_complete(void **state) {
     (void)state;
@@ -104,7 +104,7 @@ static void test_device_type_names(void **state) {
     ingot_array *a = NULL;
     TU_FAILS(ingot__array_new(&a, INGOT_F32, &one, 1, (ingot_device){(ingot_device_type)7, 0},
                               "test"),
-             INGOT_ERR_DEVICE, "test: no backend for device unknown:0");
+             INGOT_ERR_DEVICE, "test: no device unknown:0");
 }
 
 static char plugin_message[256];
@@ -117,7 +117,7 @@ static void test_cuda_plugin(void **state) {
     char path[4096];
     const char *build = getenv("INGOT_BUILD_DIR");
     assert_non_null(build);
-    snprintf(path, sizeof path, "%s/lib/%s", build, INGOT__PLUGIN_FILE);
+    snprintf(path, sizeof path, "%s/lib/libingot_cuda.so", build);
     if (access(path, R_OK) != 0) {
         /* No nvcc at configure time: the CPU serves and CUDA reports none. */
         assert_int_equal(ingot_device_count(INGOT_DEVICE_CUDA), 0);
@@ -126,24 +126,31 @@ static void test_cuda_plugin(void **state) {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) print_error("dlopen %s: %s\n", path, dlerror());
     assert_non_null(h);
-    ingot__plugin_entry entry = (ingot__plugin_entry)dlsym(h, INGOT__PLUGIN_SYMBOL);
+    ingot__plugin_entry entry = (ingot__plugin_entry)dlsym(h, "ingot_cuda_plugin");
     assert_non_null(entry);
     static const ingot__plugin_host host = {.set_error = record_error};
     const ingot__plugin *p = entry(&host);
     assert_int_equal(p->abi, INGOT__PLUGIN_ABI);
     assert_string_equal(p->name, "cuda");
-    int n = p->device_count();
+    const ingot__device_ops *dev = p->device;
+    assert_non_null(dev);
+    int n = dev->count();
     assert_true(n >= 0);
-    /* Every entry of the CUDA table is filled. */
-    const ingot__backend *be = p->backend;
+    /* Every entry of the device's registry entry and of its kernel table is
+     * filled. */
+    for (const void *const *slot = (const void *const *)&dev->count;
+         slot < (const void *const *)(dev + 1); slot++)
+        assert_non_null(*slot);
+    const ingot__backend *be = p->kernels;
     assert_non_null(be);
-    for (const void *const *slot = (const void *const *)&be->alloc;
+    assert_string_equal(be->name, "cuda");
+    for (const void *const *slot = (const void *const *)&be->copy;
          slot < (const void *const *)(be + 1); slot++)
         assert_non_null(*slot);
     /* Errors travel back through the host's set_error. */
     if (n == 0) {
         ingot_memory_stats ms;
-        assert_int_equal(be->memory_stats(&ms, 0), INGOT_ERR_DEVICE);
+        assert_int_equal(dev->memory_stats(&ms, 0), INGOT_ERR_DEVICE);
         assert_non_null(strstr(plugin_message, "no device cuda:0"));
     }
     /* The library finds the same plugin through INGOT_CUDA_PLUGIN. */

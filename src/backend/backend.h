@@ -1,6 +1,7 @@
-/* The backend seam: one table of kernels per device type.
+/* The backend seam: one table of kernels per device type (memory and the
+ * device count are the device registry's, core/internal.h).
  *
- * The op layer (src/core) validates arguments, resolves shapes and dtypes,
+ * The op layer (src/ops) validates arguments, resolves shapes and dtypes,
  * allocates outputs and records autograd; it then calls a kernel from the
  * table of the inputs' device. Kernels trust their arguments:
  *  - outputs are freshly allocated, contiguous, on the backend's device;
@@ -8,7 +9,8 @@
  *    to the shape the kernel documents (0 strides) and, where stated, already
  *    converted to the required dtype;
  *  - a kernel returns INGOT_OK, or an error status with the message set.
- * The CPU table is always present; the CUDA table comes from the plugin. */
+ * The CPU table is always present; another type's table comes with its
+ * plugin (core/plugin.h), through the device registry. */
 #ifndef INGOT_BACKEND_H
 #define INGOT_BACKEND_H
 
@@ -69,7 +71,7 @@ typedef struct ingot__philox {
  * the parameter (an array that is never NULL) whose device an error names.
  * P is passed through to X (a backend's name prefix, see below). Adding a
  * kernel: one line here, the kernel in each backend that has it, and
- * INGOT__PLUGIN_ABI (backend/plugin.h) raised, since the table grows. */
+ * INGOT__PLUGIN_ABI (core/plugin.h) raised, since the table grows. */
 #define INGOT__KERNELS(X, P)                                                                       \
     /* dst = src converted to dst's dtype; src has dst's shape. Unlike other                       \
      * outputs, dst may be any strided view without self-overlap (the                              \
@@ -163,32 +165,6 @@ typedef struct ingot__philox {
 
 typedef struct ingot__backend {
     const char *name;
-
-    /* ---- memory (index = the device ordinal) ----
-     * alloc: *ptr = nbytes (> 0) of uninitialised memory, 256-byte aligned
-     * (64 on the CPU); OUT_OF_MEMORY with a message when the device is full
-     * or the limit would be passed. free: gives back what alloc gave, with
-     * the same nbytes; ptr NULL is ignored. Device memory is freed in stream
-     * order: work already queued may still read it, later work may reuse
-     * it. */
-    ingot_status (*alloc)(void **ptr, size_t nbytes, int index);
-    void (*free)(void *ptr, size_t nbytes, int index);
-    /* Copies nbytes from host memory to device memory (upload) or back
-     * (download). download returns once the bytes are on the host, after all
-     * work queued before it; upload may return before the copy ends but
-     * src can be reused at once. */
-    ingot_status (*upload)(void *dst, const void *src, size_t nbytes, int index);
-    ingot_status (*download)(void *dst, const void *src, size_t nbytes, int index);
-    /* Waits for all queued work on the device; reports a failed kernel. */
-    ingot_status (*synchronize)(int index);
-    /* Statistics and limits as documented in ingot/device.h. upload through
-     * empty_cache are NULL in the CPU table. */
-    ingot_status (*memory_stats)(ingot_memory_stats *out, int index);
-    void (*reset_peak)(int index);
-    ingot_status (*set_memory_limit)(size_t bytes, int index);
-    ingot_status (*empty_cache)(int index);
-
-    /* ---- kernels ---- */
     INGOT__KERNELS(INGOT__KERNEL_FIELD, )
 } ingot__backend;
 

@@ -47,7 +47,7 @@ typedef struct ingot__buffer {
     void *data;
     size_t nbytes;
     ingot_device device;
-    bool owned;               /* data came from the device backend's alloc */
+    bool owned;               /* data came from the device's alloc (registry) */
     ingot_release_fn release; /* for wrapped memory: called once at the end; may be NULL */
     void *release_ctx;
 } ingot__buffer;
@@ -69,13 +69,9 @@ struct ingot_array {
 /* A new contiguous, uninitialised array on device. Validates dtype and shape
  * (ndim in [0, 8], dims >= 0, byte size without overflow); `op` names the
  * caller in error messages. Errors: DTYPE, INVALID_ARGUMENT, LIMIT, DEVICE
- * (no backend), OUT_OF_MEMORY. */
+ * (no such device), OUT_OF_MEMORY. */
 ingot_status ingot__array_new(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
                               ingot_device device, const char *op);
-
-/* An array of value (converted to dtype) on device, as ingot_full. */
-ingot_status ingot__full_on(ingot_array **out, ingot_dtype dtype, const int64_t *shape, int ndim,
-                            double value, ingot_device device, const char *op);
 
 /* The device of a's buffer. */
 static inline ingot_device ingot__device(const ingot_array *a) { return a->buf->device; }
@@ -93,16 +89,6 @@ ingot_status ingot__array_view(ingot_array **out, const ingot_array *base, const
  * dims of size 1 that are stretched. Not recorded for autograd. */
 ingot_status ingot__broadcast_view(ingot_array **out, const ingot_array *a, const int64_t *shape,
                                    int ndim);
-
-/* a converted to dtype, not recorded for autograd: a new contiguous array
- * (from ingot__array_new) holding a's elements, copied by the kernel of a's
- * device. With `share` and a already of dtype, *out is instead a new
- * reference to a itself (which may be strided): use that for kernel inputs,
- * never for an array that will be written to. *out is NULL on error.
- * Errors: DEVICE (no backend for a's device), OUT_OF_MEMORY; `op` names the
- * caller in messages. */
-ingot_status ingot__copy_as(ingot_array **out, const ingot_array *a, ingot_dtype dtype, bool share,
-                            const char *op);
 
 /* Pointer to element 0 of a (buffer data + offset). */
 static inline void *ingot__data(const ingot_array *a) {
@@ -262,20 +248,63 @@ static inline void *ingot__grow(void *items, size_t *cap, size_t need, size_t el
     return grown;
 }
 
-/* ---- devices ---- */
+/* ---- devices: the registry ---- */
 /* The device types ingot knows (ingot_device_type runs from 0 below this). */
 #define INGOT__DEVICE_TYPES 2
+
 /* The name of a device type in text and messages ("cpu", "cuda"; "unknown"
- * outside the enum): "%s:%d" with the index names a device. src/backend
- * keeps each type's kernel table. */
+ * outside the enum): "%s:%d" with the index names a device. */
 const char *ingot__device_type_name(ingot_device_type type);
+
+/* What a device type gives the array floor (index = the device ordinal, in
+ * [0, count())). The CPU's entry is core's own; every other type's comes
+ * from its plugin (core/plugin.h). Entries the CPU has no use for (upload,
+ * download) are NULL in its entry.
+ *  - count: usable devices (0 without a GPU or driver);
+ *  - alloc: *ptr = nbytes (> 0) of uninitialised memory, 256-byte aligned
+ *    (64 on the CPU); OUT_OF_MEMORY with a message when the device is full
+ *    or the limit would be passed. free gives back what alloc gave, with the
+ *    same nbytes; ptr NULL is ignored. Device memory is freed in stream
+ *    order: work already queued may still read it, later work may reuse it;
+ *  - upload, download: nbytes from host memory to device memory or back.
+ *    download returns once the bytes are on the host, after all work queued
+ *    before it; upload may return before the copy ends, but src can be
+ *    reused at once;
+ *  - synchronize: waits for all queued work; reports a failed kernel;
+ *  - memory_stats .. empty_cache: as documented in ingot/device.h. */
+typedef struct ingot__device_ops {
+    int (*count)(void);
+    ingot_status (*alloc)(void **ptr, size_t nbytes, int index);
+    void (*free)(void *ptr, size_t nbytes, int index);
+    ingot_status (*upload)(void *dst, const void *src, size_t nbytes, int index);
+    ingot_status (*download)(void *dst, const void *src, size_t nbytes, int index);
+    ingot_status (*synchronize)(int index);
+    ingot_status (*memory_stats)(ingot_memory_stats *out, int index);
+    void (*reset_peak)(int index);
+    ingot_status (*set_memory_limit)(size_t bytes, int index);
+    ingot_status (*empty_cache)(int index);
+} ingot__device_ops;
+
+/* The entry of device type `type`, its plugin loaded on the first call
+ * (thread-safe); NULL for a type outside the enum or whose plugin is not
+ * there (the machine has no such device). */
+const ingot__device_ops *ingot__device_ops_for(ingot_device_type type);
+
+/* The entry of `device` when that device exists; else NULL with DEVICE
+ * "op: no device cuda:3" set. */
+const ingot__device_ops *ingot__device_ops_of(ingot_device device, const char *op);
+
+/* The kernel table that type's plugin brought (an ingot__backend, which
+ * src/backend reads: opaque here); NULL for the CPU, whose table is built
+ * into src/backend, and for a type without a plugin. */
+const void *ingot__device_kernels(ingot_device_type type);
 
 /* ---- memory accounting (CPU) ---- */
 void *ingot__host_alloc(size_t nbytes); /* 64-byte aligned, counted; NULL on failure */
 void ingot__host_free(void *p, size_t nbytes);
-/* The CPU table's alloc and free (backend.h), over host_alloc. */
-ingot_status ingot__cpu_alloc(void **ptr, size_t nbytes, int index);
-void ingot__cpu_free(void *ptr, size_t nbytes, int index);
+
+/* The CPU's registry entry (memory.c). */
+extern const ingot__device_ops ingot__cpu_device;
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 #include "ingot/ops.h"
 #include "ingot/safetensors.h"
 #include "models/models_internal.h"
+#include "ops/ops_internal.h"
 
 #define FORMAT_NAME "ingot_kv_cache"
 #define FORMAT_VERSION "1"

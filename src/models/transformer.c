@@ -11,6 +11,7 @@
 #include "ingot/ops.h"
 #include "models/models_internal.h"
 #include "nn/nn.h"
+#include "ops/ops_internal.h"
 
 #define OP "model_forward"
 

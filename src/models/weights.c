@@ -10,6 +10,7 @@
 #include "ingot/ops.h"
 #include "ingot/safetensors.h"
 #include "models/models_internal.h"
+#include "ops/ops_internal.h"
 
 typedef struct loader {
     ingot_safetensors *st;

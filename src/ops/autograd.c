@@ -10,6 +10,7 @@
 #include "ops/autograd_internal.h"
 #include "ingot/autograd.h"
 #include "ingot/ops.h"
+#include "ops/ops_internal.h"
 
 typedef struct tape {
     uint64_t gen;       /* unique per tape; arrays carry it in tape_gen */

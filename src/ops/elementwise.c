@@ -21,6 +21,7 @@
 #include "backend/backend.h"
 #include "ops/autograd_internal.h"
 #include "ingot/ops.h"
+#include "ops/ops_internal.h"
 
 static const char *const unary_names[INGOT__UNARY_COUNT] = {
     "neg",  "abs",     "square", "exp",  "log",       "sqrt", "rsqrt", "reciprocal", "tanh",

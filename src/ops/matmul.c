@@ -2,6 +2,7 @@
 #include "backend/backend.h"
 #include "ops/autograd_internal.h"
 #include "ingot/ops.h"
+#include "ops/ops_internal.h"
 
 /* The shapes of one matmul: a [..., M, K] x b [..., K, N], with a 1-D a read
  * as [1, K] and a 1-D b as [K, 1]. */

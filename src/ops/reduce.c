@@ -10,6 +10,7 @@
 #include "backend/backend.h"
 #include "ops/autograd_internal.h"
 #include "ingot/ops.h"
+#include "ops/ops_internal.h"
 
 /* ---- helpers ---- */
 

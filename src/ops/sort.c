@@ -11,6 +11,7 @@
 #include "backend/backend.h"
 #include "ops/autograd_internal.h"
 #include "ingot/ops.h"
+#include "ops/ops_internal.h"
 
 /* Entry checks shared by every op here: a non-NULL, axis valid (normalised),
  * and the kernel table for a's device. */

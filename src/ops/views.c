@@ -3,6 +3,7 @@
 #include "backend/backend.h"
 #include "ops/autograd_internal.h"
 #include "ingot/ops.h"
+#include "ops/ops_internal.h"
 
 /* Finishes a view op: records it for autograd, or frees the view on error. */
 static ingot_status finish(ingot_array **out, ingot_array *view, const ingot_array *a,

@@ -4,7 +4,10 @@
 #                             unspecified evaluation order (eval_order.py)
 #   lint_one_line_messages    every ingot__error format is one literal on one
 #                             line, so a message can be found with grep
-#                             (one_line_messages.py; each with a _selftest)
+#                             (one_line_messages.py)
+#   lint_floors               no file of src/ or tools/ includes a header of a
+#                             floor above its own (floors.py); each check has
+#                             a _selftest
 find_program(INGOT_LINT_PYTHON NAMES python3 REQUIRED)
 set(INGOT_EVAL_ORDER ${CMAKE_CURRENT_LIST_DIR}/eval_order.py)
 add_test(NAME lint_eval_order_selftest COMMAND ${INGOT_LINT_PYTHON} ${INGOT_EVAL_ORDER} --self-test)
@@ -15,4 +18,8 @@ add_test(NAME lint_one_line_messages_selftest
          COMMAND ${INGOT_LINT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/one_line_messages.py --self-test)
 add_test(NAME lint_one_line_messages
          COMMAND ${INGOT_LINT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/one_line_messages.py src tools
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+add_test(NAME lint_floors_selftest
+         COMMAND ${INGOT_LINT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/floors.py --self-test)
+add_test(NAME lint_floors COMMAND ${INGOT_LINT_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/floors.py .
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_internal.h"
-#include "backend/plugin.h"
+#include "core/plugin.h"
 
 // ---- errors ----
 
@@ -242,10 +242,10 @@ static ingot_status cuda_synchronize(int index) {
     return INGOT_OK;
 }
 
-// ---- the table and the entry point ----
+// ---- the registry entry, the kernel table and the entry point ----
 
-static const ingot__backend table = {
-    .name = "cuda",
+static const ingot__device_ops device = {
+    .count = device_count,
     .alloc = cuda_alloc,
     .free = cuda_free,
     .upload = cuda_upload,
@@ -255,13 +255,17 @@ static const ingot__backend table = {
     .reset_peak = cuda_reset_peak,
     .set_memory_limit = cuda_set_memory_limit,
     .empty_cache = cuda_empty_cache,
+};
+
+static const ingot__backend table = {
+    .name = "cuda",
     INGOT__KERNELS(INGOT__KERNEL_INIT, ingot__cuda_)
 };
 
 static const ingot__plugin plugin = {
     INGOT__PLUGIN_ABI,
     "cuda",
-    device_count,
+    &device,
     &table,
 };
 
