@@ -341,11 +341,7 @@ ingot_status ingot_model_load(ingot_model **out, const char *dir, const ingot_mo
     ingot_status st = parse_dtype(&want, opts ? opts->dtype : NULL);
     if (st) return st;
     ingot_device device = opts ? opts->device : ingot_cpu();
-    bool cpu = device.type == INGOT_DEVICE_CPU && device.index == 0;
-    if (!cpu && (device.type != INGOT_DEVICE_CUDA || device.index < 0 ||
-                 device.index >= ingot_device_count(INGOT_DEVICE_CUDA)))
-        return ingot__error(INGOT_ERR_DEVICE, "model_load: no device %s:%d",
-                            ingot__device_type_name(device.type), device.index);
+    if (!ingot__device_ops_of(device, "model_load")) return INGOT_ERR_DEVICE;
     ingot_model *m = calloc(1, sizeof *m);
     if (!m) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "model_load: out of memory");
     m->device = device;
