@@ -87,6 +87,26 @@ void ingot__cu_iter_init(ingot__cu_iter *it, const int64_t *shape, int ndim, int
     }
 }
 
+ingot__cu_rows ingot__cu_rows_of(const ingot_array *out, const ingot_array *a, int axis) {
+    int64_t ostrides[INGOT_MAX_DIMS], shape[INGOT_MAX_DIMS], as[INGOT_MAX_DIMS], os[INGOT_MAX_DIMS];
+    ingot__contiguous_strides(ostrides, out->shape, out->ndim);
+    int nd = 0;
+    for (int d = 0; d < a->ndim; d++) {
+        if (d == axis) continue;
+        shape[nd] = a->shape[d];
+        as[nd] = a->strides[d];
+        os[nd++] = ostrides[d];
+    }
+    ingot__cu_rows r;
+    const int64_t *strides[2] = {as, os};
+    ingot__cu_iter_init(&r.other, shape, nd, 2, strides);
+    r.n = a->shape[axis];
+    r.as = a->strides[axis];
+    r.os = ostrides[axis];
+    r.count = r.other.size;
+    return r;
+}
+
 // ---- the caching allocator ----
 // Sizes are rounded up (512 bytes, then quarter steps of the power of two
 // below), freed blocks wait in per-size lists and are handed out again for

@@ -73,6 +73,18 @@ typedef struct ingot__cu_iter {
 void ingot__cu_iter_init(ingot__cu_iter *it, const int64_t *shape, int ndim, int nops,
                          const int64_t *const *strides);
 
+/* The rows of a along axis (softmax, cumsum, sort): `other` walks the
+ * other dims with operands a and a contiguous output of a's shape (out's
+ * shape, which the caller gives: a's, or a's with axis kept); n is the row
+ * length, as and os the row's strides in a and in the output, count the
+ * number of rows. */
+typedef struct ingot__cu_rows {
+    ingot__cu_iter other;
+    int64_t n, as, os, count;
+} ingot__cu_rows;
+
+ingot__cu_rows ingot__cu_rows_of(const ingot_array *out, const ingot_array *a, int axis);
+
 /* off[k] = element offset of row-major index i (< it.size) for operand k
  * (NOPS = it.nops). The count is a template argument so that off stays in
  * registers; the outermost dim needs no division (none at all for a single

@@ -267,20 +267,21 @@ static ingot_status plan_build(plan *p, const plan_key &k, cublasLtHandle_t hand
     uint32_t align_a = (uint32_t)k[13], align_b = (uint32_t)k[14], align_c = (uint32_t)k[15];
     cublasLtMatmulHeuristicResult_t result = {};
     int found = 0;
-    cublasStatus_t cs = cublasLtMatmulPreferenceSetAttribute(
-        pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
-    if (cs == CUBLAS_STATUS_SUCCESS)
-        cs = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
-                                                  &align_a, sizeof align_a);
-    if (cs == CUBLAS_STATUS_SUCCESS)
-        cs = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                                                  &align_b, sizeof align_b);
-    if (cs == CUBLAS_STATUS_SUCCESS)
-        cs = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
-                                                  &align_c, sizeof align_c);
-    if (cs == CUBLAS_STATUS_SUCCESS)
-        cs = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
-                                                  &align_c, sizeof align_c);
+    const struct {
+        cublasLtMatmulPreferenceAttributes_t attr;
+        const void *value;
+        size_t size;
+    } prefs[] = {
+        {CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c, sizeof align_c},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c, sizeof align_c},
+    };
+    cublasStatus_t cs = CUBLAS_STATUS_SUCCESS;
+    for (size_t i = 0; i < sizeof prefs / sizeof *prefs && cs == CUBLAS_STATUS_SUCCESS; i++)
+        cs = cublasLtMatmulPreferenceSetAttribute(pref, prefs[i].attr, prefs[i].value,
+                                                  prefs[i].size);
     if (cs == CUBLAS_STATUS_SUCCESS)
         cs = cublasLtMatmulAlgoGetHeuristic(handle, p->op, p->a, p->b, p->c, p->c, pref, 1, &result,
                                             &found);

@@ -336,34 +336,6 @@ ingot_status ingot__cuda_reduce(ingot__reduce_op op, ingot_array *out, const ing
 
 // ---- rows along one axis (softmax, cumsum) ----
 
-namespace {
-// The rows of a along axis: the other dims (operands a and the contiguous
-// out), the row length and its strides.
-struct rows {
-    ingot__cu_iter other;
-    int64_t n, as, os, count;
-};
-} // namespace
-
-static rows rows_init(const ingot_array *out, const ingot_array *a, int axis) {
-    int64_t ostrides[INGOT_MAX_DIMS], shape[INGOT_MAX_DIMS], as[INGOT_MAX_DIMS], os[INGOT_MAX_DIMS];
-    ingot__contiguous_strides(ostrides, out->shape, out->ndim);
-    int nd = 0;
-    for (int d = 0; d < a->ndim; d++) {
-        if (d == axis) continue;
-        shape[nd] = a->shape[d];
-        as[nd] = a->strides[d];
-        os[nd++] = ostrides[d];
-    }
-    rows r;
-    const int64_t *strides[2] = {as, os};
-    ingot__cu_iter_init(&r.other, shape, nd, 2, strides);
-    r.n = a->shape[axis];
-    r.as = a->strides[axis];
-    r.os = ostrides[axis];
-    r.count = r.other.size;
-    return r;
-}
 
 // ---- softmax ----
 
@@ -379,7 +351,8 @@ struct nan_max_op {
 // One group per row: the maximum (NaN if any), the sum of expf(x - max) in
 // double, then expf(x - max) / sum or (x - max) - log(sum) rounded to T, as
 // the CPU's three passes.
-template <class T> static __global__ void softmax_rows(const T *a, T *out, rows r, bool log_) {
+template <class T>
+static __global__ void softmax_rows(const T *a, T *out, ingot__cu_rows r, bool log_) {
     for (int64_t row = group_first(); row < r.count; row += group_step()) {
         int64_t off[2];
         ingot__cu_offsets(r.other, row, off);
@@ -403,7 +376,7 @@ template <class T> static __global__ void softmax_rows(const T *a, T *out, rows 
 
 ingot_status ingot__cuda_softmax(ingot_array *out, const ingot_array *a, int axis, bool log) {
     if (out->size == 0) return INGOT_OK;
-    rows r = rows_init(out, a, axis);
+    ingot__cu_rows r = ingot__cu_rows_of(out, a, axis);
     int gs = group_size(r.n, r.count, r.as == 1);
     unsigned blocks;
     dim3 block;
@@ -449,7 +422,8 @@ struct scan_dir {
 // One thread per row, in order along it: exactly the CPU's sequence of
 // rounded additions (Acc: double for f32, float for f16/bf16, uint64_t).
 template <class T, class Acc>
-static __global__ void cumsum_serial(const T *a, scan_out<T> *out, rows r, scan_dir dir) {
+static __global__ void cumsum_serial(const T *a, scan_out<T> *out, ingot__cu_rows r,
+                                     scan_dir dir) {
     for (int64_t row = group_first(); row < r.count; row += group_step()) {
         int64_t off[2];
         ingot__cu_offsets(r.other, row, off);
@@ -497,7 +471,8 @@ template <class Acc> __device__ static Acc group_exclusive_scan(Acc v, Acc *tota
 // its consecutive items, the group scans the thread totals, and a carry
 // moves between chunks. Sums are regrouped (exact for integers).
 template <class T, class Acc>
-static __global__ void cumsum_groups(const T *a, scan_out<T> *out, rows r, scan_dir dir) {
+static __global__ void cumsum_groups(const T *a, scan_out<T> *out, ingot__cu_rows r,
+                                     scan_dir dir) {
     for (int64_t row = group_first(); row < r.count; row += group_step()) {
         int64_t off[2];
         ingot__cu_offsets(r.other, row, off);
@@ -526,7 +501,7 @@ static __global__ void cumsum_groups(const T *a, scan_out<T> *out, rows r, scan_
 ingot_status ingot__cuda_cumsum(ingot_array *out, const ingot_array *a, int axis, bool reverse,
                                 bool exclusive) {
     if (out->size == 0) return INGOT_OK;
-    rows r = rows_init(out, a, axis);
+    ingot__cu_rows r = ingot__cu_rows_of(out, a, axis);
     scan_dir dir{reverse, exclusive};
     int gs = group_size(r.n, r.count, r.as == 1);
     unsigned blocks;

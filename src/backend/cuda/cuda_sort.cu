@@ -47,24 +47,15 @@ __device__ static uint64_t sort_key(const void *p, ingot_dtype dt, int64_t i) {
     }
 }
 
-namespace {
-// The rows along axis: the other dims (operands: a, and the contiguous
-// outputs of a's shape), the row length and its strides.
-struct sort_rows {
-    ingot__cu_iter other;
-    int64_t n, as, os;
-};
-} // namespace
-
 // Element i of the row-after-row layout: its row's offsets and its place j.
-__device__ static inline int64_t row_of(const sort_rows &r, int64_t i, int64_t (&off)[2]) {
+__device__ static inline int64_t row_of(const ingot__cu_rows &r, int64_t i, int64_t (&off)[2]) {
     int64_t row = i / r.n;
     ingot__cu_offsets(r.other, row, off);
     return i - row * r.n;
 }
 
 // One thread per element: keys[i] and pos[i] = its place in its row.
-static __global__ void sort_keys(const void *a, ingot_dtype dt, sort_rows r, int64_t total,
+static __global__ void sort_keys(const void *a, ingot_dtype dt, ingot__cu_rows r, int64_t total,
                                  uint64_t *keys, int64_t *pos) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -84,7 +75,7 @@ static __global__ void sort_segments(int64_t *seg, int64_t rows, int64_t n) {
 
 // One thread per sorted element: values (a's bits, or NULL) and indices (or
 // NULL) at its place in the outputs.
-static __global__ void sort_write(const void *a, size_t esize, sort_rows r, int64_t total,
+static __global__ void sort_write(const void *a, size_t esize, ingot__cu_rows r, int64_t total,
                                   const int64_t *pos, void *values, int64_t *indices) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -122,21 +113,7 @@ static ingot_status cub_sort(uint64_t *const keys[2], int64_t *const pos[2], con
 static ingot_status sort_along(ingot_array *values, ingot_array *indices, const ingot_array *a,
                                int axis) {
     if (a->size == 0) return INGOT_OK;
-    int64_t ostrides[INGOT_MAX_DIMS], shape[INGOT_MAX_DIMS], as[INGOT_MAX_DIMS], os[INGOT_MAX_DIMS];
-    ingot__contiguous_strides(ostrides, a->shape, a->ndim);
-    int nd = 0;
-    for (int d = 0; d < a->ndim; d++) {
-        if (d == axis) continue;
-        shape[nd] = a->shape[d];
-        as[nd] = a->strides[d];
-        os[nd++] = ostrides[d];
-    }
-    sort_rows r;
-    const int64_t *strides[2] = {as, os};
-    ingot__cu_iter_init(&r.other, shape, nd, 2, strides);
-    r.n = a->shape[axis];
-    r.as = a->strides[axis];
-    r.os = ostrides[axis];
+    ingot__cu_rows r = ingot__cu_rows_of(a, a, axis); // outputs of a's shape
     int64_t total = a->size, rows = total / r.n;
     int index = ingot__cu_index(a);
     cudaStream_t stream = ingot__cu_stream(index);
