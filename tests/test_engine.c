@@ -2,7 +2,10 @@
  * docs/model-fixtures.md; f32 folders, whose greedy continuations have no
  * near ties at f32 precision):
  *  - session greedy generation equal to Hugging Face's continuations
- *    (qwen3 tied, llama3, gemma3_text with its rotating sliding-window cache);
+ *    (qwen3 tied, llama3, gemma3_text with its rotating sliding-window cache,
+ *    mistral_window, phi3_longrope: the cache computed again when the sequence
+ *    grows past the longrope switch, and when a reused prefix was rotated
+ *    with the other factors);
  *  - cached decode equal to recomputing the whole sequence without a cache;
  *  - multi-turn prefix reuse (reused and prefilled token counts from the
  *    metrics), including a rotating cache that cannot be trimmed back;
@@ -144,6 +147,41 @@ static void test_greedy_llama3(void **state) {
 static void test_greedy_gemma3(void **state) {
     (void)state;
     check_greedy("gemma3_text_f32"); /* prompts up to 37 > window 8 */
+}
+
+static void test_greedy_mistral_phi3(void **state) {
+    (void)state;
+    check_greedy("mistral_window_f32"); /* every layer slides: window 8 */
+    check_greedy("phi3_longrope_f32");  /* prompts 0, 1 decode past the switch (20) */
+}
+
+/* A session whose cache holds a long sequence (keys rotated with the long
+ * factors) given a prompt within the switch, a prefix of it: the same
+ * continuation as a new session's. */
+static void test_longrope_reuse(void **state) {
+    (void)state;
+    fixture f;
+    fixture_open(&f, "phi3_longrope_f32");
+    size_t n;
+    int32_t *ids = prompt_list(&f, 3, "ids", &n); /* 37 tokens */
+    ingot_generate_options o = {.max_tokens = 16};
+    ingot_session *s, *fresh;
+    TU_OK(ingot_session_new(&s, f.m, NULL, 0));
+    TU_OK(ingot_session_new(&fresh, f.m, NULL, 0));
+    ingot_generation g = {0}, want = {0};
+    TU_OK(ingot_session_generate(&g, s, ids, n, &o));
+    ingot_generation_free(&g);
+    TU_OK(ingot_session_generate(&g, s, ids, 10, &o));
+    assert_int_equal(g.metrics.reused_tokens, 9);
+    TU_OK(ingot_session_generate(&want, fresh, ids, 10, &o));
+    assert_int_equal(g.n_ids, 16);
+    assert_memory_equal(g.ids, want.ids, 16 * sizeof *g.ids);
+    ingot_generation_free(&g);
+    ingot_generation_free(&want);
+    ingot_session_free(fresh);
+    ingot_session_free(s);
+    free(ids);
+    fixture_close(&f);
 }
 
 /* Every generated id is the argmax of a forward pass over the whole sequence
@@ -867,7 +905,8 @@ int main(void) {
     if (!mkdtemp(g_tmp)) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_qwen3),     cmocka_unit_test(test_greedy_llama3),
-        cmocka_unit_test(test_greedy_gemma3),    cmocka_unit_test(test_cached_equals_recompute),
+        cmocka_unit_test(test_greedy_gemma3),    cmocka_unit_test(test_greedy_mistral_phi3),
+        cmocka_unit_test(test_longrope_reuse),   cmocka_unit_test(test_cached_equals_recompute),
         cmocka_unit_test(test_multi_turn_reuse), cmocka_unit_test(test_session_sampling),
         cmocka_unit_test(test_classify),         cmocka_unit_test(test_score_labels),
         cmocka_unit_test(test_batch_generation), cmocka_unit_test(test_text_stream),

@@ -20,6 +20,8 @@ struct ingot_session {
     size_t n_held, cap_held;
     float *logits;       /* [V] the last position's logits */
     ingot_device device; /* where the model computes */
+    int64_t long_after;  /* ingot_model_info.rope_long_after (0: none) */
+    bool long_keys;      /* the cached keys rotated with the long factors */
 };
 
 ingot_status ingot_session_new(ingot_session **out, const ingot_model *m,
@@ -50,6 +52,7 @@ ingot_status ingot_session_new(ingot_session **out, const ingot_model *m,
     s->capacity = capacity;
     s->limit = capacity && capacity < info.context_length ? capacity : info.context_length;
     s->device = info.device;
+    s->long_after = info.rope_long_after;
     *out = s;
     return INGOT_OK;
 }
@@ -76,12 +79,34 @@ const int32_t *ingot_session_tokens(const ingot_session *s, size_t *n) {
 }
 
 /* Runs ids through the model after what the cache holds, in chunks; leaves
- * the last position's logits in s->logits. */
+ * the last position's logits in s->logits. A longrope model (Phi-3) rotates a
+ * sequence longer than long_after with the long factors, a shorter one with
+ * the short ones: when the cached keys do not rotate as the whole sequence
+ * does, everything is computed again, as transformers' Phi-3 generate drops
+ * its cache when the sequence grows past the switch; the first chunk then
+ * reaches past it. */
 static ingot_status feed(ingot_session *s, const int32_t *ids, size_t n) {
     ingot_status st = INGOT_OK;
+    size_t first = PREFILL_CHUNK;
+    int32_t *all = NULL;
+    if (s->long_after > 0) {
+        bool want_long = (int64_t)(s->n_held + n) > s->long_after;
+        if (s->n_held && want_long != s->long_keys) {
+            all = malloc((s->n_held + n) * sizeof *all);
+            if (!all) return ingot__error(INGOT_ERR_OUT_OF_MEMORY, "session: out of memory");
+            memcpy(all, s->held, s->n_held * sizeof *all);
+            memcpy(all + s->n_held, ids, n * sizeof *all);
+            n += s->n_held;
+            ids = all;
+            ingot_session_reset(s);
+        }
+        if (want_long && (int64_t)first <= s->long_after) first = (size_t)s->long_after + 1;
+        s->long_keys = want_long;
+    }
     if (!s->cache) st = ingot_kv_cache_new(&s->cache, s->m, 1, s->capacity);
-    for (size_t at = 0; !st && at < n; at += PREFILL_CHUNK) {
-        size_t k = n - at < PREFILL_CHUNK ? n - at : PREFILL_CHUNK;
+    for (size_t at = 0, k = 0; !st && at < n; at += k) {
+        k = at ? PREFILL_CHUNK : first;
+        k = n - at < k ? n - at : k;
         int64_t shape[2] = {1, (int64_t)k};
         ingot_array *a_ids = NULL, *lg = NULL; /* [1, k], [1, 1, V] */
         st = ingot_array_from_data(&a_ids, ids + at, INGOT_I32, shape, 2);
@@ -94,6 +119,7 @@ static ingot_status feed(ingot_session *s, const int32_t *ids, size_t n) {
         ingot_array_free(a_ids);
         ingot_array_free(lg);
     }
+    free(all);
     return st;
 }
 
