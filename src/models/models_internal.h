@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ingot/model.h"
+#include "nn/nn.h"
 
 /* Model families differ only in data: config.c's table holds one row of
  * defaults and traits per model_type, which parsing turns into the flags
@@ -82,24 +83,24 @@ ingot_status ingot__rope_freqs_for(const ingot_array **full, const ingot_array *
                                    const ingot_model *m, const ingot_array *positions,
                                    int64_t end);
 
+/* One decoder layer's weights (owned by the model: freed with it). */
 typedef struct ingot__layer {
     ingot_array *in_norm, *post_attn_norm;   /* [H] (gemma: 1 + w in f32) */
     ingot_array *pre_ff_norm, *post_ff_norm; /* gemma only, [H] f32 */
-    ingot_array *q_w, *k_w, *v_w, *o_w;      /* [out, in] */
-    ingot_array *q_b, *k_b, *v_b, *o_b;      /* [out] or NULL */
+    ingot__linear q, k, v;                   /* [Hq * D, H], [Hkv * D, H] (x2), biases or NULL */
+    ingot__linear o;                         /* [H, Hq * D] */
     ingot_array *q_norm, *k_norm;            /* [head_dim] or NULL */
-    ingot_array *gate_w, *up_w, *down_w;
-    ingot_array *gate_b, *up_b, *down_b; /* or NULL */
+    ingot__linear gate, up;                  /* [I, H] */
+    ingot__linear down;                      /* [H, I] */
 } ingot__layer;
 
 struct ingot_model {
     ingot__config cfg;
     ingot_device device; /* where every weight below lives */
     ingot_dtype dtype;
-    ingot_array *embed;                      /* [V, H] */
+    ingot__embedding embed;                  /* [V, H]; scale: gemma's 0-d in dtype, else NULL */
     ingot_array *norm;                       /* [H] */
-    ingot_array *lm_head;                    /* [V, H]; the embedding when tied */
-    ingot_array *embed_scale;                /* gemma: 0-d scalar in dtype, else NULL */
+    ingot__linear lm_head;                   /* [V, H], no bias; the embedding when tied */
     ingot_array *freqs_full, *freqs_sliding; /* [head_dim / 2] f32 */
     ingot_array *long_full, *long_sliding;   /* longrope's long factors, else NULL */
     ingot__layer *layers;                    /* [n_layers] */

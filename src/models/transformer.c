@@ -64,12 +64,12 @@ static ingot_status norm(ingot_array **x, const ingot_array *w, const ingot_mode
  * (then contiguous: rope writes a new array); unrotated heads (v) stay a
  * transposed view, which the cache writes and sdpa read as they are. */
 static ingot_status heads(ingot_array **out, const step *s, const ingot_array *h,
-                          const ingot_array *w, const ingot_array *b, const ingot_array *qk_norm,
-                          int64_t n_heads, bool rotate, const ingot_array *freqs) {
+                          const ingot__linear *proj, const ingot_array *qk_norm, int64_t n_heads,
+                          bool rotate, const ingot_array *freqs) {
     int64_t D = s->m->cfg.head_dim;
     int64_t shape[4] = {s->B, s->T, n_heads, D};
     ingot_array *x = NULL, *y = NULL; /* x [B, T, n_heads * D] */
-    ingot_status st = ingot__linear_forward(&x, &(ingot__linear){w, b}, h);
+    ingot_status st = ingot__linear_forward(&x, proj, h);
     if (!st) st = replace(&x, ingot_reshape(&y, x, shape, 4), &y); /* [B, T, n, D] */
     if (!st && qk_norm) st = norm(&x, qk_norm, s->m);
     if (!st) st = replace(&x, ingot_transpose(&y, x, swap_heads, 4), &y); /* [B, n, T, D] view */
@@ -187,16 +187,16 @@ static ingot_status attention(ingot_array **out, const step *s, int64_t li, cons
     ingot_array *q = NULL, *k = NULL, *v = NULL; /* [B, H, T, D] */
     ingot_array *o = NULL, *y = NULL;            /* [B, Hq, T, D], then [B, T, Hq * D] */
     layer_keys lk = {0};                         /* [B, Hkv, Tk, D] */
-    ingot_status st = heads(&q, s, h, w->q_w, w->q_b, w->q_norm, c->n_heads, true, freqs);
-    if (!st) st = heads(&k, s, h, w->k_w, w->k_b, w->k_norm, c->n_kv_heads, true, freqs);
-    if (!st) st = heads(&v, s, h, w->v_w, w->v_b, NULL, c->n_kv_heads, false, NULL);
+    ingot_status st = heads(&q, s, h, &w->q, w->q_norm, c->n_heads, true, freqs);
+    if (!st) st = heads(&k, s, h, &w->k, w->k_norm, c->n_kv_heads, true, freqs);
+    if (!st) st = heads(&v, s, h, &w->v, NULL, c->n_kv_heads, false, NULL);
     if (!st) st = layer_keys_of(&lk, s, li, k, v);
     lk.so.mask = lk.mask;
     if (!st) st = ingot_sdpa(&o, q, lk.k, lk.v, &lk.so); /* [B, Hq, T, D] */
     int64_t shape[3] = {s->B, s->T, c->n_heads * c->head_dim};
     if (!st) st = replace(&o, ingot_transpose(&y, o, swap_heads, 4), &y); /* [B, T, Hq, D] */
     if (!st) st = replace(&o, ingot_reshape(&y, o, shape, 3), &y);        /* [B, T, Hq * D] */
-    if (!st) st = ingot__linear_forward(out, &(ingot__linear){w->o_w, w->o_b}, o);
+    if (!st) st = ingot__linear_forward(out, &w->o, o);
     ingot_array *tmp[] = {q, k, v, lk.k, lk.v, lk.mask, o};
     for (size_t i = 0; i < sizeof tmp / sizeof tmp[0]; i++)
         ingot_array_free(tmp[i]);
@@ -209,11 +209,11 @@ static ingot_status mlp(ingot_array **out, const ingot_model *m, const ingot__la
                                     [INGOT__ACT_GELU_TANH] = ingot_gelu_tanh,
                                     [INGOT__ACT_GELU] = ingot_gelu};
     ingot_array *g = NULL, *u = NULL, *y = NULL; /* [B, T, I] */
-    ingot_status st = ingot__linear_forward(&g, &(ingot__linear){w->gate_w, w->gate_b}, h);
+    ingot_status st = ingot__linear_forward(&g, &w->gate, h);
     if (!st) st = replace(&g, acts[m->cfg.act](&y, g), &y);
-    if (!st) st = ingot__linear_forward(&u, &(ingot__linear){w->up_w, w->up_b}, h);
+    if (!st) st = ingot__linear_forward(&u, &w->up, h);
     if (!st) st = replace(&g, ingot_mul(&y, g, u), &y);
-    if (!st) st = ingot__linear_forward(out, &(ingot__linear){w->down_w, w->down_b}, g);
+    if (!st) st = ingot__linear_forward(out, &w->down, g);
     ingot_array_free(g);
     ingot_array_free(u);
     return st;
@@ -331,14 +331,6 @@ static ingot_status prepare(step *s, const ingot_model *m, const ingot_array *id
     return st;
 }
 
-/* Embedding (Gemma: times sqrt(hidden) rounded to the weight dtype). */
-static ingot_status embed(ingot_array **x, const ingot_model *m, const ingot_array *ids) {
-    ingot_status st = ingot_take(x, m->embed, ids, 0); /* [B, T, H] */
-    if (st || !m->embed_scale) return st;
-    ingot_array *y;
-    return replace(x, ingot_mul(&y, *x, m->embed_scale), &y);
-}
-
 /* Final norm, lm_head, optional soft-capping, f32. */
 static ingot_status head(ingot_array **logits, const step *s, ingot_array *x, bool last_only) {
     const ingot_model *m = s->m;
@@ -346,9 +338,7 @@ static ingot_status head(ingot_array **logits, const step *s, ingot_array *x, bo
     ingot_status st = last_only ? ingot_slice_axis(&h, x, 1, s->T - 1, s->T)
                                 : (h = ingot_array_retain(x), INGOT_OK);
     if (!st) st = norm(&h, m->norm, m);
-    if (!st)
-        st = replace(&h, ingot__linear_forward(&y, &(ingot__linear){m->lm_head, NULL}, h),
-                     &y); /* [B, T, V] */
+    if (!st) st = replace(&h, ingot__linear_forward(&y, &m->lm_head, h), &y); /* [B, T, V] */
     if (!st && m->cfg.final_logit_softcap > 0) {
         st = ingot__full_on(&cap, m->dtype, NULL, 0, m->cfg.final_logit_softcap, m->device, OP);
         if (!st) st = replace(&h, ingot_div(&y, h, cap), &y);
@@ -403,8 +393,8 @@ ingot_status ingot_model_forward(ingot_array **logits, const ingot_model *m, con
     int64_t n = m->cfg.n_layers;
     s.pending = calloc((size_t)(2 * n), sizeof *s.pending);
     ingot_array *x = NULL; /* [B, T, H] */
-    st =
-        s.pending ? embed(&x, m, ids) : ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
+    st = s.pending ? ingot__embedding_forward(&x, &m->embed, ids)
+                   : ingot__error(INGOT_ERR_OUT_OF_MEMORY, OP ": out of memory");
     for (int64_t i = 0; !st && i < n; i++) {
         st = residual(&x, &s, i, true);
         if (!st) st = residual(&x, &s, i, false);
