@@ -1,6 +1,6 @@
 /* Library-internal model structures: the parsed configuration, the weights
- * of every layer, the KV cache layout and the helpers shared by config.c,
- * weights.c, transformer.c and kv_cache.c. Not installed. */
+ * of every layer, the public KV cache over nn's and the helpers shared by
+ * config.c, weights.c, transformer.c and kv_cache.c. Not installed. */
 #ifndef INGOT_MODELS_INTERNAL_H
 #define INGOT_MODELS_INTERNAL_H
 
@@ -108,56 +108,12 @@ struct ingot_model {
     size_t weight_bytes;
 };
 
-/* One layer of a cache: keys and values [B, Hkv, cap, D] of which the first
- * n slots hold the tokens at absolute positions start .. start + n - 1. */
-typedef struct ingot__kv_layer {
-    ingot_array *k, *v;
-    int64_t cap, n, start;
-} ingot__kv_layer;
-
+/* The public cache: the nn cache (src/nn/kv_cache.c) of the model's
+ * geometry (a layer per decoder layer, its window if it slides), and the
+ * model it was made for, which outlives it. */
 struct ingot_kv_cache {
     const ingot_model *model;
-    int64_t batch;
-    int64_t limit;  /* most tokens held */
-    int64_t length; /* tokens seen */
-    ingot__kv_layer *layers;
+    ingot__kv *kv;
 };
-
-/* Makes sure every full-attention layer of c can take `more` tokens, growing
- * buffers (contents kept), and that every sliding layer has its ring. Every
- * full layer has the same capacity, which ingot__kv_full_capacity gives (0
- * when the model has no full layer). Errors: LIMIT, OUT_OF_MEMORY. */
-ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more);
-int64_t ingot__kv_full_capacity(const ingot_kv_cache *c);
-
-/* The cache's bookkeeping (length, each layer's n and start) is changed by
- * these two only. kv_slide moves sliding layer li's window on so that it
- * holds the positions [start, end), at most sliding_window - room of them:
- * room slots stay free for keys about to be written (1 for a decode step's
- * new key, whose slot is that of end - window). kv_advance records a
- * forward pass of T tokens whose keys are written: full layers hold T more,
- * every sliding window ends at length + T, and the length grows by T. */
-void ingot__kv_slide(ingot_kv_cache *c, int64_t li, int64_t end, int64_t room);
-void ingot__kv_advance(ingot_kv_cache *c, int64_t T);
-
-/* Writes src [B, Hkv, T, D] (any layout, buf's dtype and device) into the
- * cache-owned buffer buf [B, Hkv, cap, D] at slots first[0] .. first[0] +
- * T - 1 (first: i64 on buf's device; the slots reserved before), in place,
- * outside the autograd tape. first is device data read by the kernel, so a
- * decode step's launch does not depend on the cache length.
- * Errors: DEVICE (a failed kernel). */
-ingot_status ingot__kv_put(ingot_array *buf, const ingot_array *first, const ingot_array *src);
-
-/* Sliding layers: a ring [B, Hkv, R, D] of R = ingot__kv_ring_slots(c) =
- * min(sliding_window, capacity) slots; position p lives in slot
- * p mod sliding_window. ring_read gives positions [start, start + n)
- * (n <= window) in order (a view, or a new array when they wrap);
- * ring_write stores src [B, Hkv, m, D] (m <= window), positions
- * [first, first + m), in place. Errors: DEVICE, OUT_OF_MEMORY. */
-int64_t ingot__kv_ring_slots(const ingot_kv_cache *c);
-ingot_status ingot__kv_ring_read(ingot_array **out, const ingot_array *ring, int64_t start,
-                                 int64_t n, int64_t window);
-ingot_status ingot__kv_ring_write(ingot_array *ring, const ingot_array *src, int64_t first,
-                                  int64_t window);
 
 #endif
