@@ -4,7 +4,6 @@
  * layers and their rope. Each step rounds where transformers rounds (see
  * docs/fast-ops.md and docs/models.md). */
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/internal.h"
 #include "ingot/fast.h"

@@ -6,7 +6,10 @@
  *                weight (a quantized weight or a LoRA pair wraps it here)
  *   embedding.c  rows of a table by token id, optionally scaled
  *   kv_cache.c   the KV cache: per-layer keys and values, an append/view
- *                API that owns its bookkeeping, save/load */
+ *                API that owns its bookkeeping, save/load
+ *
+ * Pointer arguments are never NULL unless a comment says so; outputs come
+ * first. */
 #ifndef INGOT_NN_H
 #define INGOT_NN_H
 
@@ -115,7 +118,8 @@ int64_t ingot__kv_capacity(const ingot__kv *c);
 
 /* What attention reads at one layer of a step (ingot__kv_append). */
 typedef struct ingot__kv_view {
-    ingot_array *k, *v; /* [B, Hkv, Tk, D] (new references) */
+    /* k, v and len are new references, released with ingot__kv_view_free. */
+    ingot_array *k, *v; /* [B, Hkv, Tk, D] */
     ingot_array *len;   /* i64 [1] on the device: only the first len keys are in
                            use (a whole buffer or ring), the step's queries the
                            last T of them; or NULL: all Tk */

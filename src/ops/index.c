@@ -1,7 +1,8 @@
 /* Joining and indexing ops: concat, stack, take, take_along_axis,
- * put_along_axis, each with its VJP beside it. Index arrays are validated
- * here by reading them (negative values wrapped) into an i64 copy, so the
- * gather/scatter kernels only see in-range indices. */
+ * put_along_axis, each with its VJP beside it, and the unrecorded in-place
+ * copies of ops_internal.h. Index arrays are validated here by reading them
+ * (negative values wrapped) into an i64 copy, so the gather/scatter kernels
+ * only see in-range indices. */
 #include <stdlib.h>
 
 #include "backend/backend.h"
