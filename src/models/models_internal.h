@@ -1,6 +1,6 @@
 /* Library-internal model structures: the parsed configuration, the weights
- * of every layer, the KV cache layout and the helpers shared by config.c,
- * weights.c, transformer.c and kv_cache.c. Not installed. */
+ * of every layer, the public KV cache over nn's and the helpers shared by
+ * config.c, weights.c, transformer.c and kv_cache.c. Not installed. */
 #ifndef INGOT_MODELS_INTERNAL_H
 #define INGOT_MODELS_INTERNAL_H
 
@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ingot/model.h"
+#include "nn/nn.h"
 
 /* Model families differ only in data: config.c's table holds one row of
  * defaults and traits per model_type, which parsing turns into the flags
@@ -82,24 +83,24 @@ ingot_status ingot__rope_freqs_for(const ingot_array **full, const ingot_array *
                                    const ingot_model *m, const ingot_array *positions,
                                    int64_t end);
 
+/* One decoder layer's weights (owned by the model: freed with it). */
 typedef struct ingot__layer {
     ingot_array *in_norm, *post_attn_norm;   /* [H] (gemma: 1 + w in f32) */
     ingot_array *pre_ff_norm, *post_ff_norm; /* gemma only, [H] f32 */
-    ingot_array *q_w, *k_w, *v_w, *o_w;      /* [out, in] */
-    ingot_array *q_b, *k_b, *v_b, *o_b;      /* [out] or NULL */
+    ingot__linear q, k, v;                   /* [Hq * D, H], [Hkv * D, H] (x2), biases or NULL */
+    ingot__linear o;                         /* [H, Hq * D] */
     ingot_array *q_norm, *k_norm;            /* [head_dim] or NULL */
-    ingot_array *gate_w, *up_w, *down_w;
-    ingot_array *gate_b, *up_b, *down_b; /* or NULL */
+    ingot__linear gate, up;                  /* [I, H] */
+    ingot__linear down;                      /* [H, I] */
 } ingot__layer;
 
 struct ingot_model {
     ingot__config cfg;
     ingot_device device; /* where every weight below lives */
     ingot_dtype dtype;
-    ingot_array *embed;                      /* [V, H] */
+    ingot__embedding embed;                  /* [V, H]; scale: gemma's 0-d in dtype, else NULL */
     ingot_array *norm;                       /* [H] */
-    ingot_array *lm_head;                    /* [V, H]; the embedding when tied */
-    ingot_array *embed_scale;                /* gemma: 0-d scalar in dtype, else NULL */
+    ingot__linear lm_head;                   /* [V, H], no bias; the embedding when tied */
     ingot_array *freqs_full, *freqs_sliding; /* [head_dim / 2] f32 */
     ingot_array *long_full, *long_sliding;   /* longrope's long factors, else NULL */
     ingot__layer *layers;                    /* [n_layers] */
@@ -107,56 +108,12 @@ struct ingot_model {
     size_t weight_bytes;
 };
 
-/* One layer of a cache: keys and values [B, Hkv, cap, D] of which the first
- * n slots hold the tokens at absolute positions start .. start + n - 1. */
-typedef struct ingot__kv_layer {
-    ingot_array *k, *v;
-    int64_t cap, n, start;
-} ingot__kv_layer;
-
+/* The public cache: the nn cache (src/nn/kv_cache.c) of the model's
+ * geometry (a layer per decoder layer, its window if it slides), and the
+ * model it was made for, which outlives it. */
 struct ingot_kv_cache {
     const ingot_model *model;
-    int64_t batch;
-    int64_t limit;  /* most tokens held */
-    int64_t length; /* tokens seen */
-    ingot__kv_layer *layers;
+    ingot__kv *kv;
 };
-
-/* Makes sure every full-attention layer of c can take `more` tokens, growing
- * buffers (contents kept), and that every sliding layer has its ring. Every
- * full layer has the same capacity, which ingot__kv_full_capacity gives (0
- * when the model has no full layer). Errors: LIMIT, OUT_OF_MEMORY. */
-ingot_status ingot__kv_reserve(ingot_kv_cache *c, int64_t more);
-int64_t ingot__kv_full_capacity(const ingot_kv_cache *c);
-
-/* The cache's bookkeeping (length, each layer's n and start) is changed by
- * these two only. kv_slide moves sliding layer li's window on so that it
- * holds the positions [start, end), at most sliding_window - room of them:
- * room slots stay free for keys about to be written (1 for a decode step's
- * new key, whose slot is that of end - window). kv_advance records a
- * forward pass of T tokens whose keys are written: full layers hold T more,
- * every sliding window ends at length + T, and the length grows by T. */
-void ingot__kv_slide(ingot_kv_cache *c, int64_t li, int64_t end, int64_t room);
-void ingot__kv_advance(ingot_kv_cache *c, int64_t T);
-
-/* Writes src [B, Hkv, T, D] (any layout, buf's dtype and device) into the
- * cache-owned buffer buf [B, Hkv, cap, D] at slots first[0] .. first[0] +
- * T - 1 (first: i64 on buf's device; the slots reserved before), in place,
- * outside the autograd tape. first is device data read by the kernel, so a
- * decode step's launch does not depend on the cache length.
- * Errors: DEVICE (a failed kernel). */
-ingot_status ingot__kv_put(ingot_array *buf, const ingot_array *first, const ingot_array *src);
-
-/* Sliding layers: a ring [B, Hkv, R, D] of R = ingot__kv_ring_slots(c) =
- * min(sliding_window, capacity) slots; position p lives in slot
- * p mod sliding_window. ring_read gives positions [start, start + n)
- * (n <= window) in order (a view, or a new array when they wrap);
- * ring_write stores src [B, Hkv, m, D] (m <= window), positions
- * [first, first + m), in place. Errors: DEVICE, OUT_OF_MEMORY. */
-int64_t ingot__kv_ring_slots(const ingot_kv_cache *c);
-ingot_status ingot__kv_ring_read(ingot_array **out, const ingot_array *ring, int64_t start,
-                                 int64_t n, int64_t window);
-ingot_status ingot__kv_ring_write(ingot_array *ring, const ingot_array *src, int64_t first,
-                                  int64_t window);
 
 #endif

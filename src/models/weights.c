@@ -146,8 +146,8 @@ static ingot_status load_layer(ingot__layer *l, loader *L, int64_t i) {
     char n[N_NAMES][128];
     for (int j = 0; j < N_NAMES; j++)
         snprintf(n[j], sizeof n[j], "layers.%lld.%s", (long long)i, names[j]);
-    ingot_array **const qkv[] = {&l->q_w, &l->k_w, &l->v_w}, **const gate_up[] = {&l->gate_w,
-                                                                                 &l->up_w};
+    ingot_array **const qkv[] = {&l->q.weight, &l->k.weight, &l->v.weight};
+    ingot_array **const gate_up[] = {&l->gate.weight, &l->up.weight};
     const int64_t qkv_rows[] = {q, kv, kv}, gate_up_rows[] = {I, I};
     ingot_status st;
     bool g = c->gemma_norms;
@@ -156,33 +156,28 @@ static ingot_status load_layer(ingot__layer *l, loader *L, int64_t i) {
         (g && (st = load_norm(&l->pre_ff_norm, L, n[2], H))) ||
         (g && (st = load_norm(&l->post_ff_norm, L, n[3], H))) ||
         (st = load_rows(qkv, L, c->fused ? n[20] : NULL, &n[4], qkv_rows, 3, H)) ||
-        (st = load(&l->o_w, L, n[7], H, q)) ||
-        (st = load_bias(&l->q_b, L, c->attn_qkv_bias, n[8], q)) ||
-        (st = load_bias(&l->k_b, L, c->attn_qkv_bias, n[9], kv)) ||
-        (st = load_bias(&l->v_b, L, c->attn_qkv_bias, n[10], kv)) ||
-        (st = load_bias(&l->o_b, L, c->attn_o_bias, n[11], H)) ||
+        (st = load(&l->o.weight, L, n[7], H, q)) ||
+        (st = load_bias(&l->q.bias, L, c->attn_qkv_bias, n[8], q)) ||
+        (st = load_bias(&l->k.bias, L, c->attn_qkv_bias, n[9], kv)) ||
+        (st = load_bias(&l->v.bias, L, c->attn_qkv_bias, n[10], kv)) ||
+        (st = load_bias(&l->o.bias, L, c->attn_o_bias, n[11], H)) ||
         (c->qk_norm && (st = load_norm(&l->q_norm, L, n[12], D))) ||
         (c->qk_norm && (st = load_norm(&l->k_norm, L, n[13], D))) ||
         (st = load_rows(gate_up, L, c->fused ? n[21] : NULL, &n[14], gate_up_rows, 2, H)) ||
-        (st = load(&l->down_w, L, n[16], H, I)) ||
-        (st = load_bias(&l->gate_b, L, c->mlp_bias, n[17], I)) ||
-        (st = load_bias(&l->up_b, L, c->mlp_bias, n[18], I)) ||
-        (st = load_bias(&l->down_b, L, c->mlp_bias, n[19], H)))
+        (st = load(&l->down.weight, L, n[16], H, I)) ||
+        (st = load_bias(&l->gate.bias, L, c->mlp_bias, n[17], I)) ||
+        (st = load_bias(&l->up.bias, L, c->mlp_bias, n[18], I)) ||
+        (st = load_bias(&l->down.bias, L, c->mlp_bias, n[19], H)))
         return st;
     return INGOT_OK;
 }
 
 static void free_layer(ingot__layer *l) {
-    ingot_array *all[] = {l->in_norm,     l->post_attn_norm,
-                          l->pre_ff_norm, l->post_ff_norm,
-                          l->q_w,         l->k_w,
-                          l->v_w,         l->o_w,
-                          l->q_b,         l->k_b,
-                          l->v_b,         l->o_b,
-                          l->q_norm,      l->k_norm,
-                          l->gate_w,      l->up_w,
-                          l->down_w,      l->gate_b,
-                          l->up_b,        l->down_b};
+    ingot_array *all[] = {l->in_norm,     l->post_attn_norm, l->pre_ff_norm, l->post_ff_norm,
+                          l->q.weight,    l->k.weight,       l->v.weight,    l->o.weight,
+                          l->q.bias,      l->k.bias,         l->v.bias,      l->o.bias,
+                          l->q_norm,      l->k_norm,         l->gate.weight, l->up.weight,
+                          l->down.weight, l->gate.bias,      l->up.bias,     l->down.bias};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         ingot_array_free(all[i]);
 }
@@ -281,7 +276,7 @@ static ingot_status load_weights(ingot_model *m, const char *dir, ingot_dtype wa
     const char *head_prefix;
     m->dtype = want;
     if ((st = find_prefix(&L, &head_prefix)) ||
-        (st = load(&m->embed, &L, "embed_tokens.weight", c->vocab_size, c->hidden_size)) ||
+        (st = load(&m->embed.weight, &L, "embed_tokens.weight", c->vocab_size, c->hidden_size)) ||
         (st = load_norm(&m->norm, &L, "norm.weight", c->hidden_size)))
         goto done;
     m->layers = calloc((size_t)c->n_layers, sizeof *m->layers);
@@ -292,10 +287,10 @@ static ingot_status load_weights(ingot_model *m, const char *dir, ingot_dtype wa
     for (int64_t i = 0; i < c->n_layers; i++)
         if ((st = load_layer(&m->layers[i], &L, i))) goto done;
     if (c->tie_word_embeddings) {
-        m->lm_head = ingot_array_retain(m->embed);
-    } else if ((st = load_raw(&m->lm_head, &L, head_prefix, "lm_head.weight", c->vocab_size,
+        m->lm_head.weight = ingot_array_retain(m->embed.weight);
+    } else if ((st = load_raw(&m->lm_head.weight, &L, head_prefix, "lm_head.weight", c->vocab_size,
                               c->hidden_size)) == INGOT_OK) {
-        m->weight_bytes += ingot_array_nbytes(m->lm_head);
+        m->weight_bytes += ingot_array_nbytes(m->lm_head.weight);
     }
 done:
     ingot_safetensors_close(L.st);
@@ -329,7 +324,7 @@ static ingot_status finish(ingot_model *m) {
     if (st || !c->gemma_norms) return st;
     /* HF: torch.tensor(hidden_size ** 0.5) (f32), then .to(weight dtype) */
     float scale = (float)sqrt((double)c->hidden_size);
-    return ingot__full_on(&m->embed_scale, m->dtype, NULL, 0, (double)scale, m->device,
+    return ingot__full_on(&m->embed.scale, m->dtype, NULL, 0, (double)scale, m->device,
                           "model_load");
 }
 
@@ -365,8 +360,8 @@ void ingot_model_free(ingot_model *m) {
     for (int64_t i = 0; m->layers && i < m->cfg.n_layers; i++)
         free_layer(&m->layers[i]);
     free(m->layers);
-    ingot_array *all[] = {m->embed,         m->norm,      m->lm_head,     m->embed_scale,
-                          m->freqs_full,    m->long_full, m->freqs_sliding, m->long_sliding};
+    ingot_array *all[] = {m->embed.weight, m->norm,      m->lm_head.weight, m->embed.scale,
+                          m->freqs_full,   m->long_full, m->freqs_sliding,  m->long_sliding};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         ingot_array_free(all[i]);
     ingot__config_free(&m->cfg);

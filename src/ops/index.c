@@ -1,11 +1,13 @@
 /* Joining and indexing ops: concat, stack, take, take_along_axis,
- * put_along_axis, each with its VJP beside it. Index arrays are validated
- * here by reading them (negative values wrapped) into an i64 copy, so the
- * gather/scatter kernels only see in-range indices. */
+ * put_along_axis, each with its VJP beside it, and the unrecorded in-place
+ * copies of ops_internal.h. Index arrays are validated here by reading them
+ * (negative values wrapped) into an i64 copy, so the gather/scatter kernels
+ * only see in-range indices. */
 #include <stdlib.h>
 
 #include "backend/backend.h"
 #include "ops/autograd_internal.h"
+#include "ops/ops_internal.h"
 #include "ingot/ops.h"
 #include "ops/ops_internal.h"
 
@@ -549,4 +551,52 @@ ingot_status ingot_put_along_axis(ingot_array **out, const ingot_array *a,
     ingot_array_free(iv);
     ingot_array_free(idx);
     return finish(out, res, st);
+}
+
+/* ---- in-place copies (ops_internal.h): not recorded ---- */
+
+/* Checks dst and src of an in-place copy: one dtype, one ndim, the same dims
+ * but at axis (-1: at none), where src's may be smaller. */
+static ingot_status check_copy(const ingot_array *dst, const ingot_array *src, int axis,
+                               const char *op) {
+    if (dst->dtype != src->dtype)
+        return ingot__error(INGOT_ERR_DTYPE, "%s: src is %s but dst %s", op,
+                            ingot_dtype_name(src->dtype), ingot_dtype_name(dst->dtype));
+    bool fits = dst->ndim == src->ndim;
+    for (int d = 0; fits && d < dst->ndim; d++)
+        fits = d == axis ? src->shape[d] <= dst->shape[d] : src->shape[d] == dst->shape[d];
+    if (fits) return INGOT_OK;
+    char a[INGOT__SHAPE_STR_MAX], b[INGOT__SHAPE_STR_MAX];
+    ingot__shape_str(a, src->shape, src->ndim);
+    ingot__shape_str(b, dst->shape, dst->ndim);
+    if (axis < 0)
+        return ingot__error(INGOT_ERR_SHAPE, "%s: src %s and dst %s differ in shape", op, a, b);
+    return ingot__error(INGOT_ERR_SHAPE, "%s: src %s does not fit into dst %s along axis %d", op, a,
+                        b, axis);
+}
+
+ingot_status ingot__copy_into(ingot_array *dst, const ingot_array *src) {
+    INGOT__CHECK_NOT_NULL(dst, "copy_into");
+    INGOT__CHECK_NOT_NULL(src, "copy_into");
+    const ingot__backend *be;
+    ingot_status st = check_copy(dst, src, -1, "copy_into");
+    if (!st) st = ingot__backend_get(&be, (const ingot_array *const[]){dst, src}, 2, "copy_into");
+    return st ? st : be->copy(dst, src);
+}
+
+ingot_status ingot__copy_at(ingot_array *dst, const ingot_array *src, int axis,
+                            const ingot_array *start) {
+    INGOT__CHECK_NOT_NULL(dst, "copy_at");
+    INGOT__CHECK_NOT_NULL(src, "copy_at");
+    INGOT__CHECK_NOT_NULL(start, "copy_at");
+    if (start->dtype != INGOT_I64)
+        return ingot__error(INGOT_ERR_DTYPE, "copy_at: start is %s, not i64",
+                            ingot_dtype_name(start->dtype));
+    if (start->size < 1) return ingot__error(INGOT_ERR_SHAPE, "copy_at: start holds no element");
+    const ingot__backend *be;
+    ingot_status st = ingot__norm_axis(&axis, dst->ndim, "copy_at");
+    if (!st) st = check_copy(dst, src, axis, "copy_at");
+    if (!st)
+        st = ingot__backend_get(&be, (const ingot_array *const[]){dst, src, start}, 3, "copy_at");
+    return st ? st : be->copy_at(dst, src, axis, start);
 }
